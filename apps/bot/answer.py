@@ -1,0 +1,39 @@
+"""What an answerer yields while it answers one visitor message.
+
+An answerer is an async generator ``answer(*, conversation_id, question_id)`` yielding these
+events; ``apps.bot.services.reply_run`` persists and publishes them. It yields any number of
+``AnswerDelta``/``AnswerReset`` and ends with exactly one ``AnswerFinal``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from apps.chat.events import Citation
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerReset:
+    """Discard the text streamed so far: the answer is being regenerated."""
+
+
+@dataclass(frozen=True)
+class AnswerFinal:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    # False when the answer broke off and could not be regenerated.
+    complete: bool = True
+
+
+AnswerEvent = AnswerDelta | AnswerReset | AnswerFinal
+
+
+class Answerer(Protocol):
+    def __call__(self, *, conversation_id: int, question_id: int) -> AsyncIterator[AnswerEvent]: ...

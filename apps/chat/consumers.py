@@ -1,0 +1,239 @@
+"""The visitor's websocket (``/ws/chat/?site=KEY``): thin, validates frames, calls services."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+
+from apps.bot.services import reply_start
+from apps.chat import events, protocol
+from apps.chat.models import Conversation
+from apps.chat.selectors import conversation_status, messages_after, visitor_get
+from apps.chat.services import conversation_open, message_create_from_visitor, visitor_identify, visitor_touch
+from apps.chat.tokens import visitor_token_read
+from apps.core.ratelimit import rate_limit_hit
+from apps.sites.selectors import site_get_by_key, site_origin_allowed
+
+logger = logging.getLogger(__name__)
+
+# Close codes (docs/protocol.md).
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_UNKNOWN_SITE = 4404
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        site_key = (query.get("site") or [""])[0][:40]
+        self.site = await database_sync_to_async(site_get_by_key)(public_key=site_key) if site_key else None
+        self.visitor = None
+        self.conversation_id: int | None = None
+        # Seqs of messages this socket has shown, so a replay and a live event never both show one.
+        self.delivered: set[int] = set()
+        # A close code must follow an accepted handshake to reach the browser.
+        await self.accept()
+        if self.site is None:
+            await self.close(code=CLOSE_UNKNOWN_SITE, reason="unknown site")
+            return
+        origin = _header(self.scope, b"origin")
+        if not await database_sync_to_async(site_origin_allowed)(site=self.site, origin=origin):
+            await self.close(code=CLOSE_FORBIDDEN_ORIGIN, reason="origin not allowed for this site")
+            return
+
+    async def disconnect(self, code: int) -> None:
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
+
+    @classmethod
+    async def encode_json(cls, content: dict[str, Any]) -> str:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self.send_error("bad_frame", "frames are JSON text, not binary")
+            return
+        if len(text_data.encode("utf-8")) > settings.CSBOT_MAX_FRAME_BYTES:
+            await self.send_error("frame_too_large", f"a frame is at most {settings.CSBOT_MAX_FRAME_BYTES} bytes")
+            return
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            await self.send_error("bad_json", "the frame is not valid JSON")
+            return
+        try:
+            frame = protocol.frame_parse(data)
+        except protocol.FrameError as exc:
+            await self.send_error(exc.code, exc.message, client_id=_client_id_of(data))
+            return
+        try:
+            await self.dispatch_frame(frame)
+        except DatabaseError:
+            logger.exception("database unavailable while handling %s", type(frame).__name__)
+            await self.send_error(
+                "unavailable", "the server could not store this right now; retry", client_id=_client_id_of(data)
+            )
+
+    async def dispatch_frame(self, frame: protocol.Frame) -> None:
+        if isinstance(frame, protocol.Ping):
+            await self.send_json({"type": "pong"})
+        elif isinstance(frame, protocol.Hello):
+            await self.on_hello(frame)
+        elif self.visitor is None:
+            await self.send_error("hello_required", "send a hello frame with your token first")
+        elif isinstance(frame, protocol.Resume):
+            await self.on_resume(frame)
+        elif isinstance(frame, protocol.MessageSend):
+            await self.on_message_send(frame)
+        elif isinstance(frame, protocol.Typing):
+            await events.typing_publish(
+                conversation_id=self.conversation_id, author="visitor", name=self.visitor.name, active=frame.active
+            )
+        elif isinstance(frame, protocol.Identify):
+            self.visitor = await database_sync_to_async(visitor_identify)(
+                visitor=self.visitor, name=frame.name, email=frame.email, external_id=frame.external_id
+            )
+            await self.send_json({"type": "identified"})
+
+    async def on_hello(self, frame: protocol.Hello) -> None:
+        if self.visitor is not None:
+            await self.send_error("already_hello", "this socket already said hello")
+            return
+        claim = visitor_token_read(frame.token)
+        visitor = None
+        if claim is not None and claim.site_key == self.site.public_key:
+            visitor = await database_sync_to_async(visitor_get)(public_id=claim.visitor_public_id, site_id=self.site.pk)
+        if visitor is None:
+            await self.send_error("unauthorized", "the visitor token is invalid or expired; fetch a new one")
+            await self.close(code=CLOSE_UNAUTHORIZED, reason="invalid visitor token")
+            return
+        conversation: Conversation = await database_sync_to_async(conversation_open)(visitor=visitor)
+        await database_sync_to_async(visitor_touch)(visitor=visitor)
+        self.visitor = visitor
+        await self.join_conversation(conversation.pk)
+        await self.send_json(
+            {
+                "type": "ready",
+                "v": protocol.PROTOCOL_VERSION,
+                "visitor_id": str(visitor.public_id),
+                "conversation": {
+                    "id": conversation.pk,
+                    "status": conversation.status,
+                    "last_seq": conversation.last_seq,
+                },
+            }
+        )
+
+    async def join_conversation(self, conversation_id: int) -> None:
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
+        self.conversation_id = conversation_id
+        self.delivered.clear()
+        # Joined before any replay is read, so nothing published in between is missed.
+        await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
+
+    async def on_resume(self, frame: protocol.Resume) -> None:
+        missed = await database_sync_to_async(messages_after)(
+            conversation_id=self.conversation_id, after_seq=frame.last_seq
+        )
+        for payload in missed:
+            self.delivered.add(payload["seq"])
+            await self.send_json({"type": "message.new", "message": payload})
+        status = await database_sync_to_async(conversation_status)(conversation_id=self.conversation_id)
+        await self.send_json({"type": "resumed", "status": status})
+
+    async def on_message_send(self, frame: protocol.MessageSend) -> None:
+        within_limit = rate_limit_hit(
+            scope="visitor-messages",
+            key=str(self.visitor.public_id),
+            limit=settings.CSBOT_MESSAGES_PER_MINUTE,
+            window_seconds=60,
+        )
+        if not within_limit:
+            await self.send_error(
+                "rate_limited",
+                f"at most {settings.CSBOT_MESSAGES_PER_MINUTE} messages a minute; wait a moment",
+                client_id=frame.client_id,
+            )
+            return
+        conversation = await database_sync_to_async(Conversation.objects.get)(pk=self.conversation_id)
+        result = await database_sync_to_async(message_create_from_visitor)(
+            conversation=conversation, client_id=frame.client_id, text=frame.text
+        )
+        await self.send_json(
+            {
+                "type": "message.ack",
+                "client_id": frame.client_id,
+                "id": result.message.pk,
+                "seq": result.message.seq,
+                "duplicate": not result.created,
+            }
+        )
+        if result.created and conversation.status == Conversation.Status.BOT:
+            reply_start(conversation_id=conversation.pk, question_id=result.message.pk)
+
+    async def send_error(self, code: str, message: str, *, client_id: str | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if client_id:
+            frame["client_id"] = client_id
+        await self.send_json(frame)
+
+    # --- channel-layer events (apps/chat/events.py) -------------------------------------------
+
+    async def chat_message(self, event: events.ChatMessageEvent) -> None:
+        seq = event["message"]["seq"]
+        if seq in self.delivered:
+            return
+        self.delivered.add(seq)
+        await self.send_json({"type": "message.new", "message": event["message"]})
+
+    async def chat_delta(self, event: events.ChatDeltaEvent) -> None:
+        await self.send_json(
+            {
+                "type": "message.delta",
+                "id": event["message_id"],
+                "seq": event["seq"],
+                "offset": event["offset"],
+                "text": event["text"],
+            }
+        )
+
+    async def chat_reset(self, event: events.ChatResetEvent) -> None:
+        await self.send_json({"type": "message.reset", "id": event["message_id"], "seq": event["seq"]})
+
+    async def chat_done(self, event: events.ChatDoneEvent) -> None:
+        payload = event["message"]
+        if payload["seq"] not in self.delivered:
+            # This socket never saw the message start (it joined mid-stream): show it whole.
+            self.delivered.add(payload["seq"])
+            await self.send_json({"type": "message.new", "message": payload})
+            return
+        await self.send_json({"type": "message.done", "message": payload})
+
+    async def chat_typing(self, event: events.ChatTypingEvent) -> None:
+        if event["author"] == "visitor":
+            return
+        await self.send_json({"type": "typing", "author": event["author"], "name": event["name"], "active": event["active"]})
+
+    async def chat_status(self, event: events.ChatStatusEvent) -> None:
+        await self.send_json({"type": "conversation.status", "status": event["status"], "reason": event["reason"]})
+
+
+def _client_id_of(data: Any) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("client_id"), str):
+        return data["client_id"][:64]
+    return None

@@ -1,0 +1,141 @@
+"""The only module that publishes chat events to the channel layer.
+
+Each event is a TypedDict whose ``type`` is dotted (``chat.message``); the consumer handles it in the
+method named with ``.`` → ``_``. Sync services publish through ``transaction.on_commit`` so that no
+socket hears of a row that might still roll back; the bot's streamed deltas are not stored and are
+published directly from async code.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from apps.chat.models import Message
+
+
+class Citation(TypedDict):
+    n: int
+    title: str
+    url: str
+
+
+class MessagePayload(TypedDict):
+    id: int
+    seq: int
+    author: str
+    author_name: str
+    text: str
+    citations: list[Citation]
+    state: str
+    client_id: str | None
+    created_at: str
+
+
+class ChatMessageEvent(TypedDict):
+    type: Literal["chat.message"]
+    message: MessagePayload
+
+
+class ChatDeltaEvent(TypedDict):
+    type: Literal["chat.delta"]
+    message_id: int
+    seq: int
+    offset: int
+    text: str
+
+
+class ChatResetEvent(TypedDict):
+    type: Literal["chat.reset"]
+    message_id: int
+    seq: int
+
+
+class ChatDoneEvent(TypedDict):
+    type: Literal["chat.done"]
+    message: MessagePayload
+
+
+class ChatTypingEvent(TypedDict):
+    type: Literal["chat.typing"]
+    author: str
+    name: str
+    active: bool
+
+
+class ChatStatusEvent(TypedDict):
+    type: Literal["chat.status"]
+    status: str
+    reason: str
+
+
+ChatEvent = ChatMessageEvent | ChatDeltaEvent | ChatResetEvent | ChatDoneEvent | ChatTypingEvent | ChatStatusEvent
+
+
+def conversation_group(conversation_id: int) -> str:
+    """Name the channel-layer group of everyone watching one conversation."""
+    return f"conversation.{conversation_id}"
+
+
+def message_payload(message: Message) -> MessagePayload:
+    author_name = ""
+    if message.author_kind == Message.AuthorKind.AGENT and message.author is not None:
+        author_name = message.author.get_short_name() or message.author.get_username()
+    return {
+        "id": message.pk,
+        "seq": message.seq,
+        "author": message.author_kind,
+        "author_name": author_name,
+        "text": message.text,
+        "citations": message.citations,
+        "state": message.state,
+        "client_id": message.client_id or None,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+async def _group_send(conversation_id: int, event: ChatEvent) -> None:
+    layer = get_channel_layer()
+    assert layer is not None, "CHANNEL_LAYERS is always configured (settings.py)"
+    await layer.group_send(conversation_group(conversation_id), dict(event))
+
+
+def message_created(message: Message) -> None:
+    """Publish a stored message; call from ``transaction.on_commit``."""
+    event: ChatMessageEvent = {"type": "chat.message", "message": message_payload(message)}
+    async_to_sync(_group_send)(message.conversation_id, event)
+
+
+def message_finished(message: Message) -> None:
+    """Publish the final text of a streamed message; call from ``transaction.on_commit``."""
+    event: ChatDoneEvent = {"type": "chat.done", "message": message_payload(message)}
+    async_to_sync(_group_send)(message.conversation_id, event)
+
+
+def status_changed(*, conversation_id: int, status: str, reason: str) -> None:
+    """Publish a conversation's new status; call from ``transaction.on_commit``."""
+    event: ChatStatusEvent = {"type": "chat.status", "status": status, "reason": reason}
+    async_to_sync(_group_send)(conversation_id, event)
+
+
+async def delta_publish(*, conversation_id: int, message_id: int, seq: int, offset: int, text: str) -> None:
+    event: ChatDeltaEvent = {
+        "type": "chat.delta",
+        "message_id": message_id,
+        "seq": seq,
+        "offset": offset,
+        "text": text,
+    }
+    await _group_send(conversation_id, event)
+
+
+async def reset_publish(*, conversation_id: int, message_id: int, seq: int) -> None:
+    event: ChatResetEvent = {"type": "chat.reset", "message_id": message_id, "seq": seq}
+    await _group_send(conversation_id, event)
+
+
+async def typing_publish(*, conversation_id: int, author: str, name: str, active: bool) -> None:
+    event: ChatTypingEvent = {"type": "chat.typing", "author": author, "name": name, "active": active}
+    await _group_send(conversation_id, event)

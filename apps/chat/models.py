@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.sites.models import Site
+
+
+class Visitor(models.Model):
+    """A browser that opened the widget on a site; identified by a signed token it keeps."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    external_id = models.CharField(_("external id"), max_length=200, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
+
+    def __str__(self) -> str:
+        return self.name or self.email or str(self.public_id)
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        BOT = "bot", _("with the bot")
+        WAITING = "waiting", _("waiting for an agent")
+        AGENT = "agent", _("with an agent")
+        CLOSED = "closed", _("closed")
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.BOT)
+    # The highest seq handed out; allocation locks the row (services.message_seq_next).
+    last_seq = models.PositiveIntegerField(default=0)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [models.Index(fields=["visitor", "-created_at"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.visitor}"
+
+
+class Message(models.Model):
+    class AuthorKind(models.TextChoices):
+        VISITOR = "visitor", _("visitor")
+        BOT = "bot", _("bot")
+        AGENT = "agent", _("agent")
+        SYSTEM = "system", _("system")
+
+    class State(models.TextChoices):
+        STREAMING = "streaming", _("streaming")
+        COMPLETE = "complete", _("complete")
+        INTERRUPTED = "interrupted", _("interrupted")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(blank=True)
+    # [{"n": 1, "title": ..., "url": ...}], as shown to the visitor.
+    citations = models.JSONField(default=list, blank=True)
+    client_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.COMPLETE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="message_unique_client_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq} {self.author_kind}"
+
+
+class ConversationEvent(models.Model):
+    """Something that happened to a conversation besides a message: a status change and why."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "created_at", "pk"]
+        indexes = [models.Index(fields=["kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind}"

@@ -1,0 +1,116 @@
+"""Validate the frames a visitor's widget sends (docs/protocol.md).
+
+Framework-free: each parser takes the decoded JSON object and returns a frozen dataclass or raises
+``FrameError`` with a machine-readable code and a message a developer can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_CHARS = 4000
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Hello:
+    token: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Resume:
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class MessageSend:
+    client_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Typing:
+    active: bool
+
+
+@dataclass(frozen=True)
+class Identify:
+    name: str
+    email: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+Frame = Hello | Resume | MessageSend | Typing | Identify | Ping
+
+
+def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = True) -> Any:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    # bool is an int subclass; a seq of `true` is a client bug worth reporting.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise FrameError("bad_frame", f"'{name}' must be a {kind.__name__}")
+    return value
+
+
+def _short_text(data: dict[str, Any], name: str, limit: int) -> str:
+    value = _field(data, name, str, required=False) or ""
+    if len(value) > limit:
+        raise FrameError("bad_frame", f"'{name}' is longer than {limit} characters")
+    return value.strip()
+
+
+def frame_parse(data: Any) -> Frame:
+    if not isinstance(data, dict):
+        raise FrameError("bad_frame", "a frame is a JSON object")
+    kind = data.get("type")
+    if kind == "hello":
+        version = _field(data, "v", int)
+        if version != PROTOCOL_VERSION:
+            raise FrameError("unsupported_version", f"this server speaks protocol version {PROTOCOL_VERSION}")
+        return Hello(token=_field(data, "token", str), version=version)
+    if kind == "resume":
+        last_seq = _field(data, "last_seq", int)
+        if last_seq < 0:
+            raise FrameError("bad_frame", "'last_seq' must be 0 or more")
+        return Resume(last_seq=last_seq)
+    if kind == "message.send":
+        client_id = _field(data, "client_id", str)
+        if not _CLIENT_ID.match(client_id):
+            raise FrameError("bad_frame", "'client_id' must be 8-64 characters of A-Z a-z 0-9 _ -")
+        text = _field(data, "text", str)
+        if not text.strip():
+            raise FrameError("empty_message", "the message is empty")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise FrameError("message_too_long", f"a message is at most {MAX_MESSAGE_CHARS} characters")
+        return MessageSend(client_id=client_id, text=text)
+    if kind == "typing":
+        return Typing(active=_field(data, "active", bool))
+    if kind == "identify":
+        email = _short_text(data, "email", 254)
+        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            raise FrameError("bad_frame", "'email' is not an email address")
+        return Identify(
+            name=_short_text(data, "name", 200),
+            email=email,
+            external_id=_short_text(data, "external_id", 200),
+        )
+    if kind == "ping":
+        return Ping()
+    raise FrameError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")

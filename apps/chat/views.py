@@ -1,0 +1,99 @@
+"""HTTP endpoints the widget calls before it opens its socket."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from apps.chat.selectors import visitor_get
+from apps.chat.services import visitor_create
+from apps.chat.tokens import visitor_token_issue, visitor_token_read
+from apps.core.ratelimit import rate_limit_hit
+from apps.sites.selectors import site_get_by_key, site_is_open, site_origin_allowed
+
+_MAX_BODY_BYTES = 4096
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _with_cors(response: HttpResponse, origin: str) -> HttpResponse:
+    response["Access-Control-Allow-Origin"] = origin
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Content-Type"
+    response["Access-Control-Max-Age"] = "600"
+    response["Vary"] = "Origin"
+    return response
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+# No cookie is read or set here: the visitor token travels in the body and the Origin check
+# below is what keeps other sites out, so Django's cookie-based CSRF check does not apply.
+@csrf_exempt
+@require_http_methods(["POST", "OPTIONS"])
+def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
+    """Check the page's origin, then return the site's widget settings and a visitor token.
+
+    A valid token in the body is returned as it is (the same visitor, the same history);
+    otherwise a new visitor is created.
+    """
+    site = site_get_by_key(public_key=site_key)
+    if site is None:
+        return _error(404, "unknown_site", "no site has this key")
+    origin = request.headers.get("Origin")
+    if not site_origin_allowed(site=site, origin=origin):
+        return _error(403, "origin_not_allowed", "this page's origin is not allowed for the site")
+    if request.method == "OPTIONS":
+        return _with_cors(HttpResponse(status=204), origin)
+    if len(request.body) > _MAX_BODY_BYTES:
+        return _with_cors(_error(413, "too_large", "the request body is too large"), origin)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _with_cors(_error(400, "bad_json", "the body is not valid JSON"), origin)
+    if not isinstance(body, dict):
+        return _with_cors(_error(400, "bad_json", "the body must be a JSON object"), origin)
+
+    token = body.get("token") if isinstance(body.get("token"), str) else ""
+    claim = visitor_token_read(token) if token else None
+    visitor = None
+    if claim is not None and claim.site_key == site.public_key:
+        visitor = visitor_get(public_id=claim.visitor_public_id, site_id=site.pk)
+    if visitor is None:
+        if not rate_limit_hit(
+            scope="visitor-tokens",
+            key=_client_ip(request),
+            limit=settings.CSBOT_TOKENS_PER_MINUTE_PER_IP,
+            window_seconds=60,
+        ):
+            return _with_cors(_error(429, "rate_limited", "too many new visitors from this address"), origin)
+        language = body.get("language") if isinstance(body.get("language"), str) else ""
+        visitor = visitor_create(site=site, language=language)
+        token = visitor_token_issue(visitor_public_id=str(visitor.public_id), site_key=site.public_key)
+
+    return _with_cors(
+        JsonResponse(
+            {
+                "token": token,
+                "visitor_id": str(visitor.public_id),
+                "site": {
+                    "name": site.name,
+                    "greeting": site.greeting,
+                    "theme_color": site.theme_color,
+                    "default_language": site.default_language,
+                    "open": site_is_open(site=site, at=timezone.now()),
+                },
+                "socket_path": f"/ws/chat/?site={site.public_key}",
+            }
+        ),
+        origin,
+    )

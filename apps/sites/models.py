@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def _new_public_key() -> str:
+    return "site_" + secrets.token_urlsafe(12)
+
+
+def _validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone %(value)s."), params={"value": value})
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", "English"
+    CHINESE = "zh-hans", "简体中文"
+
+
+class Site(models.Model):
+    """One widget installation: the page(s) a site owner pasted the script tag into."""
+
+    public_key = models.CharField(
+        _("public key"),
+        max_length=40,
+        unique=True,
+        default=_new_public_key,
+        help_text=_("Goes in the script tag's data-site attribute. Not a secret."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    allowed_origins = models.TextField(
+        _("allowed origins"),
+        help_text=_(
+            "One origin per line, e.g. https://shop.example.com. A leading *. allows every "
+            "subdomain: https://*.example.com. The widget refuses to run anywhere else."
+        ),
+    )
+    default_language = models.CharField(
+        _("default language"), max_length=10, choices=Language.choices, default=Language.CHINESE
+    )
+    greeting = models.TextField(_("greeting"), blank=True)
+    theme_color = models.CharField(
+        _("theme colour"),
+        max_length=7,
+        default="#2563eb",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a #rrggbb colour."))],
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Shanghai", validators=[_validate_time_zone]
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from apps.sites.origins import origin_patterns_parse
+
+        try:
+            origin_patterns_parse(self.allowed_origins)
+        except ValueError as exc:
+            raise ValidationError({"allowed_origins": str(exc)}) from exc
+
+
+class BusinessHours(models.Model):
+    """One opening window of a weekday, in the site's time zone. No rows means always open."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="business_hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+        ordering = ["weekday", "opens"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes__gt=models.F("opens")), name="business_hours_closes_after_opens"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from apps.sites.models import Site
+from apps.sites.origins import origin_allowed, origin_patterns_parse
+
+
+def site_get_by_key(*, public_key: str) -> Site | None:
+    return Site.objects.filter(public_key=public_key).first()
+
+
+def site_origin_allowed(*, site: Site, origin: str | None) -> bool:
+    return origin_allowed(origin, origin_patterns_parse(site.allowed_origins))
+
+
+def site_is_open(*, site: Site, at: dt.datetime) -> bool:
+    """Whether ``at`` falls in the site's business hours (no hours set: always open)."""
+    windows = list(site.business_hours.all())
+    if not windows:
+        return True
+    local = at.astimezone(zoneinfo.ZoneInfo(site.time_zone))
+    return any(
+        window.weekday == local.weekday() and window.opens <= local.time() < window.closes
+        for window in windows
+    )

@@ -1,0 +1,186 @@
+"""Django settings for csbot, read from environment variables only.
+
+With no variables set this is the embedded default: SQLite in ``CSBOT_STATE_DIR``, the in-memory
+channel layer and a local-memory cache. ``DATABASE_URL`` and ``REDIS_URL`` switch to the production
+parts. Every variable read here is listed in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from apps.core.lib.env import Env, parse_database_url, validate_redis_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env()
+
+STATE_DIR = Path(env.str("CSBOT_STATE_DIR") or BASE_DIR / "var")
+
+
+def _secret_key() -> str:
+    """Use CSBOT_SECRET_KEY, or a random key kept in the state directory for the embedded default."""
+    configured = env.str("CSBOT_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = STATE_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("CSBOT_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("CSBOT_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSBOT_CSRF_TRUSTED_ORIGINS")
+# Behind a TLS-terminating proxy (docs/deploy.md) the proxy says which scheme the visitor used.
+if env.bool("CSBOT_BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("CSBOT_SECURE_COOKIES", default=False)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "apps.core",
+    "apps.sites",
+    "apps.chat",
+    "apps.knowledge",
+    "apps.llm",
+    "apps.bot",
+    "apps.handoff",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "csbot.urls"
+ASGI_APPLICATION = "csbot.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite by default, PostgreSQL from DATABASE_URL -------------------------------
+_database_url = env.str("DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": parse_database_url("DATABASE_URL", _database_url).as_django()}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": STATE_DIR / "csbot.sqlite3",
+            # WAL lets the socket workers read while one of them writes.
+            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
+        }
+    }
+# Under ASGI every request and consumer call may run in a different thread; persistent
+# connections would leak one per thread (Django async docs).
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer and cache -----------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL")
+if REDIS_URL:
+    validate_redis_url("REDIS_URL", REDIS_URL)
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env.str("CSBOT_REDIS_PREFIX", "csbot"),
+                "capacity": 1500,
+                "expiry": 60,
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CSBOT_REDIS_PREFIX", "csbot"),
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- Languages --------------------------------------------------------------------------------
+LANGUAGE_CODE = env.str("CSBOT_LANGUAGE_CODE", "en")
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("CSBOT_TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("CSBOT_STATIC_ROOT") or BASE_DIR / "staticfiles")
+# The embedded default serves /static/ itself; production leaves it to nginx (docs/deploy.md).
+CSBOT_SERVE_STATIC = env.bool("CSBOT_SERVE_STATIC", default=True)
+
+# --- Email (offline-message replies) ----------------------------------------------------------
+EMAIL_BACKEND = env.str("CSBOT_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("CSBOT_EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("CSBOT_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.str("CSBOT_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.str("CSBOT_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.bool("CSBOT_EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("CSBOT_DEFAULT_FROM_EMAIL", "support@localhost")
+
+# --- The visitor chat path --------------------------------------------------------------------
+CSBOT_VISITOR_TOKEN_MAX_AGE = env.int("CSBOT_VISITOR_TOKEN_MAX_AGE", 60 * 60 * 24 * 180, minimum=60)
+CSBOT_MAX_FRAME_BYTES = env.int("CSBOT_MAX_FRAME_BYTES", 8 * 1024, minimum=512)
+CSBOT_MESSAGES_PER_MINUTE = env.int("CSBOT_MESSAGES_PER_MINUTE", 20, minimum=1)
+CSBOT_TOKENS_PER_MINUTE_PER_IP = env.int("CSBOT_TOKENS_PER_MINUTE_PER_IP", 30, minimum=1)
+CSBOT_SOCKETS_PER_IP = env.int("CSBOT_SOCKETS_PER_IP", 50, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("CSBOT_LOG_LEVEL", "INFO").upper()},
+}
+
+# The answerer the bot runs for each visitor message (apps/bot/answer.py describes the contract).
+CSBOT_ANSWERER = "apps.bot.placeholder.answer_not_configured"

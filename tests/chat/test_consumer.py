@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from apps.bot.services import replies_wait
+from apps.chat.models import Message
+from csbot.asgi import application
+from tests.conftest import SITE_ORIGIN, token_for
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def communicator(site_key: str, origin: str = SITE_ORIGIN) -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, f"/ws/chat/?site={site_key}", headers=[(b"origin", origin.encode())]
+    )
+
+
+async def connected(site, visitor) -> tuple[WebsocketCommunicator, dict]:
+    ws = communicator(site.public_key)
+    ok, _ = await ws.connect()
+    assert ok
+    await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor)})
+    ready = await ws.receive_json_from()
+    assert ready["type"] == "ready"
+    return ws, ready
+
+
+async def frames_until(ws: WebsocketCommunicator, frame_type: str) -> list[dict]:
+    frames = []
+    while True:
+        frame = await ws.receive_json_from(timeout=5)
+        frames.append(frame)
+        if frame["type"] == frame_type:
+            return frames
+
+
+@pytest.fixture
+def streaming_answerer(settings):
+    settings.CSBOT_ANSWERER = "tests.chat.answerers.streaming"
+
+
+async def test_unknown_site_is_closed_with_4404(site):
+    ws = communicator("site_nope")
+    await ws.connect()
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 4404, "reason": "unknown site"}
+
+
+async def test_origin_not_allowed_for_the_site_is_closed_with_4403(site):
+    ws = communicator(site.public_key, origin="https://evil.example.org")
+    await ws.connect()
+    closed = await ws.receive_output()
+    assert closed["type"] == "websocket.close"
+    assert closed["code"] == 4403
+
+
+async def test_wildcard_subdomain_origin_is_allowed(site, visitor):
+    ws = communicator(site.public_key, origin="https://m.shop.example.com")
+    ok, _ = await ws.connect()
+    assert ok
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from() == {"type": "pong"}
+    await ws.disconnect()
+
+
+async def test_token_of_another_site_is_refused_with_4401(site, other_site, visitor):
+    ws = communicator(other_site.public_key, origin="https://other.example.net")
+    await ws.connect()
+    await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor)})
+    assert (await ws.receive_json_from())["code"] == "unauthorized"
+    assert (await ws.receive_output())["code"] == 4401
+
+
+async def test_forged_token_is_refused(site, visitor):
+    ws = communicator(site.public_key)
+    await ws.connect()
+    await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor)[:-2] + "xx"})
+    assert (await ws.receive_json_from())["code"] == "unauthorized"
+    assert (await ws.receive_output())["code"] == 4401
+
+
+async def test_frames_before_hello_are_refused_and_nothing_is_stored(site, visitor):
+    ws = communicator(site.public_key)
+    await ws.connect()
+    await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "hi"})
+    assert (await ws.receive_json_from())["code"] == "hello_required"
+    assert await Message.objects.acount() == 0
+    await ws.disconnect()
+
+
+async def test_message_is_stored_before_the_ack_and_a_resend_stores_nothing(site, visitor):
+    ws, ready = await connected(site, visitor)
+    frame = {"type": "message.send", "client_id": "c-00000001", "text": "包裹什么时候到？"}
+    await ws.send_json_to(frame)
+    ack = (await frames_until(ws, "message.ack"))[-1]
+    stored = await Message.objects.aget(pk=ack["id"])
+    assert (stored.text, stored.seq, ack["duplicate"]) == ("包裹什么时候到？", ack["seq"], False)
+
+    await ws.send_json_to(frame)
+    again = (await frames_until(ws, "message.ack"))[-1]
+    assert (again["id"], again["seq"], again["duplicate"]) == (ack["id"], ack["seq"], True)
+    assert await Message.objects.filter(author_kind="visitor").acount() == 1
+    await replies_wait()
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1, 2]", "bad_frame"),
+        ('{"type": "nope"}', "unknown_type"),
+        ('{"type": "message.send", "client_id": "x", "text": "hi"}', "bad_frame"),
+        ('{"type": "message.send", "client_id": "c-00000001", "text": "   "}', "empty_message"),
+        ('{"type": "message.send", "client_id": "c-00000001", "text": 5}', "bad_frame"),
+        ('{"type": "resume", "last_seq": true}', "bad_frame"),
+        ('{"type": "hello", "v": 99, "token": "t"}', "unsupported_version"),
+    ],
+)
+async def test_malformed_frames_get_an_error_and_keep_the_socket(site, visitor, raw, code):
+    ws, _ = await connected(site, visitor)
+    await ws.send_to(text_data=raw)
+    assert (await ws.receive_json_from())["code"] == code
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from() == {"type": "pong"}
+    assert await Message.objects.acount() == 0
+    await ws.disconnect()
+
+
+async def test_oversized_frame_is_refused_and_nothing_is_stored(site, visitor):
+    ws, _ = await connected(site, visitor)
+    huge = json.dumps({"type": "message.send", "client_id": "c-00000001", "text": "长" * 4000})
+    await ws.send_to(text_data=huge)
+    error = await ws.receive_json_from()
+    assert error["code"] == "frame_too_large"
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from() == {"type": "pong"}
+    assert await Message.objects.acount() == 0
+    await ws.disconnect()
+
+
+async def test_messages_over_the_rate_limit_are_refused_and_not_stored(site, visitor, settings):
+    settings.CSBOT_MESSAGES_PER_MINUTE = 2
+    ws, _ = await connected(site, visitor)
+    codes = []
+    for n in range(3):
+        await ws.send_json_to({"type": "message.send", "client_id": f"c-0000000{n}", "text": f"q{n}"})
+        frames = await frames_until(ws, "message.ack") if n < 2 else [await _next_error(ws)]
+        codes.append(frames[-1].get("code", "ack"))
+    assert codes == ["ack", "ack", "rate_limited"]
+    assert await Message.objects.filter(author_kind="visitor").acount() == 2
+    await replies_wait()
+    await ws.disconnect()
+
+
+async def _next_error(ws: WebsocketCommunicator) -> dict:
+    while True:
+        frame = await ws.receive_json_from(timeout=5)
+        if frame["type"] == "error":
+            return frame
+
+
+async def test_bot_reply_streams_deltas_then_done(site, visitor, streaming_answerer):
+    ws, _ = await connected(site, visitor)
+    await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "shipping?"})
+    frames = await frames_until(ws, "message.done")
+    bot_new = next(f for f in frames if f["type"] == "message.new" and f["message"]["author"] == "bot")
+    assert bot_new["message"]["state"] == "streaming"
+    deltas = [f for f in frames if f["type"] == "message.delta"]
+    assert [d["text"] for d in deltas] == ["Par", "cels ", "ship ", "in ", "48 h", " [1]."]
+    assert [d["offset"] for d in deltas] == [0, 3, 8, 13, 16, 20]
+    assert {d["id"] for d in deltas} == {bot_new["message"]["id"]}
+    done = frames[-1]["message"]
+    assert done["text"] == "Parcels ship in 48 h [1]."
+    assert done["state"] == "complete"
+    assert done["citations"][0]["url"] == "https://shop.example.com/s"
+    await ws.disconnect()
+
+
+async def test_regenerated_answer_sends_a_reset_and_never_splices(site, visitor, settings):
+    settings.CSBOT_ANSWERER = "tests.chat.answerers.regenerating"
+    ws, _ = await connected(site, visitor)
+    await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "q"})
+    frames = await frames_until(ws, "message.done")
+    kinds = [f["type"] for f in frames if f["type"].startswith("message.") and f["type"] != "message.ack"]
+    assert kinds[-5:] == ["message.delta", "message.reset", "message.delta", "message.delta", "message.done"]
+    after_reset = frames[[f["type"] for f in frames].index("message.reset") + 1]
+    assert after_reset["offset"] == 0
+    assert frames[-1]["message"]["text"] == "second attempt"
+    await ws.disconnect()
+
+
+async def test_resume_replays_exactly_the_missed_messages_in_order(site, visitor, streaming_answerer):
+    ws, _ = await connected(site, visitor)
+    for n in range(2):
+        await ws.send_json_to({"type": "message.send", "client_id": f"c-0000000{n}", "text": f"q{n}"})
+        await frames_until(ws, "message.done")
+    await ws.disconnect()
+
+    ws, ready = await connected(site, visitor)
+    assert ready["conversation"]["last_seq"] == 4
+    await ws.send_json_to({"type": "resume", "last_seq": 1})
+    frames = await frames_until(ws, "resumed")
+    replayed = [f["message"]["seq"] for f in frames if f["type"] == "message.new"]
+    assert replayed == [2, 3, 4]
+    assert frames[-1] == {"type": "resumed", "status": "bot"}
+    assert await ws.receive_nothing(timeout=0.05)
+    await ws.disconnect()
+
+
+async def test_answer_streaming_while_the_socket_was_away_arrives_complete(site, visitor, streaming_answerer):
+    import asyncio
+
+    from tests.chat import answerers
+
+    answerers.gate = asyncio.Event()
+    try:
+        ws, _ = await connected(site, visitor)
+        await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "q"})
+        await frames_until(ws, "message.ack")
+        await ws.disconnect()
+        answerers.gate.set()
+
+        ws, _ = await connected(site, visitor)
+        await ws.send_json_to({"type": "resume", "last_seq": 1})
+        frames = await frames_until(ws, "resumed")
+        await replies_wait()
+        while not any(f["type"] in {"message.done"} or (f["type"] == "message.new" and f["message"]["state"] == "complete" and f["message"]["author"] == "bot") for f in frames):
+            frames.append(await ws.receive_json_from(timeout=5))
+        bot_texts = [
+            f["message"]["text"] for f in frames if f["type"] in {"message.new", "message.done"} and f["message"]["author"] == "bot"
+        ]
+        assert bot_texts[-1] == "Parcels ship in 48 h [1]."
+        await ws.disconnect()
+    finally:
+        answerers.gate = None
+
+
+async def test_a_visitor_never_sees_another_visitors_conversation(site, visitor, other_visitor):
+    ws, ready = await connected(site, visitor)
+    other, other_ready = await connected(site, other_visitor)
+    assert ready["conversation"]["id"] != other_ready["conversation"]["id"]
+    await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "my secret order 123"})
+    await frames_until(ws, "message.ack")
+    assert await other.receive_nothing(timeout=0.1)
+    await other.send_json_to({"type": "resume", "last_seq": 0})
+    frames = await frames_until(other, "resumed")
+    assert [f for f in frames if f["type"] == "message.new"] == []
+    await replies_wait()
+    await ws.disconnect()
+    await other.disconnect()
+
+
+async def test_identify_is_stored_on_the_visitor(site, visitor):
+    ws, _ = await connected(site, visitor)
+    await ws.send_json_to({"type": "identify", "name": "Li Lei", "email": "li@example.com", "external_id": "u-7"})
+    assert await ws.receive_json_from() == {"type": "identified"}
+    await visitor.arefresh_from_db()
+    assert (visitor.name, visitor.email, visitor.external_id) == ("Li Lei", "li@example.com", "u-7")
+    await ws.disconnect()

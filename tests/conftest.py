@@ -1,0 +1,65 @@
+"""Shared personas and helpers. The "other" personas exist to prove they see nothing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+from apps.chat.models import Visitor
+from apps.chat.services import visitor_create
+from apps.chat.tokens import visitor_token_issue
+from apps.sites.models import Site
+
+SITE_ORIGIN = "https://shop.example.com"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fail at once, naming the service, when a configured database or Redis is not reachable."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise pytest.UsageError(f"REDIS_URL={settings.REDIS_URL} is not reachable: {exc}") from exc
+        # A database number of its own: flushing it cannot touch anything else.
+        client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Rate-limit counters live in the cache; each test starts with none.
+    cache.clear()
+
+
+@pytest.fixture
+def site(db: None) -> Site:
+    return Site.objects.create(name="Shop", allowed_origins=f"{SITE_ORIGIN}\nhttps://*.shop.example.com")
+
+
+@pytest.fixture
+def other_site(db: None) -> Site:
+    return Site.objects.create(name="Other shop", allowed_origins="https://other.example.net")
+
+
+@pytest.fixture
+def visitor(site: Site) -> Visitor:
+    return visitor_create(site=site)
+
+
+@pytest.fixture
+def other_visitor(site: Site) -> Visitor:
+    return visitor_create(site=site)
+
+
+def token_for(visitor: Visitor) -> str:
+    return visitor_token_issue(visitor_public_id=str(visitor.public_id), site_key=visitor.site.public_key)
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
