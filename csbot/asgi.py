@@ -22,7 +22,9 @@ from apps.handoff.routing import websocket_urlpatterns as console_websockets  # 
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi_app) if settings.CSBOT_SERVE_STATIC else django_asgi_app,
+        "http": ASGIStaticFilesHandler(django_asgi_app)
+        if settings.CSBOT_SERVE_STATIC
+        else django_asgi_app,
         "websocket": URLRouter(
             [
                 # Visitors come from the site owners' pages: the consumer checks Origin per site

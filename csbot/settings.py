@@ -19,7 +19,7 @@ STATE_DIR = Path(env.str("CSBOT_STATE_DIR") or BASE_DIR / "var")
 
 
 def _secret_key() -> str:
-    """Use CSBOT_SECRET_KEY, or a random key kept in the state directory for the embedded default."""
+    """Use CSBOT_SECRET_KEY, else a random key kept in the state directory (embedded default)."""
     configured = env.str("CSBOT_SECRET_KEY")
     if configured:
         return configured
@@ -179,7 +179,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("CSBOT_LOG_LEVEL", "INFO").upper()},
+    "root": {
+        "handlers": ["console"],
+        "level": env.choice(
+            "CSBOT_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+        ),
+    },
 }
 
 # The answerer the bot runs for each visitor message (apps/bot/answer.py describes the contract).

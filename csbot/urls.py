@@ -7,6 +7,7 @@ from apps.core import views as core_views
 
 urlpatterns = [
     path("", core_views.demo_shop, name="demo-shop"),
+    path("healthz", core_views.health, name="health"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.chat.urls")),

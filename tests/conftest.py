@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -13,6 +15,16 @@ from apps.chat.tokens import visitor_token_issue
 from apps.sites.models import Site
 
 SITE_ORIGIN = "https://shop.example.com"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the SQLite test database in a file, so worker processes and threads can share it."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        test_file = Path(tempfile.gettempdir()) / f"csbot-test-{os.getpid()}.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(test_file)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -26,7 +38,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         try:
             client.ping()
         except redis.RedisError as exc:
-            raise pytest.UsageError(f"REDIS_URL={settings.REDIS_URL} is not reachable: {exc}") from exc
+            raise pytest.UsageError(
+                f"REDIS_URL={settings.REDIS_URL} is not reachable: {exc}"
+            ) from exc
         # A database number of its own: flushing it cannot touch anything else.
         client.flushdb()
 
@@ -39,7 +53,9 @@ def _fresh_cache() -> None:
 
 @pytest.fixture
 def site(db: None) -> Site:
-    return Site.objects.create(name="Shop", allowed_origins=f"{SITE_ORIGIN}\nhttps://*.shop.example.com")
+    return Site.objects.create(
+        name="Shop", allowed_origins=f"{SITE_ORIGIN}\nhttps://*.shop.example.com"
+    )
 
 
 @pytest.fixture
@@ -58,7 +74,9 @@ def other_visitor(site: Site) -> Visitor:
 
 
 def token_for(visitor: Visitor) -> str:
-    return visitor_token_issue(visitor_public_id=str(visitor.public_id), site_key=visitor.site.public_key)
+    return visitor_token_issue(
+        visitor_public_id=str(visitor.public_id), site_key=visitor.site.public_key
+    )
 
 
 def in_ci() -> bool:

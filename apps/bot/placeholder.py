@@ -9,5 +9,7 @@ from django.utils.translation import gettext as _
 from apps.bot.answer import AnswerEvent, AnswerFinal
 
 
-async def answer_not_configured(*, conversation_id: int, question_id: int) -> AsyncIterator[AnswerEvent]:
+async def answer_not_configured(
+    *, conversation_id: int, question_id: int
+) -> AsyncIterator[AnswerEvent]:
     yield AnswerFinal(text=_("Automatic answers are not configured on this site yet."))

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from apps.bot.answer import AnswerDelta, AnswerFinal, AnswerReset, Answerer
+from apps.bot.answer import AnswerDelta, Answerer, AnswerFinal, AnswerReset
 from apps.chat import events
 from apps.chat.models import Message
 from apps.chat.services import message_create, message_finish
@@ -76,7 +76,9 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
                 offset += len(event.text)
             elif isinstance(event, AnswerReset):
                 if message is not None:
-                    await events.reset_publish(conversation_id=conversation_id, message_id=message.pk, seq=message.seq)
+                    await events.reset_publish(
+                        conversation_id=conversation_id, message_id=message.pk, seq=message.seq
+                    )
                 streamed.clear()
                 offset = 0
             elif isinstance(event, AnswerFinal):
@@ -88,7 +90,9 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
                 return
         raise RuntimeError(f"{settings.CSBOT_ANSWERER} ended without an AnswerFinal")
     except Exception:
-        logger.exception("reply to message %s in conversation %s failed", question_id, conversation_id)
+        logger.exception(
+            "reply to message %s in conversation %s failed", question_id, conversation_id
+        )
         if message is not None:
             await database_sync_to_async(message_finish)(
                 message=message, text="".join(streamed), state=Message.State.INTERRUPTED

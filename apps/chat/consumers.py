@@ -16,7 +16,12 @@ from apps.bot.services import reply_start
 from apps.chat import events, protocol
 from apps.chat.models import Conversation
 from apps.chat.selectors import conversation_status, messages_after, visitor_get
-from apps.chat.services import conversation_open, message_create_from_visitor, visitor_identify, visitor_touch
+from apps.chat.services import (
+    conversation_open,
+    message_create_from_visitor,
+    visitor_identify,
+    visitor_touch,
+)
 from apps.chat.tokens import visitor_token_read
 from apps.core.ratelimit import rate_limit_hit
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
@@ -40,7 +45,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         site_key = (query.get("site") or [""])[0][:40]
-        self.site = await database_sync_to_async(site_get_by_key)(public_key=site_key) if site_key else None
+        self.site = (
+            await database_sync_to_async(site_get_by_key)(public_key=site_key) if site_key else None
+        )
         self.visitor = None
         self.conversation_id: int | None = None
         # Seqs of messages this socket has shown, so a replay and a live event never both show one.
@@ -57,7 +64,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.conversation_id is not None:
-            await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
+            await self.channel_layer.group_discard(
+                events.conversation_group(self.conversation_id), self.channel_name
+            )
 
     @classmethod
     async def encode_json(cls, content: dict[str, Any]) -> str:
@@ -68,7 +77,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("bad_frame", "frames are JSON text, not binary")
             return
         if len(text_data.encode("utf-8")) > settings.CSBOT_MAX_FRAME_BYTES:
-            await self.send_error("frame_too_large", f"a frame is at most {settings.CSBOT_MAX_FRAME_BYTES} bytes")
+            await self.send_error(
+                "frame_too_large", f"a frame is at most {settings.CSBOT_MAX_FRAME_BYTES} bytes"
+            )
             return
         try:
             data = json.loads(text_data)
@@ -85,7 +96,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         except DatabaseError:
             logger.exception("database unavailable while handling %s", type(frame).__name__)
             await self.send_error(
-                "unavailable", "the server could not store this right now; retry", client_id=_client_id_of(data)
+                "unavailable",
+                "the server could not store this right now; retry",
+                client_id=_client_id_of(data),
             )
 
     async def dispatch_frame(self, frame: protocol.Frame) -> None:
@@ -101,11 +114,17 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             await self.on_message_send(frame)
         elif isinstance(frame, protocol.Typing):
             await events.typing_publish(
-                conversation_id=self.conversation_id, author="visitor", name=self.visitor.name, active=frame.active
+                conversation_id=self.conversation_id,
+                author="visitor",
+                name=self.visitor.name,
+                active=frame.active,
             )
         elif isinstance(frame, protocol.Identify):
             self.visitor = await database_sync_to_async(visitor_identify)(
-                visitor=self.visitor, name=frame.name, email=frame.email, external_id=frame.external_id
+                visitor=self.visitor,
+                name=frame.name,
+                email=frame.email,
+                external_id=frame.external_id,
             )
             await self.send_json({"type": "identified"})
 
@@ -116,12 +135,18 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         claim = visitor_token_read(frame.token)
         visitor = None
         if claim is not None and claim.site_key == self.site.public_key:
-            visitor = await database_sync_to_async(visitor_get)(public_id=claim.visitor_public_id, site_id=self.site.pk)
+            visitor = await database_sync_to_async(visitor_get)(
+                public_id=claim.visitor_public_id, site_id=self.site.pk
+            )
         if visitor is None:
-            await self.send_error("unauthorized", "the visitor token is invalid or expired; fetch a new one")
+            await self.send_error(
+                "unauthorized", "the visitor token is invalid or expired; fetch a new one"
+            )
             await self.close(code=CLOSE_UNAUTHORIZED, reason="invalid visitor token")
             return
-        conversation: Conversation = await database_sync_to_async(conversation_open)(visitor=visitor)
+        conversation: Conversation = await database_sync_to_async(conversation_open)(
+            visitor=visitor
+        )
         await database_sync_to_async(visitor_touch)(visitor=visitor)
         self.visitor = visitor
         await self.join_conversation(conversation.pk)
@@ -140,11 +165,15 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def join_conversation(self, conversation_id: int) -> None:
         if self.conversation_id is not None:
-            await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
+            await self.channel_layer.group_discard(
+                events.conversation_group(self.conversation_id), self.channel_name
+            )
         self.conversation_id = conversation_id
         self.delivered.clear()
         # Joined before any replay is read, so nothing published in between is missed.
-        await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
+        await self.channel_layer.group_add(
+            events.conversation_group(conversation_id), self.channel_name
+        )
 
     async def on_resume(self, frame: protocol.Resume) -> None:
         missed = await database_sync_to_async(messages_after)(
@@ -153,7 +182,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         for payload in missed:
             self.delivered.add(payload["seq"])
             await self.send_json({"type": "message.new", "message": payload})
-        status = await database_sync_to_async(conversation_status)(conversation_id=self.conversation_id)
+        status = await database_sync_to_async(conversation_status)(
+            conversation_id=self.conversation_id
+        )
         await self.send_json({"type": "resumed", "status": status})
 
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
@@ -170,7 +201,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
                 client_id=frame.client_id,
             )
             return
-        conversation = await database_sync_to_async(Conversation.objects.get)(pk=self.conversation_id)
+        conversation = await database_sync_to_async(Conversation.objects.get)(
+            pk=self.conversation_id
+        )
         result = await database_sync_to_async(message_create_from_visitor)(
             conversation=conversation, client_id=frame.client_id, text=frame.text
         )
@@ -213,7 +246,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def chat_reset(self, event: events.ChatResetEvent) -> None:
-        await self.send_json({"type": "message.reset", "id": event["message_id"], "seq": event["seq"]})
+        await self.send_json(
+            {"type": "message.reset", "id": event["message_id"], "seq": event["seq"]}
+        )
 
     async def chat_done(self, event: events.ChatDoneEvent) -> None:
         payload = event["message"]
@@ -227,10 +262,19 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
     async def chat_typing(self, event: events.ChatTypingEvent) -> None:
         if event["author"] == "visitor":
             return
-        await self.send_json({"type": "typing", "author": event["author"], "name": event["name"], "active": event["active"]})
+        await self.send_json(
+            {
+                "type": "typing",
+                "author": event["author"],
+                "name": event["name"],
+                "active": event["active"],
+            }
+        )
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
-        await self.send_json({"type": "conversation.status", "status": event["status"], "reason": event["reason"]})
+        await self.send_json(
+            {"type": "conversation.status", "status": event["status"], "reason": event["reason"]}
+        )
 
 
 def _client_id_of(data: Any) -> str | None:

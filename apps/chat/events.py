@@ -1,9 +1,9 @@
 """The only module that publishes chat events to the channel layer.
 
-Each event is a TypedDict whose ``type`` is dotted (``chat.message``); the consumer handles it in the
-method named with ``.`` → ``_``. Sync services publish through ``transaction.on_commit`` so that no
-socket hears of a row that might still roll back; the bot's streamed deltas are not stored and are
-published directly from async code.
+Each event is a TypedDict whose ``type`` is dotted (``chat.message``); the consumer handles it in
+the method named with ``.`` → ``_``. Sync services publish through ``transaction.on_commit`` so
+that no socket hears of a row that might still roll back; the bot's streamed deltas are not
+stored and are published directly from async code.
 """
 
 from __future__ import annotations
@@ -71,7 +71,14 @@ class ChatStatusEvent(TypedDict):
     reason: str
 
 
-ChatEvent = ChatMessageEvent | ChatDeltaEvent | ChatResetEvent | ChatDoneEvent | ChatTypingEvent | ChatStatusEvent
+ChatEvent = (
+    ChatMessageEvent
+    | ChatDeltaEvent
+    | ChatResetEvent
+    | ChatDoneEvent
+    | ChatTypingEvent
+    | ChatStatusEvent
+)
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -98,7 +105,8 @@ def message_payload(message: Message) -> MessagePayload:
 
 async def _group_send(conversation_id: int, event: ChatEvent) -> None:
     layer = get_channel_layer()
-    assert layer is not None, "CHANNEL_LAYERS is always configured (settings.py)"
+    if layer is None:
+        raise RuntimeError("CHANNEL_LAYERS is not configured")
     await layer.group_send(conversation_group(conversation_id), dict(event))
 
 
@@ -120,7 +128,9 @@ def status_changed(*, conversation_id: int, status: str, reason: str) -> None:
     async_to_sync(_group_send)(conversation_id, event)
 
 
-async def delta_publish(*, conversation_id: int, message_id: int, seq: int, offset: int, text: str) -> None:
+async def delta_publish(
+    *, conversation_id: int, message_id: int, seq: int, offset: int, text: str
+) -> None:
     event: ChatDeltaEvent = {
         "type": "chat.delta",
         "message_id": message_id,
@@ -137,5 +147,10 @@ async def reset_publish(*, conversation_id: int, message_id: int, seq: int) -> N
 
 
 async def typing_publish(*, conversation_id: int, author: str, name: str, active: bool) -> None:
-    event: ChatTypingEvent = {"type": "chat.typing", "author": author, "name": name, "active": active}
+    event: ChatTypingEvent = {
+        "type": "chat.typing",
+        "author": author,
+        "name": name,
+        "active": active,
+    }
     await _group_send(conversation_id, event)

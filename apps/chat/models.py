@@ -38,7 +38,9 @@ class Conversation(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.BOT)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.BOT
+    )
     # The highest seq handed out; allocation locks the row (services.message_seq_next).
     last_seq = models.PositiveIntegerField(default=0)
     language = models.CharField(_("language"), max_length=16, blank=True)
@@ -67,7 +69,9 @@ class Message(models.Model):
         COMPLETE = "complete", _("complete")
         INTERRUPTED = "interrupted", _("interrupted")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     seq = models.PositiveIntegerField()
     author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
     author = models.ForeignKey(

@@ -83,7 +83,9 @@ def frame_parse(data: Any) -> Frame:
     if kind == "hello":
         version = _field(data, "v", int)
         if version != PROTOCOL_VERSION:
-            raise FrameError("unsupported_version", f"this server speaks protocol version {PROTOCOL_VERSION}")
+            raise FrameError(
+                "unsupported_version", f"this server speaks protocol version {PROTOCOL_VERSION}"
+            )
         return Hello(token=_field(data, "token", str), version=version)
     if kind == "resume":
         last_seq = _field(data, "last_seq", int)
@@ -98,7 +100,9 @@ def frame_parse(data: Any) -> Frame:
         if not text.strip():
             raise FrameError("empty_message", "the message is empty")
         if len(text) > MAX_MESSAGE_CHARS:
-            raise FrameError("message_too_long", f"a message is at most {MAX_MESSAGE_CHARS} characters")
+            raise FrameError(
+                "message_too_long", f"a message is at most {MAX_MESSAGE_CHARS} characters"
+            )
         return MessageSend(client_id=client_id, text=text)
     if kind == "typing":
         return Typing(active=_field(data, "active", bool))

@@ -5,10 +5,14 @@ from apps.chat.models import Conversation, Message, Visitor
 
 
 def visitor_get(*, public_id: str, site_id: int) -> Visitor | None:
-    return Visitor.objects.filter(public_id=public_id, site_id=site_id).select_related("site").first()
+    return (
+        Visitor.objects.filter(public_id=public_id, site_id=site_id).select_related("site").first()
+    )
 
 
-def messages_after(*, conversation_id: int, after_seq: int, limit: int = 500) -> list[MessagePayload]:
+def messages_after(
+    *, conversation_id: int, after_seq: int, limit: int = 500
+) -> list[MessagePayload]:
     """The conversation's messages with ``seq > after_seq``, oldest first, as protocol payloads."""
     rows = (
         Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)

@@ -40,7 +40,9 @@ def conversation_open(*, visitor: Visitor) -> Conversation:
     )
     if conversation is not None:
         return conversation
-    return Conversation.objects.create(site_id=visitor.site_id, visitor=visitor, language=visitor.language)
+    return Conversation.objects.create(
+        site_id=visitor.site_id, visitor=visitor, language=visitor.language
+    )
 
 
 def conversation_event_record(
@@ -59,7 +61,9 @@ def _seq_next(conversation_id: int) -> int:
     """
     conversation = Conversation.objects.select_for_update().only("last_seq").get(pk=conversation_id)
     conversation.last_seq += 1
-    Conversation.objects.filter(pk=conversation_id).update(last_seq=conversation.last_seq, updated_at=timezone.now())
+    Conversation.objects.filter(pk=conversation_id).update(
+        last_seq=conversation.last_seq, updated_at=timezone.now()
+    )
     return conversation.last_seq
 
 
@@ -141,8 +145,15 @@ def messages_interrupt_stale(*, older_than_seconds: int) -> int:
     """Mark answers left streaming by a worker that died as interrupted; return how many."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     stale = list(
-        Message.objects.filter(state=Message.State.STREAMING, updated_at__lt=cutoff).select_related("author")
+        Message.objects.filter(state=Message.State.STREAMING, updated_at__lt=cutoff).select_related(
+            "author"
+        )
     )
     for message in stale:
-        message_finish(message=message, text=message.text, state=Message.State.INTERRUPTED, citations=message.citations)
+        message_finish(
+            message=message,
+            text=message.text,
+            state=Message.State.INTERRUPTED,
+            citations=message.citations,
+        )
     return len(stale)

@@ -28,6 +28,10 @@ def visitor_token_read(token: str) -> VisitorClaim | None:
         data = signing.loads(token, salt=_SALT, max_age=settings.CSBOT_VISITOR_TOKEN_MAX_AGE)
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("v"), str) or not isinstance(data.get("s"), str):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("v"), str)
+        or not isinstance(data.get("s"), str)
+    ):
         return None
     return VisitorClaim(visitor_public_id=data["v"], site_key=data["s"])

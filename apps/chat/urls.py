@@ -5,4 +5,6 @@ from django.urls import path
 from apps.chat import views
 
 app_name = "chat"
-urlpatterns = [path("api/widget/<str:site_key>/session", views.widget_session, name="widget-session")]
+urlpatterns = [
+    path("api/widget/<str:site_key>/session", views.widget_session, name="widget-session")
+]

@@ -75,10 +75,14 @@ def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
             limit=settings.CSBOT_TOKENS_PER_MINUTE_PER_IP,
             window_seconds=60,
         ):
-            return _with_cors(_error(429, "rate_limited", "too many new visitors from this address"), origin)
+            return _with_cors(
+                _error(429, "rate_limited", "too many new visitors from this address"), origin
+            )
         language = body.get("language") if isinstance(body.get("language"), str) else ""
         visitor = visitor_create(site=site, language=language)
-        token = visitor_token_issue(visitor_public_id=str(visitor.public_id), site_key=site.public_key)
+        token = visitor_token_issue(
+            visitor_public_id=str(visitor.public_id), site_key=site.public_key
+        )
 
     return _with_cors(
         JsonResponse(

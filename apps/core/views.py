@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from apps.sites.selectors import site_get_by_key
@@ -12,3 +13,13 @@ def demo_shop(request: HttpRequest) -> HttpResponse:
     """A fictional shop's page that embeds the widget the way any customer site would."""
     site = site_get_by_key(public_key=DEMO_SITE_KEY)
     return render(request, "demo/shop.html", {"site": site})
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """Answer load balancers and process managers: 200 when the database answers, else 503."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"ok": False, "database": "unavailable"}, status=503)
+    return JsonResponse({"ok": True})

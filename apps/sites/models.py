@@ -96,7 +96,8 @@ class BusinessHours(models.Model):
         ordering = ["weekday", "opens"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(closes__gt=models.F("opens")), name="business_hours_closes_after_opens"
+                condition=models.Q(closes__gt=models.F("opens")),
+                name="business_hours_closes_after_opens",
             )
         ]
 

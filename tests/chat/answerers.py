@@ -18,7 +18,8 @@ async def streaming(*, conversation_id: int, question_id: int) -> AsyncIterator[
             await gate.wait()
         yield AnswerDelta(token)
     yield AnswerFinal(
-        text="".join(STREAMED_TOKENS), citations=[{"n": 1, "title": "Shipping", "url": "https://shop.example.com/s"}]
+        text="".join(STREAMED_TOKENS),
+        citations=[{"n": 1, "title": "Shipping", "url": "https://shop.example.com/s"}],
     )
 
 

@@ -46,7 +46,11 @@ def streaming_answerer(settings):
 async def test_unknown_site_is_closed_with_4404(site):
     ws = communicator("site_nope")
     await ws.connect()
-    assert await ws.receive_output() == {"type": "websocket.close", "code": 4404, "reason": "unknown site"}
+    assert await ws.receive_output() == {
+        "type": "websocket.close",
+        "code": 4404,
+        "reason": "unknown site",
+    }
 
 
 async def test_origin_not_allowed_for_the_site_is_closed_with_4403(site):
@@ -92,7 +96,7 @@ async def test_frames_before_hello_are_refused_and_nothing_is_stored(site, visit
 
 
 async def test_message_is_stored_before_the_ack_and_a_resend_stores_nothing(site, visitor):
-    ws, ready = await connected(site, visitor)
+    ws, _ = await connected(site, visitor)
     frame = {"type": "message.send", "client_id": "c-00000001", "text": "包裹什么时候到？"}
     await ws.send_json_to(frame)
     ack = (await frames_until(ws, "message.ack"))[-1]
@@ -147,7 +151,9 @@ async def test_messages_over_the_rate_limit_are_refused_and_not_stored(site, vis
     ws, _ = await connected(site, visitor)
     codes = []
     for n in range(3):
-        await ws.send_json_to({"type": "message.send", "client_id": f"c-0000000{n}", "text": f"q{n}"})
+        await ws.send_json_to(
+            {"type": "message.send", "client_id": f"c-0000000{n}", "text": f"q{n}"}
+        )
         frames = await frames_until(ws, "message.ack") if n < 2 else [await _next_error(ws)]
         codes.append(frames[-1].get("code", "ack"))
     assert codes == ["ack", "ack", "rate_limited"]
@@ -167,7 +173,9 @@ async def test_bot_reply_streams_deltas_then_done(site, visitor, streaming_answe
     ws, _ = await connected(site, visitor)
     await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "shipping?"})
     frames = await frames_until(ws, "message.done")
-    bot_new = next(f for f in frames if f["type"] == "message.new" and f["message"]["author"] == "bot")
+    bot_new = next(
+        f for f in frames if f["type"] == "message.new" and f["message"]["author"] == "bot"
+    )
     assert bot_new["message"]["state"] == "streaming"
     deltas = [f for f in frames if f["type"] == "message.delta"]
     assert [d["text"] for d in deltas] == ["Par", "cels ", "ship ", "in ", "48 h", " [1]."]
@@ -185,18 +193,30 @@ async def test_regenerated_answer_sends_a_reset_and_never_splices(site, visitor,
     ws, _ = await connected(site, visitor)
     await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "q"})
     frames = await frames_until(ws, "message.done")
-    kinds = [f["type"] for f in frames if f["type"].startswith("message.") and f["type"] != "message.ack"]
-    assert kinds[-5:] == ["message.delta", "message.reset", "message.delta", "message.delta", "message.done"]
+    kinds = [
+        f["type"] for f in frames if f["type"].startswith("message.") and f["type"] != "message.ack"
+    ]
+    assert kinds[-5:] == [
+        "message.delta",
+        "message.reset",
+        "message.delta",
+        "message.delta",
+        "message.done",
+    ]
     after_reset = frames[[f["type"] for f in frames].index("message.reset") + 1]
     assert after_reset["offset"] == 0
     assert frames[-1]["message"]["text"] == "second attempt"
     await ws.disconnect()
 
 
-async def test_resume_replays_exactly_the_missed_messages_in_order(site, visitor, streaming_answerer):
+async def test_resume_replays_exactly_the_missed_messages_in_order(
+    site, visitor, streaming_answerer
+):
     ws, _ = await connected(site, visitor)
     for n in range(2):
-        await ws.send_json_to({"type": "message.send", "client_id": f"c-0000000{n}", "text": f"q{n}"})
+        await ws.send_json_to(
+            {"type": "message.send", "client_id": f"c-0000000{n}", "text": f"q{n}"}
+        )
         await frames_until(ws, "message.done")
     await ws.disconnect()
 
@@ -211,7 +231,9 @@ async def test_resume_replays_exactly_the_missed_messages_in_order(site, visitor
     await ws.disconnect()
 
 
-async def test_answer_streaming_while_the_socket_was_away_arrives_complete(site, visitor, streaming_answerer):
+async def test_answer_streaming_while_the_socket_was_away_arrives_complete(
+    site, visitor, streaming_answerer
+):
     import asyncio
 
     from tests.chat import answerers
@@ -228,10 +250,20 @@ async def test_answer_streaming_while_the_socket_was_away_arrives_complete(site,
         await ws.send_json_to({"type": "resume", "last_seq": 1})
         frames = await frames_until(ws, "resumed")
         await replies_wait()
-        while not any(f["type"] in {"message.done"} or (f["type"] == "message.new" and f["message"]["state"] == "complete" and f["message"]["author"] == "bot") for f in frames):
+        while not any(
+            f["type"] in {"message.done"}
+            or (
+                f["type"] == "message.new"
+                and f["message"]["state"] == "complete"
+                and f["message"]["author"] == "bot"
+            )
+            for f in frames
+        ):
             frames.append(await ws.receive_json_from(timeout=5))
         bot_texts = [
-            f["message"]["text"] for f in frames if f["type"] in {"message.new", "message.done"} and f["message"]["author"] == "bot"
+            f["message"]["text"]
+            for f in frames
+            if f["type"] in {"message.new", "message.done"} and f["message"]["author"] == "bot"
         ]
         assert bot_texts[-1] == "Parcels ship in 48 h [1]."
         await ws.disconnect()
@@ -243,7 +275,9 @@ async def test_a_visitor_never_sees_another_visitors_conversation(site, visitor,
     ws, ready = await connected(site, visitor)
     other, other_ready = await connected(site, other_visitor)
     assert ready["conversation"]["id"] != other_ready["conversation"]["id"]
-    await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "my secret order 123"})
+    await ws.send_json_to(
+        {"type": "message.send", "client_id": "c-00000001", "text": "my secret order 123"}
+    )
     await frames_until(ws, "message.ack")
     assert await other.receive_nothing(timeout=0.1)
     await other.send_json_to({"type": "resume", "last_seq": 0})
@@ -256,7 +290,9 @@ async def test_a_visitor_never_sees_another_visitors_conversation(site, visitor,
 
 async def test_identify_is_stored_on_the_visitor(site, visitor):
     ws, _ = await connected(site, visitor)
-    await ws.send_json_to({"type": "identify", "name": "Li Lei", "email": "li@example.com", "external_id": "u-7"})
+    await ws.send_json_to(
+        {"type": "identify", "name": "Li Lei", "email": "li@example.com", "external_id": "u-7"}
+    )
     assert await ws.receive_json_from() == {"type": "identified"}
     await visitor.arefresh_from_db()
     assert (visitor.name, visitor.email, visitor.external_id) == ("Li Lei", "li@example.com", "u-7")

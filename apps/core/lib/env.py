@@ -35,7 +35,9 @@ class Env:
             return True
         if value in _FALSE:
             return False
-        raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}"
+        )
 
     def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
         raw = self._environ.get(name)
@@ -59,6 +61,14 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}") from None
         if minimum is not None and value < minimum:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}")
+        return value
+
+    def choice(self, name: str, default: str, choices: set[str]) -> str:
+        value = self.str(name, default)
+        if value not in choices:
+            raise ImproperlyConfigured(
+                f"{name} must be one of {', '.join(sorted(choices))}; got {value!r}"
+            )
         return value
 
     def list(self, name: str, default: list[str] | None = None) -> list[str]:
@@ -106,15 +116,22 @@ def parse_database_url(name: str, url: str) -> DatabaseUrl:
     engine = _DB_ENGINES.get(parts.scheme)
     if engine is None:
         known = ", ".join(sorted(_DB_ENGINES))
-        raise ImproperlyConfigured(f"{name} has an unsupported scheme {parts.scheme!r}; use one of {known}")
+        raise ImproperlyConfigured(
+            f"{name} has an unsupported scheme {parts.scheme!r}; use one of {known}"
+        )
     if engine.endswith("sqlite3"):
-        path = unquote(parts.path)
-        if not path or path == "/":
-            raise ImproperlyConfigured(f"{name} must name a database file, e.g. sqlite:////srv/csbot/db.sqlite3")
+        # sqlite:////abs/path.db is absolute, sqlite:///rel.db relative (the usual convention).
+        path = unquote(parts.path)[1:]
+        if not path:
+            raise ImproperlyConfigured(
+                f"{name} must name a database file, e.g. sqlite:////srv/csbot/db.sqlite3"
+            )
         return DatabaseUrl(engine, path, "", "", "", "", {})
     db_name = unquote(parts.path.lstrip("/"))
     if not db_name:
-        raise ImproperlyConfigured(f"{name} must name a database, e.g. postgresql://user@host:5432/csbot")
+        raise ImproperlyConfigured(
+            f"{name} must name a database, e.g. postgresql://user@host:5432/csbot"
+        )
     try:
         port = "" if parts.port is None else str(parts.port)
     except ValueError:
@@ -134,7 +151,9 @@ def parse_database_url(name: str, url: str) -> DatabaseUrl:
 def validate_redis_url(name: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"redis", "rediss", "unix"}:
-        raise ImproperlyConfigured(f"{name} must start with redis://, rediss:// or unix://; got {url!r}")
+        raise ImproperlyConfigured(
+            f"{name} must start with redis://, rediss:// or unix://; got {url!r}"
+        )
     if parts.scheme != "unix" and not parts.hostname:
         raise ImproperlyConfigured(f"{name} must name a host, e.g. redis://127.0.0.1:6379/0")
     try:

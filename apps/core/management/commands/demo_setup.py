@@ -25,13 +25,16 @@ class Command(BaseCommand):
                 "name": "Lumen & Co. (demo)",
                 "allowed_origins": f"http://{host}\nhttp://localhost:{port}\nhttp://127.0.0.1:{port}",
                 "default_language": Language.CHINESE,
-                "greeting": "你好！我是 Lumen & Co. 的智能客服，可以回答配送、退换货、支付、订单、账户和保修问题。\n"
+                "greeting": "你好！我是 Lumen & Co. 的智能客服，"
+                "可以回答配送、退换货、支付、订单、账户和保修问题。\n"
                 "Hi! Ask me about shipping, returns, payment, orders, your account or warranty.",
             },
         )
         user_model = get_user_model()
         username, password = DEMO_ADMIN
-        admin, _ = user_model.objects.get_or_create(username=username, defaults={"email": "admin@example.com"})
+        admin, _ = user_model.objects.get_or_create(
+            username=username, defaults={"email": "admin@example.com"}
+        )
         admin.is_staff = admin.is_superuser = True
         admin.set_password(password)
         admin.save()

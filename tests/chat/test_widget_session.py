@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apps.chat.models import Visitor
+from apps.chat.tokens import visitor_token_read
+from tests.conftest import SITE_ORIGIN, token_for
+
+pytestmark = pytest.mark.django_db
+
+
+def post_session(client, site_key: str, body: object, origin: str | None = SITE_ORIGIN):
+    headers = {"HTTP_ORIGIN": origin} if origin else {}
+    return client.post(
+        f"/api/widget/{site_key}/session",
+        data=json.dumps(body),
+        content_type="application/json",
+        **headers,
+    )
+
+
+def test_a_new_visitor_gets_a_token_for_this_site(client, site):
+    response = post_session(client, site.public_key, {"language": "zh-CN"})
+    assert response.status_code == 200
+    body = response.json()
+    claim = visitor_token_read(body["token"])
+    assert claim is not None
+    assert claim.site_key == site.public_key
+    visitor = Visitor.objects.get(public_id=body["visitor_id"])
+    assert (visitor.site, visitor.language) == (site, "zh-CN")
+    assert body["socket_path"] == f"/ws/chat/?site={site.public_key}"
+    assert body["site"]["theme_color"] == site.theme_color
+    assert response["Access-Control-Allow-Origin"] == SITE_ORIGIN
+
+
+def test_a_valid_token_is_reused_and_no_visitor_is_created(client, site, visitor):
+    token = token_for(visitor)
+    response = post_session(client, site.public_key, {"token": token})
+    assert response.json()["token"] == token
+    assert response.json()["visitor_id"] == str(visitor.public_id)
+    assert Visitor.objects.count() == 1
+
+
+def test_a_token_of_another_site_gets_a_new_visitor(client, site, other_site, visitor):
+    response = post_session(
+        client, other_site.public_key, {"token": token_for(visitor)}, "https://other.example.net"
+    )
+    assert response.status_code == 200
+    assert response.json()["visitor_id"] != str(visitor.public_id)
+
+
+@pytest.mark.parametrize(
+    "origin", [None, "https://evil.example.org", "http://shop.example.com", "null"]
+)
+def test_an_origin_not_allowed_is_refused_with_403(client, site, origin):
+    response = post_session(client, site.public_key, {}, origin)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "origin_not_allowed"
+    assert "Access-Control-Allow-Origin" not in response
+    assert Visitor.objects.count() == 0
+
+
+def test_preflight_is_answered_for_allowed_origins_only(client, site):
+    allowed = client.options(f"/api/widget/{site.public_key}/session", HTTP_ORIGIN=SITE_ORIGIN)
+    assert allowed.status_code == 204
+    assert allowed["Access-Control-Allow-Headers"] == "Content-Type"
+    refused = client.options(
+        f"/api/widget/{site.public_key}/session", HTTP_ORIGIN="https://evil.example.org"
+    )
+    assert refused.status_code == 403
+
+
+def test_unknown_site_is_404(client, db):
+    assert post_session(client, "site_nope", {}).status_code == 404
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[]", "x" * 5000])
+def test_a_bad_body_is_a_clear_error(client, site, raw):
+    response = client.post(
+        f"/api/widget/{site.public_key}/session",
+        data=raw,
+        content_type="application/json",
+        HTTP_ORIGIN=SITE_ORIGIN,
+    )
+    assert response.status_code in {400, 413}
+    assert response.json()["error"]["code"] in {"bad_json", "too_large"}
+    assert Visitor.objects.count() == 0
+
+
+def test_new_visitors_per_ip_are_rate_limited(client, site, settings):
+    settings.CSBOT_TOKENS_PER_MINUTE_PER_IP = 3
+    codes = [post_session(client, site.public_key, {}).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert Visitor.objects.count() == 3

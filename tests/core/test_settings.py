@@ -1,0 +1,118 @@
+"""Start-up configuration: defaults, production parts, malformed variables named in the error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.core.lib.env import Env, parse_database_url, validate_redis_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Import csbot.settings in a fresh interpreter with exactly these variables."""
+    script = (
+        "import django, json; from django.conf import settings; django.setup(); "
+        "print(json.dumps({'db': settings.DATABASES['default']['ENGINE'], "
+        "'layer': settings.CHANNEL_LAYERS['default']['BACKEND'], "
+        "'cache': settings.CACHES['default']['BACKEND']}))"
+    )
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "csbot.settings",
+        "CSBOT_STATE_DIR": str(tmp_path),
+    }
+    return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_no_configuration_is_the_embedded_default(tmp_path):
+    result = load_settings(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        '{"db": "django.db.backends.sqlite3", "layer": "channels.layers.InMemoryChannelLayer", '
+        '"cache": "django.core.cache.backends.locmem.LocMemCache"}'
+    )
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_database_and_redis_urls_select_the_production_parts(tmp_path):
+    result = load_settings(
+        tmp_path,
+        DATABASE_URL="postgresql://u:p@127.0.0.1:5432/csbot",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "django.db.backends.postgresql" in result.stdout
+    assert "channels_redis.core.RedisChannelLayer" in result.stdout
+    assert "RedisCache" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://root@localhost/db"),
+        ("DATABASE_URL", "postgresql://127.0.0.1:notaport/db"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("CSBOT_DEBUG", "maybe"),
+        ("CSBOT_MESSAGES_PER_MINUTE", "many"),
+        ("CSBOT_MAX_FRAME_BYTES", "10"),
+        ("CSBOT_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, name, value):
+    result = load_settings(tmp_path, **{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr.splitlines()[-1]
+
+
+def test_database_url_parts_are_decoded():
+    parsed = parse_database_url(
+        "DATABASE_URL", "postgresql://us%40er:p%3Ass@db.internal:6432/cs%20bot?sslmode=require"
+    )
+    assert parsed.as_django() == {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "cs bot",
+        "USER": "us@er",
+        "PASSWORD": "p:ss",
+        "HOST": "db.internal",
+        "PORT": "6432",
+        "OPTIONS": {"sslmode": "require"},
+    }
+
+
+def test_sqlite_url_needs_a_file():
+    assert parse_database_url("X", "sqlite:////srv/csbot.db").name == "/srv/csbot.db"
+    with pytest.raises(ImproperlyConfigured, match="X must name a database file"):
+        parse_database_url("X", "sqlite://")
+
+
+def test_redis_url_needs_a_host():
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL must name a host"):
+        validate_redis_url("REDIS_URL", "redis://")
+
+
+def test_env_list_and_bounds():
+    env = Env({"HOSTS": " a.example, ,b.example ", "N": "3"})
+    assert env.list("HOSTS") == ["a.example", "b.example"]
+    with pytest.raises(ImproperlyConfigured, match="N must be at least 5"):
+        env.int("N", 10, minimum=5)
+
+
+@pytest.mark.django_db
+def test_health_answers_when_the_database_does(client):
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"ok": True})

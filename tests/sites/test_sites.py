@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from apps.sites.models import BusinessHours, Site
+from apps.sites.origins import origin_allowed, origin_patterns_parse
+from apps.sites.selectors import site_is_open
+
+
+def test_origins_match_scheme_host_and_port_exactly():
+    patterns = origin_patterns_parse(
+        "https://shop.example.com\nhttp://localhost:8000\nhttps://*.example.cn"
+    )
+    assert origin_allowed("https://shop.example.com", patterns)
+    assert origin_allowed("https://SHOP.example.com:443", patterns)
+    assert origin_allowed("http://localhost:8000", patterns)
+    assert origin_allowed("https://m.example.cn", patterns)
+    assert not origin_allowed("https://example.cn", patterns)
+    assert not origin_allowed("http://shop.example.com", patterns)
+    assert not origin_allowed("http://localhost:8001", patterns)
+    assert not origin_allowed("https://shop.example.com.evil.org", patterns)
+    assert not origin_allowed("null", patterns)
+    assert not origin_allowed(None, patterns)
+
+
+def test_a_bad_origin_line_is_named():
+    with pytest.raises(ValueError, match=r"shop\.example\.com/path"):
+        origin_patterns_parse("https://shop.example.com/path")
+
+
+@pytest.mark.django_db
+def test_site_validation_rejects_bad_origins_and_colours():
+    site = Site(name="S", allowed_origins="ftp://x", theme_color="blue")
+    with pytest.raises(ValidationError) as error:
+        site.full_clean()
+    assert set(error.value.message_dict) == {"allowed_origins", "theme_color"}
+
+
+@pytest.mark.django_db
+def test_business_hours_are_read_in_the_sites_time_zone(site):
+    site.time_zone = "Asia/Shanghai"
+    site.save()
+    # Monday 09:00–18:00 Beijing time.
+    BusinessHours.objects.create(site=site, weekday=0, opens=dt.time(9), closes=dt.time(18))
+    monday_10_beijing = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
+    monday_20_beijing = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+    sunday_10_beijing = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
+    assert site_is_open(site=site, at=monday_10_beijing)
+    assert not site_is_open(site=site, at=monday_20_beijing)
+    assert not site_is_open(site=site, at=sunday_10_beijing)
+
+
+@pytest.mark.django_db
+def test_a_site_without_hours_is_always_open(site):
+    assert site_is_open(site=site, at=dt.datetime(2026, 1, 1, 3, tzinfo=dt.UTC))
