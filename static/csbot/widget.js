@@ -1,0 +1,1015 @@
+/*! csbot chat widget · protocol v1 (docs/protocol.md) · docs/widget.md · Apache-2.0 */
+(() => {
+  "use strict";
+
+  const script =
+    document.currentScript || document.querySelector('script[data-site][src*="csbot/widget"]');
+  if (!script || (window.csbot && window.csbot.version)) return;
+
+  // Calls made before this file loaded: window.csbot = {q: [["open"], ...]} (docs/widget.md).
+  const early = window.csbot && Array.isArray(window.csbot.q) ? window.csbot.q : [];
+  const SITE = script.getAttribute("data-site") || "";
+  const ORIGIN = new URL(script.src, location.href).origin;
+  const KEY = `csbot:${SITE}:`;
+  // The server refuses frames over 8 KiB (CSBOT_MAX_FRAME_BYTES): 4000 CJK characters are 12 KB.
+  const MAX_CHARS = 4000;
+  const MAX_FRAME_BYTES = 8192;
+
+  const STRINGS = {
+    en: {
+      open: "Open chat",
+      close: "Close chat",
+      unread: (n) => (n === 1 ? "1 unread message" : `${n} unread messages`),
+      log: "Conversation",
+      message: "Message",
+      placeholder: "Type your question…",
+      send: "Send",
+      status: {
+        bot: "Virtual assistant",
+        waiting: "Waiting for an agent…",
+        agent: "Chatting with an agent",
+        closed: "Conversation closed",
+      },
+      connecting: "Connecting…",
+      offline: "Reconnecting…",
+      author: { visitor: "You", bot: "Assistant", agent: "Agent", system: "Notice" },
+      typing: "Typing",
+      sending: "Sending…",
+      failed: "Not sent.",
+      retry: "Retry",
+      sources: "Sources",
+      source: "Source",
+      interrupted: "This answer was cut off.",
+      unavailable: "Chat is not available on this page.",
+      errors: {
+        rate_limited: "You are sending messages too quickly. Wait a moment, then retry.",
+        message_too_long: "This message is too long. Please shorten it.",
+        empty_message: "The message is empty.",
+        unavailable: "The server could not take your message yet; retrying.",
+        frame_too_large: "This message is too long. Please shorten it.",
+      },
+    },
+    zh: {
+      open: "打开在线客服",
+      close: "关闭对话窗口",
+      unread: (n) => `${n} 条未读消息`,
+      log: "对话记录",
+      message: "消息",
+      placeholder: "请输入您的问题…",
+      send: "发送",
+      status: {
+        bot: "智能客服",
+        waiting: "正在为您转接人工客服…",
+        agent: "人工客服为您服务中",
+        closed: "对话已结束",
+      },
+      connecting: "正在连接…",
+      offline: "连接中断，正在重连…",
+      author: { visitor: "我", bot: "智能客服", agent: "客服", system: "提示" },
+      typing: "正在输入",
+      sending: "发送中…",
+      failed: "未发送。",
+      retry: "重试",
+      sources: "参考来源",
+      source: "来源",
+      interrupted: "这条回答未能完成。",
+      unavailable: "此页面无法使用在线客服。",
+      errors: {
+        rate_limited: "发送太频繁了，请稍等片刻再重试。",
+        message_too_long: "消息太长，请缩短后再发送。",
+        empty_message: "消息不能为空。",
+        unavailable: "服务器暂时无法接收消息，正在重试。",
+        frame_too_large: "消息太长，请缩短后再发送。",
+      },
+    },
+  };
+
+  // --- small helpers ------------------------------------------------------------------------
+
+  const storage = (area) => {
+    try {
+      return window[area];
+    } catch {
+      return null; // storage blocked (sandboxed iframe, privacy settings)
+    }
+  };
+  const load = (area, name) => {
+    try {
+      return JSON.parse(storage(area).getItem(KEY + name));
+    } catch {
+      return null;
+    }
+  };
+  const save = (area, name, value) => {
+    try {
+      if (value == null) storage(area).removeItem(KEY + name);
+      else storage(area).setItem(KEY + name, JSON.stringify(value));
+    } catch {
+      // Private mode: the widget still works, it just forgets across reloads.
+    }
+  };
+
+  /** Build an element; children are nodes or strings (strings become text nodes, never HTML). */
+  const h = (tag, attrs, ...children) => {
+    const el = document.createElement(tag);
+    for (const name in attrs || {}) {
+      if (attrs[name] != null && attrs[name] !== false) el.setAttribute(name, attrs[name]);
+    }
+    el.append(...children.filter((c) => c != null && c !== false));
+    return el;
+  };
+
+  const codePoints = (s) => Array.from(s).length;
+
+  const clientId = () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(12));
+    return "c-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+
+  /** Return an absolute http(s) URL as the parser understood it, or null for anything else. */
+  const safeUrl = (raw) => {
+    try {
+      const url = new URL(raw);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  };
+
+  // --- markdown: a small safe subset, built as DOM nodes -----------------------------------
+  // Paragraphs, line breaks, **bold**, *italic*, `code`, ``` blocks, - and 1. lists, #
+  // headings (as bold lines), [text](http…) links, bare http(s) URLs and [n] citations.
+
+  const INLINE = new RegExp(
+    [
+      /(`+)([^`][\s\S]*?)\1(?!`)/.source, // 1,2 code span
+      /\*\*(?=\S)([\s\S]*?\S)\*\*/.source, // 3 bold
+      /\*(?=[^\s*])([\s\S]*?[^\s*])\*/.source, // 4 italic
+      /\[([^\]]+)\]\(\s*([^\s)]+)\s*\)/.source, // 5,6 link
+      /\[(\d{1,3})\]/.source, // 7 citation
+      /https?:\/\/[\w\-.~:/?#@!$&*+,;=%]*[\w\-~/#@$&*+=%]/.source, // bare URL
+    ].join("|"),
+    "g",
+  );
+  const LIST_ITEM = /^\s{0,6}(?:([-*+])|(\d{1,9})[.)])\s+(.*)$/;
+  const FENCE = /^\s{0,3}```/;
+  const HEADING = /^\s{0,3}#{1,6}\s+(.*)$/;
+
+  const link = (href, label) =>
+    h("a", { href, target: "_blank", rel: "noopener noreferrer" }, ...label);
+
+  const inline = (text, ctx) => {
+    const out = [];
+    const re = new RegExp(INLINE.source, "g");
+    let last = 0;
+    let m;
+    while ((m = re.exec(text))) {
+      if (m.index > last) out.push(text.slice(last, m.index));
+      last = re.lastIndex;
+      if (m[1]) out.push(h("code", null, m[2]));
+      else if (m[3] != null) out.push(h("strong", null, ...inline(m[3], ctx)));
+      else if (m[4] != null) out.push(h("em", null, ...inline(m[4], ctx)));
+      else if (m[5] != null) {
+        const href = safeUrl(m[6]);
+        out.push(href ? link(href, inline(m[5], ctx)) : m[5]);
+      } else if (m[7] != null) out.push(citeRef(Number(m[7]), ctx) || m[0]);
+      else {
+        const href = safeUrl(m[0]);
+        out.push(href ? link(href, [m[0]]) : m[0]);
+      }
+    }
+    out.push(text.slice(last));
+    return out;
+  };
+
+  const citeRef = (n, ctx) => {
+    const cite = ctx.cites.get(n);
+    if (!cite) return null;
+    return h(
+      "a",
+      {
+        class: "cite",
+        href: `#${ctx.prefix}${n}`,
+        "data-n": n,
+        "aria-label": `${ctx.t.source} ${n}: ${cite.title || cite.url || ""}`,
+      },
+      `[${n}]`,
+    );
+  };
+
+  const withBreaks = (lines, ctx) => {
+    const out = [];
+    lines.forEach((line, i) => {
+      if (i) out.push(h("br"));
+      out.push(...inline(line.trim(), ctx));
+    });
+    return out;
+  };
+
+  /** Render untrusted markdown-ish text as a fragment of safe nodes. */
+  const markdown = (text, ctx) => {
+    const lines = text.replace(/\r\n?/g, "\n").split("\n");
+    const frag = document.createDocumentFragment();
+    let i = 0;
+    const isBlockStart = (line) => LIST_ITEM.test(line) || FENCE.test(line) || HEADING.test(line);
+    while (i < lines.length) {
+      const line = lines[i];
+      let m;
+      if (!line.trim()) {
+        i++;
+      } else if (FENCE.test(line)) {
+        const body = [];
+        for (i++; i < lines.length && !FENCE.test(lines[i]); i++) body.push(lines[i]);
+        i++;
+        frag.append(h("pre", null, h("code", null, body.join("\n"))));
+      } else if ((m = HEADING.exec(line))) {
+        frag.append(h("p", null, h("strong", null, ...inline(m[1], ctx))));
+        i++;
+      } else if ((m = LIST_ITEM.exec(line))) {
+        const ordered = !m[1];
+        const list = h(ordered ? "ol" : "ul", ordered && m[2] !== "1" ? { start: m[2] } : null);
+        while (i < lines.length && (m = LIST_ITEM.exec(lines[i])) && !m[1] === ordered) {
+          const item = [m[3]];
+          // Indented lines that are not items themselves continue the item.
+          for (i++; i < lines.length && /^\s+\S/.test(lines[i]) && !isBlockStart(lines[i]); i++) {
+            item.push(lines[i]);
+          }
+          list.append(h("li", null, ...withBreaks(item, ctx)));
+        }
+        frag.append(list);
+      } else {
+        const para = [];
+        for (; i < lines.length && lines[i].trim() && (!para.length || !isBlockStart(lines[i])); i++) {
+          para.push(lines[i]);
+        }
+        frag.append(h("p", null, ...withBreaks(para, ctx)));
+      }
+    }
+    return frag;
+  };
+
+  // --- styles and skeleton (constant markup, no data interpolated) -------------------------
+
+  const CSS = `
+:host{all:initial!important;display:block!important;position:fixed!important;right:0!important;bottom:0!important;width:0!important;height:0!important;z-index:2147483000!important;direction:ltr!important}
+.root{--accent:#2563eb;--ink:#fff;--link:#2563eb;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif;color:#1f2937;color-scheme:light;text-align:left;-webkit-font-smoothing:antialiased}
+*,*::before,*::after{box-sizing:border-box}
+[hidden]{display:none!important}
+button{font:inherit;color:inherit;background:none;border:0;margin:0;padding:0;cursor:pointer}
+svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round}
+:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
+.launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;background:var(--accent);color:var(--ink);box-shadow:0 6px 18px rgba(15,23,42,.24),0 1px 3px rgba(15,23,42,.16);display:flex;align-items:center;justify-content:center;transition:transform .15s ease}
+.launcher:hover{transform:scale(1.05)}
+.launcher svg{width:26px;height:26px}
+.badge{position:absolute;top:-3px;right:-3px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;border:2px solid #fff;background:#dc2626;color:#fff;font-size:12px;font-weight:600;line-height:18px;text-align:center}
+.panel{position:fixed;right:20px;bottom:88px;width:380px;height:min(640px,calc(100vh - 108px));display:flex;flex-direction:column;background:#fff;border-radius:16px;overflow:hidden;box-shadow:0 16px 48px rgba(15,23,42,.2),0 2px 8px rgba(15,23,42,.1);animation:rise .18s ease-out}
+@keyframes rise{from{opacity:0;transform:translateY(12px)}}
+.head{display:flex;align-items:center;gap:12px;padding:14px 10px 14px 16px;background:var(--accent);color:var(--ink)}
+.avatar{flex:none;width:38px;height:38px;border-radius:50%;background:rgba(255,255,255,.22);display:flex;align-items:center;justify-content:center;font-weight:600;font-size:16px}
+.who{flex:1;min-width:0}
+.title{margin:0;font-size:16px;font-weight:600;line-height:1.3;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.status{margin:1px 0 0;font-size:13px;line-height:1.3;opacity:.92;display:flex;align-items:center;gap:6px}
+.dot{flex:none;width:8px;height:8px;border-radius:50%;background:#4ade80;box-shadow:0 0 0 2px rgba(255,255,255,.35)}
+.down .dot{background:#cbd5e1}
+.actions{display:flex;gap:4px}
+.close{flex:none;width:36px;height:36px;border-radius:8px;display:flex;align-items:center;justify-content:center}
+.close:hover{background:rgba(127,127,127,.22)}
+.close svg{width:20px;height:20px}
+.head :focus-visible{outline-color:var(--ink)}
+.log{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:16px 14px;background:#f8fafc}
+.list,.log{display:flex;flex-direction:column;gap:12px}
+.log:focus-visible{outline-offset:-2px}
+.msg{display:flex;flex-direction:column;align-items:flex-start;max-width:86%}
+.msg.visitor{align-self:flex-end;align-items:flex-end}
+.msg.system{align-self:center;align-items:center;max-width:92%}
+.name{margin:0 0 3px 4px;font-size:12px;color:#64748b}
+.bubble{padding:9px 13px;border-radius:16px;border-bottom-left-radius:5px;background:#fff;border:1px solid #e2e8f0;overflow-wrap:anywhere;box-shadow:0 1px 2px rgba(15,23,42,.04)}
+.visitor .bubble{background:var(--accent);color:var(--ink);border-color:transparent;border-radius:16px;border-bottom-right-radius:5px;white-space:pre-wrap}
+.system .bubble{background:none;border:0;box-shadow:none;padding:2px 8px;color:#64748b;font-size:13px;text-align:center}
+.pending .bubble{opacity:.65}
+.failed .bubble{opacity:.65;border:1px dashed #dc2626}
+.bubble p{margin:0 0 8px}
+.bubble ul,.bubble ol{margin:0 0 8px;padding-left:22px}
+.bubble li{margin:2px 0}
+.bubble>:last-child{margin-bottom:0}
+.bubble a{color:var(--link);text-decoration:underline;text-underline-offset:2px}
+.visitor .bubble a{color:inherit}
+.bubble code{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f1f5f9;border-radius:4px;padding:1px 4px}
+.bubble pre{margin:0 0 8px;padding:8px 10px;border-radius:8px;background:#f1f5f9;overflow-x:auto}
+.bubble pre code{padding:0;white-space:pre}
+.bubble .cite{font-size:11px;font-weight:600;line-height:0;vertical-align:super;text-decoration:none;padding:0 1px}
+.sources{margin:6px 4px 0;font-size:12.5px;color:#475569}
+.sources ol{margin:2px 0 0;padding-left:20px}
+.sources li{margin:1px 0;border-radius:4px}
+.sources li:focus{outline:none;background:#fef9c3}
+.sources a{color:var(--link)}
+.meta{margin:3px 4px 0;font-size:12px;color:#64748b}
+.failed .meta{color:#b91c1c}
+.meta button{margin-left:6px;font-weight:600;text-decoration:underline}
+.dots{display:inline-flex;gap:4px;padding:6px 2px}
+.dots i{width:7px;height:7px;border-radius:50%;background:#94a3b8;animation:blink 1.2s infinite ease-in-out}
+.dots i:nth-child(2){animation-delay:.15s}
+.dots i:nth-child(3){animation-delay:.3s}
+@keyframes blink{0%,60%,100%{opacity:.35;transform:none}30%{opacity:1;transform:translateY(-3px)}}
+.alert{margin:0;padding:8px 14px;background:#fef2f2;color:#991b1b;font-size:13px;border-top:1px solid #fecaca}
+.notice:empty{display:none}
+.composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px 12px;border-top:1px solid #e2e8f0;background:#fff}
+.composer textarea{flex:1;min-width:0;height:42px;max-height:128px;margin:0;padding:10px 14px;resize:none;border:1px solid #cbd5e1;border-radius:21px;background:#fff;color:#0f172a;font:inherit;font-size:15px;line-height:20px;outline:none}
+.composer textarea::placeholder{color:#94a3b8}
+.composer textarea:focus{border-color:var(--accent);box-shadow:0 0 0 1px var(--accent)}
+.send{flex:none;width:42px;height:42px;border-radius:50%;background:var(--accent);color:var(--ink);display:flex;align-items:center;justify-content:center}
+.send:disabled{opacity:.4;cursor:default}
+.send svg{width:20px;height:20px}
+.sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
+@media (max-width:480px){.panel{top:0;right:0;bottom:0;left:0;width:auto;height:auto;border-radius:0;animation:none}.open .launcher{display:none}.composer textarea{font-size:16px}}
+@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
+`;
+
+  const ICON_CHAT =
+    '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 11.5a8.4 8.4 0 0 1-9 8.4 9 9 0 0 1-3.9-.9L3 20.5l1.5-4.4A8 8 0 0 1 3 11.5 8.6 8.6 0 0 1 12 3a8.6 8.6 0 0 1 9 8.5z"/></svg>';
+  const ICON_DOWN = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="m6 9 6 6 6-6"/></svg>';
+  const SKELETON = `<style>${CSS}</style><div class="root">
+<div class="panel" role="dialog" id="panel" aria-labelledby="title" hidden>
+<div class="head"><div class="avatar" aria-hidden="true"></div><div class="who"><h2 class="title" id="title" tabindex="-1"></h2><p class="status"><span class="dot"></span><span class="state"></span></p></div><div class="actions"></div><button type="button" class="close"><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg></button></div>
+<div class="log" tabindex="0"><div class="list"></div><div class="msg bot typing" hidden><div class="bubble"><span class="dots"><i></i><i></i><i></i></span></div></div></div>
+<p class="alert" role="alert" hidden></p><div class="notice"></div>
+<form class="composer"><textarea rows="1" maxlength="${MAX_CHARS}" enterkeyhint="send"></textarea><button type="submit" class="send" disabled><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg></button></form>
+<div class="sr" aria-live="polite"></div>
+</div>
+<button type="button" class="launcher" aria-expanded="false" aria-controls="panel">${ICON_CHAT}<span class="badge" aria-hidden="true" hidden></span></button>
+</div>`;
+
+  // --- state ---------------------------------------------------------------------------------
+
+  let t = STRINGS.en;
+  let session = null; // the /session answer
+  let ws = null; // the socket, once open
+  let live = false; // said hello and resumed: frames may be sent
+  let replaying = false; // between `resume` and `resumed`
+  let historyLoaded = false; // the first resume finished: later arrivals are news
+  let stopped = false; // the server refused this page: no retries
+  let attempt = 0;
+  let retryTimer = 0;
+  let heartbeat = 0;
+  let pongTimer = 0;
+  let conversationId = null;
+  let lastSeq = 0;
+  let status = "bot";
+  let isOpen = false;
+  let unread = 0;
+  let typingTimer = 0;
+  let typingSentAt = 0;
+  let typingIdle = 0;
+  let identifyQueue = []; // [{frame, resolve, reject}] not yet answered
+  let ui = null;
+  const messages = new Map(); // id → message
+  const outbox = new Map(); // client_id → visitor message not yet acknowledged
+
+  const send = (frame) => {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  };
+
+  // --- connection ----------------------------------------------------------------------------
+
+  const retry = (fn) => {
+    clearTimeout(retryTimer);
+    // Exponential backoff with jitter, so a restarted server is not hit by every widget at once.
+    const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    attempt = Math.min(attempt + 1, 10);
+    retryTimer = setTimeout(fn, delay);
+  };
+
+  const start = async () => {
+    let res;
+    try {
+      res = await fetch(`${ORIGIN}/api/widget/${encodeURIComponent(SITE)}/session`, {
+        method: "POST",
+        mode: "cors",
+        credentials: "omit",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token: load("localStorage", "token") || "", language: navigator.language || "" }),
+      });
+    } catch {
+      retry(start);
+      return;
+    }
+    if (res.status === 403 || res.status === 404) {
+      fatal(`${res.status} from the session endpoint: is this page's origin allowed for ${SITE}?`);
+      return;
+    }
+    if (!res.ok) {
+      retry(start);
+      return;
+    }
+    try {
+      session = await res.json();
+    } catch {
+      retry(start);
+      return;
+    }
+    save("localStorage", "token", session.token);
+    mount();
+    connect();
+  };
+
+  const connect = () => {
+    clearTimeout(retryTimer);
+    if (ws) return;
+    const sock = new WebSocket(ORIGIN.replace(/^http/, "ws") + session.socket_path);
+    ws = sock;
+    sock.onopen = () => send({ type: "hello", v: 1, token: session.token });
+    sock.onmessage = (event) => {
+      if (ws !== sock) return;
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      const handler = on[frame.type];
+      if (handler) handler(frame);
+    };
+    sock.onclose = (event) => {
+      if (ws === sock) dropped(event.code);
+    };
+  };
+
+  const dropped = (code) => {
+    ws = null;
+    live = false;
+    replaying = false;
+    clearInterval(heartbeat);
+    clearTimeout(pongTimer);
+    showTyping(false);
+    renderStatus();
+    if (code === 4403 || code === 4404) {
+      fatal(`the server closed the chat with ${code}`);
+    } else if (code === 4401) {
+      // The token is no longer valid (expired, or the visitor was removed): start afresh.
+      save("localStorage", "token", null);
+      session = null;
+      retry(start);
+    } else {
+      retry(connect);
+    }
+  };
+
+  /** Close a socket that stopped answering pings (a silently dead mobile connection). */
+  const abandon = () => {
+    const sock = ws;
+    if (!sock) return;
+    sock.onclose = null;
+    sock.close();
+    dropped(1006);
+  };
+
+  const reconnectNow = () => {
+    if (ws || !ui || stopped) return;
+    attempt = 0;
+    if (session) connect();
+    else start();
+  };
+
+  const fatal = (why) => {
+    stopped = true;
+    clearTimeout(retryTimer);
+    console.warn(`csbot: ${why}`);
+    if (ui) showAlert(t.unavailable, true);
+  };
+
+  // --- frames from the server: one small handler each (docs/protocol.md §2) -----------------
+  // The handoff flow adds its behaviour here (status changes, forms), not in the transport.
+
+  const on = {
+    ready(frame) {
+      attempt = 0;
+      const conversation = frame.conversation;
+      if (conversationId !== null && conversationId !== conversation.id) {
+        // A new conversation (the old one was closed): its history starts empty.
+        messages.clear();
+        ui.list.replaceChildren();
+        renderGreeting();
+        lastSeq = 0;
+      }
+      conversationId = conversation.id;
+      replaying = true;
+      send({ type: "resume", last_seq: resumeFrom() });
+      setStatus(conversation.status);
+      for (const item of identifyQueue) send(item.frame);
+    },
+
+    resumed(frame) {
+      replaying = false;
+      historyLoaded = true;
+      live = true;
+      setStatus(frame.status);
+      for (const pending of outbox.values()) {
+        if (!pending.failed) send({ type: "message.send", client_id: pending.client_id, text: pending.text });
+      }
+      clearInterval(heartbeat);
+      heartbeat = setInterval(ping, 25000);
+    },
+
+    "message.ack"(frame) {
+      const pending = outbox.get(frame.client_id);
+      if (!pending) return;
+      outbox.delete(frame.client_id);
+      saveOutbox();
+      Object.assign(pending, { id: frame.id, seq: frame.seq, pending: false, failed: null });
+      messages.set(frame.id, pending);
+      lastSeq = Math.max(lastSeq, frame.seq);
+      render(pending);
+      place(pending);
+      if (!frame.duplicate && status === "bot") showTyping(true, 30000);
+    },
+
+    "message.new"(frame) {
+      upsert(frame.message);
+    },
+
+    "message.delta"(frame) {
+      const message = messages.get(frame.id);
+      if (!message || message.state !== "streaming") return;
+      // A gap means this client missed deltas: wait for message.done, which has the whole text.
+      if (message.stale || frame.offset !== message.length) {
+        message.stale = true;
+        return;
+      }
+      message.text += frame.text;
+      message.length += codePoints(frame.text);
+      updateKeepingScroll(() => render(message));
+    },
+
+    "message.reset"(frame) {
+      const message = messages.get(frame.id);
+      if (!message) return;
+      Object.assign(message, { text: "", length: 0, stale: false });
+      render(message);
+    },
+
+    "message.done"(frame) {
+      upsert(frame.message);
+    },
+
+    typing(frame) {
+      showTyping(frame.active, 10000);
+    },
+
+    "conversation.status"(frame) {
+      setStatus(frame.status);
+    },
+
+    identified() {
+      const item = identifyQueue.shift();
+      if (item) item.resolve();
+    },
+
+    error(frame) {
+      const pending = frame.client_id && outbox.get(frame.client_id);
+      if (pending) {
+        if (frame.code === "unavailable") {
+          // Nothing was stored: the same client_id is sent again shortly.
+          setTimeout(() => live && outbox.has(pending.client_id) && resend(pending), 2000);
+          showAlert(t.errors.unavailable);
+        } else {
+          pending.failed = frame;
+          render(pending);
+        }
+        return;
+      }
+      if (frame.code === "frame_too_large" && outbox.size) {
+        // Too large to parse, so the server could not name the message: it is the latest one.
+        const latest = Array.from(outbox.values()).pop();
+        latest.failed = frame;
+        render(latest);
+        return;
+      }
+      if (frame.code === "bad_frame" && identifyQueue.length) {
+        identifyQueue.shift().reject(new Error(frame.message));
+        return;
+      }
+      showAlert(t.errors[frame.code] || frame.message);
+    },
+
+    pong() {
+      clearTimeout(pongTimer);
+    },
+  };
+
+  const ping = () => {
+    send({ type: "ping" });
+    clearTimeout(pongTimer);
+    pongTimer = setTimeout(abandon, 10000);
+  };
+
+  /** The seq to resume after: below any answer still streaming, so its final text is replayed. */
+  const resumeFrom = () => {
+    let from = lastSeq;
+    for (const message of messages.values()) {
+      if (message.state === "streaming") from = Math.min(from, message.seq - 1);
+    }
+    return Math.max(0, from);
+  };
+
+  const upsert = (payload) => {
+    let message = messages.get(payload.id);
+    const pending = payload.client_id && outbox.get(payload.client_id);
+    if (!message && pending) {
+      // Stored before the socket dropped, its ack lost: the replay confirms it.
+      outbox.delete(payload.client_id);
+      saveOutbox();
+      message = pending;
+    }
+    const fresh = !message;
+    message = Object.assign(message || {}, payload, {
+      length: codePoints(payload.text),
+      stale: false,
+      pending: false,
+      failed: null,
+    });
+    messages.set(payload.id, message);
+    lastSeq = Math.max(lastSeq, payload.seq);
+    updateKeepingScroll(() => {
+      render(message);
+      place(message);
+    });
+    if (message.author === "visitor") return;
+    if (fresh) showTyping(false);
+    const news = historyLoaded || !replaying;
+    if (fresh && news && !isOpen) setUnread(unread + 1);
+    if (news && message.state !== "streaming") announce(message);
+  };
+
+  const resend = (pending) => {
+    pending.failed = null;
+    render(pending);
+    send({ type: "message.send", client_id: pending.client_id, text: pending.text });
+  };
+
+  const saveOutbox = () => {
+    const items = Array.from(outbox.values(), (m) => ({ client_id: m.client_id, text: m.text }));
+    save("sessionStorage", "outbox", items.length ? items : null);
+  };
+
+  // --- the visitor's actions -----------------------------------------------------------------
+
+  const submit = () => {
+    const text = ui.input.value.trim();
+    if (!text) return;
+    const frame = JSON.stringify({ type: "message.send", client_id: clientId(), text });
+    if (text.length > MAX_CHARS || new TextEncoder().encode(frame).length > MAX_FRAME_BYTES) {
+      showAlert(t.errors.message_too_long);
+      return;
+    }
+    ui.input.value = "";
+    autosize();
+    stopTyping();
+    queueMessage(clientId(), text);
+  };
+
+  const queueMessage = (id, text) => {
+    const message = { client_id: id, text, author: "visitor", state: "complete", citations: [], pending: true };
+    outbox.set(id, message);
+    saveOutbox();
+    render(message);
+    place(message);
+    scrollToEnd();
+    if (live) send({ type: "message.send", client_id: id, text });
+  };
+
+  const noteTyping = () => {
+    if (!live) return;
+    const now = Date.now();
+    if (now - typingSentAt > 3000) {
+      typingSentAt = now;
+      send({ type: "typing", active: true });
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(stopTyping, 4000);
+  };
+
+  const stopTyping = () => {
+    clearTimeout(typingIdle);
+    if (typingSentAt) send({ type: "typing", active: false });
+    typingSentAt = 0;
+  };
+
+  // --- rendering -----------------------------------------------------------------------------
+
+  const mount = () => {
+    if (ui) return;
+    const lang = pickLanguage(session.site.default_language);
+    t = STRINGS[lang];
+    const host = document.createElement("csbot-widget");
+    const shadow = host.attachShadow({ mode: "open" });
+    shadow.innerHTML = SKELETON; // constant markup; every dynamic value is set below as text
+    const $ = (selector) => shadow.querySelector(selector);
+    ui = {
+      host,
+      shadow,
+      root: $(".root"),
+      panel: $(".panel"),
+      launcher: $(".launcher"),
+      badge: $(".badge"),
+      title: $(".title"),
+      status: $(".status"),
+      state: $(".state"),
+      actions: $(".actions"), // slot for header buttons (e.g. "talk to a human")
+      notice: $(".notice"), // slot above the composer (e.g. a leave-a-message form)
+      log: $(".log"),
+      list: $(".list"),
+      typing: $(".typing"),
+      alert: $(".alert"),
+      input: $("textarea"),
+      sendButton: $(".send"),
+      announcer: $("[aria-live]"),
+    };
+    const site = session.site;
+    ui.root.lang = lang === "zh" ? "zh-Hans" : "en";
+    applyTheme(site.theme_color);
+    ui.title.textContent = site.name;
+    $(".avatar").textContent = Array.from(site.name.trim())[0] || "?";
+    $(".close").setAttribute("aria-label", t.close);
+    ui.log.setAttribute("aria-label", t.log);
+    ui.typing.setAttribute("aria-label", t.typing);
+    ui.input.setAttribute("aria-label", t.message);
+    ui.input.placeholder = t.placeholder;
+    ui.sendButton.setAttribute("aria-label", t.send);
+    renderGreeting();
+    renderStatus();
+    setUnread(0);
+
+    ui.launcher.addEventListener("click", () => (isOpen ? close() : open()));
+    $(".close").addEventListener("click", () => close());
+    ui.root.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && isOpen) {
+        event.stopPropagation();
+        close();
+      }
+    });
+    ui.input.addEventListener("keydown", (event) => {
+      // Enter sends; Shift+Enter is a new line; Enter that confirms an IME candidate does neither.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        submit();
+      }
+    });
+    ui.input.addEventListener("input", () => {
+      autosize();
+      noteTyping();
+    });
+    shadow.querySelector("form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      submit();
+    });
+    ui.log.addEventListener("click", onLogClick);
+    window.addEventListener("online", reconnectNow);
+    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && reconnectNow());
+
+    document.documentElement.appendChild(host);
+    for (const item of load("sessionStorage", "outbox") || []) queueMessage(item.client_id, item.text);
+    if (load("sessionStorage", "open") || wantOpen) open({ focus: wantOpen });
+  };
+
+  const pickLanguage = (siteDefault) => {
+    const asked = (script.getAttribute("data-lang") || navigator.language || "").toLowerCase();
+    if (asked.startsWith("zh")) return "zh";
+    if (asked.startsWith("en")) return "en";
+    return siteDefault === "en" ? "en" : "zh";
+  };
+
+  const applyTheme = (color) => {
+    if (!/^#[0-9a-f]{6}$/i.test(color || "")) return;
+    const n = parseInt(color.slice(1), 16);
+    const channel = (v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4);
+    const lum = 0.2126 * channel(n >> 16) + 0.7152 * channel((n >> 8) & 255) + 0.0722 * channel(n & 255);
+    // White text on dark accents, dark text on light ones (WCAG contrast crossover ≈ 0.18).
+    const light = lum > 0.18;
+    ui.root.style.setProperty("--accent", color);
+    ui.root.style.setProperty("--ink", light ? "#0f172a" : "#ffffff");
+    ui.root.style.setProperty("--link", light ? "#1d4ed8" : color);
+  };
+
+  const renderGreeting = () => {
+    const greeting = (session.site.greeting || "").trim();
+    if (!greeting) return;
+    const message = { id: "greeting", author: "bot", text: greeting, state: "complete", citations: [] };
+    ui.list.prepend(render(message));
+    message.el.dataset.seq = "0";
+  };
+
+  const renderStatus = () => {
+    if (!ui) return;
+    const down = !live && !replaying;
+    ui.status.classList.toggle("down", down);
+    ui.state.textContent = down ? (historyLoaded ? t.offline : t.connecting) : t.status[status] || status;
+  };
+
+  const setStatus = (next) => {
+    status = next;
+    if (next !== "bot") showTyping(false);
+    renderStatus();
+  };
+
+  const authorLabel = (message) =>
+    message.author === "agent" && message.author_name ? message.author_name : t.author[message.author] || "";
+
+  /** (Re)build one message's element from its current state. */
+  const render = (message) => {
+    const el = message.el || (message.el = h("div"));
+    el.className = `msg ${message.author}${message.pending ? " pending" : ""}${message.failed ? " failed" : ""}`;
+    if (message.seq) el.dataset.seq = message.seq;
+    const cites = new Map((message.citations || []).map((c) => [c.n, c]));
+    const ctx = { t, cites, prefix: `src-${message.id}-` };
+    const bubble = h("div", { class: "bubble" });
+    if (message.created_at) bubble.title = new Date(message.created_at).toLocaleString(ui.root.lang);
+    if (message.state === "streaming" && !message.text) bubble.append(dots());
+    else if (message.author === "visitor") bubble.append(message.text);
+    else bubble.append(markdown(message.text, ctx));
+    const showName = message.author === "agent" && message.author_name;
+    const parts = [
+      h("span", { class: "sr" }, `${authorLabel(message)}: `),
+      showName && h("div", { class: "name", "aria-hidden": "true" }, message.author_name),
+      bubble,
+      message.state !== "streaming" && cites.size && sources(message, ctx),
+      meta(message),
+    ];
+    el.replaceChildren(...parts.filter(Boolean));
+    return el;
+  };
+
+  const dots = () => h("span", { class: "dots", role: "img", "aria-label": t.typing }, h("i"), h("i"), h("i"));
+
+  const sources = (message, ctx) =>
+    h(
+      "div",
+      { class: "sources" },
+      h("span", null, t.sources),
+      h(
+        "ol",
+        null,
+        ...message.citations.map((cite) => {
+          const href = safeUrl(cite.url);
+          const title = cite.title || cite.url || "";
+          return h(
+            "li",
+            { id: ctx.prefix + cite.n, value: cite.n, tabindex: "-1" },
+            href ? link(href, [title]) : title,
+          );
+        }),
+      ),
+    );
+
+  const meta = (message) => {
+    if (message.failed) {
+      const reason = t.errors[message.failed.code] || message.failed.message;
+      return h("div", { class: "meta", role: "status" }, `${t.failed} ${reason}`, h("button", { type: "button", class: "retry" }, t.retry));
+    }
+    if (message.pending) return h("div", { class: "meta" }, t.sending);
+    if (message.state === "interrupted") return h("div", { class: "meta" }, t.interrupted);
+    return null;
+  };
+
+  /** Put a message in seq order; unacknowledged ones (no seq yet) stay at the end. */
+  const place = (message) => {
+    const el = message.el;
+    const seq = message.seq || Infinity;
+    let before = null;
+    for (const other of ui.list.children) {
+      if (other !== el && Number(other.dataset.seq || Infinity) > seq) {
+        before = other;
+        break;
+      }
+    }
+    if (before) {
+      if (el.nextSibling !== before) ui.list.insertBefore(el, before);
+    } else if (el.parentNode !== ui.list || el.nextSibling) {
+      ui.list.append(el);
+    }
+  };
+
+  const onLogClick = (event) => {
+    const cite = event.target.closest(".cite");
+    if (cite) {
+      event.preventDefault();
+      const target = ui.shadow.getElementById(cite.getAttribute("href").slice(1));
+      if (target) {
+        target.scrollIntoView({ block: "nearest" });
+        target.focus();
+      }
+      return;
+    }
+    const button = event.target.closest(".retry");
+    if (!button) return;
+    const pending = Array.from(outbox.values()).find((m) => m.el && m.el.contains(button));
+    if (pending && live) resend(pending);
+    else if (pending) {
+      pending.failed = null;
+      render(pending); // sent again when the socket is back
+    }
+  };
+
+  const nearBottom = () => ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 60;
+  const scrollToEnd = () => {
+    ui.log.scrollTop = ui.log.scrollHeight;
+  };
+  const updateKeepingScroll = (update) => {
+    const follow = nearBottom();
+    update();
+    if (follow) scrollToEnd();
+  };
+
+  const showTyping = (active, timeout) => {
+    if (!ui) return;
+    clearTimeout(typingTimer);
+    updateKeepingScroll(() => {
+      ui.typing.hidden = !active;
+    });
+    if (active) typingTimer = setTimeout(() => showTyping(false), timeout);
+  };
+
+  let alertTimer = 0;
+  const showAlert = (text, sticky) => {
+    clearTimeout(alertTimer);
+    ui.alert.textContent = text;
+    ui.alert.hidden = false;
+    if (!sticky) alertTimer = setTimeout(() => (ui.alert.hidden = true), 8000);
+  };
+
+  /** Tell screen readers about a finished message once, as plain text. */
+  const announce = (message) => {
+    if (message.announced) return;
+    message.announced = true;
+    ui.announcer.textContent = `${authorLabel(message)}: ${message.el.querySelector(".bubble").textContent}`;
+  };
+
+  const setUnread = (n) => {
+    unread = n;
+    ui.badge.hidden = !n;
+    ui.badge.textContent = n > 9 ? "9+" : String(n);
+    const label = isOpen ? t.close : t.open;
+    ui.launcher.setAttribute("aria-label", n ? `${label} (${t.unread(n)})` : label);
+  };
+
+  const autosize = () => {
+    const input = ui.input;
+    input.style.height = "";
+    input.style.height = `${Math.min(input.scrollHeight + 2, 128)}px`;
+    ui.sendButton.disabled = !input.value.trim();
+  };
+
+  // --- the page's API: window.csbot ----------------------------------------------------------
+
+  let wantOpen = false;
+
+  const open = ({ focus = true } = {}) => {
+    if (!ui) {
+      wantOpen = true;
+      return;
+    }
+    isOpen = true;
+    save("sessionStorage", "open", true);
+    ui.root.classList.add("open");
+    ui.panel.hidden = false;
+    ui.launcher.setAttribute("aria-expanded", "true");
+    ui.launcher.replaceChildren(...iconNodes(ICON_DOWN), ui.badge);
+    setUnread(0);
+    scrollToEnd();
+    if (focus) ui.input.focus({ preventScroll: true });
+  };
+
+  const close = () => {
+    wantOpen = false;
+    if (!ui || !isOpen) return;
+    const hadFocus = ui.shadow.activeElement !== null;
+    isOpen = false;
+    save("sessionStorage", "open", null);
+    ui.root.classList.remove("open");
+    ui.panel.hidden = true;
+    ui.launcher.setAttribute("aria-expanded", "false");
+    ui.launcher.replaceChildren(...iconNodes(ICON_CHAT), ui.badge);
+    setUnread(unread);
+    if (hadFocus) ui.launcher.focus();
+  };
+
+  const iconNodes = (svg) => {
+    const holder = document.createElement("span");
+    holder.innerHTML = svg; // constant icon markup
+    return Array.from(holder.childNodes);
+  };
+
+  /** Tell csbot who the page's signed-in user is; resolves once the server stored it. */
+  const identify = ({ name, email, externalId } = {}) =>
+    new Promise((resolve, reject) => {
+      const text = (value) => (value == null ? "" : String(value).trim());
+      const frame = { type: "identify", name: text(name), email: text(email), external_id: text(externalId) };
+      identifyQueue.push({ frame, resolve, reject });
+      if (live) send(frame);
+    });
+
+  window.csbot = { version: "1", open: () => open(), close, identify };
+  for (const [method, ...args] of early) {
+    if (typeof window.csbot[method] === "function") window.csbot[method](...args);
+  }
+  start();
+})();

@@ -1,0 +1,227 @@
+"""Browser-test fixtures: the real ASGI app served in this process, and headless Debian Chromium.
+
+For any browser test under ``tests/browser/`` (widget, console, dashboard):
+
+- ``live_app``: uvicorn running ``csbot.asgi.application`` in a thread of this process, so
+  ``settings`` overrides apply and it shares the test database (``transactional_db``; on SQLite
+  the test database is an in-memory shared-cache database that every thread opens). ``.url``,
+  and ``.call(fn, **kwargs)`` to run sync Django code the way the server runs it, so the events
+  it publishes after commit reach the sockets the server holds.
+- ``browser``: one Chromium for the session. Missing Chromium skips the tests, or fails them
+  when ``CI`` or ``CSBOT_REQUIRE_BROWSER`` is set.
+- ``context`` / ``page``: a fresh browser context per test that can reach loopback only; an
+  uncaught exception in the page fails the test. Override ``browser_context_args`` for a
+  viewport or locale.
+- ``demo_site``: the demo shop's site (``site_demo``), allowed on the live server's origins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from apps.core.views import DEMO_SITE_KEY
+from apps.sites.models import Language, Site
+from tests.browser import answerers
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
+
+
+class LiveServer:
+    """Uvicorn serving ``csbot.asgi.application`` on 127.0.0.1 from a background thread."""
+
+    def __init__(self) -> None:
+        import uvicorn
+
+        from csbot.asgi import application
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(application, lifespan="off", log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="live-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve(sockets=[self.sock]))
+
+    def start(self) -> None:
+        self.thread.start()
+        wait_until(lambda: self.server.started or not self.thread.is_alive(), timeout=10)
+        if not self.server.started:
+            raise RuntimeError("the live server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+    def run(self, coroutine: Any, timeout: float = 10) -> Any:
+        """Run a coroutine on the server's event loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def call(self, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """Run sync Django code as a consumer would, so its on_commit events reach the sockets."""
+        return self.run(sync_to_async(fn)(**kwargs))
+
+    def settle(self) -> None:
+        """Wait until the browser's sockets are gone and the bot's replies have finished."""
+        from apps.bot.services import replies_wait
+
+        wait_until(lambda: not self.server.server_state.connections, timeout=10)
+        self.run(replies_wait(), timeout=30)
+
+    def origins(self) -> list[str]:
+        return [self.url, f"http://localhost:{self.port}"]
+
+
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float = 5, interval: float = 0.02
+) -> None:
+    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s: {predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def _live_app_process(django_db_setup: None) -> Iterator[LiveServer]:
+    server = LiveServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def _orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Playwright's sync API leaves its event loop marked as running in the test thread between
+    # calls, so Django would refuse every ORM call the test (and the database teardown) makes.
+    # Only for the duration of a browser test: the websocket tests keep Django's check.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def live_app(
+    _orm_beside_playwright: None, _live_app_process: LiveServer, transactional_db: None
+) -> Iterator[LiveServer]:
+    """The running server, with this test's database; torn down only once its work is done."""
+    yield _live_app_process
+    _live_app_process.settle()
+
+
+@pytest.fixture
+def live_server_url(live_app: LiveServer) -> str:
+    return live_app.url
+
+
+def _browser_required() -> bool:
+    return bool(os.environ.get("CI") or os.environ.get("CSBOT_REQUIRE_BROWSER"))
+
+
+def _no_browser(reason: str) -> None:
+    if _browser_required():
+        pytest.fail(
+            f"{reason} (browser tests are required here: CI or CSBOT_REQUIRE_BROWSER is set)"
+        )
+    pytest.skip(reason)
+
+
+# After the test database exists, and stopped before it is destroyed (see _orm_beside_playwright).
+@pytest.fixture(scope="session")
+def _playwright(django_db_setup: None) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _no_browser("playwright is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(_playwright: Any) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        _no_browser(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    browser = _playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def browser_context_args() -> dict[str, Any]:
+    """Options for ``browser.new_context``; override in a test module or with parametrize."""
+    return {"locale": "en-US", "viewport": {"width": 1280, "height": 800}}
+
+
+def _loopback_only(route: Any) -> None:
+    if urlsplit(route.request.url).hostname in LOOPBACK_HOSTS:
+        route.fallback()
+    else:
+        route.abort("blockedbyclient")
+
+
+@pytest.fixture
+def context(
+    browser: Any, live_app: LiveServer, browser_context_args: dict[str, Any]
+) -> Iterator[Any]:
+    context = browser.new_context(**browser_context_args)
+    context.set_default_timeout(10_000)
+    context.route("**/*", _loopback_only)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: Any) -> Iterator[Any]:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    if errors:
+        pytest.fail(f"uncaught errors in the page: {errors}")
+
+
+@pytest.fixture
+def demo_site(live_app: LiveServer) -> Site:
+    return Site.objects.create(
+        public_key=DEMO_SITE_KEY,
+        name="Lumen & Co.",
+        allowed_origins="\n".join(live_app.origins()),
+        default_language=Language.CHINESE,
+        greeting="Hi! Ask me about shipping, returns or your order.",
+        theme_color="#2563eb",
+    )
+
+
+@pytest.fixture
+def answer(settings: Any) -> Iterator[answerers.Script]:
+    """Make the bot answer with a script the test controls (tokens, delay, a hold point)."""
+    script = answerers.Script()
+    settings.CSBOT_ANSWERER = "tests.browser.answerers.scripted"
+    answerers.current = script
+    yield script
+    script.release.set()  # never leave a reply waiting after the test
+    answerers.current = None
