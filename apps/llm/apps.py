@@ -8,3 +8,9 @@ class LlmConfig(AppConfig):
     name = "apps.llm"
     label = "llm"
     verbose_name = _("Models")
+
+    def ready(self) -> None:
+        from apps.llm.config import env_config
+
+        # An unknown provider or a missing key in the environment stops start-up, named.
+        env_config()

@@ -1,0 +1,223 @@
+"""The offline answerer: no model, it quotes the knowledge-base passages it is given.
+
+It is what csbot runs when no model is configured, so the product is useful out of the box. It
+never writes a sentence of its own beyond the plain opening that says these are quotes: it picks
+the sentences of the request's documents (in the visitor's language) that share the most
+distinctive words with the question and cites each as ``[n]``. With nothing worth quoting it
+returns an empty answer, and the pipeline abstains or hands off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from apps.llm.dialects.base import BaseBackend
+from apps.llm.tokens import estimate_input_tokens, estimate_tokens
+from apps.llm.types import ChatRequest, Document, Finish, StreamEvent, TextDelta, Usage
+
+INTRO = {"en": "From our help centre:", "zh": "根据帮助中心："}
+QUOTES = {"en": ("\u201c", "\u201d"), "zh": ("\u300c", "\u300d")}
+# Streamed a few characters at a time, like a model, so the widget path is the same.
+CHUNK_CHARS = 12
+MAX_SENTENCES = 3
+MAX_PER_DOCUMENT = 2
+MAX_QUOTE_CHARS = 300
+# A sentence must score at least this share of the best one to be quoted alongside it.
+RELATIVE_FLOOR = 0.5
+
+_SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+|\n+")
+_LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_EN_STOPWORDS = frozenset(
+    (
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "do",
+        "does",
+        "did",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "too",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "hi",
+        "hello",
+        "thanks",
+        "thank",
+    )
+)
+# Single characters too common in Chinese questions to say anything about the topic.
+_ZH_STOPCHARS = frozenset(
+    "的了是我你他她它们吗呢吧啊在有和与就都也还要会能可以怎么如何什么请问这那个"
+)
+
+
+def language_family(code: str) -> str:
+    return "zh" if code.lower().startswith("zh") else "en"
+
+
+def terms(text: str) -> list[str]:
+    """Split text into matchable terms: Latin words (crudely stemmed) and Han bigrams."""
+    lowered = text.lower()
+    found = [_stem(w) for w in _LATIN_WORD.findall(lowered) if w not in _EN_STOPWORDS]
+    for run in _HAN_RUN.findall(lowered):
+        chars = [c for c in run if c not in _ZH_STOPCHARS]
+        if len(chars) == 1:
+            found.append(chars[0])
+        found += [a + b for a, b in itertools.pairwise(chars)]
+    return found
+
+
+def _stem(word: str) -> str:
+    """Strip one inflection so "ships", "shipped" and "shipping" all match "ship"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix) and len(stem) >= 3 and not word.endswith("ss"):
+            if suffix in ("ing", "ed") and stem[-1] == stem[-2] and stem[-1] not in "lsz":
+                stem = stem[:-1]
+            return stem
+    return word
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    document: Document
+    position: int
+    text: str
+    score: float
+
+
+def extract_answer(question: str, documents: Sequence[Document], language: str) -> str:
+    """Return the quoted answer, or "" when no document in ``language`` matches the question."""
+    family = language_family(language)
+    usable = [d for d in documents if language_family(d.language) == family]
+    wanted = set(terms(question))
+    if not usable or not wanted:
+        return ""
+    sentences = [
+        (document, position, sentence.strip())
+        for document in usable
+        for position, sentence in enumerate(_SENTENCE_END.split(document.text))
+        if len(sentence.strip()) >= 4
+    ]
+    sentence_terms = [set(terms(sentence)) for _, _, sentence in sentences]
+    # Rarer terms say more about which sentence answers (a smoothed inverse document frequency).
+    frequency = Counter(term for found in sentence_terms for term in found & wanted)
+    weight = {term: math.log(1 + len(sentences) / count) for term, count in frequency.items()}
+    candidates = [
+        _Candidate(document, position, sentence, sum(weight[t] for t in found & wanted))
+        for (document, position, sentence), found in zip(sentences, sentence_terms, strict=True)
+    ]
+    chosen = _choose([c for c in candidates if c.score > 0])
+    if not chosen:
+        return ""
+    return _format(chosen, family)
+
+
+def _choose(candidates: list[_Candidate]) -> list[_Candidate]:
+    if not candidates:
+        return []
+    # Ties go to the passage the pipeline ranked first, then to the earlier sentence.
+    ranked = sorted(candidates, key=lambda c: (-c.score, c.document.n, c.position))
+    floor = ranked[0].score * RELATIVE_FLOOR
+    chosen: list[_Candidate] = []
+    per_document: Counter[int] = Counter()
+    for candidate in ranked:
+        if candidate.score < floor or len(chosen) == MAX_SENTENCES:
+            break
+        if per_document[candidate.document.n] < MAX_PER_DOCUMENT:
+            per_document[candidate.document.n] += 1
+            chosen.append(candidate)
+    return sorted(chosen, key=lambda c: (c.document.n, c.position))
+
+
+def _format(chosen: list[_Candidate], family: str) -> str:
+    opening, closing = QUOTES[family]
+    space = " " if family == "en" else ""
+    lines = [INTRO[family]]
+    for n in dict.fromkeys(c.document.n for c in chosen):
+        quoted = space.join(_clip(c.text) for c in chosen if c.document.n == n)
+        lines.append(f"{opening}{quoted}{closing}{space}[{n}]")
+    return "\n".join(lines)
+
+
+def _clip(sentence: str) -> str:
+    if len(sentence) <= MAX_QUOTE_CHARS:
+        return sentence
+    return sentence[: MAX_QUOTE_CHARS - 1].rstrip() + "\u2026"
+
+
+class OfflineBackend(BaseBackend):
+    """Answer from ``request.documents`` alone; same interface as the network backends."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        answer = extract_answer(request.question_text(), request.documents, request.language)
+        for start in range(0, len(answer), CHUNK_CHARS):
+            yield TextDelta(answer[start : start + CHUNK_CHARS])
+            # Let other conversations' streams run between chunks, as network reads would.
+            await asyncio.sleep(0)
+        yield Usage(estimate_input_tokens(request), estimate_tokens(answer), estimated=True)
+        yield Finish("stop")
