@@ -635,9 +635,25 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     });
     if (message.author === "visitor") return;
     if (fresh) showTyping(false);
-    const news = historyLoaded || !replaying;
-    if (fresh && news && !isOpen) setUnread(unread + 1);
-    if (news && message.state !== "streaming") announce(message);
+    if (isOpen) markSeen();
+    else countUnread();
+    if ((historyLoaded || !replaying) && message.state !== "streaming") announce(message);
+  };
+
+  // Unread: replies after the last seq the visitor saw with the panel open, kept across pages.
+  const markSeen = () => {
+    save("localStorage", "seen", { conversation: conversationId, seq: lastSeq });
+    setUnread(0);
+  };
+
+  const countUnread = () => {
+    const seen = load("localStorage", "seen") || {};
+    const after = seen.conversation === conversationId ? seen.seq : 0;
+    let n = 0;
+    for (const message of messages.values()) {
+      if (message.author !== "visitor" && message.seq > after) n++;
+    }
+    setUnread(n);
   };
 
   const resend = (pending) => {
@@ -973,7 +989,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     ui.panel.hidden = false;
     ui.launcher.setAttribute("aria-expanded", "true");
     ui.launcher.replaceChildren(...iconNodes(ICON_DOWN), ui.badge);
-    setUnread(0);
+    markSeen();
     scrollToEnd();
     if (focus) ui.input.focus({ preventScroll: true });
   };

@@ -12,7 +12,10 @@ For any browser test under ``tests/browser/`` (widget, console, dashboard):
 - ``context`` / ``page``: a fresh browser context per test that can reach loopback only; an
   uncaught exception in the page fails the test. Override ``browser_context_args`` for a
   viewport or locale.
-- ``demo_site``: the demo shop's site (``site_demo``), allowed on the live server's origins.
+- ``host_pages``: a second loopback server standing in for a customer's site: serve any HTML
+  from its own origin (``host_pages.serve(path, html)`` returns the URL).
+- ``demo_site``: the demo shop's site (``site_demo``), allowed on the live server's and the
+  host pages' origins.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,7 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
 
 
 class LiveServer:
@@ -93,8 +97,51 @@ class LiveServer:
         wait_until(lambda: not self.server.server_state.connections, timeout=10)
         self.run(replies_wait(), timeout=30)
 
-    def origins(self) -> list[str]:
-        return [self.url, f"http://localhost:{self.port}"]
+
+class HostPages:
+    """A loopback HTTP server that serves HTML registered by the test, from an origin of its own.
+
+    Pages must come from a real loopback server: Chromium refuses to let a page whose address it
+    does not know (one fulfilled by Playwright's routing) load anything from loopback.
+    """
+
+    def __init__(self) -> None:
+        pages: dict[str, str] = {}
+        self.pages = pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path.split("?")[0])
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def serve(self, path: str, html: str) -> str:
+        """Serve ``html`` at ``path``; return its URL."""
+        self.pages[path] = html
+        return self.origin + path
+
+
+@pytest.fixture(scope="session")
+def _host_pages_process() -> Iterator[HostPages]:
+    pages = HostPages()
+    pages.thread.start()
+    yield pages
+    pages.httpd.shutdown()
+
+
+@pytest.fixture
+def host_pages(_host_pages_process: HostPages) -> Iterator[HostPages]:
+    yield _host_pages_process
+    _host_pages_process.pages.clear()
 
 
 def wait_until(
@@ -205,11 +252,11 @@ def page(context: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def demo_site(live_app: LiveServer) -> Site:
+def demo_site(live_app: LiveServer, host_pages: HostPages) -> Site:
     return Site.objects.create(
         public_key=DEMO_SITE_KEY,
         name="Lumen & Co.",
-        allowed_origins="\n".join(live_app.origins()),
+        allowed_origins=f"{live_app.url}\n{host_pages.origin}",
         default_language=Language.CHINESE,
         greeting="Hi! Ask me about shipping, returns or your order.",
         theme_color="#2563eb",
