@@ -1,0 +1,167 @@
+"""Reads of the knowledge base; ``passages_search`` is the one search entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from apps.knowledge.models import Article, Collection, FAQEntry, Passage, Status
+from apps.knowledge.search import hybrid
+from apps.knowledge.search.embedders import embedder_get
+from apps.knowledge.search.engine import indexes_fresh
+
+CollectionsArg = Iterable[Collection | int]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage and why it matched.
+
+    ``confidence`` is the calibrated probability that the passage answers the question (the bot
+    answers above its threshold and says "I don't know" or hands off below). For ``kind="faq"``
+    ``answer`` is the curated answer, to be given as is; ``url`` links to the source article
+    (for FAQs, to the collection's page of the entry's article, or empty).
+    """
+
+    passage_id: int
+    kind: Literal["faq", "passage"]
+    collection_id: int
+    article_id: int | None
+    faq_id: int | None
+    external_id: str
+    title: str
+    heading_path: tuple[str, ...]
+    text: str
+    url: str
+    language: str
+    answer: str | None
+    lexical_score: float
+    semantic_score: float | None
+    fused_score: float
+    confidence: float
+    matched_terms: tuple[str, ...]
+
+
+def _collection_ids(collections: CollectionsArg) -> list[int]:
+    return sorted({c if isinstance(c, int) else c.pk for c in collections})
+
+
+def passages_search(*, query: str, collections: CollectionsArg, limit: int = 10) -> list[Hit]:
+    """Rank the published passages of ``collections`` for ``query``, best first."""
+    ids = _collection_ids(collections)
+    if not ids or not query.strip() or limit <= 0:
+        return []
+    embedder = embedder_get()
+    indexes, analyzer = indexes_fresh(collection_ids=ids, embedder=embedder)
+    ranked = hybrid.rank(
+        query=query[:2000], indexes=indexes, analyzer=analyzer, embedder=embedder, limit=limit
+    )
+    wanted = Passage.objects.filter(pk__in=[r.passage_id for r in ranked]).order_by()
+    rows = {row["pk"]: row for row in wanted.values(*_HIT_FIELDS)}
+    hits = []
+    for r in ranked:
+        row = rows.get(r.passage_id)
+        if row is None or (row["faq__status"] or row["article__status"]) != Status.PUBLISHED:
+            continue  # deleted or unpublished since the index last caught up
+        is_faq = row["faq_id"] is not None
+        hits.append(
+            Hit(
+                passage_id=row["pk"],
+                kind="faq" if is_faq else "passage",
+                collection_id=row["collection_id"],
+                article_id=row["article_id"],
+                faq_id=row["faq_id"],
+                external_id=row["faq__external_id"] if is_faq else row["article__external_id"],
+                title=row["title"],
+                heading_path=tuple(row["heading_path"]),
+                text=row["text"],
+                url=_hit_url(row),
+                language=row["language"],
+                answer=row["faq__answer"] if is_faq else None,
+                lexical_score=r.lexical,
+                semantic_score=r.semantic,
+                fused_score=r.fused,
+                confidence=r.confidence,
+                matched_terms=r.matched,
+            )
+        )
+    return hits
+
+
+_HIT_FIELDS = (
+    "pk",
+    "collection_id",
+    "collection__slug",
+    "article_id",
+    "faq_id",
+    "title",
+    "heading_path",
+    "text",
+    "language",
+    "article__status",
+    "article__external_id",
+    "article__source_url",
+    "faq__status",
+    "faq__external_id",
+    "faq__answer",
+)
+
+
+def _hit_url(row: dict) -> str:
+    if row["faq_id"] is not None:
+        return _kb_url("knowledge:faq", row["collection__slug"], row["faq_id"])
+    return row["article__source_url"] or _kb_url(
+        "knowledge:article", row["collection__slug"], row["article_id"]
+    )
+
+
+@lru_cache(maxsize=4096)
+def _kb_url(name: str, collection_slug: str, pk: int) -> str:
+    key = "faq_id" if name == "knowledge:faq" else "article_id"
+    return reverse(name, kwargs={"collection": collection_slug, key: pk})
+
+
+def article_url(article: Article) -> str:
+    """Where a citation of the article sends the visitor: its own page, or csbot's."""
+    return article.source_url or _kb_url("knowledge:article", article.collection.slug, article.pk)
+
+
+def kb_version(*, collections: CollectionsArg) -> str:
+    """A string that changes whenever the searchable content or tuning of ``collections`` does."""
+    from apps.knowledge.models import TuningState
+
+    ids = _collection_ids(collections)
+    versions = dict(Collection.objects.filter(pk__in=ids).values_list("pk", "version"))
+    tuning = TuningState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    embedder = embedder_get()
+    parts = [f"{pk}.{versions.get(pk, 0)}" for pk in ids]
+    return f"t{tuning}:{embedder.name if embedder else 'lexical'}:" + ",".join(parts)
+
+
+def collections_for_site(*, site_id: int) -> QuerySet[Collection]:
+    return Collection.objects.filter(sites=site_id)
+
+
+def article_get_published(*, collection_slug: str, article_id: int) -> Article | None:
+    return (
+        Article.objects.filter(
+            pk=article_id, collection__slug=collection_slug, status=Status.PUBLISHED
+        )
+        .select_related("collection")
+        .first()
+    )
+
+
+def faq_get_published(*, collection_slug: str, faq_id: int) -> FAQEntry | None:
+    return (
+        FAQEntry.objects.filter(
+            pk=faq_id, collection__slug=collection_slug, status=Status.PUBLISHED
+        )
+        .select_related("collection")
+        .first()
+    )

@@ -1,0 +1,1 @@
+"""Writes to the knowledge base: content (articles, FAQ entries), imports and search tuning."""

@@ -1,0 +1,351 @@
+"""Writes to the knowledge base. Admin, importers and commands only call these.
+
+Every content change runs in one transaction that (1) bumps the collection's ``version``, which
+locks the collection row and so orders concurrent writers, (2) replaces the passages of what
+changed, stamped with that version as their ``revision``, and (3) tombstones the passages it
+deleted. Search indexes in every process catch up from exactly that (``search.engine``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils.text import slugify
+
+from apps.knowledge.chunking import markdown_chunks
+from apps.knowledge.models import (
+    Article,
+    Collection,
+    FAQEntry,
+    Passage,
+    PassageTombstone,
+    Status,
+)
+from apps.knowledge.search.analyzer import Analyzer
+from apps.knowledge.search.embedders import embedder_get, vector_to_bytes
+from apps.knowledge.search.engine import analyzer_current
+
+logger = logging.getLogger(__name__)
+
+# Title words count this many times: measured on faq-dev, a match in the title or the FAQ
+# question says far more about relevance than one in the body.
+TITLE_WEIGHT = 3
+EMBED_BATCH = 32
+# The embedder sees a passage's first 400 characters: the local model's cost grows faster than
+# linearly with length (docs/knowledge.md), and a passage's head says what it is about.
+EMBED_MAX_CHARS = 400
+
+Progress = Callable[[int, int], None]
+
+
+# --- Collections ----------------------------------------------------------------------------
+def collection_create(*, name: str, description: str = "", slug: str = "") -> Collection:
+    base = slug or slugify(name, allow_unicode=True) or "kb"
+    candidate, n = base, 1
+    while Collection.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return Collection.objects.create(name=name, slug=candidate, description=description)
+
+
+def collection_get_or_create(*, name: str) -> Collection:
+    existing = Collection.objects.filter(name=name).first()
+    return existing or collection_create(name=name)
+
+
+def _version_next(collection_id: int) -> int:
+    """Allocate the next version of a collection; the caller holds an open transaction."""
+    Collection.objects.filter(pk=collection_id).update(version=F("version") + 1)
+    return Collection.objects.values_list("version", flat=True).get(pk=collection_id)
+
+
+# --- Passages -------------------------------------------------------------------------------
+def content_hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def article_hash(article: Article) -> str:
+    return content_hash(
+        article.title,
+        article.body,
+        article.language,
+        article.status,
+        article.source_url,
+        article.tags,
+    )
+
+
+def faq_hash(faq: FAQEntry) -> str:
+    return content_hash(
+        faq.question, faq.alternatives, faq.answer, faq.language, faq.status, faq.tags
+    )
+
+
+def passage_head(passage: Passage) -> str:
+    """The part of a passage weighed like a title: the FAQ question and phrasings, or the title."""
+    if passage.faq is not None:
+        return "\n".join([passage.faq.question, *passage.faq.alternative_list])
+    return passage.title
+
+
+def passage_terms(passage: Passage, analyzer: Analyzer) -> list[str]:
+    """The index terms of a passage; what ``Passage.tokens`` stores."""
+    return (
+        analyzer.terms(passage_head(passage)) * TITLE_WEIGHT
+        + analyzer.terms(" ".join(passage.heading_path))
+        + analyzer.terms(passage.text)
+    )
+
+
+def passage_embedding_text(passage: Passage) -> str:
+    """What the embedder sees of a passage: its title (or questions), headings and text."""
+    head = " › ".join([passage_head(passage), *passage.heading_path])
+    return f"{head}\n{passage.text}".strip()[:EMBED_MAX_CHARS]
+
+
+def _new_passages(entry: Article | FAQEntry, analyzer: Analyzer, revision: int) -> list[Passage]:
+    if isinstance(entry, FAQEntry):
+        pieces: list[tuple[tuple[str, ...], str]] = [((), entry.answer)]
+        source: dict[str, object] = {"faq": entry, "title": entry.question}
+    else:
+        # A title-only article (a bare question) is still findable by its title.
+        pieces = [(c.heading_path, c.text) for c in markdown_chunks(entry.body)] or [((), "")]
+        source = {"article": entry, "title": entry.title}
+    passages = [
+        Passage(
+            collection_id=entry.collection_id,
+            position=position,
+            heading_path=list(path),
+            text=text,
+            language=entry.language,
+            revision=revision,
+            **source,
+        )
+        for position, (path, text) in enumerate(pieces)
+    ]
+    for passage in passages:
+        passage.tokens = " ".join(passage_terms(passage, analyzer))
+    return passages
+
+
+def _passages_replace(
+    *,
+    collection_id: int,
+    revision: int,
+    articles: Sequence[Article] = (),
+    faqs: Sequence[FAQEntry] = (),
+    analyzer: Analyzer,
+) -> list[Passage]:
+    """Delete the passages of these articles/FAQs and create them anew if published."""
+    old = Passage.objects.filter(
+        Q(article__in=[a.pk for a in articles]) | Q(faq__in=[f.pk for f in faqs])
+    )
+    _passages_delete(collection_id=collection_id, revision=revision, passages=old)
+    new: list[Passage] = []
+    for entry in [*articles, *faqs]:
+        if entry.status == Status.PUBLISHED:
+            new.extend(_new_passages(entry, analyzer, revision))
+    return Passage.objects.bulk_create(new, batch_size=500)
+
+
+def _passages_delete(*, collection_id: int, revision: int, passages: QuerySet[Passage]) -> None:
+    ids = list(passages.values_list("pk", flat=True))
+    if not ids:
+        return
+    PassageTombstone.objects.bulk_create(
+        [
+            PassageTombstone(collection_id=collection_id, passage_id=pk, revision=revision)
+            for pk in ids
+        ],
+        batch_size=1000,
+    )
+    Passage.objects.filter(pk__in=ids).delete()
+
+
+def _after_commit_embed(collection_id: int) -> None:
+    if embedder_get() is not None:
+        transaction.on_commit(lambda: passages_embed(collection_id=collection_id))
+
+
+def passages_embed(*, collection_id: int, progress: Progress | None = None) -> int:
+    """Compute the missing vectors of a collection's passages; return how many were added.
+
+    Runs outside any transaction: embedding is slow and the lexical index must not wait for it.
+    Each batch is committed with a new version, so dense results improve while it runs.
+    """
+    embedder = embedder_get()
+    if embedder is None:
+        return 0
+    pending = Passage.objects.filter(collection_id=collection_id).filter(
+        Q(embedding__isnull=True) | ~Q(embedding_model=embedder.name)
+    )
+    total = pending.count()
+    done = 0
+    while True:
+        batch = list(pending.select_related("faq").order_by("pk")[:EMBED_BATCH])
+        if not batch:
+            break
+        vectors = embedder.embed_passages([passage_embedding_text(p) for p in batch])
+        with transaction.atomic():
+            revision = _version_next(collection_id)
+            # Rows deleted meanwhile simply update nothing.
+            for passage, vector in zip(batch, vectors, strict=True):
+                Passage.objects.filter(pk=passage.pk).update(
+                    embedding=vector_to_bytes(vector),
+                    embedding_model=embedder.name,
+                    revision=revision,
+                )
+        done += len(batch)
+        if progress:
+            progress(min(done, total), total)
+    return done
+
+
+# --- Articles -------------------------------------------------------------------------------
+ARTICLE_FIELDS = (
+    "title",
+    "body",
+    "language",
+    "status",
+    "external_id",
+    "source",
+    "source_url",
+    "tags",
+)
+FAQ_FIELDS = (
+    "question",
+    "alternatives",
+    "answer",
+    "language",
+    "status",
+    "external_id",
+    "source",
+    "tags",
+)
+
+
+def article_save(*, article: Article) -> Article:
+    """Create or update ``article`` and re-index it; unchanged searchable content is a no-op."""
+    new_hash = article_hash(article)
+    with transaction.atomic():
+        changed = article.pk is None or new_hash != article.content_hash
+        article.content_hash = new_hash
+        article.save()
+        if changed:
+            revision = _version_next(article.collection_id)
+            _passages_replace(
+                collection_id=article.collection_id,
+                revision=revision,
+                articles=[article],
+                analyzer=analyzer_current(),
+            )
+            _after_commit_embed(article.collection_id)
+    return article
+
+
+def article_create(
+    *, collection: Collection, title: str, body: str, language: str, **fields: str
+) -> Article:
+    unknown = fields.keys() - set(ARTICLE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown article fields: {sorted(unknown)}")
+    article = Article(collection=collection, title=title, body=body, language=language, **fields)
+    return article_save(article=article)
+
+
+def faq_save(*, faq: FAQEntry) -> FAQEntry:
+    """Create or update ``faq`` and re-index it; unchanged searchable content is a no-op."""
+    new_hash = faq_hash(faq)
+    with transaction.atomic():
+        changed = faq.pk is None or new_hash != faq.content_hash
+        faq.content_hash = new_hash
+        faq.save()
+        if changed:
+            revision = _version_next(faq.collection_id)
+            _passages_replace(
+                collection_id=faq.collection_id,
+                revision=revision,
+                faqs=[faq],
+                analyzer=analyzer_current(),
+            )
+            _after_commit_embed(faq.collection_id)
+    return faq
+
+
+def faq_create(
+    *, collection: Collection, question: str, answer: str, language: str, **fields: str
+) -> FAQEntry:
+    unknown = fields.keys() - set(FAQ_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown FAQ fields: {sorted(unknown)}")
+    faq = FAQEntry(
+        collection=collection, question=question, answer=answer, language=language, **fields
+    )
+    return faq_save(faq=faq)
+
+
+def entries_set_status(*, entries: QuerySet[Article] | QuerySet[FAQEntry], status: str) -> int:
+    """Publish, archive or draft many articles or FAQ entries at once; return how many changed."""
+    if status not in Status.values:
+        raise ValueError(f"unknown status {status!r}")
+    changed = 0
+    analyzer = analyzer_current()
+    with transaction.atomic():
+        by_collection: dict[int, list] = {}
+        for entry in entries.exclude(status=status).select_for_update():
+            entry.status = status
+            entry.content_hash = (
+                article_hash(entry) if isinstance(entry, Article) else faq_hash(entry)
+            )
+            entry.save(update_fields=["status", "content_hash", "updated_at"])
+            by_collection.setdefault(entry.collection_id, []).append(entry)
+            changed += 1
+        for collection_id, items in by_collection.items():
+            revision = _version_next(collection_id)
+            _passages_replace(
+                collection_id=collection_id,
+                revision=revision,
+                articles=[i for i in items if isinstance(i, Article)],
+                faqs=[i for i in items if isinstance(i, FAQEntry)],
+                analyzer=analyzer,
+            )
+            _after_commit_embed(collection_id)
+    return changed
+
+
+def entries_delete(*, entries: Iterable[Article | FAQEntry]) -> int:
+    """Delete articles or FAQ entries and take their passages out of search."""
+    count = 0
+    with transaction.atomic():
+        for entry in entries:
+            revision = _version_next(entry.collection_id)
+            passages = (
+                Passage.objects.filter(article=entry)
+                if isinstance(entry, Article)
+                else Passage.objects.filter(faq=entry)
+            )
+            _passages_delete(
+                collection_id=entry.collection_id, revision=revision, passages=passages
+            )
+            entry.delete()
+            count += 1
+    return count
+
+
+def collection_reindex(*, collection: Collection) -> int:
+    """Re-analyze every passage of a collection (after a chunking or analyzer change)."""
+    with transaction.atomic():
+        revision = _version_next(collection.pk)
+        created = _passages_replace(
+            collection_id=collection.pk,
+            revision=revision,
+            articles=list(collection.articles.all()),
+            faqs=list(collection.faqs.all()),
+            analyzer=analyzer_current(),
+        )
+        _after_commit_embed(collection.pk)
+    return len(created)

@@ -1,0 +1,260 @@
+"""Import parsed entries into a collection: atomic, idempotent, with progress.
+
+Entries are matched to existing articles and FAQ entries by external id; one whose content hash
+is unchanged is left alone, so importing the same file twice writes nothing. The whole import is
+one transaction: a failure (a duplicate id, a database error) leaves the collection as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.knowledge.importers import ImportedEntry, ImportFailed, entries_parse
+from apps.knowledge.models import Article, Collection, FAQEntry, ImportJob, Passage
+from apps.knowledge.search.engine import analyzer_current
+from apps.knowledge.services.content import (
+    Progress,
+    _passages_delete,
+    _passages_replace,
+    _version_next,
+    article_hash,
+    faq_hash,
+    passages_embed,
+)
+
+logger = logging.getLogger(__name__)
+
+_PROGRESS_EVERY = 200
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    passages: int = 0
+
+
+def collection_import(
+    *,
+    collection: Collection,
+    entries: Sequence[ImportedEntry],
+    replace: bool = False,
+    source: str = "",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Create or update the entries in ``collection``; with ``replace``, delete the rest."""
+    _check_unique_ids(entries)
+    total = len(entries)
+    with transaction.atomic():
+        revision = _version_next(collection.pk)
+        articles = {a.external_id: a for a in collection.articles.exclude(external_id="")}
+        faqs = {f.external_id: f for f in collection.faqs.exclude(external_id="")}
+        created: list[Article | FAQEntry] = []
+        updated: list[Article | FAQEntry] = []
+        unchanged = 0
+        for done, entry in enumerate(entries, start=1):
+            # An id that switched kind (article ↔ FAQ) loses its old self.
+            stale = (faqs if entry.kind == "article" else articles).pop(entry.external_id, None)
+            if stale is not None:
+                _entries_remove(collection, revision, [stale])
+            existing = (articles if entry.kind == "article" else faqs).get(entry.external_id)
+            before = existing.content_hash if existing is not None else None
+            item = _entry_apply(collection, entry, existing, source)
+            if existing is None:
+                created.append(item)
+            elif item.content_hash != before:
+                updated.append(item)
+            else:
+                unchanged += 1
+            if progress and done % _PROGRESS_EVERY == 0:
+                progress(done, total)
+        Article.objects.bulk_create([i for i in created if isinstance(i, Article)], batch_size=500)
+        FAQEntry.objects.bulk_create(
+            [i for i in created if isinstance(i, FAQEntry)], batch_size=500
+        )
+        _bulk_update(updated)
+        removed = 0
+        if replace:
+            keep = {e.external_id for e in entries}
+            gone = [a for key, a in articles.items() if key not in keep]
+            gone += [f for key, f in faqs.items() if key not in keep]
+            gone += list(collection.articles.filter(external_id=""))
+            gone += list(collection.faqs.filter(external_id=""))
+            removed = _entries_remove(collection, revision, gone)
+        changed = created + updated
+        passages = _passages_replace(
+            collection_id=collection.pk,
+            revision=revision,
+            articles=[i for i in changed if isinstance(i, Article)],
+            faqs=[i for i in changed if isinstance(i, FAQEntry)],
+            analyzer=analyzer_current(),
+        )
+    if progress:
+        progress(total, total)
+    return ImportResult(
+        created=len(created),
+        updated=len(updated),
+        unchanged=unchanged,
+        removed=removed,
+        passages=len(passages),
+    )
+
+
+def _check_unique_ids(entries: Sequence[ImportedEntry]) -> None:
+    seen: dict[str, str] = {}
+    for entry in entries:
+        if entry.external_id in seen:
+            raise ImportFailed(
+                f"id {entry.external_id!r} is used twice (first at {seen[entry.external_id]})",
+                location=entry.location,
+            )
+        seen[entry.external_id] = entry.location
+
+
+def _entry_apply(
+    collection: Collection, entry: ImportedEntry, existing: Article | FAQEntry | None, source: str
+) -> Article | FAQEntry:
+    if entry.kind == "article":
+        article = existing if isinstance(existing, Article) else Article(collection=collection)
+        article.title = entry.title
+        article.body = entry.body
+        article.source_url = entry.source_url
+        item: Article | FAQEntry = article
+    else:
+        faq = existing if isinstance(existing, FAQEntry) else FAQEntry(collection=collection)
+        faq.question = entry.title
+        faq.answer = entry.body
+        faq.alternatives = "\n".join(entry.alternatives)
+        item = faq
+    item.external_id = entry.external_id
+    item.language = entry.language
+    item.status = entry.status
+    item.tags = entry.tags
+    item.source = source or item.source
+    item.content_hash = article_hash(item) if isinstance(item, Article) else faq_hash(item)
+    return item
+
+
+def _bulk_update(items: list[Article | FAQEntry]) -> None:
+    common = ["language", "status", "tags", "source", "content_hash", "updated_at"]
+    articles = [i for i in items if isinstance(i, Article)]
+    faqs = [i for i in items if isinstance(i, FAQEntry)]
+    now = timezone.now()
+    for item in items:
+        item.updated_at = now
+    Article.objects.bulk_update(articles, ["title", "body", "source_url", *common], batch_size=500)
+    FAQEntry.objects.bulk_update(
+        faqs, ["question", "answer", "alternatives", *common], batch_size=500
+    )
+
+
+def _entries_remove(collection: Collection, revision: int, items: list[Article | FAQEntry]) -> int:
+    article_ids = [i.pk for i in items if isinstance(i, Article)]
+    faq_ids = [i.pk for i in items if isinstance(i, FAQEntry)]
+    _passages_delete(
+        collection_id=collection.pk,
+        revision=revision,
+        passages=Passage.objects.filter(article__in=article_ids),
+    )
+    _passages_delete(
+        collection_id=collection.pk,
+        revision=revision,
+        passages=Passage.objects.filter(faq__in=faq_ids),
+    )
+    Article.objects.filter(pk__in=article_ids).delete()
+    FAQEntry.objects.filter(pk__in=faq_ids).delete()
+    return len(article_ids) + len(faq_ids)
+
+
+# --- Admin uploads: run in a background thread, progress through the cache ----------------------
+def _progress_key(job_id: int) -> str:
+    return f"knowledge:import:{job_id}"
+
+
+def import_job_create(
+    *, collection: Collection, file_name: str, fmt: str, replace: bool, user_id: int | None
+) -> ImportJob:
+    return ImportJob.objects.create(
+        collection=collection,
+        file_name=file_name,
+        format=fmt,
+        replace=replace,
+        created_by_id=user_id,
+    )
+
+
+def import_job_start(*, job: ImportJob, data: bytes) -> None:
+    """Run the import in a thread once the job row is committed; the admin page polls it."""
+
+    def start() -> None:
+        threading.Thread(
+            target=import_job_run, kwargs={"job_id": job.pk, "data": data}, daemon=True
+        ).start()
+
+    transaction.on_commit(start)
+
+
+def import_job_run(*, job_id: int, data: bytes) -> None:
+    """Parse, import and embed one uploaded file, recording the outcome on the job."""
+    job = ImportJob.objects.select_related("collection").get(pk=job_id)
+    ImportJob.objects.filter(pk=job_id).update(state=ImportJob.State.RUNNING)
+
+    def progress(phase: str) -> Progress:
+        def report(done: int, total: int) -> None:
+            cache.set(_progress_key(job_id), {"phase": phase, "done": done, "total": total}, 3600)
+
+        return report
+
+    try:
+        entries = entries_parse(data, name=job.file_name, fmt=job.format)
+        result = collection_import(
+            collection=job.collection,
+            entries=entries,
+            replace=job.replace,
+            source=job.file_name,
+            progress=progress("indexing"),
+        )
+        message = (
+            f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
+            f"{result.removed} removed; {result.passages} passages indexed."
+        )
+        # Searchable from here on; vectors for dense search follow.
+        ImportJob.objects.filter(pk=job_id).update(
+            done=len(entries), total=len(entries), message=message
+        )
+        passages_embed(collection_id=job.collection_id, progress=progress("embedding"))
+        ImportJob.objects.filter(pk=job_id).update(state=ImportJob.State.DONE)
+    except ImportFailed as exc:
+        ImportJob.objects.filter(pk=job_id).update(state=ImportJob.State.FAILED, message=str(exc))
+    except Exception as exc:
+        logger.exception("import job %s failed", job_id)
+        ImportJob.objects.filter(pk=job_id).update(
+            state=ImportJob.State.FAILED,
+            message=f"Unexpected error: {exc.__class__.__name__}: {exc}",
+        )
+    finally:
+        ImportJob.objects.filter(pk=job_id).update(finished_at=timezone.now())
+        cache.delete(_progress_key(job_id))
+        connection.close()
+
+
+def import_job_progress(*, job: ImportJob) -> dict[str, object]:
+    """What the upload page shows: the job's state and, while it runs, the phase and counts."""
+    live = cache.get(_progress_key(job.pk)) or {}
+    return {
+        "state": job.state,
+        "phase": live.get("phase", ""),
+        "done": live.get("done", job.done),
+        "total": live.get("total", job.total),
+        "message": job.message,
+        "finished": job.finished_at is not None,
+    }
