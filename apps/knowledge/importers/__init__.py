@@ -1,0 +1,114 @@
+"""Parse knowledge files into entries: JSONL and CSV carry many, Markdown/HTML/PDF/DOCX one article.
+
+Parsers only read; ``services.imports.collection_import`` writes. A parser that meets a broken
+file raises ``ImportFailed`` naming the line or page, before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Literal
+
+FORMATS = ("jsonl", "csv", "md", "html", "pdf", "docx")
+_EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+class ImportFailed(Exception):
+    """A file that cannot be imported; ``location`` names the line, row or page."""
+
+    def __init__(self, message: str, *, location: str = "") -> None:
+        self.message = message
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+@dataclass(frozen=True)
+class ImportedEntry:
+    """An article or FAQ entry from a file; for an FAQ, title is the question, body the answer."""
+
+    kind: Literal["article", "faq"]
+    external_id: str
+    title: str
+    body: str
+    language: str
+    location: str = ""
+    alternatives: tuple[str, ...] = ()
+    source_url: str = ""
+    tags: str = ""
+    status: str = "published"
+
+
+def format_detect(name: str, data: bytes) -> str:
+    """Guess the format from the file name, then from the first bytes."""
+    fmt = _EXTENSIONS.get(PurePath(name).suffix.lower())
+    if fmt:
+        return fmt
+    head = data[:512].lstrip()
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"PK"):
+        return "docx"
+    if head[:1] == b"{":
+        return "jsonl"
+    if head[:1] == b"<":
+        return "html"
+    raise ImportFailed(f"cannot tell the format of {name!r}; pass one of {', '.join(FORMATS)}")
+
+
+def language_detect(text: str) -> str:
+    """zh-hans when Han characters make up at least a fifth of the letters, else en."""
+    letters = len(_LETTER.findall(text[:5000]))
+    han = len(_HAN.findall(text[:5000]))
+    return "zh-hans" if letters and han / letters >= 0.2 else "en"
+
+
+def language_parse(value: str, *, location: str) -> str:
+    """Map the language codes files use (zh, zh-CN, zh-hans, en, en-US) to ours."""
+    code = value.strip().lower().replace("_", "-")
+    if code.startswith("zh"):
+        return "zh-hans"
+    if code.startswith("en"):
+        return "en"
+    raise ImportFailed(f"unknown language {value!r}; use en or zh", location=location)
+
+
+def text_decode(data: bytes, *, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFailed("not UTF-8 text", location=f"{name} line {line}") from exc
+
+
+def entries_parse(data: bytes, *, name: str, fmt: str = "auto") -> list[ImportedEntry]:
+    """Parse a file's bytes into entries; ``fmt`` is one of FORMATS or auto."""
+    from apps.knowledge.importers import documents, tabular
+
+    if fmt == "auto":
+        fmt = format_detect(name, data)
+    parsers = {
+        "jsonl": tabular.jsonl_parse,
+        "csv": tabular.csv_parse,
+        "md": documents.markdown_parse,
+        "html": documents.html_parse,
+        "pdf": documents.pdf_parse,
+        "docx": documents.docx_parse,
+    }
+    if fmt not in parsers:
+        raise ImportFailed(f"unknown format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
+    return parsers[fmt](data, name=name)

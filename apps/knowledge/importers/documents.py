@@ -1,0 +1,166 @@
+"""Markdown, HTML, PDF and DOCX files: one article each, headings turned into Markdown headings.
+
+The article's external id is the file name, so importing a changed version of the same file
+updates the article; its title is the document's own title, else its first top heading, else the
+file name.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import PurePath
+
+from apps.knowledge.importers import ImportedEntry, ImportFailed, language_detect, text_decode
+
+_H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_SKIPPED_HTML = ("script", "style", "nav", "header", "footer", "noscript", "template", "form")
+_BLOCK_HTML = ("p", "li", "pre", "blockquote", "dt", "dd", "tr", "figcaption", "caption")
+
+
+def _article(name: str, title: str, body: str, *, source_url: str = "") -> ImportedEntry:
+    body = body.strip()
+    title = title.strip() or PurePath(name).stem
+    if not body and not title:
+        raise ImportFailed("the document has no text", location=name)
+    return ImportedEntry(
+        kind="article",
+        external_id=PurePath(name).name,
+        title=title[:300],
+        body=body,
+        language=language_detect(f"{title}\n{body}"),
+        location=name,
+        source_url=source_url,
+    )
+
+
+def markdown_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
+    """A leading ``# Title`` line becomes the title; the rest is the body as written."""
+    text = text_decode(data, name=name).replace("\r\n", "\n")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ImportFailed("binary data in a text file", location=f"{name} line {line}")
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    title = ""
+    if first is not None and (match := _H1.match(lines[first])):
+        title = match.group(1)
+        lines = lines[first + 1 :]
+    return [_article(name, title, "\n".join(lines))]
+
+
+def html_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
+    """Keep headings, paragraphs, list items and table rows; drop scripts, navigation and forms."""
+    import lxml.etree
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(data)
+    except (lxml.etree.ParserError, ValueError) as exc:
+        raise ImportFailed(f"not an HTML document: {exc}", location=name) from exc
+    title = _clean(root.findtext(".//title") or "")
+    canonical = root.find(".//link[@rel='canonical']")
+    body = root.find("body")
+    if body is None:
+        raise ImportFailed("the HTML document has no body", location=name)
+    for element in body.iter(*_SKIPPED_HTML):
+        element.drop_tree()
+    blocks: list[str] = []
+    for element in body.iter("h1", "h2", "h3", "h4", "h5", "h6", *_BLOCK_HTML):
+        if any(parent.tag in _BLOCK_HTML for parent in element.iterancestors()):
+            continue  # its text is already in the enclosing block
+        if element.tag == "tr":
+            text = " | ".join(_clean(cell.text_content()) for cell in element.iter("td", "th"))
+        else:
+            text = _clean(element.text_content())
+        if not text:
+            continue
+        if element.tag[0] == "h" and element.tag[1:].isdigit():
+            level = int(element.tag[1:])
+            if level == 1 and not title:
+                title = text
+                continue
+            if level == 1 and text == title:
+                continue
+            blocks.append("#" * level + " " + text)
+        elif element.tag == "li":
+            blocks.append("- " + text)
+        else:
+            blocks.append(text)
+    if not blocks and not title:
+        raise ImportFailed("the HTML document has no text", location=name)
+    url = canonical.get("href", "") if canonical is not None else ""
+    return [
+        _article(name, title, "\n\n".join(blocks), source_url=url if url.startswith("http") else "")
+    ]
+
+
+def pdf_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
+    """Text of every page, in order; a page that cannot be read is reported by number."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise ImportFailed("the PDF is encrypted", location=name)
+        pages = list(reader.pages)
+        title = (reader.metadata.title if reader.metadata else None) or ""
+    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
+        raise ImportFailed(f"not a readable PDF: {exc}", location=name) from exc
+    texts = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            texts.append(_clean_lines(page.extract_text() or ""))
+        except (PyPdfError, ValueError, KeyError, TypeError) as exc:
+            raise ImportFailed(
+                f"cannot read the page: {exc}", location=f"{name} page {number}"
+            ) from exc
+    if not any(texts):
+        raise ImportFailed("the PDF has no extractable text (a scan?)", location=name)
+    return [_article(name, str(title), "\n\n".join(t for t in texts if t))]
+
+
+def docx_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
+    """Heading styles become Markdown headings, list paragraphs bullets, tables rows of cells."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ImportFailed(f"not a readable DOCX file: {exc}", location=name) from exc
+    title = document.core_properties.title or ""
+    blocks: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, docx.table.Table):
+            for row in block.rows:
+                cells = " | ".join(_clean(cell.text) for cell in row.cells)
+                if cells.strip(" |"):
+                    blocks.append(cells)
+            continue
+        text = _clean(block.text)
+        if not text:
+            continue
+        style = (block.style.name if block.style is not None else "") or ""
+        if style == "Title":
+            title = title or text
+        elif style.startswith("Heading") and style[7:].strip().isdigit():
+            blocks.append("#" * min(int(style[7:]), 6) + " " + text)
+        elif "List" in style:
+            blocks.append("- " + text)
+        else:
+            blocks.append(text)
+    if not blocks and not title:
+        raise ImportFailed("the document has no text", location=name)
+    return [_article(name, title, "\n\n".join(blocks))]
+
+
+def _clean(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _clean_lines(text: str) -> str:
+    return "\n".join(_clean(line) for line in text.splitlines()).strip()

@@ -1,0 +1,128 @@
+"""JSONL and CSV: many entries a file, each with its own line or row number for errors."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+
+from apps.knowledge.importers import (
+    ImportedEntry,
+    ImportFailed,
+    language_detect,
+    language_parse,
+    text_decode,
+)
+
+_STATUSES = ("draft", "published", "archived")
+
+
+def jsonl_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
+    """One JSON object a line: ``{"id", "lang", "title", "body"}``.
+
+    Optional keys: ``"kind": "faq"`` (title is then the question, body the answer),
+    ``"alternatives"`` (list of other phrasings), ``"url"``, ``"tags"``, ``"status"``.
+    """
+    entries = []
+    for number, line in enumerate(text_decode(data, name=name).splitlines(), start=1):
+        if not line.strip():
+            continue
+        location = f"{name} line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ImportFailed(f"invalid JSON: {exc.msg}", location=location) from exc
+        if not isinstance(row, dict):
+            raise ImportFailed("each line must be a JSON object", location=location)
+        entries.append(_jsonl_entry(row, location))
+    return entries
+
+
+def _jsonl_entry(row: dict, location: str) -> ImportedEntry:
+    for key in ("id", "title"):
+        if not isinstance(row.get(key), str | int) or not str(row[key]).strip():
+            raise ImportFailed(f"missing {key!r}", location=location)
+    kind = row.get("kind", "article")
+    if kind not in ("article", "faq"):
+        raise ImportFailed(f"kind must be article or faq, not {kind!r}", location=location)
+    body = row.get("body", "")
+    if not isinstance(body, str):
+        raise ImportFailed("body must be a string", location=location)
+    if kind == "faq" and not body.strip():
+        raise ImportFailed("an FAQ entry needs an answer in body", location=location)
+    alternatives = row.get("alternatives", [])
+    if not isinstance(alternatives, list) or not all(isinstance(a, str) for a in alternatives):
+        raise ImportFailed("alternatives must be a list of strings", location=location)
+    status = row.get("status", "published")
+    if status not in _STATUSES:
+        raise ImportFailed(f"status must be one of {', '.join(_STATUSES)}", location=location)
+    title = str(row["title"]).strip()
+    language = (
+        language_parse(str(row["lang"]), location=location)
+        if row.get("lang")
+        else language_detect(f"{title}\n{body}")
+    )
+    tags = row.get("tags", "")
+    return ImportedEntry(
+        kind=kind,
+        external_id=str(row["id"]).strip(),
+        title=title,
+        body=body,
+        language=language,
+        location=location,
+        alternatives=tuple(a.strip() for a in alternatives if a.strip()),
+        source_url=str(row.get("url", "")),
+        tags=", ".join(tags) if isinstance(tags, list) else str(tags),
+        status=status,
+    )
+
+
+def csv_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
+    """FAQ rows ``question,answer[,lang]``; a first row naming those columns is a header.
+
+    CSV rows carry no id: the external id is derived from the question, so re-importing the
+    same file updates answers in place.
+    """
+    text = text_decode(data, name=name)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    entries = []
+    try:
+        for row in reader:
+            location = f"{name} line {reader.line_num}"
+            if not any(cell.strip() for cell in row):
+                continue
+            if reader.line_num == 1 and [c.strip().lower() for c in row[:2]] == [
+                "question",
+                "answer",
+            ]:
+                continue
+            if len(row) not in (2, 3):
+                raise ImportFailed(
+                    f"expected question,answer[,lang] but found {len(row)} columns",
+                    location=location,
+                )
+            question, answer = row[0].strip(), row[1].strip()
+            if not question or not answer:
+                raise ImportFailed("question and answer must not be empty", location=location)
+            language = (
+                language_parse(row[2], location=location)
+                if len(row) == 3 and row[2].strip()
+                else language_detect(f"{question}\n{answer}")
+            )
+            digest = hashlib.sha256(question.encode()).hexdigest()[:16]
+            entries.append(
+                ImportedEntry(
+                    kind="faq",
+                    external_id=f"csv-{digest}",
+                    title=question,
+                    body=answer,
+                    language=language,
+                    location=location,
+                )
+            )
+    except csv.Error as exc:
+        raise ImportFailed(
+            f"malformed CSV: {exc}", location=f"{name} line {reader.line_num}"
+        ) from exc
+    return entries

@@ -1,0 +1,102 @@
+"""Measure search quality on a queries file: Recall@1, Recall@5, MRR@10 and latency."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from django.core.management import BaseCommand, CommandError
+
+from apps.knowledge.models import Collection
+from apps.knowledge.selectors import passages_search
+
+
+class Command(BaseCommand):
+    help = (
+        "Search every query of QUERIES.jsonl ({id, lang, query, relevant: [external ids]}) over "
+        "the imported collections and print Recall@1, Recall@5, MRR@10 and latency."
+    )
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("queries", type=Path)
+        parser.add_argument("--k", type=int, default=10, help="results per query (default 10)")
+        parser.add_argument("--collection", action="append", help="limit to these collections")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args: object, queries: Path, k: int, **options: object) -> None:
+        if k < 5:
+            raise CommandError("--k must be at least 5 (Recall@5 is reported)")
+        rows = _load(queries)
+        names = options["collection"]
+        collections = list(
+            Collection.objects.filter(name__in=names) if names else Collection.objects.all()
+        )
+        if not collections:
+            raise CommandError("no collection to search: import something first (kb_import)")
+        # A first search builds the indexes: not part of the latency figures.
+        passages_search(query="warm up", collections=collections, limit=1)
+        sums: dict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+        latencies = []
+        for row in rows:
+            started = time.perf_counter()
+            hits = passages_search(query=row["query"], collections=collections, limit=k * 3)
+            latencies.append((time.perf_counter() - started) * 1000)
+            ranked = list(dict.fromkeys(hit.external_id for hit in hits))[:k]
+            relevant = set(row["relevant"])
+            first = next((n for n, ext in enumerate(ranked, start=1) if ext in relevant), None)
+            metrics = {
+                "recall@1": len(relevant & set(ranked[:1])) / min(1, len(relevant)),
+                "recall@5": len(relevant & set(ranked[:5])) / min(5, len(relevant)),
+                "mrr@10": 1.0 / first if first is not None and first <= 10 else 0.0,
+            }
+            for group in ("all", row["lang"]):
+                sums[group]["queries"] += 1
+                for name, value in metrics.items():
+                    sums[group][name] += value
+        result: dict[str, dict[str, float]] = {}
+        for group in sorted(sums, key=lambda g: (g != "all", g)):
+            n = sums[group]["queries"]
+            result[group] = {"queries": int(n)} | {
+                name: round(sums[group][name] / n, 4) for name in ("recall@1", "recall@5", "mrr@10")
+            }
+        result["latency_ms"] = {
+            "p50": round(float(np.percentile(latencies, 50)), 2),
+            "p95": round(float(np.percentile(latencies, 95)), 2),
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(f"{'group':<8} {'queries':>7} {'R@1':>7} {'R@5':>7} {'MRR@10':>7}")
+        for group, m in result.items():
+            if group != "latency_ms":
+                self.stdout.write(
+                    f"{group:<8} {m['queries']:>7} {m['recall@1']:>7.3f} {m['recall@5']:>7.3f} "
+                    f"{m['mrr@10']:>7.3f}"
+                )
+        lat = result["latency_ms"]
+        self.stdout.write(f"search latency: p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms")
+
+
+def _load(path: Path) -> list[dict]:
+    if not path.exists():
+        raise CommandError(f"{path}: no such file")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row["query"], str) or not isinstance(row["relevant"], list):
+                raise TypeError
+            row.setdefault("lang", "all")
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise CommandError(
+                f"{path} line {number}: expected {{id, lang, query, relevant}}"
+            ) from exc
+        rows.append(row)
+    if not rows:
+        raise CommandError(f"{path}: no queries")
+    return rows
