@@ -1,0 +1,134 @@
+"""Admin pages beyond CRUD: test search, file import with progress, Markdown preview."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from apps.knowledge.importers import FORMATS
+from apps.knowledge.models import Collection, ImportJob
+from apps.knowledge.rendering import markdown_render
+from apps.knowledge.selectors import kb_version, passages_search
+from apps.knowledge.services.content import collection_create
+from apps.knowledge.services.imports import import_job_create, import_job_progress, import_job_start
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class TestSearchForm(forms.Form):
+    query = forms.CharField(label=_("Question"), max_length=2000)
+    collections = forms.ModelMultipleChoiceField(
+        label=_("Collections"),
+        queryset=Collection.objects.all(),
+        required=False,
+        help_text=_("None selected: all collections."),
+    )
+    limit = forms.IntegerField(label=_("Results"), min_value=1, max_value=50, initial=10)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+    collection = forms.ModelChoiceField(
+        label=_("Collection"), queryset=Collection.objects.all(), required=False
+    )
+    new_collection = forms.CharField(
+        label=_("…or a new collection named"), max_length=200, required=False
+    )
+    format = forms.ChoiceField(
+        label=_("Format"), choices=[("auto", _("from the file name"))] + [(f, f) for f in FORMATS]
+    )
+    replace = forms.BooleanField(
+        label=_("Replace: delete the collection's entries that are not in this file"),
+        required=False,
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("collection") and not data.get("new_collection", "").strip():
+            raise forms.ValidationError(_("Choose a collection or name a new one."))
+        upload = data.get("file")
+        if upload is not None and upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 50 MB."))
+        return data
+
+
+def _context(request: HttpRequest, title: str, **extra: object) -> dict:
+    return {**admin.site.each_context(request), "title": title, "opts": Collection._meta, **extra}
+
+
+def test_search(request: HttpRequest) -> HttpResponse:
+    """Type a question, see the ranked passages, their scores, and why each matched."""
+    if not request.user.has_perm("knowledge.view_article"):
+        raise PermissionDenied
+    form = TestSearchForm(request.GET or None)
+    hits, version = [], ""
+    if form.is_valid():
+        collections = list(form.cleaned_data["collections"]) or list(Collection.objects.all())
+        hits = passages_search(
+            query=form.cleaned_data["query"],
+            collections=collections,
+            limit=form.cleaned_data["limit"],
+        )
+        version = kb_version(collections=collections)
+    return render(
+        request,
+        "admin/knowledge/test_search.html",
+        _context(request, _("Test search"), form=form, hits=hits, version=version),
+    )
+
+
+def import_upload(request: HttpRequest) -> HttpResponse:
+    """Upload a file into a collection; the import runs in the background with a progress bar."""
+    if not request.user.has_perm("knowledge.add_article"):
+        raise PermissionDenied
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        collection = form.cleaned_data["collection"] or collection_create(
+            name=form.cleaned_data["new_collection"].strip()
+        )
+        upload = form.cleaned_data["file"]
+        job = import_job_create(
+            collection=collection,
+            file_name=upload.name,
+            fmt=form.cleaned_data["format"],
+            replace=form.cleaned_data["replace"],
+            user_id=request.user.pk,
+        )
+        import_job_start(job=job, data=upload.read())
+        return redirect("admin:knowledge_import_progress", job_id=job.pk)
+    jobs = ImportJob.objects.select_related("collection")[:10]
+    return render(
+        request,
+        "admin/knowledge/import.html",
+        _context(request, _("Import knowledge"), form=form, jobs=jobs),
+    )
+
+
+def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job's page; with ``?format=json`` just its progress, for the page's polling."""
+    if not request.user.has_perm("knowledge.view_importjob"):
+        raise PermissionDenied
+    job = get_object_or_404(ImportJob.objects.select_related("collection"), pk=job_id)
+    progress = import_job_progress(job=job)
+    if request.GET.get("format") == "json":
+        return JsonResponse(progress)
+    return render(
+        request,
+        "admin/knowledge/import_progress.html",
+        _context(
+            request, _("Importing %(name)s") % {"name": job.file_name}, job=job, progress=progress
+        ),
+    )
+
+
+@require_POST
+def markdown_preview(request: HttpRequest) -> HttpResponse:
+    """Render the Markdown being edited, sanitised exactly as visitors will see it."""
+    if not request.user.has_perm("knowledge.change_article"):
+        raise PermissionDenied
+    return HttpResponse(markdown_render(request.POST.get("text", "")[:200_000]))
