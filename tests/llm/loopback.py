@@ -24,6 +24,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,6 +101,8 @@ class RecordedRequest:
     # Lower-cased names.
     headers: Mapping[str, str]
     body: bytes
+    # time.monotonic() when the request arrived.
+    at: float
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -237,7 +240,7 @@ async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
     body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return RecordedRequest(method, target, headers, body)
+    return RecordedRequest(method, target, headers, body, time.monotonic())
 
 
 def closed_port_url() -> str:

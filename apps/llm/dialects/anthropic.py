@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import httpx
+
 from apps.llm.dialects.base import HTTPBackend, usage_or_estimate
 from apps.llm.errors import error_from_payload
 from apps.llm.sse import sse_events
@@ -61,32 +63,38 @@ class AnthropicBackend(HTTPBackend):
         finish: FinishReason | None = None
         output: list[str] = []
         async with self.open_stream("/messages", self.payload(request)) as response:
-            async for sse in sse_events(response.aiter_lines()):
-                data = self.decode(sse.data)
-                kind = data.get("type") or sse.event
-                if kind == "content_block_delta":
-                    delta = data.get("delta") or {}
-                    if delta.get("type") == "text_delta" and delta.get("text"):
-                        output.append(delta["text"])
-                        yield TextDelta(delta["text"])
-                    elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
-                        output.append(delta["thinking"])
-                        yield ReasoningDelta(delta["thinking"])
-                elif kind == "message_start":
-                    usage = (data.get("message") or {}).get("usage") or {}
-                    input_tokens = usage.get("input_tokens", input_tokens)
-                elif kind == "message_delta":
-                    usage = data.get("usage") or {}
-                    # Cumulative counts: the last one is the total.
-                    output_tokens = usage.get("output_tokens", output_tokens)
-                    input_tokens = usage.get("input_tokens") or input_tokens
-                    reason = (data.get("delta") or {}).get("stop_reason")
-                    if reason:
-                        finish = STOP_REASONS.get(reason, "stop")
-                elif kind == "message_stop":
-                    break
-                elif kind == "error":
-                    raise error_from_payload(preset=self.route.preset, data=data)
+            try:
+                async for sse in sse_events(response.aiter_lines()):
+                    data = self.decode(sse.data)
+                    kind = data.get("type") or sse.event
+                    if kind == "content_block_delta":
+                        delta = data.get("delta") or {}
+                        if delta.get("type") == "text_delta" and delta.get("text"):
+                            output.append(delta["text"])
+                            yield TextDelta(delta["text"])
+                        elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                            output.append(delta["thinking"])
+                            yield ReasoningDelta(delta["thinking"])
+                    elif kind == "message_start":
+                        usage = (data.get("message") or {}).get("usage") or {}
+                        input_tokens = usage.get("input_tokens", input_tokens)
+                    elif kind == "message_delta":
+                        usage = data.get("usage") or {}
+                        # Cumulative counts: the last one is the total.
+                        output_tokens = usage.get("output_tokens", output_tokens)
+                        input_tokens = usage.get("input_tokens") or input_tokens
+                        reason = (data.get("delta") or {}).get("stop_reason")
+                        if reason:
+                            finish = STOP_REASONS.get(reason, "stop")
+                    elif kind == "message_stop":
+                        break
+                    elif kind == "error":
+                        raise error_from_payload(preset=self.route.preset, data=data)
+            except httpx.TransportError:
+                # Cut after the stop reason: only message_stop is lost, the answer is whole.
+                if finish is None:
+                    raise
+
         if finish is None:
             raise self.malformed("the stream ended before its stop reason")
         reported = None

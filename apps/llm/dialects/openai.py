@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from apps.llm.dialects.base import HTTPBackend, usage_or_estimate
 from apps.llm.errors import error_from_payload
 from apps.llm.presets import Preset
@@ -135,14 +137,19 @@ class OpenAIBackend(HTTPBackend):
                 ):
                     yield event
             else:
-                async for sse in sse_events(response.aiter_lines()):
-                    if sse.data == "[DONE]":
-                        break
-                    data = self.decode(sse.data)
-                    if sse.event == "error":
-                        raise error_from_payload(preset=self.route.preset, data=data)
-                    for event in reader.feed(data):
-                        yield event
+                try:
+                    async for sse in sse_events(response.aiter_lines()):
+                        if sse.data == "[DONE]":
+                            break
+                        data = self.decode(sse.data)
+                        if sse.event == "error":
+                            raise error_from_payload(preset=self.route.preset, data=data)
+                        for event in reader.feed(data):
+                            yield event
+                except httpx.TransportError:
+                    # Cut after the finish reason: only the usage chunk and [DONE] are lost.
+                    if reader.finish is None:
+                        raise
         if reader.finish is None:
             raise self.malformed("the stream ended before its finish reason")
         yield usage_or_estimate(reader.usage, request, reader.output)

@@ -1,0 +1,189 @@
+"""Reads: which routes a site answers with, prices, usage totals and route statistics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from apps.llm.breaker import BreakerState, breaker_get
+from apps.llm.config import env_config, offline_route
+from apps.llm.models import ModelPrice, ModelRoute, Purpose, UsageRecord
+from apps.llm.presets import PRESETS
+from apps.llm.routes import Route, Timeouts
+
+
+def route_from_row(row: ModelRoute) -> Route:
+    """Build the gateway's Route from an admin row (its provider must be loaded)."""
+    provider = row.provider
+    return Route(
+        provider=provider.preset,
+        model=row.model,
+        base_url=provider.base_url or PRESETS[provider.preset].base_url,
+        api_key=provider.api_key,
+        timeouts=Timeouts(
+            connect=row.connect_timeout,
+            first_token=row.first_token_timeout,
+            between_tokens=row.between_tokens_timeout,
+            total=row.total_timeout,
+        ),
+        max_tokens=row.max_tokens,
+        max_retries=row.max_retries,
+        route_id=row.pk,
+    )
+
+
+def _site_rows(site_id: int, purpose: str) -> QuerySet[ModelRoute]:
+    return (
+        ModelRoute.objects.filter(provider__site_id=site_id, purpose=purpose, enabled=True)
+        .select_related("provider")
+        .order_by("position", "pk")
+    )
+
+
+def chain_for_site(*, site_id: int | None) -> tuple[Route, ...]:
+    """Return the site's routes from the admin if it has any, else the environment's chain.
+
+    With neither, the offline answerer: csbot still answers, by quoting the knowledge base.
+    """
+    if site_id is not None:
+        rows = list(_site_rows(site_id, Purpose.CHAT))
+        if rows:
+            return tuple(route_from_row(row) for row in rows)
+    return env_config().chain or (offline_route(),)
+
+
+def embedding_route_for_site(*, site_id: int | None) -> Route | None:
+    """Return the one embeddings route (vectors of two models never mix), or None."""
+    if site_id is not None:
+        row = _site_rows(site_id, Purpose.EMBEDDINGS).first()
+        if row is not None:
+            return route_from_row(row)
+    return env_config().embeddings
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredRoute:
+    """A route as listed by ``llm_check`` and the health page."""
+
+    site: str
+    purpose: str
+    route: Route
+
+
+def configured_routes() -> list[ConfiguredRoute]:
+    """Return the environment's routes, then every enabled admin route of every site."""
+    config = env_config()
+    found = [ConfiguredRoute("(environment)", Purpose.CHAT, route) for route in config.chain]
+    if config.embeddings is not None:
+        found.append(ConfiguredRoute("(environment)", Purpose.EMBEDDINGS, config.embeddings))
+    if not config.chain:
+        found.insert(0, ConfiguredRoute("(default)", Purpose.CHAT, offline_route()))
+    rows = (
+        ModelRoute.objects.filter(enabled=True)
+        .select_related("provider__site")
+        .order_by("provider__site__name", "purpose", "position", "pk")
+    )
+    found += [
+        ConfiguredRoute(row.provider.site.name, row.purpose, route_from_row(row)) for row in rows
+    ]
+    return found
+
+
+def price_current(*, provider: str, model: str, at: datetime | None = None) -> ModelPrice | None:
+    """Return the price version in force at ``at`` (now by default), if any."""
+    return (
+        ModelPrice.objects.filter(
+            provider=provider, model=model, valid_from__lte=at or timezone.now()
+        )
+        .order_by("-valid_from")
+        .first()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    calls: int
+    attempts: int
+    input_tokens: int
+    output_tokens: int
+    # Some of the tokens were counted by csbot, not reported by the provider.
+    estimated: bool
+    cost_cny: Decimal
+    cost_usd: Decimal
+    # Attempts of models without a price: their cost is missing from the sums.
+    unpriced: int
+
+
+def usage_totals(records: QuerySet[UsageRecord]) -> UsageTotals:
+    totals = records.aggregate(
+        calls=Count("call_id", distinct=True),
+        attempts=Count("pk"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        estimated=Count("pk", filter=Q(tokens_estimated=True)),
+        cost_cny=Sum("cost_cny"),
+        cost_usd=Sum("cost_usd"),
+        unpriced=Count("pk", filter=Q(price__isnull=True) & ~Q(provider="offline")),
+    )
+    return UsageTotals(
+        calls=totals["calls"],
+        attempts=totals["attempts"],
+        input_tokens=totals["input_tokens"] or 0,
+        output_tokens=totals["output_tokens"] or 0,
+        estimated=bool(totals["estimated"]),
+        cost_cny=totals["cost_cny"] or Decimal(0),
+        cost_usd=totals["cost_usd"] or Decimal(0),
+        unpriced=totals["unpriced"],
+    )
+
+
+def conversation_usage_totals(*, conversation_id: int) -> UsageTotals:
+    return usage_totals(UsageRecord.objects.filter(conversation_id=conversation_id))
+
+
+def call_usage_totals(*, call_id: uuid.UUID) -> UsageTotals:
+    return usage_totals(UsageRecord.objects.filter(call_id=call_id))
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStats:
+    attempts: int
+    failures: int
+    avg_ttft_ms: float | None
+
+
+def route_stats(*, since: datetime) -> dict[tuple[str, str], RouteStats]:
+    """Return recent attempts per ``(provider, model)``: how many, how many failed, TTFT."""
+    rows = (
+        UsageRecord.objects.filter(created_at__gte=since)
+        .exclude(outcome=UsageRecord.Outcome.CANCELLED)
+        .values("provider", "model")
+        .annotate(
+            attempts=Count("pk"),
+            failures=Count("pk", filter=~Q(outcome=UsageRecord.Outcome.COMPLETE)),
+            avg_ttft_ms=Avg("ttft_ms"),
+        )
+    )
+    return {
+        (row["provider"], row["model"]): RouteStats(
+            row["attempts"], row["failures"], row["avg_ttft_ms"]
+        )
+        for row in rows
+    }
+
+
+async def routes_state(*, routes: Sequence[ConfiguredRoute]) -> list[BreakerState]:
+    """Return each route's circuit: closed, open (and for how long), half-open."""
+    settings = env_config().gateway
+    breaker = breaker_get(failures=settings.breaker_failures, cooldown=settings.breaker_cooldown)
+    return [await breaker.state(item.route.breaker_key) for item in routes]
+
+
+def price_in_use(*, price_id: int) -> bool:
+    return UsageRecord.objects.filter(price_id=price_id).exists()

@@ -1,0 +1,160 @@
+"""The admin: keys are write-only, routes validate, health and usage totals are visible."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.llm.models import ModelPrice, ModelProvider, ModelRoute, UsageRecord
+from tests.llm.provider_replies import openai_error, openai_stream
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KEY = "sk-live-abcdef0123456789"
+
+
+def provider_form(site, **fields) -> dict[str, str]:
+    data = {
+        "site": str(site.pk),
+        "preset": "deepseek",
+        "name": "",
+        "base_url": "",
+        "api_key": "",
+        "routes-TOTAL_FORMS": "1",
+        "routes-INITIAL_FORMS": "0",
+        "routes-MIN_NUM_FORMS": "0",
+        "routes-MAX_NUM_FORMS": "1000",
+        "routes-0-position": "0",
+        "routes-0-model": "deepseek-chat",
+        "routes-0-purpose": "chat",
+        "routes-0-enabled": "on",
+        "routes-0-connect_timeout": "5",
+        "routes-0-first_token_timeout": "30",
+        "routes-0-between_tokens_timeout": "20",
+        "routes-0-total_timeout": "120",
+        "routes-0-max_tokens": "1024",
+        "routes-0-max_retries": "1",
+    }
+    data.update(fields)
+    return data
+
+
+def test_api_key_is_stored_but_never_shown_back(admin_client, site):
+    response = admin_client.post(
+        reverse("admin:llm_modelprovider_add"), provider_form(site, api_key=KEY)
+    )
+    assert response.status_code == 302
+    provider = ModelProvider.objects.get()
+    assert provider.api_key == KEY
+    assert provider.routes.get().model == "deepseek-chat"
+
+    change = admin_client.get(reverse("admin:llm_modelprovider_change", args=[provider.pk]))
+    listing = admin_client.get(reverse("admin:llm_modelprovider_changelist"))
+
+    assert KEY not in change.content.decode()
+    assert "A key is stored" in change.content.decode()
+    assert KEY not in listing.content.decode()
+
+
+def test_saving_without_a_key_keeps_it_and_clearing_removes_it(admin_client, site):
+    provider = ModelProvider.objects.create(site=site, preset="ollama", api_key=KEY)
+    url = reverse("admin:llm_modelprovider_change", args=[provider.pk])
+    unchanged = provider_form(site, preset="ollama", name="Local")
+    unchanged["routes-TOTAL_FORMS"] = "0"
+
+    admin_client.post(url, unchanged)
+    provider.refresh_from_db()
+    assert (provider.name, provider.api_key) == ("Local", KEY)
+
+    admin_client.post(url, {**unchanged, "clear_api_key": "on"})
+    provider.refresh_from_db()
+    assert provider.api_key == ""
+
+
+def test_a_hosted_provider_without_a_key_is_refused(admin_client, site):
+    response = admin_client.post(reverse("admin:llm_modelprovider_add"), provider_form(site))
+
+    assert response.status_code == 200
+    assert "DeepSeek needs an API key." in response.content.decode()
+    assert not ModelProvider.objects.exists()
+
+
+def test_embeddings_route_on_a_provider_without_embeddings_is_refused(admin_client, site):
+    form = provider_form(site, api_key=KEY, **{"routes-0-purpose": "embeddings"})
+
+    response = admin_client.post(reverse("admin:llm_modelprovider_add"), form)
+
+    assert response.status_code == 200
+    assert "This provider has no embeddings API." in response.content.decode()
+    assert not ModelRoute.objects.exists()
+
+
+def test_health_page_lists_routes_and_checks_them_on_request(admin_client, chain, site, provider):
+    chain(("openai/gpt-test", provider.url))
+    failing = ModelProvider.objects.create(
+        site=site, preset="vllm", base_url=provider.url + "/v1", api_key=KEY
+    )
+    ModelRoute.objects.create(provider=failing, model="local-model")
+    url = reverse("admin:llm_modelroute_health")
+
+    page = admin_client.get(url).content.decode()
+    assert "openai/gpt-test" in page
+    assert "vllm/local-model" in page
+    assert "closed" in page
+
+    provider.reply(openai_stream(["p"]), openai_error(401, f"bad key {KEY}"))
+    checked = admin_client.post(url).content.decode()
+
+    assert "Checked 2 routes, 1 failed." in checked
+    assert "<strong>auth</strong>" in checked
+    assert KEY not in checked
+    assert UsageRecord.objects.filter(purpose="check").count() == 2
+
+
+def test_usage_list_shows_totals_for_the_filtered_conversation(admin_client, visitor):
+    from apps.chat.services import conversation_open
+
+    conversation = conversation_open(visitor=visitor)
+    for tokens in (100, 250):
+        UsageRecord.objects.create(
+            call_id=f"00000000-0000-0000-0000-{tokens:012d}",
+            purpose="chat",
+            conversation=conversation,
+            provider="deepseek",
+            model="deepseek-chat",
+            input_tokens=tokens,
+            output_tokens=10,
+            outcome="complete",
+            cost_cny=Decimal("0.5"),
+        )
+    UsageRecord.objects.create(
+        call_id="00000000-0000-0000-0000-000000000001",
+        purpose="chat",
+        provider="deepseek",
+        model="deepseek-chat",
+        input_tokens=9999,
+        outcome="complete",
+    )
+
+    page = admin_client.get(
+        reverse("admin:llm_usagerecord_changelist"),
+        {"conversation__id__exact": conversation.pk},
+    ).content.decode()
+
+    assert "calls 2 (attempts 2); tokens in 350, out 20; cost ¥1.0000 / $0.0000." in page
+
+
+def test_a_price_version_cannot_be_edited(admin_client):
+    price = ModelPrice.objects.create(
+        provider="qwen", model="qwen-plus", valid_from=timezone.now(), input_cny=Decimal("0.8")
+    )
+    url = reverse("admin:llm_modelprice_change", args=[price.pk])
+
+    admin_client.post(url, {"provider": "qwen", "model": "qwen-plus", "input_cny": "99"})
+
+    price.refresh_from_db()
+    assert price.input_cny == Decimal("0.8")
+    assert 'name="input_cny"' not in admin_client.get(url).content.decode()

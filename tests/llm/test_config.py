@@ -1,0 +1,126 @@
+"""The environment chain: parsed LiteLLM-style, and every mistake stops start-up by name."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.llm.config import env_config
+from apps.llm.presets import PRESETS
+from apps.llm.routes import Timeouts
+
+
+def test_chain_lists_routes_in_order_with_keys_and_preset_addresses():
+    config = env_config(
+        {
+            "CSBOT_LLM_CHAIN": "deepseek/deepseek-chat, qwen/qwen-plus,ollama/qwen2.5:7b",
+            "DEEPSEEK_API_KEY": "sk-deepseek",
+            "QWEN_API_KEY": "sk-qwen",
+        }
+    )
+
+    assert [(r.label, r.base_url, r.api_key) for r in config.chain] == [
+        ("deepseek/deepseek-chat", "https://api.deepseek.com", "sk-deepseek"),
+        ("qwen/qwen-plus", "https://dashscope.aliyuncs.com/compatible-mode/v1", "sk-qwen"),
+        ("ollama/qwen2.5:7b", "http://127.0.0.1:11434", ""),
+    ]
+    assert config.embeddings is None
+
+
+def test_model_may_contain_slashes_and_a_bare_provider_means_its_default_model():
+    config = env_config(
+        {
+            "CSBOT_LLM_CHAIN": "siliconflow/Qwen/Qwen2.5-7B-Instruct,Zhipu",
+            "SILICONFLOW_API_KEY": "k1",
+            "ZHIPU_API_KEY": "k2",
+        }
+    )
+
+    assert [r.label for r in config.chain] == [
+        "siliconflow/Qwen/Qwen2.5-7B-Instruct",
+        f"zhipu/{PRESETS['zhipu'].default_model}",
+    ]
+
+
+def test_base_url_variable_points_a_preset_at_any_compatible_server_without_a_key():
+    config = env_config(
+        {"CSBOT_LLM_CHAIN": "openai/local-model", "OPENAI_BASE_URL": "http://10.0.0.5:1234/v1"}
+    )
+
+    assert (config.chain[0].base_url, config.chain[0].api_key) == ("http://10.0.0.5:1234/v1", "")
+
+
+def test_timeouts_retries_and_breaker_come_from_the_environment():
+    config = env_config(
+        {
+            "CSBOT_LLM_CHAIN": "vllm/m",
+            "CSBOT_LLM_CONNECT_TIMEOUT": "1.5",
+            "CSBOT_LLM_FIRST_TOKEN_TIMEOUT": "12",
+            "CSBOT_LLM_BETWEEN_TOKENS_TIMEOUT": "8",
+            "CSBOT_LLM_TOTAL_TIMEOUT": "90",
+            "CSBOT_LLM_MAX_TOKENS": "512",
+            "CSBOT_LLM_MAX_RETRIES": "2",
+            "CSBOT_LLM_BREAKER_FAILURES": "3",
+        }
+    )
+
+    route = config.chain[0]
+    assert route.timeouts == Timeouts(connect=1.5, first_token=12, between_tokens=8, total=90)
+    assert (route.max_tokens, route.max_retries) == (512, 2)
+    assert config.gateway.breaker_failures == 3
+
+
+def test_embeddings_route_is_its_own_variable():
+    config = env_config({"CSBOT_LLM_EMBEDDINGS": "qwen/text-embedding-v4", "QWEN_API_KEY": "k"})
+
+    assert config.embeddings is not None
+    assert config.embeddings.label == "qwen/text-embedding-v4"
+    assert config.chain == ()
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"CSBOT_LLM_CHAIN": "deepsek/deepseek-chat"}, "unknown provider 'deepsek'"),
+        ({"CSBOT_LLM_CHAIN": "deepseek/deepseek-chat"}, "DEEPSEEK_API_KEY is not set"),
+        (
+            {"CSBOT_LLM_CHAIN": "ollama/m", "OLLAMA_BASE_URL": "localhost:11434"},
+            "OLLAMA_BASE_URL must be an http.s. URL",
+        ),
+        (
+            {"CSBOT_LLM_FIRST_TOKEN_TIMEOUT": "soon"},
+            "CSBOT_LLM_FIRST_TOKEN_TIMEOUT must be a number",
+        ),
+        ({"CSBOT_LLM_MAX_RETRIES": "-1"}, "CSBOT_LLM_MAX_RETRIES must be at least 0"),
+        (
+            {"CSBOT_LLM_EMBEDDINGS": "deepseek/x", "DEEPSEEK_API_KEY": "k"},
+            "CSBOT_LLM_EMBEDDINGS names deepseek, which has no embeddings API",
+        ),
+    ],
+)
+def test_mistakes_raise_improperly_configured_naming_them(environ, named):
+    with pytest.raises(ImproperlyConfigured, match=named):
+        env_config(environ)
+
+
+def test_app_start_up_stops_on_an_unknown_provider(monkeypatch):
+    monkeypatch.setenv("CSBOT_LLM_CHAIN", "gpt5/gpt-5")
+
+    with pytest.raises(ImproperlyConfigured, match="unknown provider 'gpt5'"):
+        apps.get_app_config("llm").ready()
+
+
+def test_app_start_up_stops_on_a_missing_key(monkeypatch):
+    monkeypatch.setenv("CSBOT_LLM_CHAIN", "moonshot/moonshot-v1-8k")
+    monkeypatch.delenv("MOONSHOT_API_KEY", raising=False)
+
+    with pytest.raises(ImproperlyConfigured, match="MOONSHOT_API_KEY"):
+        apps.get_app_config("llm").ready()
+
+
+def test_every_preset_has_a_valid_dialect_and_address():
+    for preset in PRESETS.values():
+        assert preset.dialect in {"openai", "anthropic", "ollama", "offline"}
+        assert preset.base_url.startswith(("https://", "http://")) or preset.dialect == "offline"
+        assert preset.default_model
