@@ -56,8 +56,14 @@ def html_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     import lxml.etree
     import lxml.html
 
+    # UTF-8 unless the bytes say otherwise (lxml would guess Latin-1 without a <meta charset>).
     try:
-        root = lxml.html.document_fromstring(data)
+        data.decode("utf-8")
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+    except UnicodeDecodeError:
+        parser = lxml.html.HTMLParser()
+    try:
+        root = lxml.html.document_fromstring(data, parser=parser)
     except (lxml.etree.ParserError, ValueError) as exc:
         raise ImportFailed(f"not an HTML document: {exc}", location=name) from exc
     title = _clean(root.findtext(".//title") or "")

@@ -30,6 +30,19 @@ _HAN_RUN = re.compile(rf"[{_HAN}]")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _NON_ALNUM = re.compile(r"[\W_]+")
 
+# English function and question words. They stay in the index (dropping them cost FAQ matching
+# on faq-dev), but weigh half in a question: in a small collection idf alone cannot tell that
+# "how" says less than "refund" (docs/knowledge.md).
+FUNCTION_WORDS = frozenset(
+    """
+    a am an and are as at be been being but by can could did do does doing for from had has have
+    having he her hers him his how i if in into is it its itself just me may might must my myself
+    of on or our ours please she should so than that the their theirs them then there these they
+    this those to too us very was we were what when where which who whom why will would you your
+    yours
+    """.split()  # noqa: SIM905 - a word list reads best as text
+)
+
 
 @dataclass(frozen=True)
 class Tuning:
@@ -55,14 +68,20 @@ class _Segmenter:
 
     tokenizer: jieba.Tokenizer = field(default_factory=jieba.Tokenizer)
     words: dict[str, int | None] = field(default_factory=dict)
+    # jieba's own frequency of each admin word before it was added (0: not in its dictionary),
+    # restored when the admin removes the word.
+    original: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply(self, words: dict[str, int | None]) -> None:
         with self.lock:
+            self.tokenizer.check_initialized()
             for word in self.words.keys() - words.keys():
-                self.tokenizer.del_word(word)
+                self.tokenizer.add_word(word, self.original.pop(word))
             for word, freq in words.items():
-                if self.words.get(word, -1) != freq:
+                if word not in self.words:
+                    self.original[word] = self.tokenizer.FREQ.get(word, 0)
+                if word not in self.words or self.words[word] != freq:
                     self.tokenizer.add_word(word, freq)
             self.words = dict(words)
 

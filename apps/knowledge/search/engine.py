@@ -78,6 +78,10 @@ def indexes_fresh(
     tuning_version = next((row[3] for row in rows), None) or 0
     analyzer = analyzer_current(tuning_version)
     model = embedder.name if embedder else ""
+    found = {row[0] for row in rows}
+    with _indexes_lock:
+        for gone in set(collection_ids) - found:
+            _indexes.pop(gone, None)  # a deleted collection's index would only take memory
     out = []
     for pk, version, pruned, _ in rows:
         with _indexes_lock:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from apps.knowledge.search.analyzer import Analyzer
+from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer
 from apps.knowledge.search.embedders import Embedder
 from apps.knowledge.search.engine import CollectionIndex
 from apps.knowledge.search.lexical import K1, idf
@@ -25,6 +25,7 @@ from apps.knowledge.search.lexical import K1, idf
 # narrow band (0.75–0.9), so a weight of 5 lets meaning outrank a partial word match while an
 # exact code or name match (normalised BM25 near 1) still wins. Tuned on faq-dev: 4–6 are flat.
 SEMANTIC_WEIGHT = 5.0
+FUNCTION_WORD_WEIGHT = 0.5
 # Logistic confidence, fitted on faq-dev top hits (kb_eval reports the calibration):
 # intercept and coverage weight without vectors; intercept, coverage and cosine weights with.
 CONFIDENCE_LEXICAL = (-1.70, 4.13)
@@ -188,7 +189,10 @@ def _query_terms(
             )
             continue
         df = sum(i.lexical.term_df(token.term) for i in indexes)
-        out[token.term] = _QueryTerm(token.term, token.surface, idf(doc_count, df), df > 0)
+        weight = idf(doc_count, df) * (
+            FUNCTION_WORD_WEIGHT if token.surface in FUNCTION_WORDS else 1
+        )
+        out[token.term] = _QueryTerm(token.term, token.surface, weight, df > 0)
     return list(out.values())
 
 

@@ -6,9 +6,9 @@ added passages kept in dicts. Deleting or replacing a passage clears its slot's 
 when the delta or the dead slots grow past a fraction of the main segment, both are merged into
 a new main segment, from memory, without touching the database.
 
-Document frequencies count dead slots until the next merge; that bounded staleness (at most
-``MERGE_FRACTION`` of the collection) moves scores by a few percent and never changes which
-passages can match.
+Document frequencies count dead slots until the next merge. That staleness is bounded (at most
+``MERGE_MIN`` passages or ``MERGE_FRACTION`` of the collection), moves scores by a few percent at
+worst, and never changes which passages can match.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 K1 = 1.2
 B = 0.75
 MERGE_FRACTION = 0.1
-MERGE_MIN = 512
+MERGE_MIN = 32
 
 
 @dataclass(frozen=True)

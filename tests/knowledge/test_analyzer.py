@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from apps.knowledge.search.analyzer import Analyzer, Tuning, analyzer_for
+
+
+def test_english_words_are_lowercased_and_stemmed() -> None:
+    assert Analyzer(Tuning()).terms("Refunds for RETURNED lamps") == [
+        "refund",
+        "for",
+        "return",
+        "lamp",
+    ]
+
+
+def test_chinese_is_segmented_into_words() -> None:
+    terms = Analyzer(Tuning()).terms("退款多久到账")
+    assert "退款" in terms
+    assert "多久" in terms
+
+
+def test_mixed_chinese_and_english_keeps_both() -> None:
+    terms = Analyzer(Tuning()).terms("Ember灯泡支持WiFi吗")
+    assert "ember" in terms
+    assert "wifi" in terms
+    assert "灯泡" in terms
+
+
+def test_dictionary_word_keeps_a_product_name_whole() -> None:
+    assert "光环落地灯" not in Analyzer(Tuning()).terms("光环落地灯怎么安装")
+    tuned = Analyzer(Tuning(version=1, words=(("光环落地灯", None),)))
+    assert "光环落地灯" in tuned.terms("光环落地灯怎么安装")
+
+
+def test_removing_a_dictionary_word_restores_the_default_cut() -> None:
+    analyzer_for(Tuning(version=1, words=(("光环落地灯", None),)))
+    assert "光环落地灯" not in analyzer_for(Tuning(version=2)).terms("光环落地灯怎么安装")
+
+
+def test_protected_pattern_is_one_exact_term_plus_its_parts() -> None:
+    analyzer = Analyzer(Tuning(version=1, patterns=(r"[A-Z]{2}-\d{4}",)))
+    assert analyzer.terms("LM-2041多少钱") == ["lm2041", "lm", "2041", "多少", "钱"]
+
+
+def test_protected_code_typed_without_its_hyphen_gives_the_same_term() -> None:
+    analyzer = Analyzer(Tuning(version=1, patterns=(r"[A-Z]{2}-\d{4}",)))
+    assert "lm2041" in analyzer.terms("price of lm2041")
+
+
+def test_full_width_code_is_folded_to_ascii() -> None:
+    analyzer = Analyzer(Tuning(version=1, patterns=(r"[A-Z]{2}-\d{4}",)))
+    assert analyzer.terms("ＬＭ－２０４１")[0] == "lm2041"
+
+
+def test_synonyms_share_one_term_across_languages() -> None:
+    analyzer = Analyzer(Tuning(version=1, synonyms=(("退款", "退钱", "refund"),)))
+    (refund,) = analyzer.terms("refunds")
+    assert analyzer.terms("退钱") == [refund]
+    assert analyzer.terms("退款") == [refund]
+
+
+def test_multi_word_synonym_is_matched_as_a_phrase() -> None:
+    analyzer = Analyzer(Tuning(version=1, synonyms=(("refund", "money back"),)))
+    assert analyzer.terms("I want my money back") == ["i", "want", "my", *analyzer.terms("refund")]
+    assert "back" in analyzer.terms("come back later")
+
+
+def test_tokens_keep_the_words_as_typed_for_explanations() -> None:
+    analyzer = Analyzer(Tuning(version=1, synonyms=(("退款", "退钱"),)))
+    (token,) = analyzer.tokens("退钱")
+    assert token.surface == "退钱"
+
+
+def test_hostile_input_does_not_break_the_analyzer() -> None:
+    analyzer = Analyzer(Tuning(version=1, patterns=(r"[A-Z]{2}-\d{4}",)))
+    for text in [
+        "",
+        "\x00\x01",
+        "‮‭",
+        "😀" * 50,
+        "a" * 10000,
+        "<script>alert(1)</script>",
+        "%s %d {0}",
+    ]:
+        assert isinstance(analyzer.terms(text), list)

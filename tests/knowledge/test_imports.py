@@ -1,0 +1,316 @@
+"""Importing every format from real files; broken files are rejected and change nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apps.knowledge.importers import ImportFailed, entries_parse, format_detect
+from apps.knowledge.models import Article, Collection, FAQEntry, Passage, Status
+from apps.knowledge.selectors import kb_version, passages_search
+from apps.knowledge.services.content import article_create
+from apps.knowledge.services.imports import collection_import
+from tests.knowledge.files import docx_bytes, pdf_bytes
+
+pytestmark = pytest.mark.django_db
+
+JSONL = "\n".join(
+    json.dumps(row, ensure_ascii=False)
+    for row in [
+        {
+            "id": "kb-1",
+            "lang": "en",
+            "title": "Shipping",
+            "body": "# Times\nTwo to four days.\n# Fees\nFree over 99.",
+        },
+        {"id": "kb-2", "lang": "zh", "title": "退货", "body": "三十天内可以退货。"},
+        {"id": "kb-3", "lang": "zh", "title": "怎么开发票", "body": ""},
+        {
+            "id": "faq-1",
+            "kind": "faq",
+            "lang": "en",
+            "title": "Can I pay with Alipay?",
+            "alternatives": ["Do you take Alipay"],
+            "body": "Yes, Alipay and WeChat Pay.",
+            "url": "https://shop.example.com/pay",
+        },
+    ]
+).encode()
+
+
+def _import(collection: Collection, data: bytes, name: str, **kwargs: object):  # type: ignore[no-untyped-def]
+    return collection_import(
+        collection=collection, entries=entries_parse(data, name=name), **kwargs
+    )
+
+
+def _snapshot(collection: Collection) -> tuple:
+    return (
+        kb_version(collections=[collection]),
+        sorted(
+            Article.objects.filter(collection=collection).values_list(
+                "external_id", "title", "body"
+            )
+        ),
+        sorted(FAQEntry.objects.filter(collection=collection).values_list("external_id", "answer")),
+        Passage.objects.filter(collection=collection).count(),
+    )
+
+
+def test_jsonl_imports_articles_and_faqs_searchable_by_external_id(collection: Collection) -> None:
+    result = _import(collection, JSONL, "kb.jsonl")
+    assert (result.created, result.updated, result.unchanged) == (4, 0, 0)
+    shipping = Article.objects.get(external_id="kb-1")
+    assert shipping.language == "en"
+    assert shipping.status == Status.PUBLISHED
+    assert list(shipping.passages.order_by("position").values_list("heading_path", flat=True)) == [
+        ["Times"],
+        ["Fees"],
+    ]
+    assert Article.objects.get(external_id="kb-2").language == "zh-hans"
+    (hit,) = passages_search(query="do you take alipay", collections=[collection], limit=1)
+    assert hit.kind == "faq"
+    assert hit.external_id == "faq-1"
+    (title_only, *_) = passages_search(query="开发票", collections=[collection])
+    assert title_only.external_id == "kb-3"
+
+
+def test_reimporting_the_same_file_changes_nothing(collection: Collection) -> None:
+    _import(collection, JSONL, "kb.jsonl")
+    before = _snapshot(collection)
+    passage_ids = set(Passage.objects.values_list("pk", flat=True))
+    result = _import(collection, JSONL, "kb.jsonl")
+    assert (result.created, result.updated, result.unchanged, result.passages) == (0, 0, 4, 0)
+    assert set(Passage.objects.values_list("pk", flat=True)) == passage_ids
+    assert _snapshot(collection)[1:] == before[1:]
+
+
+def test_reimport_updates_changed_entries_in_place(collection: Collection) -> None:
+    _import(collection, JSONL, "kb.jsonl")
+    article_pk = Article.objects.get(external_id="kb-2").pk
+    changed = JSONL.replace("三十天内可以退货。".encode(), "七天内可以退货。".encode())
+    result = _import(collection, changed, "kb.jsonl")
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 3)
+    assert Article.objects.get(external_id="kb-2").pk == article_pk
+    (hit, *_) = passages_search(query="七天退货", collections=[collection])
+    assert hit.text == "七天内可以退货。"
+
+
+def test_replace_deletes_what_the_file_no_longer_has(collection: Collection) -> None:
+    _import(collection, JSONL, "kb.jsonl")
+    article_create(collection=collection, title="Hand-written", body="x", language="en")
+    only_first = JSONL.split(b"\n")[0]
+    result = _import(collection, only_first, "kb.jsonl", replace=True)
+    assert result.removed == 4
+    assert list(
+        Article.objects.filter(collection=collection).values_list("external_id", flat=True)
+    ) == ["kb-1"]
+    assert not FAQEntry.objects.filter(collection=collection).exists()
+    assert passages_search(query="alipay", collections=[collection]) == []
+
+
+def test_import_leaves_other_collections_alone(
+    collection: Collection, other_collection: Collection
+) -> None:
+    _import(other_collection, JSONL, "kb.jsonl")
+    before = _snapshot(other_collection)
+    _import(collection, JSONL.split(b"\n")[0], "kb.jsonl", replace=True)
+    assert _snapshot(other_collection) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "location", "message"),
+    [
+        (b'{"id": "a", "title": "ok"}\n{"id": "b", "title": \n', "kb.jsonl line 2", "invalid JSON"),
+        (
+            b'{"id": "a", "title": "ok"}\n["not", "an", "object"]\n',
+            "kb.jsonl line 2",
+            "JSON object",
+        ),
+        (b'{"id": "a", "title": "ok"}\n{"title": "no id"}\n', "kb.jsonl line 2", "missing 'id'"),
+        (b'{"id": "a", "title": "ok", "lang": "fr"}\n', "kb.jsonl line 1", "unknown language"),
+        (b'{"id": "a", "title": "q", "kind": "faq"}\n', "kb.jsonl line 1", "needs an answer"),
+        (
+            b'{"id": "a", "title": "ok"}\n{"id": "a", "title": "again"}\n',
+            "kb.jsonl line 2",
+            "used twice",
+        ),
+        (b'{"id": "a", "title": "ok"}\n\xff\xfe\n', "kb.jsonl line 2", "not UTF-8"),
+    ],
+)
+def test_broken_jsonl_is_rejected_with_its_line_and_changes_nothing(
+    help_centre: Collection, data: bytes, location: str, message: str
+) -> None:
+    before = _snapshot(help_centre)
+    with pytest.raises(ImportFailed) as failure:
+        _import(help_centre, data, "kb.jsonl", replace=True)
+    assert failure.value.location == location
+    assert message in failure.value.message
+    assert _snapshot(help_centre) == before
+
+
+def test_csv_rows_become_faq_entries_and_reimport_is_idempotent(collection: Collection) -> None:
+    data = (
+        "question,answer,lang\n怎么退货？,在我的订单里申请。,zh\n"
+        'How do I return?,"Open My orders, then Return.",en\n'
+    )
+    result = _import(collection, data.encode(), "faq.csv")
+    assert result.created == 2
+    faq = FAQEntry.objects.get(question="怎么退货？")
+    assert (faq.language, faq.answer, faq.status) == (
+        "zh-hans",
+        "在我的订单里申请。",
+        Status.PUBLISHED,
+    )
+    assert (
+        FAQEntry.objects.get(question="How do I return?").answer == "Open My orders, then Return."
+    )
+    assert _import(collection, data.encode(), "faq.csv").unchanged == 2
+    (hit, *_) = passages_search(query="怎么退货", collections=[collection])
+    assert hit.answer == "在我的订单里申请。"
+
+
+def test_csv_without_language_column_detects_it(collection: Collection) -> None:
+    _import(
+        collection,
+        "退款多久到账？,三天内。\nWhen is my refund?,Within three days.\n".encode(),
+        "faq.csv",
+    )
+    assert dict(FAQEntry.objects.values_list("answer", "language")) == {
+        "三天内。": "zh-hans",
+        "Within three days.": "en",
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "location"),
+    [
+        (b"question,answer\nonly one column\n", "faq.csv line 2"),
+        (b"q,a\nq2,a2,en,extra\n", "faq.csv line 2"),
+        (b"q,a\n,empty question\n", "faq.csv line 2"),
+        (b'q,a\n"unterminated,quote\n', "faq.csv line 2"),
+    ],
+)
+def test_broken_csv_is_rejected_with_its_line(
+    help_centre: Collection, data: bytes, location: str
+) -> None:
+    before = _snapshot(help_centre)
+    with pytest.raises(ImportFailed) as failure:
+        _import(help_centre, data, "faq.csv")
+    assert failure.value.location == location
+    assert _snapshot(help_centre) == before
+
+
+def test_markdown_file_becomes_an_article_split_by_headings(collection: Collection) -> None:
+    data = (
+        "# Smart bulb setup\n\nIntro.\n\n## Pairing\nHold the button.\n\n"
+        "## Reset\nSwitch five times.\n"
+    )
+    _import(collection, data.encode(), "bulbs.md")
+    article = Article.objects.get()
+    assert (article.title, article.external_id, article.language) == (
+        "Smart bulb setup",
+        "bulbs.md",
+        "en",
+    )
+    assert list(article.passages.order_by("position").values_list("heading_path", "text")) == [
+        ([], "Intro."),
+        (["Pairing"], "Hold the button."),
+        (["Reset"], "Switch five times."),
+    ]
+
+
+def test_html_keeps_structure_and_drops_scripts_and_navigation(collection: Collection) -> None:
+    html = """<!doctype html><html><head><title>退货政策</title>
+    <link rel="canonical" href="https://shop.example.com/help/returns"></head>
+    <body><nav>首页 | 帮助</nav><h1>退货政策</h1><p>三十天内<b>无理由</b>退货。</p>
+    <h2>退款时间</h2><ul><li>支付宝：1–3 天</li><li>银行卡：3–7 天</li></ul>
+    <script>alert("x")</script><table><tr><th>型号</th><th>价格</th></tr><tr><td>LM-2041</td><td>¥299</td></tr></table>
+    </body></html>"""
+    _import(collection, html.encode(), "returns.html")
+    article = Article.objects.get()
+    assert article.title == "退货政策"
+    assert article.language == "zh-hans"
+    assert article.source_url == "https://shop.example.com/help/returns"
+    assert "alert" not in article.body
+    assert "首页" not in article.body
+    assert article.body == (
+        "三十天内无理由退货。\n\n## 退款时间\n\n- 支付宝：1–3 天\n\n- 银行卡：3–7 天\n\n"
+        "型号 | 价格\n\nLM-2041 | ¥299"
+    )
+    (hit, *_) = passages_search(query="银行卡退款", collections=[collection])
+    assert hit.heading_path == ("退款时间",)
+    assert hit.url == "https://shop.example.com/help/returns"
+
+
+def test_pdf_text_of_every_page_is_imported(collection: Collection) -> None:
+    data = pdf_bytes(
+        [["Warranty terms", "Lamps: two years."], ["Smart bulbs: one year."]], title="Warranty"
+    )
+    _import(collection, data, "warranty.pdf")
+    article = Article.objects.get()
+    assert article.title == "Warranty"
+    assert "Lamps: two years." in article.body
+    assert "Smart bulbs: one year." in article.body
+    (hit, *_) = passages_search(query="bulbs warranty year", collections=[collection])
+    assert hit.external_id == "warranty.pdf"
+
+
+def test_docx_headings_lists_and_tables_are_kept(collection: Collection) -> None:
+    data = docx_bytes(
+        title="Setup guide",
+        sections=[("Pairing", ["Hold the button for five seconds."]), ("Prices", ["Our lamps:"])],
+        table=[["Code", "Price"], ["LM-2041", "¥299"]],
+    )
+    _import(collection, data, "guide.docx")
+    article = Article.objects.get()
+    assert article.title == "Setup guide"
+    assert article.body == (
+        "# Pairing\n\nHold the button for five seconds.\n\n# Prices\n\nOur lamps:\n\n"
+        "Code | Price\n\nLM-2041 | ¥299"
+    )
+    (hit, *_) = passages_search(query="LM-2041 price", collections=[collection])
+    assert hit.heading_path == ("Prices",)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf", "PDF"),
+        ("scan.pdf", pdf_bytes([[]]), "no extractable text"),
+        ("broken.docx", b"PK\x03\x04 not a zip", "DOCX"),
+        ("empty.html", b"<html><body><script>x()</script></body></html>", "no text"),
+        ("binary.md", b"# Title\nok\n\x00\x01", "binary"),
+    ],
+)
+def test_broken_documents_are_rejected_cleanly(
+    help_centre: Collection, name: str, data: bytes, message: str
+) -> None:
+    before = _snapshot(help_centre)
+    with pytest.raises(ImportFailed) as failure:
+        _import(help_centre, data, name)
+    assert message in str(failure.value)
+    assert name in failure.value.location
+    assert _snapshot(help_centre) == before
+
+
+def test_format_is_detected_from_the_name_then_the_content() -> None:
+    assert format_detect("FAQ.CSV", b"") == "csv"
+    assert format_detect("export", b"%PDF-1.7") == "pdf"
+    assert format_detect("export", b'{"id": 1}') == "jsonl"
+    with pytest.raises(ImportFailed):
+        format_detect("mystery.bin", b"\x00\x01")
+
+
+def test_progress_is_reported_up_to_the_total(collection: Collection) -> None:
+    rows = "\n".join(f"Question {n}?,Answer {n}." for n in range(450)).encode()
+    seen: list[tuple[int, int]] = []
+    collection_import(
+        collection=collection,
+        entries=entries_parse(rows, name="many.csv"),
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen[-1] == (450, 450)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert len(seen) >= 3

@@ -1,0 +1,281 @@
+"""passages_search over the database: what is searchable, what a hit says, and freshness."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.knowledge.models import (
+    Article,
+    Collection,
+    DictionaryWord,
+    FAQEntry,
+    ProtectedPattern,
+    Status,
+    SynonymGroup,
+)
+from apps.knowledge.search.engine import indexes_drop
+from apps.knowledge.selectors import kb_version, passages_search
+from apps.knowledge.services.content import (
+    article_create,
+    article_save,
+    entries_delete,
+    entries_set_status,
+    faq_create,
+    faq_save,
+)
+from apps.knowledge.services.tuning import tuning_delete, tuning_save
+
+pytestmark = pytest.mark.django_db
+
+
+def _titles(query: str, collections: list[Collection], limit: int = 5) -> list[str]:
+    return [hit.title for hit in passages_search(query=query, collections=collections, limit=limit)]
+
+
+def test_english_question_finds_the_section_that_answers_it(help_centre: Collection) -> None:
+    (best, *_) = passages_search(
+        query="how fast do refunds arrive", collections=[help_centre], limit=3
+    )
+    assert best.title == "Returns and refunds"
+    assert best.heading_path == ("Refund times",)
+    assert "Alipay within 3 days" in best.text
+    assert best.kind == "passage"
+    assert best.external_id == "returns-en"
+    assert "refunds" in best.matched_terms
+
+
+def test_chinese_question_finds_the_chinese_faq_with_its_answer(help_centre: Collection) -> None:
+    (best, *_) = passages_search(query="退款要多久才能到账", collections=[help_centre], limit=3)
+    assert best.kind == "faq"
+    assert best.title == "退款多久到账？"
+    assert best.answer == "仓库收到退货后3个工作日内原路退款。"
+    assert best.faq_id is not None
+    assert best.article_id is None
+    assert {"退款", "多久"} <= set(best.matched_terms)
+
+
+def test_faq_alternative_phrasings_are_searchable(help_centre: Collection) -> None:
+    (best, *_) = passages_search(query="my lamp broke", collections=[help_centre], limit=1)
+    assert best.title == "How long is the warranty?"
+    assert best.answer == "Lamps have a 2-year warranty."
+
+
+def test_hit_scores_are_explained_and_confidence_is_a_probability(help_centre: Collection) -> None:
+    hits = passages_search(query="warranty for my lamp", collections=[help_centre], limit=5)
+    assert hits
+    for hit in hits:
+        assert 0.0 <= hit.confidence <= 1.0
+        assert hit.semantic_score is None  # dense retrieval is off in these tests
+        assert hit.lexical_score >= 0
+    assert hits[0].fused_score >= hits[-1].fused_score
+    assert hits[0].confidence > hits[-1].confidence
+
+
+def test_confidence_is_low_when_the_question_is_about_something_else(
+    help_centre: Collection,
+) -> None:
+    (on_topic, *_) = passages_search(query="how long is the warranty", collections=[help_centre])
+    off_topic = passages_search(query="what is the capital of France", collections=[help_centre])
+    assert on_topic.confidence > 0.6
+    assert all(hit.confidence < 0.3 for hit in off_topic)
+
+
+def test_article_url_is_its_public_page_or_csbots_own(collection: Collection) -> None:
+    own = article_create(
+        collection=collection,
+        title="Lamp care",
+        body="Dust it.",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    linked = article_create(
+        collection=collection,
+        title="Lamp cleaning",
+        body="Dust it gently.",
+        language="en",
+        status=Status.PUBLISHED,
+        source_url="https://shop.example.com/help/cleaning",
+    )
+    urls = {
+        hit.article_id: hit.url for hit in passages_search(query="dust", collections=[collection])
+    }
+    assert urls[own.pk] == f"/kb/{collection.slug}/{own.pk}/"
+    assert urls[linked.pk] == "https://shop.example.com/help/cleaning"
+
+
+def test_drafts_and_archived_entries_are_never_found(collection: Collection) -> None:
+    article_create(collection=collection, title="Secret plan", body="zebra launch", language="en")
+    faq_create(
+        collection=collection,
+        question="Zebra?",
+        answer="zebra",
+        language="en",
+        status=Status.ARCHIVED,
+    )
+    assert passages_search(query="zebra", collections=[collection]) == []
+
+
+def test_only_the_requested_collections_are_searched(
+    help_centre: Collection, other_collection: Collection
+) -> None:
+    article_create(
+        collection=other_collection,
+        title="Other refund rules",
+        body="Refunds take a year.",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    assert "Other refund rules" not in _titles("refund", [help_centre])
+    assert _titles("refund", [other_collection]) == ["Other refund rules"]
+    assert "Other refund rules" in _titles("refund", [help_centre, other_collection], limit=10)
+
+
+def test_an_edit_is_searchable_on_the_next_search(help_centre: Collection) -> None:
+    assert passages_search(query="tangerine", collections=[help_centre]) == []
+    article = Article.objects.get(external_id="returns-en")
+    article.body += "\n\n## Gift wrap\nTangerine paper is free."
+    article_save(article=article)
+    (hit,) = passages_search(query="tangerine", collections=[help_centre])
+    assert hit.heading_path == ("Gift wrap",)
+    assert hit.text == "Tangerine paper is free."
+
+
+def test_an_edit_replaces_the_old_text_in_results(help_centre: Collection) -> None:
+    faq = FAQEntry.objects.get(external_id="faq-warranty")
+    passages_search(query="warranty", collections=[help_centre])  # builds the index
+    faq.answer = "Lamps now have a 3-year warranty."
+    faq_save(faq=faq)
+    (best, *_) = passages_search(query="warranty", collections=[help_centre])
+    assert best.answer == "Lamps now have a 3-year warranty."
+
+
+def test_unpublishing_and_deleting_take_entries_out_at_once(help_centre: Collection) -> None:
+    assert "配送说明" in _titles("包邮", [help_centre])
+    entries_set_status(
+        entries=Article.objects.filter(external_id="shipping-zh"), status=Status.ARCHIVED
+    )
+    assert "配送说明" not in _titles("包邮", [help_centre])
+    entries_set_status(
+        entries=Article.objects.filter(external_id="shipping-zh"), status=Status.PUBLISHED
+    )
+    assert "配送说明" in _titles("包邮", [help_centre])
+    entries_delete(entries=FAQEntry.objects.filter(external_id="faq-refund-zh"))
+    assert "退款多久到账？" not in _titles("退款多久到账", [help_centre])
+
+
+def test_incrementally_updated_index_ranks_like_a_fresh_one(help_centre: Collection) -> None:
+    passages_search(query="refund", collections=[help_centre])
+    for n in range(40):
+        faq_create(
+            collection=help_centre,
+            question=f"Question {n} about refunds and lamps",
+            answer=f"Answer {n}.",
+            language="en",
+            status=Status.PUBLISHED,
+        )
+        if n % 3 == 0:
+            entries_delete(
+                entries=FAQEntry.objects.filter(question=f"Question {n} about refunds and lamps")
+            )
+    incremental = passages_search(query="refund lamp warranty", collections=[help_centre], limit=10)
+    indexes_drop()
+    fresh = passages_search(query="refund lamp warranty", collections=[help_centre], limit=10)
+    assert [h.passage_id for h in incremental] == [h.passage_id for h in fresh]
+
+
+def test_kb_version_changes_with_content_and_tuning(
+    help_centre: Collection, other_collection: Collection
+) -> None:
+    before = kb_version(collections=[help_centre])
+    other_before = kb_version(collections=[other_collection])
+    faq = FAQEntry.objects.get(external_id="faq-warranty")
+    faq.answer = "Two years."
+    faq_save(faq=faq)
+    after_edit = kb_version(collections=[help_centre])
+    assert after_edit != before
+    assert kb_version(collections=[other_collection]) == other_before
+    tuning_save(obj=DictionaryWord(word="极光台灯"))
+    assert kb_version(collections=[help_centre]) != after_edit
+
+
+def test_saving_unchanged_content_keeps_the_version(help_centre: Collection) -> None:
+    before = kb_version(collections=[help_centre])
+    article_save(article=Article.objects.get(external_id="returns-en"))
+    assert kb_version(collections=[help_centre]) == before
+
+
+def test_synonym_added_in_admin_applies_to_the_next_search(help_centre: Collection) -> None:
+    assert "退款多久到账？" not in _titles("退钱", [help_centre])
+    group = tuning_save(obj=SynonymGroup(terms="退款 = 退钱 = refund"))
+    titles = _titles("退钱", [help_centre])
+    assert "退款多久到账？" in titles
+    assert "Returns and refunds" in titles  # across languages
+    tuning_delete(obj=group)
+    assert "退款多久到账？" not in _titles("退钱", [help_centre])
+
+
+def test_dictionary_word_makes_a_product_name_match_whole(collection: Collection) -> None:
+    for title in ("光环落地灯安装", "光环的含义", "落地灯选购"):
+        article_create(
+            collection=collection, title=title, body="", language="zh-hans", status=Status.PUBLISHED
+        )
+    before = passages_search(query="光环落地灯", collections=[collection])
+    assert len(before) == 3  # 光环 and 落地灯 match separately
+    tuning_save(obj=DictionaryWord(word="光环落地灯"))
+    (hit,) = passages_search(query="光环落地灯", collections=[collection])
+    assert hit.title == "光环落地灯安装"
+    assert hit.matched_terms == ("光环落地灯",)
+
+
+def test_protected_pattern_matches_a_code_exactly_and_first(collection: Collection) -> None:
+    for code in ("LM-2041", "LM-2014"):
+        article_create(
+            collection=collection,
+            title=f"{code} lamp",
+            body=f"The {code} desk lamp. Order 2041 ships from LM warehouse.",
+            language="en",
+            status=Status.PUBLISHED,
+        )
+    tuning_save(obj=ProtectedPattern(name="product code", pattern=r"[A-Z]{2}-\d{4}"))
+    for query in ("LM-2041", "lm2041 price", "ＬＭ－２０４１多少钱"):
+        best, *others = passages_search(query=query, collections=[collection], limit=2)
+        assert best.title == "LM-2041 lamp", query
+        assert all(other.confidence < best.confidence for other in others)
+
+
+def test_new_pattern_reanalyses_existing_passages(collection: Collection) -> None:
+    article_create(
+        collection=collection,
+        title="Order numbers",
+        body="Your order LC2406110042 shipped.",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    tuning_save(obj=ProtectedPattern(name="order", pattern=r"LC\d{10}"))
+    (hit,) = passages_search(query="where is LC2406110042", collections=[collection])
+    assert "LC2406110042".lower() in hit.matched_terms
+
+
+def test_empty_or_junk_queries_return_nothing(help_centre: Collection) -> None:
+    for query in ("", "   ", "？？？", "\x00"):
+        assert passages_search(query=query, collections=[help_centre]) == []
+    assert passages_search(query="refund", collections=[]) == []
+    assert passages_search(query="refund", collections=[help_centre], limit=0) == []
+
+
+def test_naughty_strings_neither_crash_nor_leak(help_centre: Collection) -> None:
+    import json
+    from pathlib import Path
+
+    blns = (
+        Path(__file__).resolve().parents[3]
+        / "shared"
+        / "datasets"
+        / "naughty-strings"
+        / "blns.json"
+    )
+    if not blns.exists():
+        pytest.skip("shared/ naughty strings are not beside the repository")
+    for text in json.loads(blns.read_text())[:400]:
+        for hit in passages_search(query=text, collections=[help_centre], limit=3):
+            assert hit.collection_id == help_centre.pk
