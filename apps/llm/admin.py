@@ -1,3 +1,5 @@
+# Django's admin classes are generic only in django-stubs, not at runtime.
+# mypy: disable-error-code="type-arg"
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,13 +57,13 @@ class ModelProviderAdmin(admin.ModelAdmin):
     search_fields = ["name", "site__name"]
     inlines = [ModelRouteInline]
 
-    def get_fields(self, request: HttpRequest, obj: ModelProvider | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ModelProvider | None = None) -> list[Any]:
         fields = ["site", "preset", "name", "base_url", "api_key"]
         return [*fields, "clear_api_key"] if obj is not None and obj.api_key else fields
 
     @admin.display(description=_("address"))
     def address(self, obj: ModelProvider) -> str:
-        return obj.base_url or _("(the provider's public API)")
+        return obj.base_url or str(_("(the provider's public API)"))
 
     @admin.display(description=_("key stored"), boolean=True)
     def key_stored(self, obj: ModelProvider) -> bool:

@@ -95,7 +95,8 @@ class RedisStore:
         return _redis_clients.get()
 
     async def get(self, *keys: str) -> list[str | None]:
-        return await self._client.mget([self._prefix + key for key in keys])
+        values = await self._client.mget([self._prefix + key for key in keys])
+        return [None if value is None else str(value) for value in values]
 
     async def ttl(self, key: str) -> float | None:
         millis = await self._client.pttl(self._prefix + key)

@@ -1,5 +1,8 @@
 """Admin forms: the API key is write-only."""
 
+# Django's form classes are generic only in django-stubs, not at runtime.
+# mypy: disable-error-code="type-arg"
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,7 +44,7 @@ class ModelProviderForm(forms.ModelForm):
             self.fields["api_key"].help_text = _("No key is stored.")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if cleaned.get("clear_api_key"):
             cleaned["api_key"] = ""
         elif not cleaned.get("api_key"):

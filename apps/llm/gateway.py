@@ -22,7 +22,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
@@ -42,6 +42,7 @@ from apps.llm.types import (
     TextDelta,
     Usage,
 )
+from apps.llm.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,7 +98,8 @@ class Done:
 
 
 GatewayEvent = TextDelta | Reset | Done
-Recorder = Callable[[uuid.UUID, Attempt], Awaitable[None]]
+# Takes each attempt as it ends; must return at once (services.py writes in the background).
+Recorder = Callable[[uuid.UUID, Attempt], None]
 
 
 class _Run:
@@ -116,35 +118,38 @@ class _Run:
         self.started = self.loop.time()
         self.ttft: float | None = None
 
-    async def deltas(self) -> AsyncIterator[TextDelta]:
+    async def deltas(self) -> AsyncGenerator[TextDelta, None]:
         """Yield the route's text; raise LLMError for any failure, including a bad ending."""
         timeouts = self.route.timeouts
         end = self.started + timeouts.total
         progressed = False
         stream = backend_for(self.route).stream(self.request)
+        watchdog = Watchdog()
         async with aclosing(stream):
-            while True:
-                wait = timeouts.between_tokens if progressed else timeouts.first_token
-                deadline = min(self.loop.time() + wait, end)
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        event = await anext(stream)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise self._timeout(progressed, deadline >= end) from None
-                progressed = True
-                if type(event) is TextDelta:
-                    if self.ttft is None:
-                        self.ttft = self.loop.time() - self.started
-                    self.text.append(event.text)
-                    yield event
-                elif type(event) is ReasoningDelta:
-                    self.reasoning.append(event.text)
-                elif type(event) is Usage:
-                    self.usage = event
-                elif type(event) is Finish:
-                    self.finish = event.reason
+            try:
+                while True:
+                    wait = timeouts.between_tokens if progressed else timeouts.first_token
+                    deadline = min(self.loop.time() + wait, end)
+                    try:
+                        event = await watchdog.wait(anext(stream), deadline)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise self._timeout(progressed, deadline >= end) from None
+                    progressed = True
+                    if type(event) is TextDelta:
+                        if self.ttft is None:
+                            self.ttft = self.loop.time() - self.started
+                        self.text.append(event.text)
+                        yield event
+                    elif type(event) is ReasoningDelta:
+                        self.reasoning.append(event.text)
+                    elif type(event) is Usage:
+                        self.usage = event
+                    elif type(event) is Finish:
+                        self.finish = event.reason
+            finally:
+                watchdog.close()
         if self.finish == "content_filter":
             raise LLMError(
                 "content_filter",
@@ -196,7 +201,7 @@ class Gateway:
 
     async def stream(
         self, routes: Sequence[Route], request: ChatRequest
-    ) -> AsyncIterator[GatewayEvent]:
+    ) -> AsyncGenerator[GatewayEvent, None]:
         """Answer ``request`` from the first route that can; end with exactly one Done."""
         call_id = uuid.uuid4()
         attempts: list[Attempt] = []
@@ -334,11 +339,7 @@ class Gateway:
             )
             if attempt.error.kind not in _NOT_ROUTE_FAILURES:
                 await self.breaker.failure(key)
-        try:
-            await self.record(call_id, attempt)
-        except Exception:
-            # The visitor's answer matters more than its accounting row.
-            logger.exception("recording usage of %s failed", attempt.route.label)
+        self.record(call_id, attempt)
 
     @staticmethod
     def _done(

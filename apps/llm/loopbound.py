@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 T = TypeVar("T")
 
 
 class LoopBound(Generic[T]):
-    def __init__(self, factory: Callable[[], T], closer: Callable[[T], Awaitable[object]]) -> None:
+    def __init__(
+        self, factory: Callable[[], T], closer: Callable[[T], Awaitable[object]] | None = None
+    ) -> None:
         self._factory = factory
         self._closer = closer
         self._items: WeakKeyDictionary[asyncio.AbstractEventLoop, T] = WeakKeyDictionary()
@@ -33,11 +35,11 @@ class LoopBound(Generic[T]):
 
     async def aclose(self) -> None:
         item = self._items.pop(asyncio.get_running_loop(), None)
-        if item is not None:
+        if item is not None and self._closer is not None:
             await self._closer(item)
 
 
-_registry: list[LoopBound[object]] = []
+_registry: list[LoopBound[Any]] = []
 
 
 async def loop_clients_close() -> None:

@@ -106,7 +106,7 @@ class ModelRoute(models.Model):
         return f"{self.provider.preset}/{self.model}"
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, object] = {}
         # Unset while an inline form is being built for a provider not saved yet.
         provider = getattr(self, "provider", None)
         if (

@@ -14,7 +14,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from apps.llm.dialects.base import BaseBackend
@@ -213,7 +213,7 @@ def _clip(sentence: str) -> str:
 class OfflineBackend(BaseBackend):
     """Answer from ``request.documents`` alone; same interface as the network backends."""
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         answer = extract_answer(request.question_text(), request.documents, request.language)
         for start in range(0, len(answer), CHUNK_CHARS):
             yield TextDelta(answer[start : start + CHUNK_CHARS])

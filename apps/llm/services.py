@@ -2,24 +2,27 @@
 
 The answering pipeline calls ``chat_stream`` and ``embed``; nothing else in csbot talks to a
 provider. Both pick the site's routes (``selectors``), run them through the one ``Gateway`` and
-write a ``UsageRecord`` per attempt.
+store a ``UsageRecord`` per attempt, in the background (``usage.py``; ``usage_flush`` waits).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from decimal import Decimal
 
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from apps.llm.breaker import breaker_get
 from apps.llm.config import env_config
 from apps.llm.gateway import Attempt, Gateway, GatewayEvent, Recorder
+from apps.llm.loopbound import LoopBound
 from apps.llm.models import ModelPrice, Purpose, UsageRecord
+from apps.llm.routes import Route
 from apps.llm.selectors import (
     ConfiguredRoute,
     chain_for_site,
@@ -27,48 +30,51 @@ from apps.llm.selectors import (
     price_current,
 )
 from apps.llm.types import ChatRequest, Usage
+from apps.llm.usage import UsageEntry, UsageWriter
 
 _MILLION = Decimal(1_000_000)
 _COST_PLACES = Decimal("0.000001")
 
 
-def usage_record_create(
-    *,
-    call_id: uuid.UUID,
-    attempt: Attempt,
-    purpose: str,
-    site_id: int | None = None,
-    conversation_id: int | None = None,
-    message_id: int | None = None,
-) -> UsageRecord:
-    """Store one attempt, costed at the price version in force now."""
-    route = attempt.route
-    usage = attempt.usage or Usage(0, 0)
-    price = price_current(provider=route.provider, model=route.model)
-    cost_cny, cost_usd = _cost(price, usage)
-    error = attempt.error
-    return UsageRecord.objects.create(
-        call_id=call_id,
-        attempt=attempt.number,
-        purpose=purpose,
-        site_id=site_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        route_id=route.route_id,
-        provider=route.provider,
-        model=route.model[:200],
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        tokens_estimated=usage.estimated,
-        ttft_ms=None if attempt.ttft is None else round(attempt.ttft * 1000),
-        latency_ms=round(attempt.latency * 1000),
-        outcome=attempt.status,
-        error_kind=error.kind if error else "",
-        http_status=error.status if error else None,
-        price=price,
-        cost_cny=cost_cny,
-        cost_usd=cost_usd,
-    )
+def usage_records_create(*, entries: Sequence[UsageEntry]) -> list[UsageRecord]:
+    """Store attempts in one insert, each costed at the price version in force when it ended."""
+    prices: dict[tuple[str, str], ModelPrice | None] = {}
+    records = []
+    for entry in entries:
+        attempt, route = entry.attempt, entry.attempt.route
+        usage = attempt.usage or Usage(0, 0)
+        key = (route.provider, route.model)
+        # One lookup per model and batch: a batch spans well under a second.
+        if key not in prices:
+            prices[key] = price_current(provider=route.provider, model=route.model, at=entry.at)
+        cost_cny, cost_usd = _cost(prices[key], usage)
+        error = attempt.error
+        records.append(
+            UsageRecord(
+                created_at=entry.at,
+                call_id=entry.call_id,
+                attempt=attempt.number,
+                purpose=entry.purpose,
+                site_id=entry.site_id,
+                conversation_id=entry.conversation_id,
+                message_id=entry.message_id,
+                route_id=route.route_id,
+                provider=route.provider,
+                model=route.model[:200],
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                tokens_estimated=usage.estimated,
+                ttft_ms=None if attempt.ttft is None else round(attempt.ttft * 1000),
+                latency_ms=round(attempt.latency * 1000),
+                outcome=attempt.status,
+                error_kind=error.kind if error else "",
+                http_status=error.status if error else None,
+                price=prices[key],
+                cost_cny=cost_cny,
+                cost_usd=cost_usd,
+            )
+        )
+    return UsageRecord.objects.bulk_create(records)
 
 
 def _cost(price: ModelPrice | None, usage: Usage) -> tuple[Decimal, Decimal]:
@@ -90,23 +96,65 @@ def _gateway(record: Recorder) -> Gateway:
     return Gateway(breaker=breaker, record=record, retry_backoff=settings.retry_backoff)
 
 
+def _writer_new() -> UsageWriter:
+    create = database_sync_to_async(usage_records_create)
+    return UsageWriter(lambda entries: create(entries=entries))
+
+
+async def _writer_flush(writer: UsageWriter) -> None:
+    await writer.flush()
+
+
+_writers = LoopBound(_writer_new, _writer_flush)
+
+
+async def usage_flush() -> None:
+    """Wait until the usage of every call made on this event loop is stored."""
+    await _writers.get().flush()
+
+
+class _ChainCache:
+    """Each site's chain for a few seconds, looked up once however many answers start together.
+
+    Without it every answer would wait for a database round trip (a thread hop and, under ASGI,
+    a new connection) before its request could leave; admin changes apply within ``TTL``.
+    """
+
+    TTL = 5.0
+
+    def __init__(self) -> None:
+        self._entries: dict[int | None, tuple[float, asyncio.Task[tuple[Route, ...]]]] = {}
+
+    async def get(self, site_id: int | None) -> tuple[Route, ...]:
+        loop = asyncio.get_running_loop()
+        entry = self._entries.get(site_id)
+        if entry is None or entry[0] <= loop.time() or _failed(entry[1]):
+            lookup = database_sync_to_async(chain_for_site)
+            entry = (loop.time() + self.TTL, loop.create_task(lookup(site_id=site_id)))
+            self._entries[site_id] = entry
+        return await asyncio.shield(entry[1])
+
+
+def _failed(task: asyncio.Task[tuple[Route, ...]]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
+
+
+_chains = LoopBound(_ChainCache)
+
+
 def _recorder(
     purpose: str,
     site_id: int | None = None,
     conversation_id: int | None = None,
     message_id: int | None = None,
 ) -> Recorder:
-    create = database_sync_to_async(usage_record_create)
+    writer = _writers.get()
 
-    async def record(call_id: uuid.UUID, attempt: Attempt) -> None:
-        await create(
-            call_id=call_id,
-            attempt=attempt,
-            purpose=purpose,
-            site_id=site_id,
-            conversation_id=conversation_id,
-            message_id=message_id,
+    def record(call_id: uuid.UUID, attempt: Attempt) -> None:
+        entry = UsageEntry(
+            call_id, attempt, purpose, site_id, conversation_id, message_id, timezone.now()
         )
+        writer.submit(entry)
 
     return record
 
@@ -117,7 +165,7 @@ async def chat_stream(
     request: ChatRequest,
     conversation_id: int | None = None,
     message_id: int | None = None,
-) -> AsyncIterator[GatewayEvent]:
+) -> AsyncGenerator[GatewayEvent, None]:
     """Stream an answer through the site's chain: TextDelta…, maybe Reset, then one Done.
 
     On ``Reset`` drop every TextDelta received so far. ``Done.outcome`` is ``complete`` (the
@@ -125,7 +173,7 @@ async def chat_stream(
     or ``failed`` (no route answered). An empty complete answer from the offline answerer means
     it found nothing to quote. Every attempt is recorded as a UsageRecord.
     """
-    routes = await database_sync_to_async(chain_for_site)(site_id=site_id)
+    routes = await _chains.get().get(site_id)
     gateway = _gateway(_recorder(Purpose.CHAT, site_id, conversation_id, message_id))
     async with aclosing(gateway.stream(routes, request)) as events:
         async for event in events:

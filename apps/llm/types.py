@@ -5,7 +5,7 @@ Backends speak only these frozen dataclasses; provider JSON never leaves a diale
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args
 
@@ -165,7 +165,7 @@ class LLMError(Exception):
 class Backend(Protocol):
     """What every backend offers; shaped like httpx's transport interface."""
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """Yield deltas, then exactly one Usage and one Finish; raise LLMError on failure."""
         ...
 

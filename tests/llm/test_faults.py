@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 
 from apps.llm.gateway import Done, Reset
 from apps.llm.models import UsageRecord
-from apps.llm.services import chat_stream
+from apps.llm.services import chat_stream, usage_flush
 from apps.llm.types import ChatMessage, ChatRequest, TextDelta
 from tests.llm.loopback import CUT, STALL, Pause, Reply, closed_port_url
 from tests.llm.provider_replies import DONE, openai_chunk, openai_error, openai_stream
@@ -33,6 +33,7 @@ def two_routes(chain, provider, backup):
 
 async def answer(request: ChatRequest = REQUEST) -> tuple[list[object], Done]:
     events = [event async for event in chat_stream(site_id=None, request=request)]
+    await usage_flush()
     done = events[-1]
     assert isinstance(done, Done)
     assert not any(isinstance(event, Done) for event in events[:-1])
@@ -388,6 +389,7 @@ async def test_caller_leaving_mid_answer_is_recorded_as_cancelled(chain, provide
     stream = chat_stream(site_id=None, request=REQUEST)
     first = await anext(stream)
     await stream.aclose()
+    await usage_flush()
 
     assert first == TextDelta("One ")
     record = await database_sync_to_async(UsageRecord.objects.get)()

@@ -13,7 +13,7 @@ from apps.chat.services import conversation_open
 from apps.llm.gateway import Done
 from apps.llm.models import ModelPrice, ModelProvider, ModelRoute, Purpose, UsageRecord
 from apps.llm.selectors import chain_for_site, conversation_usage_totals
-from apps.llm.services import chat_stream, embed, usage_link_message
+from apps.llm.services import chat_stream, embed, usage_flush, usage_link_message
 from apps.llm.types import ChatMessage, ChatRequest, LLMError
 from tests.llm.provider_replies import embeddings_reply, openai_error, openai_stream
 
@@ -24,6 +24,7 @@ REQUEST = ChatRequest(messages=(ChatMessage("user", "hi"),))
 
 async def answer(**kwargs) -> Done:
     events = [e async for e in chat_stream(request=REQUEST, **kwargs)]
+    await usage_flush()
     return events[-1]
 
 
@@ -166,6 +167,7 @@ async def test_embed_returns_one_vector_per_text_in_batches_and_records_it(chain
     )
 
     vectors = await embed(texts=[f"text {i}" for i in range(12)])
+    await usage_flush()
 
     assert [v[0] for v in vectors] == [float(i) for i in range(12)]
     assert [len(r.json()["input"]) for r in provider.requests] == [10, 2]
@@ -190,6 +192,7 @@ async def test_embed_failure_raises_after_retrying(chain, provider):
 
     with pytest.raises(LLMError) as caught:
         await embed(texts=["a"])
+    await usage_flush()
 
     assert (caught.value.kind, len(provider.requests)) == ("server", 2)
     outcomes = await database_sync_to_async(list)(

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from apps.llm.dialects.base import HTTPBackend, usage_or_estimate
 from apps.llm.errors import error_from_payload
+from apps.llm.presets import Preset
 from apps.llm.sse import sse_events
 from apps.llm.types import (
     ChatRequest,
     Finish,
     FinishReason,
+    LLMError,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -57,48 +59,68 @@ class AnthropicBackend(HTTPBackend):
             body["stop_sequences"] = list(request.stop)
         return body
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        input_tokens: int | None = None
-        output_tokens: int | None = None
-        finish: FinishReason | None = None
-        output: list[str] = []
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        reader = EventReader(self.route.preset)
         async with self.open_stream("/messages", self.payload(request)) as response:
             try:
                 async for sse in sse_events(response.aiter_lines()):
-                    data = self.decode(sse.data)
-                    kind = data.get("type") or sse.event
-                    if kind == "content_block_delta":
-                        delta = data.get("delta") or {}
-                        if delta.get("type") == "text_delta" and delta.get("text"):
-                            output.append(delta["text"])
-                            yield TextDelta(delta["text"])
-                        elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
-                            output.append(delta["thinking"])
-                            yield ReasoningDelta(delta["thinking"])
-                    elif kind == "message_start":
-                        usage = (data.get("message") or {}).get("usage") or {}
-                        input_tokens = usage.get("input_tokens", input_tokens)
-                    elif kind == "message_delta":
-                        usage = data.get("usage") or {}
-                        # Cumulative counts: the last one is the total.
-                        output_tokens = usage.get("output_tokens", output_tokens)
-                        input_tokens = usage.get("input_tokens") or input_tokens
-                        reason = (data.get("delta") or {}).get("stop_reason")
-                        if reason:
-                            finish = STOP_REASONS.get(reason, "stop")
-                    elif kind == "message_stop":
+                    for event in reader.feed(self.decode(sse.data), sse.event):
+                        yield event
+                    if reader.stopped:
                         break
-                    elif kind == "error":
-                        raise error_from_payload(preset=self.route.preset, data=data)
             except httpx.TransportError:
                 # Cut after the stop reason: only message_stop is lost, the answer is whole.
-                if finish is None:
+                if reader.finish is None:
                     raise
-
-        if finish is None:
+        if reader.finish is None:
             raise self.malformed("the stream ended before its stop reason")
-        reported = None
-        if input_tokens is not None and output_tokens is not None:
-            reported = Usage(int(input_tokens), int(output_tokens))
-        yield usage_or_estimate(reported, request, output)
-        yield Finish(finish)
+        yield usage_or_estimate(reader.usage(), request, reader.output)
+        yield Finish(reader.finish)
+
+
+class EventReader:
+    """Fold Messages API events into stream events, remembering usage and the stop reason."""
+
+    __slots__ = ("finish", "input_tokens", "output", "output_tokens", "preset", "stopped")
+
+    def __init__(self, preset: Preset) -> None:
+        self.preset = preset
+        self.finish: FinishReason | None = None
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.output: list[str] = []
+        self.stopped = False
+
+    def feed(self, data: Any, event: str) -> Sequence[StreamEvent]:
+        if type(data) is not dict:
+            raise LLMError("protocol", f"unexpected event {data!r:.200}", retryable=True)
+        kind = data.get("type") or event
+        if kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                self.output.append(delta["text"])
+                return (TextDelta(delta["text"]),)
+            if delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                self.output.append(delta["thinking"])
+                return (ReasoningDelta(delta["thinking"]),)
+        elif kind == "message_start":
+            usage = (data.get("message") or {}).get("usage") or {}
+            self.input_tokens = usage.get("input_tokens", self.input_tokens)
+        elif kind == "message_delta":
+            usage = data.get("usage") or {}
+            # Cumulative counts: the last one is the total.
+            self.output_tokens = usage.get("output_tokens", self.output_tokens)
+            self.input_tokens = usage.get("input_tokens") or self.input_tokens
+            reason = (data.get("delta") or {}).get("stop_reason")
+            if reason:
+                self.finish = STOP_REASONS.get(reason, "stop")
+        elif kind == "message_stop":
+            self.stopped = True
+        elif kind == "error":
+            raise error_from_payload(preset=self.preset, data=data)
+        return ()
+
+    def usage(self) -> Usage | None:
+        if self.input_tokens is None or self.output_tokens is None:
+            return None
+        return Usage(int(self.input_tokens), int(self.output_tokens))

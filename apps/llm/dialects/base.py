@@ -7,7 +7,7 @@ error bodies and turning transport failures into ``LLMError`` happen here, once.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +21,7 @@ from apps.llm.types import (
     ChatRequest,
     Completion,
     Embeddings,
+    ErrorKind,
     Finish,
     FinishReason,
     LLMError,
@@ -40,7 +41,7 @@ class BaseBackend:
     def __init__(self, route: Route) -> None:
         self.route = route
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         raise NotImplementedError
 
     async def complete(self, request: ChatRequest) -> Completion:
@@ -128,7 +129,7 @@ class HTTPBackend(BaseBackend):
 
     def _transport_error(self, exc: httpx.HTTPError) -> LLMError:
         message = redact(f"{type(exc).__name__}: {exc}", self.route.api_key)
-        kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "server"
+        kind: ErrorKind = "timeout" if isinstance(exc, httpx.TimeoutException) else "server"
         return LLMError(kind, message, retryable=True, provider=self.route.provider)
 
     def malformed(self, message: str) -> LLMError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from apps.llm.dialects.base import HTTPBackend, usage_or_estimate
@@ -36,7 +36,7 @@ class OllamaBackend(HTTPBackend):
             "options": options,
         }
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         finish: FinishReason | None = None
         usage: Usage | None = None
         output: list[str] = []

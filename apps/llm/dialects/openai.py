@@ -8,7 +8,7 @@ empty; extra fields; errors inside a 200 stream; a whole JSON body where a strea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -62,22 +62,22 @@ class ChunkReader:
         self.usage: Usage | None = None
         self.output: list[str] = []
 
-    def feed(self, chunk: Any) -> list[StreamEvent]:
-        if not isinstance(chunk, dict):
+    def feed(self, chunk: Any) -> Sequence[StreamEvent]:
+        # Runs for every token of every answer: plain lookups, the rare keys tested first.
+        if type(chunk) is not dict:
             raise LLMError("protocol", f"unexpected chunk {chunk!r:.200}", retryable=True)
-        self._raise_if_error(chunk)
+        if "error" in chunk or "base_resp" in chunk:
+            self._raise_if_error(chunk)
         if chunk.get("output_sensitive") or chunk.get("input_sensitive"):
             self.finish = "content_filter"
-        usage = usage_from(chunk.get("usage"))
-        if usage:
-            self.usage = usage
+        if chunk.get("usage"):
+            self.usage = usage_from(chunk["usage"]) or self.usage
         choices = chunk.get("choices")
         if not choices:
-            return []
+            return ()
         choice = choices[0]
-        usage = usage_from(choice.get("usage"))
-        if usage:
-            self.usage = usage
+        if "usage" in choice:
+            self.usage = usage_from(choice["usage"]) or self.usage
         events: list[StreamEvent] = []
         # Only deltas: MiniMax may end with a whole "message" repeating the answer.
         delta = choice.get("delta")
@@ -127,7 +127,7 @@ class OpenAIBackend(HTTPBackend):
             body["stream_options"] = {"include_usage": True}
         return body
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         reader = ChunkReader(self.route.preset)
         async with self.open_stream("/chat/completions", self.payload(request)) as response:
             if "json" in response.headers.get("content-type", ""):
@@ -155,7 +155,7 @@ class OpenAIBackend(HTTPBackend):
         yield usage_or_estimate(reader.usage, request, reader.output)
         yield Finish(reader.finish)
 
-    def _whole_body(self, reader: ChunkReader, data: Any) -> list[StreamEvent]:
+    def _whole_body(self, reader: ChunkReader, data: Any) -> Sequence[StreamEvent]:
         if not isinstance(data, dict) or data.get("object") != "chat.completion":
             return reader.feed(data)
         reader.usage = usage_from(data.get("usage"))
