@@ -227,6 +227,13 @@ class Gateway:
                     # The caller went away (visitor left, task cancelled): still account for it.
                     await self._settle(call_id, run.result("cancelled"))
                     raise
+                except Exception as exc:
+                    # A reply no dialect rule foresaw (say, a chunk of an unheard-of shape) is
+                    # this route failing, not the answer: fail over like any protocol error.
+                    logger.exception("model route %s sent something unreadable", route.label)
+                    run.error = LLMError(
+                        "protocol", f"unreadable reply ({type(exc).__name__})", retryable=False
+                    )
                 attempt = run.result()
                 attempts.append(attempt)
                 await self._settle(call_id, attempt)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -124,3 +127,15 @@ def test_every_preset_has_a_valid_dialect_and_address():
         assert preset.dialect in {"openai", "anthropic", "ollama", "offline"}
         assert preset.base_url.startswith(("https://", "http://")) or preset.dialect == "offline"
         assert preset.default_model
+
+
+def test_every_variable_read_is_listed_in_env_example():
+    root = Path(__file__).resolve().parents[2]
+    read = set(re.findall(r'"(CSBOT_LLM_[A-Z_]+)"', (root / "apps/llm/config.py").read_text()))
+    listed = (root / ".env.example").read_text()
+
+    assert read
+    assert [name for name in sorted(read) if f"\n{name}=" not in listed] == []
+    for preset in PRESETS.values():
+        if preset.dialect != "offline":
+            assert preset.env_prefix in listed

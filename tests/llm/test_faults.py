@@ -284,6 +284,16 @@ async def test_malformed_chunk_before_any_text_is_retried_on_the_same_route(two_
     assert [a.error_kind for a in done.attempts] == ["protocol", None]
 
 
+async def test_a_chunk_of_an_unforeseen_shape_fails_over_instead_of_crashing(two_routes, provider):
+    provider.reply(Reply.sse([b'data: {"choices": ["not an object"]}\n\n', DONE]))
+
+    _, done = await answer()
+
+    assert (done.outcome, done.route) == ("complete", "deepseek/ds-test")
+    assert done.attempts[0].error_kind == "protocol"
+    assert len(provider.requests) == 1
+
+
 async def test_content_filter_refusal_fails_over_without_retrying(chain, provider, backup):
     chain(("qwen/qwen-plus", provider.url), ("deepseek/ds-test", backup.url))
     provider.reply(
