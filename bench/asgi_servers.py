@@ -141,10 +141,6 @@ async def measure(
     await asyncio.gather(*(converse(ws, i) for i, ws in enumerate(active)))
     for ws in sockets:
         await ws.close()
-    quantiles = lambda xs: {
-        "p50": round(statistics.median(xs), 2),
-        "p99": round(statistics.quantiles(xs, n=100)[98], 2),
-    }
     return {
         "sockets": len(sockets),
         "open_seconds": round(open_seconds, 2),
