@@ -331,7 +331,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
   const SKELETON = `<style>${CSS}</style><div class="root">
 <div class="panel" role="dialog" id="panel" aria-labelledby="title" hidden>
 <div class="head"><div class="avatar" aria-hidden="true"></div><div class="who"><h2 class="title" id="title" tabindex="-1"></h2><p class="status"><span class="dot"></span><span class="state"></span></p></div><div class="actions"></div><button type="button" class="close"><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg></button></div>
-<div class="log" tabindex="0"><div class="list"></div><div class="msg bot typing" hidden><div class="bubble"><span class="dots"><i></i><i></i><i></i></span></div></div></div>
+<div class="log" tabindex="0"><div class="list"></div><div class="msg typing" hidden><div class="bubble"><span class="dots"><i></i><i></i><i></i></span></div></div></div>
 <p class="alert" role="alert" hidden></p><div class="notice"></div>
 <form class="composer"><textarea rows="1" maxlength="${MAX_CHARS}" enterkeyhint="send"></textarea><button type="submit" class="send" disabled><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg></button></form>
 <div class="sr" aria-live="polite"></div>
@@ -344,7 +344,8 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
   let t = STRINGS.en;
   let session = null; // the /session answer
   let ws = null; // the socket, once open
-  let live = false; // said hello and resumed: frames may be sent
+  let greeted = false; // the server answered hello on this socket
+  let live = false; // said hello and resumed: messages may be sent
   let replaying = false; // between `resume` and `resumed`
   let historyLoaded = false; // the first resume finished: later arrivals are news
   let stopped = false; // the server refused this page: no retries
@@ -436,6 +437,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
 
   const dropped = (code) => {
     ws = null;
+    greeted = false;
     live = false;
     replaying = false;
     clearInterval(heartbeat);
@@ -483,6 +485,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
   const on = {
     ready(frame) {
       attempt = 0;
+      greeted = true;
       const conversation = frame.conversation;
       if (conversationId !== null && conversationId !== conversation.id) {
         // A new conversation (the old one was closed): its history starts empty.
@@ -1020,7 +1023,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
       const text = (value) => (value == null ? "" : String(value).trim());
       const frame = { type: "identify", name: text(name), email: text(email), external_id: text(externalId) };
       identifyQueue.push({ frame, resolve, reject });
-      if (live) send(frame);
+      if (greeted) send(frame); // otherwise sent after the next `ready`
     });
 
   window.csbot = { version: "1", open: () => open(), close, identify };

@@ -13,6 +13,7 @@ from apps.chat import events
 from apps.chat.models import Conversation, Message, Visitor
 from apps.chat.services import message_create
 from apps.sites.models import Language, Site
+from tests.browser.answerers import RESET
 from tests.browser.conftest import LiveServer, wait_until
 
 pytestmark = [pytest.mark.browser]
@@ -74,6 +75,51 @@ def test_reply_streams_in_and_history_survives_a_reload(page, live_app, demo_sit
     )
     expect(page.get_by_role("dialog", name="Lumen & Co.")).to_be_visible()
     assert Visitor.objects.count() == 1
+
+
+def test_regenerated_answer_replaces_the_discarded_text(page, live_app, demo_site, answer):
+    answer.tokens = ["The first ", "attempt", RESET, "Second ", "attempt."]
+    answer.hold_after = 2
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "Is the Aurora lamp dimmable?")
+    reply = widget(page, ".msg.bot[data-seq='2'] .bubble")
+    expect(reply).to_have_text("The first attempt")
+    page.evaluate(
+        """() => { const bubble = () => document.querySelector('csbot-widget').shadowRoot
+                       .querySelector(".msg.bot[data-seq='2'] .bubble");
+           window.__shown = [];
+           new MutationObserver(() => window.__shown.push(bubble().textContent))
+               .observe(bubble().parentNode, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    answer.release.set()
+    expect(reply).to_have_text("Second attempt.")
+    shown = page.evaluate("window.__shown")
+    assert shown[:2] == ["", "Second"]  # cleared, then streamed again from the start
+    assert not [text for text in shown if "first" in text and "Second" in text]
+
+
+def test_second_tab_joining_mid_answer_shows_it_whole_when_done(
+    context, page, live_app, demo_site, answer
+):
+    answer.hold_after = 2
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "How fast do you ship?")
+    expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship ")
+
+    other = context.new_page()  # same visitor (localStorage), its own socket
+    other.goto(live_app.url + "/")
+    other.get_by_role("button", name="Open chat").click()
+    expect(widget(other, ".msg.visitor .bubble")).to_have_text("How fast do you ship?")
+    # It joined after the first deltas: it shows the answer as pending, never a fragment.
+    expect(widget(other, ".msg.bot[data-seq='2'] .dots")).to_be_visible()
+    answer.release.set()
+    for tab in (page, other):
+        expect(widget(tab, ".msg.bot[data-seq='2'] .bubble")).to_have_text(
+            "Parcels ship in 48 hours."
+        )
 
 
 HOSTILE_CSS = """
@@ -413,6 +459,12 @@ def test_agent_reply_while_closed_shows_a_badge_and_the_agent_in_the_header(
     expect(widget(page, ".msg.agent .bubble")).to_have_text("Hi, I'm Mei.")
 
 
+def within_5_s(promise: str) -> str:
+    """A script resolving to "stored" or the error's message, failing after 5 s (never hangs)."""
+    timeout = "new Promise((_, no) => setTimeout(() => no(new Error('no answer in 5 s')), 5000))"
+    return f"Promise.race([{promise}, {timeout}]).then(() => 'stored', error => error.message)"
+
+
 def test_page_api_opens_closes_and_identifies_the_visitor(page, live_app, demo_site):
     # Calls made before the script loaded are queued and run once it has.
     page.add_init_script("window.csbot = {q: [['open']]}")
@@ -424,16 +476,15 @@ def test_page_api_opens_closes_and_identifies_the_visitor(page, live_app, demo_s
     page.evaluate("csbot.open()")
     expect(panel).to_be_visible()
 
-    page.evaluate(
-        "csbot.identify({name: 'Mei Chen', email: 'mei@example.com', externalId: 'u-42'})"
-    )
+    details = "{name: 'Mei Chen', email: 'mei@example.com', externalId: 'u-42'}"
+    assert page.evaluate(within_5_s(f"csbot.identify({details})")) == "stored"
     visitor = Visitor.objects.get()
-    assert (visitor.name, visitor.email, visitor.external_id) == (
+    assert [visitor.name, visitor.email, visitor.external_id] == [
         "Mei Chen",
         "mei@example.com",
         "u-42",
-    )
-    refused = page.evaluate("csbot.identify({email: 'nope'}).then(() => 'stored', e => e.message)")
+    ]
+    refused = page.evaluate(within_5_s("csbot.identify({email: 'nope'})"))
     assert "email" in refused
     assert Visitor.objects.get().email == "mei@example.com"
 
