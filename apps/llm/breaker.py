@@ -49,7 +49,8 @@ class MemoryStore:
         if item is None:
             return None
         if item[1] <= time.monotonic():
-            del self._data[key]
+            # pop, not del: the admin's health page reads from another thread.
+            self._data.pop(key, None)
             return None
         return item[0]
 

@@ -92,10 +92,12 @@ def test_embeddings_route_on_a_provider_without_embeddings_is_refused(admin_clie
     assert not ModelRoute.objects.exists()
 
 
-def test_health_page_lists_routes_and_checks_them_on_request(admin_client, chain, site, provider):
+def test_health_page_lists_routes_and_checks_them_on_request(
+    admin_client, chain, site, provider, backup
+):
     chain(("openai/gpt-test", provider.url))
     failing = ModelProvider.objects.create(
-        site=site, preset="vllm", base_url=provider.url + "/v1", api_key=KEY
+        site=site, preset="vllm", base_url=backup.url + "/v1", api_key=KEY
     )
     ModelRoute.objects.create(provider=failing, model="local-model")
     url = reverse("admin:llm_modelroute_health")
@@ -105,7 +107,8 @@ def test_health_page_lists_routes_and_checks_them_on_request(admin_client, chain
     assert "vllm/local-model" in page
     assert "closed" in page
 
-    provider.reply(openai_stream(["p"]), openai_error(401, f"bad key {KEY}"))
+    provider.reply(openai_stream(["p"]))
+    backup.reply(openai_error(401, f"bad key {KEY}"))
     checked = admin_client.post(url).content.decode()
 
     assert "Checked 2 routes, 1 failed." in checked

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from apps.llm.models import ModelProvider, ModelRoute
 from tests.llm.loopback import CUT, Reply
-from tests.llm.provider_replies import openai_error, openai_stream
+from tests.llm.provider_replies import embeddings_reply, openai_error, openai_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,13 +95,12 @@ def test_llm_chat_uses_a_sites_routes_with_site(chain, site, provider):
     assert json.loads(out)["route"] == "qwen/qwen-plus"
 
 
-def test_llm_check_prints_a_row_per_route_and_fails_if_one_does(chain, site, provider):
+def test_llm_check_prints_a_row_per_route_and_fails_if_one_does(chain, site, provider, backup):
     chain(("openai/gpt-test", provider.url))
-    broken = ModelProvider.objects.create(site=site, preset="ollama", base_url=provider.url)
+    broken = ModelProvider.objects.create(site=site, preset="ollama", base_url=backup.url)
     ModelRoute.objects.create(provider=broken, model="qwen2.5:7b")
-    provider.reply(
-        openai_stream(["p"]), Reply.json({"error": "model 'qwen2.5:7b' not found"}, status=404)
-    )
+    provider.reply(openai_stream(["p"]))
+    backup.reply(Reply.json({"error": "model 'qwen2.5:7b' not found"}, status=404))
     out = StringIO()
 
     with pytest.raises(CommandError, match="1 of 2 routes failed"):
@@ -113,6 +112,26 @@ def test_llm_check_prints_a_row_per_route_and_fails_if_one_does(chain, site, pro
     assert lines[2].split()[:4] == ["Shop", "chat", "ollama/qwen2.5:7b", "protocol"]
     assert "model 'qwen2.5:7b' not found" in lines[2]
     assert provider.requests[0].json()["max_tokens"] == 1
+
+
+def test_llm_check_pings_the_embeddings_model_with_one_text(chain, provider, backup):
+    chain(
+        ("deepseek/deepseek-chat", provider.url),
+        CSBOT_LLM_EMBEDDINGS="openai/text-embedding-3-small",
+        OPENAI_BASE_URL=backup.url,
+        OPENAI_API_KEY="k",
+    )
+    provider.reply(openai_stream(["p"]))
+    backup.reply(embeddings_reply([[0.1, 0.2]]))
+
+    out, _ = run("llm_check")
+
+    rows = [line.split()[:4] for line in out.splitlines()[1:]]
+    assert rows == [
+        ["(environment)", "chat", "deepseek/deepseek-chat", "ok"],
+        ["(environment)", "embeddings", "openai/text-embedding-3-small", "ok"],
+    ]
+    assert backup.requests[0].json() == {"model": "text-embedding-3-small", "input": ["ping"]}
 
 
 def test_llm_check_with_nothing_configured_checks_the_offline_answerer(chain):
