@@ -6,6 +6,7 @@ Every write goes through ``services`` so that passages, versions and search inde
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import path, reverse
@@ -103,6 +104,12 @@ class _EntryAdmin(admin.ModelAdmin):
     def preview(self, obj: Article | FAQEntry) -> str:
         return markdown_render(getattr(obj, self.preview_source) or "")
 
+    def get_deleted_objects(self, objs, request: HttpRequest):  # type: ignore[no-untyped-def]
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Passages are derived: they go with their entry, whoever may not edit them directly.
+        perms_needed.discard(Passage._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request: HttpRequest, obj: Article | FAQEntry) -> None:
         entries_delete(entries=[obj])
 
@@ -138,6 +145,7 @@ class _EntryAdmin(admin.ModelAdmin):
 
 @admin.register(Article)
 class ArticleAdmin(_EntryAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "collection", "language", "status", "external_id", "updated_at"]
     search_fields = ["title", "body", "external_id", "tags", "source"]
     preview_source = "body"

@@ -55,17 +55,20 @@ def collection_import(
     _check_unique_ids(entries)
     total = len(entries)
     with transaction.atomic():
-        revision = _version_next(collection.pk)
+        # Concurrent imports into one collection run one after the other (a no-op on SQLite,
+        # whose writers are serialised anyway).
+        Collection.objects.select_for_update().filter(pk=collection.pk).first()
         articles = {a.external_id: a for a in collection.articles.exclude(external_id="")}
         faqs = {f.external_id: f for f in collection.faqs.exclude(external_id="")}
         created: list[Article | FAQEntry] = []
         updated: list[Article | FAQEntry] = []
+        gone: list[Article | FAQEntry] = []
         unchanged = 0
         for done, entry in enumerate(entries, start=1):
             # An id that switched kind (article ↔ FAQ) loses its old self.
             stale = (faqs if entry.kind == "article" else articles).pop(entry.external_id, None)
             if stale is not None:
-                _entries_remove(collection, revision, [stale])
+                gone.append(stale)
             existing = (articles if entry.kind == "article" else faqs).get(entry.external_id)
             before = existing.content_hash if existing is not None else None
             item = _entry_apply(collection, entry, existing, source)
@@ -77,27 +80,35 @@ def collection_import(
                 unchanged += 1
             if progress and done % _PROGRESS_EVERY == 0:
                 progress(done, total)
-        Article.objects.bulk_create([i for i in created if isinstance(i, Article)], batch_size=500)
-        FAQEntry.objects.bulk_create(
-            [i for i in created if isinstance(i, FAQEntry)], batch_size=500
-        )
-        _bulk_update(updated)
         removed = 0
         if replace:
             keep = {e.external_id for e in entries}
-            gone = [a for key, a in articles.items() if key not in keep]
-            gone += [f for key, f in faqs.items() if key not in keep]
-            gone += list(collection.articles.filter(external_id=""))
-            gone += list(collection.faqs.filter(external_id=""))
-            removed = _entries_remove(collection, revision, gone)
-        changed = created + updated
-        passages = _passages_replace(
-            collection_id=collection.pk,
-            revision=revision,
-            articles=[i for i in changed if isinstance(i, Article)],
-            faqs=[i for i in changed if isinstance(i, FAQEntry)],
-            analyzer=analyzer_current(),
-        )
+            dropped = [a for key, a in articles.items() if key not in keep]
+            dropped += [f for key, f in faqs.items() if key not in keep]
+            dropped += list(collection.articles.filter(external_id=""))
+            dropped += list(collection.faqs.filter(external_id=""))
+            removed = len(dropped)
+            gone += dropped
+        passages: list[Passage] = []
+        # Nothing changed: the version stays, and so do the caches keyed on it.
+        if created or updated or gone:
+            revision = _version_next(collection.pk)
+            _entries_remove(collection, revision, gone)
+            Article.objects.bulk_create(
+                [i for i in created if isinstance(i, Article)], batch_size=500
+            )
+            FAQEntry.objects.bulk_create(
+                [i for i in created if isinstance(i, FAQEntry)], batch_size=500
+            )
+            _bulk_update(updated)
+            changed = created + updated
+            passages = _passages_replace(
+                collection_id=collection.pk,
+                revision=revision,
+                articles=[i for i in changed if isinstance(i, Article)],
+                faqs=[i for i in changed if isinstance(i, FAQEntry)],
+                analyzer=analyzer_current(),
+            )
     if progress:
         progress(total, total)
     return ImportResult(

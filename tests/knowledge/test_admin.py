@@ -1,0 +1,275 @@
+"""The knowledge base as an admin uses it: CRUD, bulk status, tuning, test search, uploads."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from apps.knowledge.models import Article, Collection, FAQEntry, ImportJob, Status, SynonymGroup
+from apps.knowledge.selectors import passages_search
+
+pytestmark = pytest.mark.django_db
+
+
+def test_article_added_in_admin_is_searchable_at_once(
+    admin_client: Client, collection: Collection
+) -> None:
+    response = admin_client.post(
+        reverse("admin:knowledge_article_add"),
+        {
+            "collection": collection.pk,
+            "title": "Gift cards",
+            "body": "## Expiry\nGift cards never expire.",
+            "status": Status.PUBLISHED,
+            "language": "en",
+            "tags": "",
+            "source_url": "",
+            "external_id": "",
+            "source": "",
+        },
+    )
+    assert response.status_code == 302, response.content
+    (hit,) = passages_search(query="do gift cards expire", collections=[collection])
+    assert hit.heading_path == ("Expiry",)
+
+
+def test_faq_edited_in_admin_answers_with_the_new_text(
+    admin_client: Client, help_centre: Collection
+) -> None:
+    faq = FAQEntry.objects.get(external_id="faq-warranty")
+    response = admin_client.post(
+        reverse("admin:knowledge_faqentry_change", args=[faq.pk]),
+        {
+            "collection": help_centre.pk,
+            "question": faq.question,
+            "alternatives": faq.alternatives,
+            "answer": "Lamps: 5 years.",
+            "status": Status.PUBLISHED,
+            "language": "en",
+            "tags": "",
+            "external_id": faq.external_id,
+            "source": "",
+        },
+    )
+    assert response.status_code == 302
+    (hit, *_) = passages_search(query="warranty", collections=[help_centre])
+    assert hit.answer == "Lamps: 5 years."
+
+
+def test_bulk_archive_and_publish_actions(admin_client: Client, help_centre: Collection) -> None:
+    ids = list(Article.objects.values_list("pk", flat=True))
+    url = reverse("admin:knowledge_article_changelist")
+    admin_client.post(url, {"action": "archive", "_selected_action": ids})
+    assert set(Article.objects.values_list("status", flat=True)) == {Status.ARCHIVED}
+    assert all(
+        hit.kind == "faq"
+        for hit in passages_search(query="退货 refund 包邮", collections=[help_centre])
+    )
+    admin_client.post(url, {"action": "publish", "_selected_action": ids})
+    assert "配送说明" in [h.title for h in passages_search(query="包邮", collections=[help_centre])]
+
+
+def test_deleting_in_admin_removes_from_search(
+    admin_client: Client, help_centre: Collection
+) -> None:
+    faq = FAQEntry.objects.get(external_id="faq-refund-zh")
+    admin_client.post(reverse("admin:knowledge_faqentry_delete", args=[faq.pk]), {"post": "yes"})
+    assert not FAQEntry.objects.filter(pk=faq.pk).exists()
+    assert "退款多久到账？" not in [
+        h.title for h in passages_search(query="退款", collections=[help_centre])
+    ]
+
+
+def test_changelists_search_and_filter(admin_client: Client, help_centre: Collection) -> None:
+    articles = admin_client.get(
+        reverse("admin:knowledge_article_changelist"), {"q": "配送", "status": "published"}
+    )
+    assert articles.status_code == 200
+    assert "配送说明" in articles.content.decode()
+    assert "Returns and refunds" not in articles.content.decode()
+    for name in (
+        "collection",
+        "faqentry",
+        "passage",
+        "dictionaryword",
+        "synonymgroup",
+        "protectedpattern",
+        "importjob",
+    ):
+        assert admin_client.get(reverse(f"admin:knowledge_{name}_changelist")).status_code == 200
+
+
+def test_change_form_shows_a_sanitised_preview(
+    admin_client: Client, collection: Collection
+) -> None:
+    article = Article.objects.create(
+        collection=collection,
+        title="Hostile",
+        body="**Bold** <script>alert(1)</script> [x](javascript:alert(1))",
+        language="en",
+    )
+    page = admin_client.get(
+        reverse("admin:knowledge_article_change", args=[article.pk])
+    ).content.decode()
+    assert "<strong>Bold</strong>" in page
+    assert "<script>alert(1)</script>" not in page
+    assert 'href="javascript' not in page
+
+
+def test_markdown_preview_endpoint_renders_safely(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("admin:knowledge_preview"),
+        {"text": "# Title\n<img src=x onerror=alert(1)>\n[ok](https://example.com)"},
+    )
+    html = response.content.decode()
+    assert "<h1>Title</h1>" in html
+    assert "<img" not in html  # raw HTML is shown as text, never passed through
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'href="https://example.com"' in html
+
+
+def test_test_search_page_explains_each_hit(admin_client: Client, help_centre: Collection) -> None:
+    response = admin_client.get(
+        reverse("admin:knowledge_test_search"),
+        {"query": "退款多久到账", "collections": help_centre.pk, "limit": 5},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "退款多久到账？" in page
+    assert '<span class="kb-term">退款</span>' in page
+    assert "Lexical (BM25)" in page
+    assert "Semantic (cosine)" in page
+    assert "words only" in page
+
+
+def test_synonym_added_in_admin_takes_effect_without_restart(
+    admin_client: Client, help_centre: Collection
+) -> None:
+    response = admin_client.post(
+        reverse("admin:knowledge_synonymgroup_add"), {"terms": "退款 = 退钱"}
+    )
+    assert response.status_code == 302
+    assert SynonymGroup.objects.count() == 1
+    assert "退款多久到账？" in [
+        h.title for h in passages_search(query="退钱", collections=[help_centre])
+    ]
+
+
+def test_invalid_tuning_is_refused_with_a_message(admin_client: Client) -> None:
+    bad_pattern = admin_client.post(
+        reverse("admin:knowledge_protectedpattern_add"),
+        {"name": "x", "pattern": "[A-Z", "is_active": "on"},
+    )
+    assert "Not a valid pattern" in bad_pattern.content.decode()
+    empty = admin_client.post(
+        reverse("admin:knowledge_protectedpattern_add"), {"name": "x", "pattern": "a*"}
+    )
+    assert "must not match empty text" in empty.content.decode()
+    synonyms = admin_client.post(reverse("admin:knowledge_synonymgroup_add"), {"terms": "退款"})
+    assert "at least two different terms" in synonyms.content.decode()
+
+
+def test_staff_without_permissions_cannot_use_the_knowledge_pages(
+    client: Client, django_user_model
+) -> None:  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user(username="intern", password="x", is_staff=True)
+    client.force_login(user)
+    assert client.get(reverse("admin:knowledge_test_search"), {"query": "x"}).status_code == 403
+    assert client.get(reverse("admin:knowledge_import")).status_code == 403
+    assert client.post(reverse("admin:knowledge_preview"), {"text": "x"}).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client: Client) -> None:
+    response = client.get(reverse("admin:knowledge_test_search"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_imports_in_the_background_and_reports_progress(admin_client: Client) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    rows = "\n".join(f"Question number {n}?,Answer number {n}." for n in range(300)).encode()
+    response = admin_client.post(
+        reverse("admin:knowledge_import"),
+        {
+            "file": SimpleUploadedFile("faq.csv", rows, content_type="text/csv"),
+            "new_collection": "Uploaded",
+            "format": "auto",
+        },
+    )
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:knowledge_import_progress", args=[job.pk])
+    progress = _wait_finished(admin_client, job.pk)
+    assert progress["state"] == "done", progress
+    assert progress["message"].startswith("300 created")
+    collection = Collection.objects.get(name="Uploaded")
+    (hit, *_) = passages_search(query="question number 17", collections=[collection])
+    assert hit.answer == "Answer number 17."
+    page = admin_client.get(reverse("admin:knowledge_import_progress", args=[job.pk]))
+    assert "300 created" in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broken_upload_fails_with_the_line_and_imports_nothing(admin_client: Client) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    collection = Collection.objects.create(name="Kept", slug="kept")
+    admin_client.post(
+        reverse("admin:knowledge_import"),
+        {
+            "file": SimpleUploadedFile("kb.jsonl", b'{"id": "a", "title": "ok"}\n{oops\n'),
+            "collection": collection.pk,
+            "format": "auto",
+            "replace": "on",
+        },
+    )
+    progress = _wait_finished(admin_client, ImportJob.objects.get().pk)
+    assert progress["state"] == "failed"
+    assert "kb.jsonl line 2" in progress["message"]
+    assert not Article.objects.exists()
+
+
+def _wait_finished(client: Client, job_id: int) -> dict:
+    url = reverse("admin:knowledge_import_progress", args=[job_id])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        progress = client.get(url, {"format": "json"}).json()
+        if progress["finished"]:
+            return progress
+        time.sleep(0.05)  # polling the real background thread, as the page does
+    raise AssertionError("the import did not finish within 30 s")
+
+
+def test_public_article_page_renders_published_markdown_safely(
+    client: Client, collection: Collection
+) -> None:
+    from apps.knowledge.services.content import article_create
+
+    article = article_create(
+        collection=collection,
+        title="Care",
+        body="## Cleaning\nUse a *dry* cloth. <script>alert(1)</script>",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    page = client.get(f"/kb/{collection.slug}/{article.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "<h2>Cleaning</h2>" in html
+    assert "<em>dry</em>" in html
+    assert "<script>alert" not in html
+    draft = article_create(collection=collection, title="Draft", body="x", language="en")
+    assert client.get(f"/kb/{collection.slug}/{draft.pk}/").status_code == 404
+    assert client.get(f"/kb/other-slug/{article.pk}/").status_code == 404
+
+
+def test_faq_citation_link_opens_the_faq_page(client: Client, help_centre: Collection) -> None:
+    (hit, *_) = passages_search(query="warranty", collections=[help_centre])
+    page = client.get(hit.url)
+    assert page.status_code == 200
+    assert "Lamps have a 2-year warranty." in page.content.decode()

@@ -1,0 +1,165 @@
+"""kb_import, kb_eval, kb_demo_load and kb_bench, run as an operator runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.knowledge.models import Article, Collection, DictionaryWord, FAQEntry, ProtectedPattern
+from apps.knowledge.selectors import kb_version, passages_search
+from apps.sites.models import Site
+from tests.knowledge.files import docx_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args: object, **options: object) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def _jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return path
+
+
+def test_kb_import_creates_the_collection_and_shows_progress(tmp_path: Path) -> None:
+    rows = [
+        {"id": f"e{n}", "lang": "en", "title": f"Entry {n}", "body": f"Body {n}."}
+        for n in range(250)
+    ]
+    out, err = _run("kb_import", _jsonl(tmp_path / "kb.jsonl", rows), collection="Imported")
+    assert "250 created, 0 updated, 0 unchanged, 0 removed; 250 passages indexed" in out
+    assert "indexing [" in err
+    assert "250/250" in err
+    assert Collection.objects.get(name="Imported").articles.count() == 250
+    out, _ = _run("kb_import", tmp_path / "kb.jsonl", collection="Imported")
+    assert "0 created, 0 updated, 250 unchanged" in out
+
+
+def test_kb_import_reads_a_folder_of_documents(tmp_path: Path) -> None:
+    (tmp_path / "returns.md").write_text("# Returns\n\nWithin 30 days.", encoding="utf-8")
+    (tmp_path / "setup.docx").write_bytes(
+        docx_bytes(title="Setup", sections=[("Pairing", ["Hold it."])])
+    )
+    _run("kb_import", tmp_path, collection="Docs")
+    assert sorted(Article.objects.values_list("external_id", flat=True)) == [
+        "returns.md",
+        "setup.docx",
+    ]
+
+
+def test_kb_import_rejects_a_broken_file_and_changes_nothing(
+    tmp_path: Path, help_centre: Collection
+) -> None:
+    before = kb_version(collections=[help_centre])
+    path = tmp_path / "faq.csv"
+    path.write_text("question,answer\nGood?,Yes.\nbroken row\n", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"faq\.csv line 3"):
+        _run("kb_import", path, collection=help_centre.name, replace=True)
+    assert kb_version(collections=[help_centre]) == before
+    assert FAQEntry.objects.filter(collection=help_centre).count() == 2
+
+
+def test_kb_import_with_an_explicit_format(tmp_path: Path) -> None:
+    path = tmp_path / "export.txt"
+    path.write_text("Is it free?,Yes.\n", encoding="utf-8")
+    _run("kb_import", path, collection="Forced", format="csv")
+    assert FAQEntry.objects.get().answer == "Yes."
+    with pytest.raises(CommandError, match="no such file"):
+        _run("kb_import", tmp_path / "missing.csv")
+
+
+def test_kb_eval_prints_the_issue_json_shape(tmp_path: Path, help_centre: Collection) -> None:
+    queries = _jsonl(
+        tmp_path / "queries.jsonl",
+        [
+            {
+                "id": "q1",
+                "lang": "en",
+                "query": "how long is the warranty",
+                "relevant": ["faq-warranty"],
+            },
+            {"id": "q2", "lang": "zh", "query": "退款多久到账", "relevant": ["faq-refund-zh"]},
+            {"id": "q3", "lang": "zh", "query": "包邮吗", "relevant": ["shipping-zh"]},
+            {"id": "q4", "lang": "en", "query": "unrelated zebra", "relevant": ["returns-en"]},
+        ],
+    )
+    out, _ = _run("kb_eval", queries, json=True)
+    result = json.loads(out)
+    assert set(result) == {"all", "en", "zh", "latency_ms"}
+    assert result["all"] == {"queries": 4, "recall@1": 0.75, "recall@5": 0.75, "mrr@10": 0.75}
+    assert result["en"]["recall@1"] == 0.5
+    assert result["zh"]["recall@1"] == 1.0
+    assert set(result["latency_ms"]) == {"p50", "p95"}
+    table, _ = _run("kb_eval", queries, k=5)
+    assert "R@1" in table
+    assert "search latency" in table
+
+
+def test_kb_eval_refuses_bad_input(tmp_path: Path, help_centre: Collection) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "no relevant list"}\n', encoding="utf-8")
+    with pytest.raises(CommandError, match="line 1"):
+        _run("kb_eval", bad)
+
+
+def test_kb_demo_load_links_the_help_centre_to_the_site_and_is_idempotent(site: Site) -> None:
+    out, _ = _run("kb_demo_load", site=site.public_key)
+    collection = Collection.objects.get(sites=site)
+    assert "44 created" in out
+    assert (
+        collection.articles.filter(language="en").count()
+        == collection.articles.filter(language="zh-hans").count()
+    )
+    assert collection.articles.count() + collection.faqs.count() >= 30
+    assert DictionaryWord.objects.filter(word="智能灯泡").exists()
+    assert ProtectedPattern.objects.filter(name="Lumen product code").exists()
+    version = kb_version(collections=[collection])
+    out, _ = _run("kb_demo_load", site=site.public_key)
+    assert "0 created, 0 updated, 44 unchanged" in out
+    assert kb_version(collections=[collection]) == version
+    assert Collection.objects.filter(sites=site).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "expected_title"),
+    [
+        ("退钱要多久", "退款多久到账？"),
+        ("how long until my refund arrives", "When will I get my refund?"),
+        ("LM-2041多少钱", "LM-2041 极光台灯怎么样？"),
+        ("how much is the lm2041", "What is the LM-2041 Aurora desk lamp?"),
+        ("my bulb won't connect to wifi", "My smart bulb won't connect to Wi-Fi"),
+        ("落地灯怎么装", "LM-3307 光环落地灯怎么安装？"),
+        ("can I pay with huabei instalments", "Which payment methods do you accept?"),
+        ("发票怎么开", "怎么开发票？"),
+    ],
+)
+def test_demo_help_centre_answers_real_questions(
+    site: Site, question: str, expected_title: str
+) -> None:
+    _run("kb_demo_load", site=site.public_key)
+    (best, *_) = passages_search(
+        query=question, collections=Collection.objects.filter(sites=site), limit=3
+    )
+    assert best.title == expected_title
+
+
+def test_kb_demo_load_needs_an_existing_site() -> None:
+    with pytest.raises(CommandError, match="no site"):
+        _run("kb_demo_load", site="site_missing")
+
+
+def test_kb_bench_prints_figures_and_cleans_up() -> None:
+    out, _ = _run("kb_bench", sizes="200", queries=20)
+    report = json.loads(out)
+    figures = report["sizes"]["200"]
+    assert figures["passages"] == 200
+    assert figures["search_ms"]["p95"] >= figures["search_ms"]["p50"] > 0
+    assert figures["index_build_s"] > 0
+    assert not Collection.objects.filter(name__startswith="kb-bench").exists()
