@@ -14,7 +14,9 @@ which may be interleaved with pauses, a stall (hold the connection, send nothing
         ...point a client at provider.url...
         assert provider.requests[0].json()["model"] == "deepseek-chat"
 
-``closed_port_url()`` gives an address where nothing listens (connection refused).
+``closed_port_url()`` gives an address where nothing listens (connection refused). Ready-made
+OpenAI-style replies are in ``provider_replies.py``; fixtures (``provider``, ``chain``…) in
+``fixtures.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-__all__ = ["CUT", "STALL", "LoopbackServer", "Pause", "Reply", "closed_port_url"]
+__all__ = ["CUT", "STALL", "LoopbackServer", "Pause", "Piece", "Reply", "closed_port_url"]
 
 
 @dataclass(frozen=True)
