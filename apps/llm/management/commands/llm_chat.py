@@ -99,7 +99,7 @@ class Command(BaseCommand):
             tokens += " (estimated)"
         if done.outcome == "complete":
             note = (
-                " — nothing to quote: no documents given"
+                " (the offline answerer only quotes knowledge-base passages; llm_chat gives none)"
                 if not done.text and done.route and done.route.startswith("offline/")
                 else ""
             )
