@@ -35,7 +35,7 @@
       author: { visitor: "You", bot: "Assistant", agent: "Agent", system: "Notice" },
       typing: "Typing",
       sending: "Sending…",
-      failed: "Not sent.",
+      failed: "Not sent: ",
       retry: "Retry",
       sources: "Sources",
       source: "Source",
@@ -68,7 +68,7 @@
       author: { visitor: "我", bot: "智能客服", agent: "客服", system: "提示" },
       typing: "正在输入",
       sending: "发送中…",
-      failed: "未发送。",
+      failed: "未发送：",
       retry: "重试",
       sources: "参考来源",
       source: "来源",
@@ -328,7 +328,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
   const ICON_CHAT =
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 11.5a8.4 8.4 0 0 1-9 8.4 9 9 0 0 1-3.9-.9L3 20.5l1.5-4.4A8 8 0 0 1 3 11.5 8.6 8.6 0 0 1 12 3a8.6 8.6 0 0 1 9 8.5z"/></svg>';
   const ICON_DOWN = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="m6 9 6 6 6-6"/></svg>';
-  const SKELETON = `<style>${CSS}</style><div class="root">
+  const SKELETON = `<div class="root">
 <div class="panel" role="dialog" id="panel" aria-labelledby="title" hidden>
 <div class="head"><div class="avatar" aria-hidden="true"></div><div class="who"><h2 class="title" id="title" tabindex="-1"></h2><p class="status"><span class="dot"></span><span class="state"></span></p></div><div class="actions"></div><button type="button" class="close"><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg></button></div>
 <div class="log" tabindex="0"><div class="list"></div><div class="msg typing" hidden><div class="bubble"><span class="dots"><i></i><i></i><i></i></span></div></div></div>
@@ -487,14 +487,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
       attempt = 0;
       greeted = true;
       const conversation = frame.conversation;
-      if (conversationId !== null && conversationId !== conversation.id) {
-        // A new conversation (the old one was closed): its history starts empty.
-        messages.clear();
-        ui.list.replaceChildren();
-        renderGreeting();
-        lastSeq = 0;
-      }
-      conversationId = conversation.id;
+      if (conversationId !== conversation.id) switchConversation(conversation.id);
       replaying = true;
       send({ type: "resume", last_seq: resumeFrom() });
       setStatus(conversation.status);
@@ -597,6 +590,18 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     pong() {
       clearTimeout(pongTimer);
     },
+  };
+
+  /** Show another conversation (a new one after the last was closed): its history starts empty. */
+  const switchConversation = (id) => {
+    if (conversationId !== null) {
+      messages.clear();
+      ui.list.replaceChildren();
+      renderGreeting();
+      lastSeq = 0;
+      countUnread();
+    }
+    conversationId = id;
   };
 
   const ping = () => {
@@ -721,7 +726,15 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     t = STRINGS[lang];
     const host = document.createElement("csbot-widget");
     const shadow = host.attachShadow({ mode: "open" });
-    shadow.innerHTML = SKELETON; // constant markup; every dynamic value is set below as text
+    // An adopted sheet is not an inline <style>, so a host page's strict CSP does not block it.
+    if (shadow.adoptedStyleSheets && CSSStyleSheet.prototype.replaceSync) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      shadow.adoptedStyleSheets = [sheet];
+      shadow.innerHTML = SKELETON; // constant markup; every dynamic value is set below as text
+    } else {
+      shadow.innerHTML = `<style>${CSS}</style>${SKELETON}`;
+    }
     const $ = (selector) => shadow.querySelector(selector);
     ui = {
       host,
@@ -882,7 +895,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
   const meta = (message) => {
     if (message.failed) {
       const reason = t.errors[message.failed.code] || message.failed.message;
-      return h("div", { class: "meta", role: "status" }, `${t.failed} ${reason}`, h("button", { type: "button", class: "retry" }, t.retry));
+      return h("div", { class: "meta", role: "status" }, `${t.failed}${reason}`, h("button", { type: "button", class: "retry" }, t.retry));
     }
     if (message.pending) return h("div", { class: "meta" }, t.sending);
     if (message.state === "interrupted") return h("div", { class: "meta" }, t.interrupted);

@@ -183,6 +183,29 @@ def test_widget_works_on_a_page_with_hostile_global_css(
     assert bubble.evaluate("el => getComputedStyle(el).fontSize") == "15px"
 
 
+def test_widget_works_under_a_strict_content_security_policy(
+    page, live_app, host_pages, demo_site, answer
+):
+    # What a careful site owner allows: the csbot host for the script and the socket, no inline.
+    policy = (
+        f"default-src 'none'; script-src {live_app.url}; style-src 'self'; "
+        f"connect-src {live_app.url} ws://127.0.0.1:{live_app.port}"
+    )
+    html = (
+        f'<!doctype html><meta http-equiv="Content-Security-Policy" content="{policy}">'
+        f"<p>Shop</p>{embed(live_app)}"
+    )
+    violations = []
+    page.on("console", lambda message: violations.append(message.text))
+    page.goto(host_pages.serve("/csp", html))
+    launcher = page.get_by_role("button", name="Open chat")
+    assert launcher.bounding_box()["width"] == 56  # styled
+    launcher.click()
+    send(page, "Hello")
+    expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship in 48 hours.")
+    assert not [text for text in violations if "Content Security Policy" in text]
+
+
 HOST_PAGE = """<!doctype html>
 <style>body { font: 17px/1.7 Georgia, serif; color: #333 } h1 { color: #802 }
 button { padding: 3px 9px } p { margin: 1em 0 } </style>
@@ -285,7 +308,7 @@ def test_hostile_markup_in_a_reply_renders_as_inert_text(page, live_app, demo_si
         }""",
     )
     assert found["dangerous"] == 0
-    assert found["styles"] == 1  # the widget's own
+    assert found["styles"] == 0  # the widget's own sheet is adopted, not an element
     assert found["handlers"] == 0
     # The footnote [1] points inside the widget; its source's javascript: URL became plain text.
     assert found["hrefs"] == ["https://example.com/a", f"#src-{reply_id}-1"]
@@ -409,7 +432,9 @@ def test_rate_limited_message_shows_failed_and_retry_sends_it_once(
     send(page, "second")
 
     failed = widget(page, ".msg.visitor.failed")
-    expect(failed.locator(".meta")).to_contain_text("You are sending messages too quickly")
+    expect(failed.locator(".meta")).to_contain_text(
+        "Not sent: You are sending messages too quickly"
+    )
     assert list(Message.objects.filter(author_kind="visitor").values_list("text", flat=True)) == [
         "first"
     ]
