@@ -200,6 +200,14 @@ def _no_browser(reason: str) -> None:
     pytest.skip(reason)
 
 
+# Playwright's sync API runs its event loop in a greenlet of the test thread and marks that loop
+# as the thread's running loop after every call. Left marked, it breaks the tests that follow the
+# browser tests in the session (pytest-asyncio cannot start a loop; Django refuses ORM calls). So
+# the mark is Playwright's only while a browser test runs (_playwright_turn); between tests
+# nothing runs on that loop.
+_playwright_loop: list[asyncio.AbstractEventLoop] = []
+
+
 # After the test database exists, and stopped before it is destroyed (see _orm_beside_playwright).
 @pytest.fixture(scope="session")
 def _playwright(django_db_setup: None) -> Iterator[Any]:
@@ -207,8 +215,19 @@ def _playwright(django_db_setup: None) -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _no_browser("playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        yield playwright
+    playwright = sync_playwright().start()
+    _playwright_loop.append(asyncio.events._get_running_loop())
+    yield playwright
+    asyncio.events._set_running_loop(_playwright_loop[0])
+    playwright.stop()
+    asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture(autouse=True)
+def _playwright_turn(_playwright: Any) -> Iterator[None]:
+    asyncio.events._set_running_loop(_playwright_loop[0])
+    yield
+    asyncio.events._set_running_loop(None)
 
 
 @pytest.fixture(scope="session")
@@ -216,7 +235,9 @@ def browser(_playwright: Any) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         _no_browser(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     browser = _playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    asyncio.events._set_running_loop(None)  # _playwright_turn gives it back per test
     yield browser
+    asyncio.events._set_running_loop(_playwright_loop[0])
     browser.close()
 
 
