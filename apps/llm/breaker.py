@@ -76,8 +76,17 @@ class MemoryStore:
             self._data.pop(key, None)
 
 
+# Breaker commands are tiny; when every connection is busy a caller waits for one (up to
+# _POOL_WAIT s) instead of failing, as redis-py's default pool does past 100 connections.
+_POOL_SIZE = 64
+_POOL_WAIT = 2.0
+
+
 def _redis_new() -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.REDIS_URL, max_connections=_POOL_SIZE, timeout=_POOL_WAIT, decode_responses=True
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 async def _redis_close(client: aioredis.Redis) -> None:
@@ -133,6 +142,9 @@ class Breaker:
         self.store = store
         self.failures = failures
         self.cooldown = cooldown
+        # Routes this breaker found with no failure streak: their success changes nothing,
+        # so it costs no round trip. (A breaker serves one call; see services._gateway.)
+        self._clean: set[str] = set()
 
     async def allow(self, key: str) -> bool:
         """Say whether a call may go to this route now; claims the probe when half-open."""
@@ -140,27 +152,33 @@ class Breaker:
             opened, streak = await self.store.get(f"{key}:open", f"{key}:fails")
             if opened:
                 return False
-            if int(streak or 0) < self.failures:
+            if not streak:
+                self._clean.add(key)
+                return True
+            if int(streak) < self.failures:
                 return True
             return await self.store.set(f"{key}:probe", self.cooldown, only_new=True)
-        except _STORE_ERRORS:
-            logger.warning("circuit breaker store unreachable; calling %s anyway", key)
+        except _STORE_ERRORS as exc:
+            logger.warning("circuit breaker store unreachable (%s); calling %s anyway", exc, key)
             return True
 
     async def success(self, key: str) -> None:
+        if key in self._clean:
+            return
         try:
             await self.store.delete(f"{key}:fails", f"{key}:open", f"{key}:probe")
-        except _STORE_ERRORS:
-            logger.warning("circuit breaker store unreachable; success of %s not noted", key)
+        except _STORE_ERRORS as exc:
+            logger.warning("circuit breaker store unreachable (%s); %s success not noted", exc, key)
 
     async def failure(self, key: str) -> None:
+        self._clean.discard(key)
         try:
             streak = await self.store.incr(f"{key}:fails", max(_STREAK_TTL, self.cooldown * 4))
             if streak >= self.failures:
                 await self.store.set(f"{key}:open", self.cooldown)
                 await self.store.delete(f"{key}:probe")
-        except _STORE_ERRORS:
-            logger.warning("circuit breaker store unreachable; failure of %s not noted", key)
+        except _STORE_ERRORS as exc:
+            logger.warning("circuit breaker store unreachable (%s); %s failure not noted", exc, key)
 
     async def state(self, key: str) -> BreakerState:
         try:

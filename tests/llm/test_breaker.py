@@ -117,3 +117,14 @@ async def test_gateway_skips_an_open_route_then_probes_it_after_the_cooldown(
 
     assert (probed.route, probed.text) == ("openai/gpt-test", "Back.")
     assert len(provider.requests) == 3
+
+
+async def test_a_failure_then_a_success_in_the_same_call_clears_the_streak():
+    breaker = Breaker(MemoryStore(), failures=2, cooldown=60)
+    assert await breaker.allow("r")
+
+    await breaker.failure("r")
+    await breaker.success("r")
+    await breaker.failure("r")
+
+    assert (await breaker.state("r")).failures == 1
