@@ -36,11 +36,13 @@ class MessagePayload(TypedDict):
 
 class ChatMessageEvent(TypedDict):
     type: Literal["chat.message"]
+    conversation_id: int
     message: MessagePayload
 
 
 class ChatDeltaEvent(TypedDict):
     type: Literal["chat.delta"]
+    conversation_id: int
     message_id: int
     seq: int
     offset: int
@@ -49,17 +51,20 @@ class ChatDeltaEvent(TypedDict):
 
 class ChatResetEvent(TypedDict):
     type: Literal["chat.reset"]
+    conversation_id: int
     message_id: int
     seq: int
 
 
 class ChatDoneEvent(TypedDict):
     type: Literal["chat.done"]
+    conversation_id: int
     message: MessagePayload
 
 
 class ChatTypingEvent(TypedDict):
     type: Literal["chat.typing"]
+    conversation_id: int
     author: str
     name: str
     active: bool
@@ -67,8 +72,19 @@ class ChatTypingEvent(TypedDict):
 
 class ChatStatusEvent(TypedDict):
     type: Literal["chat.status"]
+    conversation_id: int
     status: str
     reason: str
+
+
+class ChatHandoffUnavailableEvent(TypedDict):
+    """Nobody can take the conversation now: the widget offers to leave a message."""
+
+    type: Literal["chat.handoff_unavailable"]
+    conversation_id: int
+    reason: str
+    # When the site opens again (ISO 8601), if it is closed now.
+    opens_at: str | None
 
 
 ChatEvent = (
@@ -78,6 +94,7 @@ ChatEvent = (
     | ChatDoneEvent
     | ChatTypingEvent
     | ChatStatusEvent
+    | ChatHandoffUnavailableEvent
 )
 
 
@@ -112,19 +129,43 @@ async def _group_send(conversation_id: int, event: ChatEvent) -> None:
 
 def message_created(message: Message) -> None:
     """Publish a stored message; call from ``transaction.on_commit``."""
-    event: ChatMessageEvent = {"type": "chat.message", "message": message_payload(message)}
+    event: ChatMessageEvent = {
+        "type": "chat.message",
+        "conversation_id": message.conversation_id,
+        "message": message_payload(message),
+    }
     async_to_sync(_group_send)(message.conversation_id, event)
 
 
 def message_finished(message: Message) -> None:
     """Publish the final text of a streamed message; call from ``transaction.on_commit``."""
-    event: ChatDoneEvent = {"type": "chat.done", "message": message_payload(message)}
+    event: ChatDoneEvent = {
+        "type": "chat.done",
+        "conversation_id": message.conversation_id,
+        "message": message_payload(message),
+    }
     async_to_sync(_group_send)(message.conversation_id, event)
 
 
 def status_changed(*, conversation_id: int, status: str, reason: str) -> None:
     """Publish a conversation's new status; call from ``transaction.on_commit``."""
-    event: ChatStatusEvent = {"type": "chat.status", "status": status, "reason": reason}
+    event: ChatStatusEvent = {
+        "type": "chat.status",
+        "conversation_id": conversation_id,
+        "status": status,
+        "reason": reason,
+    }
+    async_to_sync(_group_send)(conversation_id, event)
+
+
+def handoff_unavailable(*, conversation_id: int, reason: str, opens_at: str | None) -> None:
+    """Tell the conversation nobody can take it now; call from ``transaction.on_commit``."""
+    event: ChatHandoffUnavailableEvent = {
+        "type": "chat.handoff_unavailable",
+        "conversation_id": conversation_id,
+        "reason": reason,
+        "opens_at": opens_at,
+    }
     async_to_sync(_group_send)(conversation_id, event)
 
 
@@ -133,6 +174,7 @@ async def delta_publish(
 ) -> None:
     event: ChatDeltaEvent = {
         "type": "chat.delta",
+        "conversation_id": conversation_id,
         "message_id": message_id,
         "seq": seq,
         "offset": offset,
@@ -142,13 +184,19 @@ async def delta_publish(
 
 
 async def reset_publish(*, conversation_id: int, message_id: int, seq: int) -> None:
-    event: ChatResetEvent = {"type": "chat.reset", "message_id": message_id, "seq": seq}
+    event: ChatResetEvent = {
+        "type": "chat.reset",
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "seq": seq,
+    }
     await _group_send(conversation_id, event)
 
 
 async def typing_publish(*, conversation_id: int, author: str, name: str, active: bool) -> None:
     event: ChatTypingEvent = {
         "type": "chat.typing",
+        "conversation_id": conversation_id,
         "author": author,
         "name": name,
         "active": active,

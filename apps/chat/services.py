@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.chat import events
@@ -31,18 +32,49 @@ def visitor_touch(*, visitor: Visitor) -> None:
 
 
 def conversation_open(*, visitor: Visitor) -> Conversation:
-    """Return the visitor's conversation that is not closed, starting one if there is none."""
-    conversation = (
-        Conversation.objects.filter(visitor=visitor)
-        .exclude(status=Conversation.Status.CLOSED)
-        .order_by("-created_at")
-        .first()
-    )
+    """Return the visitor's latest conversation, starting one if there is none.
+
+    A closed conversation is returned as it is, so a returning visitor still reads how it
+    ended (an agent's reply to a message they left); their next message starts a new one.
+    """
+    conversation = Conversation.objects.filter(visitor=visitor).order_by("-created_at").first()
     if conversation is not None:
         return conversation
+    return conversation_start(visitor=visitor)
+
+
+def conversation_start(*, visitor: Visitor) -> Conversation:
     return Conversation.objects.create(
         site_id=visitor.site_id, visitor=visitor, language=visitor.language
     )
+
+
+class ConversationStatusChanged(Exception):
+    """The conversation is no longer in a status that allows this (an agent took it over)."""
+
+
+OPEN_STATUSES = (
+    Conversation.Status.BOT,
+    Conversation.Status.WAITING,
+    Conversation.Status.AGENT,
+)
+
+
+def conversation_status_move(
+    *, conversation_id: int, from_statuses: Sequence[str], to_status: str
+) -> bool:
+    """Move a conversation to ``to_status`` if it is in one of ``from_statuses``; say if it did.
+
+    A conditional UPDATE: of two concurrent moves from the same status exactly one succeeds,
+    and a bot reply checking its ownership waits for the row and then sees the new status.
+    """
+    changes: dict[str, object] = {"status": to_status, "updated_at": timezone.now()}
+    if to_status == Conversation.Status.CLOSED:
+        changes["closed_at"] = changes["updated_at"]
+    moved = Conversation.objects.filter(pk=conversation_id, status__in=from_statuses).update(
+        **changes
+    )
+    return moved == 1
 
 
 def conversation_event_record(
@@ -53,18 +85,20 @@ def conversation_event_record(
     )
 
 
-def _seq_next(conversation_id: int) -> int:
+def _seq_next(conversation_id: int, *, statuses: Sequence[str] | None = None) -> int:
     """Allocate the next seq of a conversation; the caller holds an open transaction.
 
-    The row lock (a no-op on SQLite, whose writers are serialised anyway) makes concurrent
-    allocations on several workers wait for each other instead of colliding.
+    The UPDATE comes first: it takes the row lock (PostgreSQL) or the write lock (SQLite), so
+    concurrent allocations on several workers wait for each other instead of colliding. With
+    ``statuses`` it is also the ownership check: it raises ``ConversationStatusChanged`` unless
+    the conversation is in one of them, and holds the row so no takeover slips in before commit.
     """
-    conversation = Conversation.objects.select_for_update().only("last_seq").get(pk=conversation_id)
-    conversation.last_seq += 1
-    Conversation.objects.filter(pk=conversation_id).update(
-        last_seq=conversation.last_seq, updated_at=timezone.now()
-    )
-    return conversation.last_seq
+    rows = Conversation.objects.filter(pk=conversation_id)
+    if statuses is not None:
+        rows = rows.filter(status__in=statuses)
+    if rows.update(last_seq=F("last_seq") + 1, updated_at=timezone.now()) != 1:
+        raise ConversationStatusChanged(conversation_id)
+    return Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
 
 
 @dataclass(frozen=True)
@@ -78,7 +112,9 @@ def message_create_from_visitor(
 ) -> VisitorMessageResult:
     """Store a visitor's message once per ``client_id``; a resend returns the stored one.
 
-    The message is committed before this returns, so the caller may acknowledge it.
+    The message is committed before this returns, so the caller may acknowledge it. A new
+    message for a closed conversation raises ``ConversationStatusChanged``: it belongs in a new
+    conversation.
     """
     existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
     if existing is not None:
@@ -86,7 +122,7 @@ def message_create_from_visitor(
     try:
         with transaction.atomic():
             # Re-checked under the seq lock: two sockets of one visitor may resend at once.
-            seq = _seq_next(conversation.pk)
+            seq = _seq_next(conversation.pk, statuses=OPEN_STATUSES)
             if Message.objects.filter(conversation=conversation, client_id=client_id).exists():
                 raise IntegrityError("duplicate client id")
             message = Message.objects.create(
@@ -112,12 +148,18 @@ def message_create(
     author_id: int | None = None,
     state: str = Message.State.COMPLETE,
     citations: Sequence[events.Citation] = (),
+    owner: str | None = None,
 ) -> Message:
-    """Store a bot, agent or system message and publish it after commit."""
+    """Store a bot, agent or system message and publish it after commit.
+
+    ``owner`` is the status the conversation must have for this author to speak (``bot`` for
+    the bot, ``agent`` for an agent); otherwise ``ConversationStatusChanged`` is raised and
+    nothing is stored or published.
+    """
     with transaction.atomic():
         message = Message.objects.create(
             conversation_id=conversation_id,
-            seq=_seq_next(conversation_id),
+            seq=_seq_next(conversation_id, statuses=None if owner is None else [owner]),
             author_kind=author_kind,
             author_id=author_id,
             text=text,
@@ -129,13 +171,29 @@ def message_create(
 
 
 def message_finish(
-    *, message: Message, text: str, state: str, citations: Sequence[events.Citation] = ()
+    *,
+    message: Message,
+    text: str,
+    state: str,
+    citations: Sequence[events.Citation] = (),
+    owner: str | None = None,
 ) -> Message:
-    """Store the final text of a streamed message and publish ``chat.done`` after commit."""
-    message.text = text
-    message.state = state
-    message.citations = list(citations)
+    """Store the final text of a streamed message and publish ``chat.done`` after commit.
+
+    With ``owner``, as in ``message_create``: unless the conversation still has that status,
+    ``ConversationStatusChanged`` is raised and the message is left as it was.
+    """
     with transaction.atomic():
+        if owner is not None:
+            # Written first to hold the row until commit: no takeover lands in between.
+            held = Conversation.objects.filter(pk=message.conversation_id, status=owner).update(
+                updated_at=timezone.now()
+            )
+            if held != 1:
+                raise ConversationStatusChanged(message.conversation_id)
+        message.text = text
+        message.state = state
+        message.citations = list(citations)
         message.save(update_fields=["text", "state", "citations", "updated_at"])
         transaction.on_commit(lambda: events.message_finished(message))
     return message

@@ -1,0 +1,33 @@
+"""Agent assist: the bot's answer to the visitor's last question, for the agent to edit and send.
+
+It runs the same answerer as the bot (``apps.bot.services.answerer_get``) but stores and
+publishes nothing: only the agent who asked sees the suggestion.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from apps.bot.answer import AnswerFinal
+from apps.bot.services import answerer_get
+from apps.chat.events import Citation
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    citations: list[Citation]
+    complete: bool
+
+
+async def assist_suggest(*, conversation_id: int, question_id: int) -> Suggestion:
+    """Run the answerer on ``question_id`` and keep its final answer (the deltas only stream it)."""
+    answerer = answerer_get()
+    async with aclosing(answerer(conversation_id=conversation_id, question_id=question_id)) as run:
+        async for event in run:
+            if isinstance(event, AnswerFinal):
+                return Suggestion(
+                    text=event.text, citations=list(event.citations), complete=event.complete
+                )
+    raise RuntimeError("the answerer ended without an AnswerFinal")

@@ -1,0 +1,86 @@
+"""The only module that publishes console events (tickets, notes, presence) to the channel layer.
+
+Console events go to groups visitors never join: ``console.team.<id>`` for a team's tickets and
+notes, ``console.site.<id>`` for the presence of a site's agents. What happens inside a
+conversation (messages, typing, status) is published by ``apps.chat.events`` to the
+conversation's group, which the console joins for the tickets it watches. Call the sync
+publishers from ``transaction.on_commit``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from apps.handoff.models import TicketNote
+from apps.handoff.selectors import (
+    AgentPayload,
+    NotePayload,
+    TicketPayload,
+    note_payload,
+    ticket_payload_get,
+)
+
+
+class TicketEvent(TypedDict):
+    type: Literal["handoff.ticket"]
+    ticket: TicketPayload
+    # The team the ticket left, when it was transferred: its consoles drop it.
+    previous_team_id: int | None
+
+
+class NoteEvent(TypedDict):
+    type: Literal["handoff.note"]
+    note: NotePayload
+
+
+class PresenceEvent(TypedDict):
+    type: Literal["handoff.presence"]
+    agent: AgentPayload
+
+
+ConsoleEvent = TicketEvent | NoteEvent | PresenceEvent
+
+
+def team_group(team_id: int) -> str:
+    return f"console.team.{team_id}"
+
+
+def site_group(site_id: int) -> str:
+    return f"console.site.{site_id}"
+
+
+async def _group_send(group: str, event: ConsoleEvent) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("CHANNEL_LAYERS is not configured")
+    await layer.group_send(group, dict(event))
+
+
+def ticket_changed(*, ticket_id: int, previous_team_id: int | None = None) -> None:
+    """Publish a ticket's current state to its team (and the team it left)."""
+    payload = ticket_payload_get(ticket_id=ticket_id)
+    event: TicketEvent = {
+        "type": "handoff.ticket",
+        "ticket": payload,
+        "previous_team_id": previous_team_id,
+    }
+    groups = {team_group(payload["team"]["id"])} if payload["team"] else set()
+    if previous_team_id is not None:
+        groups.add(team_group(previous_team_id))
+    for group in sorted(groups):
+        async_to_sync(_group_send)(group, event)
+
+
+def note_added(note: TicketNote, *, team_id: int) -> None:
+    """Publish an internal note to the ticket's team only."""
+    event: NoteEvent = {"type": "handoff.note", "note": note_payload(note)}
+    async_to_sync(_group_send)(team_group(team_id), event)
+
+
+def presence_changed(*, agent: AgentPayload, site_ids: list[int]) -> None:
+    event: PresenceEvent = {"type": "handoff.presence", "agent": agent}
+    for site_id in site_ids:
+        async_to_sync(_group_send)(site_group(site_id), event)

@@ -1,0 +1,349 @@
+"""Reads for the console and the state machine: who is an agent, what they may see, who is in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q, QuerySet
+
+from apps.chat.models import Conversation, ConversationEvent, Message
+from apps.chat.selectors import messages_after
+from apps.handoff.models import (
+    AgentProfile,
+    AgentSession,
+    CannedReply,
+    HandoffSettings,
+    Team,
+    Ticket,
+    TicketNote,
+)
+from apps.handoff.sla import business_deadline
+from apps.sites.models import Site
+from apps.sites.selectors import site_is_open
+
+AGENTS_GROUP = "Agents"
+# The console pings every 25 s; a session silent for longer than this died with its worker.
+PRESENCE_TIMEOUT = dt.timedelta(seconds=75)
+TRANSCRIPT_LIMIT = 500
+
+
+class Person(TypedDict):
+    id: int
+    name: str
+
+
+class TicketPayload(TypedDict):
+    id: int
+    conversation_id: int
+    site: Person
+    status: str
+    priority: str
+    reason: str
+    detail: str
+    channel: str
+    team: Person | None
+    assignee: Person | None
+    tags: list[str]
+    language: str
+    subject: str
+    visitor_name: str
+    contact_email: str
+    created_at: str
+    updated_at: str
+    assigned_at: str | None
+    first_response_due_at: str | None
+    first_responded_at: str | None
+    resolution_due_at: str | None
+    solved_at: str | None
+
+
+class NotePayload(TypedDict):
+    id: int
+    ticket_id: int
+    author: Person | None
+    text: str
+    created_at: str
+
+
+class AgentPayload(TypedDict):
+    id: int
+    name: str
+    presence: str
+    team_ids: list[int]
+
+
+def display_name(user: Any) -> str:
+    return user.get_short_name() or user.get_username()
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _person(user: Any) -> Person | None:
+    return None if user is None else {"id": user.pk, "name": display_name(user)}
+
+
+# --- agents ----------------------------------------------------------------------------------
+
+
+def user_is_agent(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Staff users in the Agents group use the console."""
+    if not (user.is_authenticated and user.is_active and getattr(user, "is_staff", False)):
+        return False
+    return user.groups.filter(name=AGENTS_GROUP).exists()
+
+
+def agent_team_ids(*, user: Any) -> list[int]:
+    return list(Team.objects.filter(members=user).values_list("pk", flat=True))
+
+
+def agent_site_ids(*, user: Any) -> list[int]:
+    return list(Team.objects.filter(members=user).values_list("site_id", flat=True).distinct())
+
+
+def _present_sessions(at: dt.datetime) -> QuerySet[AgentSession]:
+    return AgentSession.objects.filter(seen_at__gte=at - PRESENCE_TIMEOUT)
+
+
+def agents_online(*, team: Team, at: dt.datetime) -> QuerySet[Any]:
+    """The team's agents with a live console who said they are available."""
+    return (
+        team.members.filter(
+            is_active=True,
+            is_staff=True,
+            groups__name=AGENTS_GROUP,
+            agent_sessions__in=_present_sessions(at),
+        )
+        .filter(
+            Q(agent_profile__isnull=True)
+            | Q(agent_profile__availability=AgentProfile.Availability.ONLINE)
+        )
+        .distinct()
+    )
+
+
+def agent_presence(*, user: Any, at: dt.datetime) -> str:
+    """``online``, ``away`` or ``offline`` (no live console)."""
+    if not _present_sessions(at).filter(user=user).exists():
+        return "offline"
+    profile = AgentProfile.objects.filter(user=user).first()
+    return profile.availability if profile is not None else AgentProfile.Availability.ONLINE
+
+
+def agents_of_sites(*, site_ids: list[int], at: dt.datetime) -> list[AgentPayload]:
+    """Everyone on the teams of these sites, with presence: the console's transfer list."""
+    teams = Team.objects.filter(site_id__in=site_ids).prefetch_related("members")
+    people: dict[int, AgentPayload] = {}
+    for team in teams:
+        for user in team.members.all():
+            entry = people.setdefault(
+                user.pk, {"id": user.pk, "name": display_name(user), "presence": "", "team_ids": []}
+            )
+            entry["team_ids"].append(team.pk)
+    present = set(
+        _present_sessions(at).filter(user_id__in=people).values_list("user_id", flat=True)
+    )
+    away = set(
+        AgentProfile.objects.filter(
+            user_id__in=people, availability=AgentProfile.Availability.AWAY
+        ).values_list("user_id", flat=True)
+    )
+    for user_id, entry in people.items():
+        if user_id not in present:
+            entry["presence"] = "offline"
+        else:
+            entry["presence"] = "away" if user_id in away else "online"
+    return sorted(people.values(), key=lambda entry: entry["name"].casefold())
+
+
+def agent_round_robin_candidates(*, team: Team, at: dt.datetime) -> list[AgentProfile]:
+    """Online agents of the team with free capacity, the longest since an assignment first."""
+    # Every agent with a console has a profile: opening the console's socket creates it.
+    online = list(agents_online(team=team, at=at).values_list("pk", flat=True))
+    profiles = AgentProfile.objects.filter(user_id__in=online).annotate(
+        load=Count(
+            "user__assigned_tickets",
+            filter=Q(
+                user__assigned_tickets__status__in=[Ticket.Status.OPEN, Ticket.Status.PENDING]
+            ),
+        )
+    )
+    free = [profile for profile in profiles if profile.load < profile.capacity]
+    return sorted(
+        free,
+        key=lambda p: (p.last_assigned_at is not None, p.last_assigned_at or at, p.user_id),
+    )
+
+
+# --- sites -----------------------------------------------------------------------------------
+
+
+def handoff_settings_get(*, site: Site) -> HandoffSettings:
+    """The site's handoff settings; the defaults (unsaved) when the admin set none."""
+    found = HandoffSettings.objects.filter(site=site).select_related("default_team").first()
+    return found if found is not None else HandoffSettings(site=site)
+
+
+def team_for_new_ticket(*, site: Site, policy: HandoffSettings) -> Team | None:
+    if policy.default_team_id is not None and policy.default_team.site_id == site.pk:
+        return policy.default_team
+    return Team.objects.filter(site=site).order_by("pk").first()
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    # "outside_hours" or "nobody_online" when not ok.
+    reason: str = ""
+    opens_at: dt.datetime | None = None
+
+
+def handoff_availability(*, site: Site, team: Team | None, at: dt.datetime) -> Availability:
+    """Whether a human can take a conversation now: business hours, then an online agent."""
+    if not site_is_open(site=site, at=at):
+        opens_at = business_deadline(
+            start=at, minutes=0, windows=list(site.business_hours.all()), time_zone=site.time_zone
+        )
+        return Availability(ok=False, reason="outside_hours", opens_at=opens_at)
+    if team is None or not agents_online(team=team, at=at).exists():
+        return Availability(ok=False, reason="nobody_online")
+    return Availability(ok=True)
+
+
+# --- tickets ---------------------------------------------------------------------------------
+
+
+def _tickets() -> QuerySet[Ticket]:
+    return Ticket.objects.select_related("site", "team", "assignee", "visitor")
+
+
+def ticket_get_for_agent(*, user: Any, ticket_id: int) -> Ticket | None:
+    """The ticket if one of the agent's teams holds it; ``None`` otherwise (also if it exists)."""
+    return _tickets().filter(pk=ticket_id, team__members=user).first()
+
+
+def tickets_for_agent(*, user: Any) -> list[TicketPayload]:
+    """The active tickets of the agent's teams, oldest first: the console's queue."""
+    rows = _tickets().filter(team__members=user, status__in=Ticket.ACTIVE).order_by("created_at")
+    return [ticket_payload(ticket) for ticket in rows]
+
+
+def ticket_active_for_conversation(*, conversation_id: int) -> Ticket | None:
+    return Ticket.objects.filter(conversation_id=conversation_id, status__in=Ticket.ACTIVE).first()
+
+
+def ticket_payload(ticket: Ticket) -> TicketPayload:
+    return {
+        "id": ticket.pk,
+        "conversation_id": ticket.conversation_id,
+        "site": {"id": ticket.site_id, "name": ticket.site.name},
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "reason": ticket.reason,
+        "detail": ticket.detail,
+        "channel": ticket.channel,
+        "team": None if ticket.team is None else {"id": ticket.team.pk, "name": ticket.team.name},
+        "assignee": _person(ticket.assignee),
+        "tags": list(ticket.tags),
+        "language": ticket.language,
+        "subject": ticket.subject,
+        "visitor_name": ticket.contact_name or str(ticket.visitor),
+        "contact_email": ticket.contact_email or ticket.visitor.email,
+        "created_at": ticket.created_at.isoformat(),
+        "updated_at": ticket.updated_at.isoformat(),
+        "assigned_at": _iso(ticket.assigned_at),
+        "first_response_due_at": _iso(ticket.first_response_due_at),
+        "first_responded_at": _iso(ticket.first_responded_at),
+        "resolution_due_at": _iso(ticket.resolution_due_at),
+        "solved_at": _iso(ticket.solved_at),
+    }
+
+
+def ticket_payload_get(*, ticket_id: int) -> TicketPayload:
+    return ticket_payload(_tickets().get(pk=ticket_id))
+
+
+def note_payload(note: TicketNote) -> NotePayload:
+    return {
+        "id": note.pk,
+        "ticket_id": note.ticket_id,
+        "author": _person(note.author),
+        "text": note.text,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def ticket_detail(*, ticket: Ticket) -> dict[str, Any]:
+    """Everything the console shows for one ticket: transcript, notes, visitor, history."""
+    conversation = Conversation.objects.select_related("visitor").get(pk=ticket.conversation_id)
+    visitor = conversation.visitor
+    notes = TicketNote.objects.filter(ticket=ticket).select_related("author")
+    history = ConversationEvent.objects.filter(conversation=conversation).select_related("actor")
+    previous = (
+        Ticket.objects.filter(visitor=visitor).exclude(pk=ticket.pk).order_by("-created_at")[:10]
+    )
+    return {
+        "ticket": ticket_payload(ticket),
+        "conversation": {"id": conversation.pk, "status": conversation.status},
+        "messages": messages_after(
+            conversation_id=conversation.pk, after_seq=0, limit=TRANSCRIPT_LIMIT
+        ),
+        "notes": [note_payload(note) for note in notes],
+        "events": [
+            {
+                "kind": event.kind,
+                "actor": _person(event.actor),
+                "data": event.data,
+                "created_at": event.created_at.isoformat(),
+            }
+            for event in history
+        ],
+        "visitor": {
+            "id": str(visitor.public_id),
+            "name": visitor.name,
+            "email": visitor.email,
+            "external_id": visitor.external_id,
+            "language": visitor.language,
+            "created_at": visitor.created_at.isoformat(),
+            "last_seen_at": _iso(visitor.last_seen_at),
+            "conversations": visitor.conversations.count(),
+            "previous_tickets": [
+                {"id": t.pk, "subject": t.subject, "status": t.status} for t in previous
+            ],
+        },
+    }
+
+
+def last_visitor_message(*, conversation_id: int) -> Message | None:
+    return (
+        Message.objects.filter(
+            conversation_id=conversation_id, author_kind=Message.AuthorKind.VISITOR
+        )
+        .order_by("-seq")
+        .first()
+    )
+
+
+def canned_replies_for(*, site_ids: list[int]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": reply.pk,
+            "site_id": reply.site_id,
+            "language": reply.language,
+            "shortcut": reply.shortcut,
+            "title": reply.title,
+            "text": reply.text,
+        }
+        for reply in CannedReply.objects.filter(site_id__in=site_ids)
+    ]
+
+
+def teams_of_sites(*, site_ids: list[int]) -> list[dict[str, Any]]:
+    return [
+        {"id": team.pk, "name": team.name, "site_id": team.site_id}
+        for team in Team.objects.filter(site_id__in=site_ids)
+    ]

@@ -1,0 +1,242 @@
+"""Opening a handoff: the bot, the visitor's words or button, or a message left offline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.chat import events as chat_events
+from apps.chat.models import Conversation, ConversationEvent, Message
+from apps.chat.services import (
+    conversation_status_move,
+    message_create_from_visitor,
+)
+from apps.handoff.models import HandoffSettings, Team, Ticket
+from apps.handoff.selectors import (
+    handoff_availability,
+    handoff_settings_get,
+    last_visitor_message,
+    team_for_new_ticket,
+    ticket_active_for_conversation,
+)
+from apps.handoff.services.assignment import tickets_autoassign
+from apps.handoff.services.common import (
+    HandoffOutcome,
+    Status,
+    announce,
+    conversation_get,
+    publish_status,
+    publish_ticket,
+    record,
+)
+from apps.handoff.sla import business_deadline
+from apps.handoff.texts import language_of
+from apps.handoff.triggers import keyword_trigger, phrases_parse
+from apps.handoff.webhooks import webhook_deliveries_enqueue
+
+# --- opening a ticket ------------------------------------------------------------------------
+
+
+def _sla_due(site: Any, start: dt.datetime, minutes: int) -> dt.datetime:
+    return business_deadline(
+        start=start,
+        minutes=minutes,
+        windows=list(site.business_hours.all()),
+        time_zone=site.time_zone,
+    )
+
+
+def _ticket_for_handoff(
+    *,
+    conversation: Conversation,
+    reason: str,
+    detail: str,
+    channel: str,
+    policy: HandoffSettings,
+    team: Team | None,
+    contact_name: str = "",
+    contact_email: str = "",
+) -> tuple[Ticket, bool]:
+    """The conversation's active ticket, or a new one with its SLA clocks running."""
+    active = ticket_active_for_conversation(conversation_id=conversation.pk)
+    if active is not None:
+        return active, False
+    now = timezone.now()
+    question = last_visitor_message(conversation_id=conversation.pk)
+    priority = (
+        Ticket.Priority.HIGH
+        if reason == Ticket.Reason.NEGATIVE_SENTIMENT
+        else Ticket.Priority.NORMAL
+    )
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.create(
+                site=conversation.site,
+                conversation=conversation,
+                visitor=conversation.visitor,
+                reason=reason,
+                detail=detail[:500],
+                channel=channel,
+                priority=priority,
+                team=team,
+                language=language_of(conversation),
+                subject=(question.text if question is not None else "")[:200],
+                contact_name=contact_name,
+                contact_email=contact_email,
+                first_response_due_at=_sla_due(
+                    conversation.site, now, policy.first_response_minutes
+                ),
+                resolution_due_at=_sla_due(conversation.site, now, policy.resolution_minutes),
+            )
+    except IntegrityError:
+        # A left message and a live request raced: the other one opened the ticket.
+        existing = ticket_active_for_conversation(conversation_id=conversation.pk)
+        if existing is None:
+            raise
+        return existing, False
+    webhook_deliveries_enqueue(site_id=ticket.site_id, event="ticket.created", ticket=ticket)
+    return ticket, True
+
+
+def handoff_request(
+    *, conversation_id: int, reason: str, detail: str = "", by: str = "bot"
+) -> HandoffOutcome:
+    """Hand a conversation the bot holds to humans, or tell the visitor nobody can take it now.
+
+    For the answering pipeline (``reason`` from ``Ticket.Reason``: missing_knowledge,
+    repeated_failure, content_filter, model_unavailable…) and the visitor's socket
+    (customer_request). Once this returns ``waiting`` the bot can send nothing more: an answer
+    still being generated is dropped, and the system message tells the visitor an agent comes.
+    """
+    if reason not in Ticket.Reason.values:
+        raise ValueError(f"unknown handoff reason {reason!r}")
+    conversation = conversation_get(conversation_id)
+    if conversation.status != Status.BOT:
+        active = ticket_active_for_conversation(conversation_id=conversation_id)
+        return HandoffOutcome("unchanged", ticket_id=active.pk if active else None)
+    policy = handoff_settings_get(site=conversation.site)
+    team = team_for_new_ticket(site=conversation.site, policy=policy)
+    availability = handoff_availability(site=conversation.site, team=team, at=timezone.now())
+    if not availability.ok:
+        with transaction.atomic():
+            record(
+                conversation,
+                "handoff.unavailable",
+                reason=reason,
+                detail=detail,
+                by=by,
+                why=availability.reason,
+            )
+            announce(conversation, f"unavailable_{availability.reason}")
+            opens_at = availability.opens_at.isoformat() if availability.opens_at else None
+            transaction.on_commit(
+                lambda: chat_events.handoff_unavailable(
+                    conversation_id=conversation_id, reason=availability.reason, opens_at=opens_at
+                )
+            )
+        return HandoffOutcome("unavailable", unavailable_reason=availability.reason)
+    with transaction.atomic():
+        if not conversation_status_move(
+            conversation_id=conversation_id, from_statuses=[Status.BOT], to_status=Status.WAITING
+        ):
+            return HandoffOutcome("unchanged")
+        ticket, _ = _ticket_for_handoff(
+            conversation=conversation,
+            reason=reason,
+            detail=detail,
+            channel=Ticket.Channel.CHAT,
+            policy=policy,
+            team=team,
+        )
+        record(
+            conversation, "handoff.requested", reason=reason, detail=detail, by=by, ticket=ticket.pk
+        )
+        announce(conversation, "waiting")
+        publish_status(conversation_id, Status.WAITING, reason)
+        publish_ticket(ticket.pk)
+    if policy.assignment == HandoffSettings.Assignment.ROUND_ROBIN and ticket.pk in (
+        tickets_autoassign(site_id=conversation.site_id)
+    ):
+        return HandoffOutcome("assigned", ticket_id=ticket.pk)
+    return HandoffOutcome("waiting", ticket_id=ticket.pk)
+
+
+def handoff_triggers_check(*, conversation_id: int, text: str) -> HandoffOutcome | None:
+    """Hand over if the visitor's words ask for a human or show strong frustration.
+
+    Call before the bot answers a visitor message; ``None`` means answer as usual.
+    """
+    conversation = conversation_get(conversation_id)
+    policy = handoff_settings_get(site=conversation.site)
+    match = keyword_trigger(
+        text,
+        request_phrases=phrases_parse(policy.request_phrases),
+        frustration_phrases=phrases_parse(policy.frustration_phrases),
+    )
+    if match is None:
+        return None
+    return handoff_request(
+        conversation_id=conversation_id,
+        reason=match.reason,
+        detail=f"keyword: {match.phrase}",
+        by="visitor",
+    )
+
+
+def _visitor_contact_fill(visitor: Any, *, name: str, email: str) -> None:
+    """Keep what the visitor typed in the form unless the host page identified them already."""
+    missing = {"name": name, "email": email}
+    updates = {
+        field: value for field, value in missing.items() if value and not getattr(visitor, field)
+    }
+    if updates:
+        type(visitor).objects.filter(pk=visitor.pk).update(**updates)
+
+
+@dataclass(frozen=True)
+class LeftMessage:
+    ticket: Ticket
+    message: Message
+
+
+def ticket_leave_message(
+    *, conversation_id: int, client_id: str, name: str, email: str, text: str
+) -> LeftMessage:
+    """Store a message left while nobody could chat, and open a ticket an agent answers later.
+
+    The reply reaches the visitor in the widget when they come back, and by email. Sending the
+    same ``client_id`` again returns the same ticket and stores nothing new.
+    """
+    conversation = conversation_get(conversation_id)
+    stored = message_create_from_visitor(conversation=conversation, client_id=client_id, text=text)
+    if not stored.created:
+        active = ticket_active_for_conversation(conversation_id=conversation_id)
+        if active is not None:
+            return LeftMessage(active, stored.message)
+    _visitor_contact_fill(conversation.visitor, name=name, email=email)
+    unavailable = (
+        ConversationEvent.objects.filter(conversation=conversation, kind="handoff.unavailable")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    reason = unavailable.data.get("reason") if unavailable is not None else None
+    policy = handoff_settings_get(site=conversation.site)
+    with transaction.atomic():
+        ticket, _ = _ticket_for_handoff(
+            conversation=conversation,
+            reason=reason if reason in Ticket.Reason.values else Ticket.Reason.CUSTOMER_REQUEST,
+            detail="left a message",
+            channel=Ticket.Channel.MESSAGE,
+            policy=policy,
+            team=team_for_new_ticket(site=conversation.site, policy=policy),
+            contact_name=name,
+            contact_email=email,
+        )
+        record(conversation, "handoff.message_left", by="visitor", ticket=ticket.pk)
+        announce(conversation, "message_left", email=email)
+        publish_ticket(ticket.pk)
+    return LeftMessage(ticket, stored.message)

@@ -1,0 +1,54 @@
+"""Business-time arithmetic for SLA clocks: the clock only runs while the site is open."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Window(Protocol):
+    weekday: int
+    opens: dt.time
+    closes: dt.time
+
+
+def _weekly_minutes(windows: Sequence[Window]) -> int:
+    return sum(
+        (dt.datetime.combine(dt.date.min, w.closes) - dt.datetime.combine(dt.date.min, w.opens))
+        // dt.timedelta(minutes=1)
+        for w in windows
+    )
+
+
+def business_deadline(
+    *, start: dt.datetime, minutes: int, windows: Sequence[Window], time_zone: str
+) -> dt.datetime:
+    """Return the moment ``minutes`` of business time after ``start``.
+
+    No windows means always open. With ``minutes=0`` this is the next moment the site is open
+    (``start`` itself when it is open then).
+    """
+    if not windows:
+        return start + dt.timedelta(minutes=minutes)
+    zone = zoneinfo.ZoneInfo(time_zone)
+    local_start = start.astimezone(zone)
+    remaining = dt.timedelta(minutes=minutes)
+    by_weekday = sorted(windows, key=lambda w: (w.weekday, w.opens))
+    # Enough days to spend every minute even in the thinnest week, plus a week of slack.
+    days = 7 * (minutes // max(_weekly_minutes(windows), 1) + 2)
+    for offset in range(days + 1):
+        day = local_start.date() + dt.timedelta(days=offset)
+        for window in by_weekday:
+            if window.weekday != day.weekday():
+                continue
+            opens = dt.datetime.combine(day, window.opens, tzinfo=zone)
+            closes = dt.datetime.combine(day, window.closes, tzinfo=zone)
+            begin = max(opens, local_start)
+            if begin >= closes:
+                continue
+            if remaining <= closes - begin:
+                return (begin + remaining).astimezone(dt.UTC)
+            remaining -= closes - begin
+    raise AssertionError("unreachable: the loop covers every minute")  # pragma: no cover

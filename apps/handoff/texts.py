@@ -1,0 +1,73 @@
+"""What the visitor is told when their conversation changes hands, in their language.
+
+Kept here rather than in gettext catalogues: a visitor's language is not the request's, and these
+lines must read right in both languages whether or not compiled catalogues are deployed.
+"""
+
+from __future__ import annotations
+
+from apps.chat.models import Conversation
+
+ENGLISH = "en"
+CHINESE = "zh-hans"
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "waiting": {
+        ENGLISH: "An agent will join shortly.",
+        CHINESE: "正在为您转接人工客服，请稍候。",
+    },
+    "joined": {
+        ENGLISH: "{agent} from {team} joined the conversation.",
+        CHINESE: "{team}的客服 {agent} 已加入对话。",
+    },
+    "transferred_team": {
+        ENGLISH: "You are being transferred to {team}. An agent will join shortly.",
+        CHINESE: "正在为您转接至{team}，请稍候。",
+    },
+    "handed_back": {
+        ENGLISH: "You are chatting with the assistant again.",
+        CHINESE: "您现在继续与智能助手对话。",
+    },
+    "closed": {
+        ENGLISH: "This conversation has been closed. Send a message to start a new one.",
+        CHINESE: "本次对话已结束。发送消息即可开始新的对话。",
+    },
+    "unavailable_outside_hours": {
+        ENGLISH: "Our team is outside business hours right now. "
+        "Leave a message and we will get back to you.",
+        CHINESE: "当前不在人工客服工作时间。请留言，我们会尽快回复您。",
+    },
+    "unavailable_nobody_online": {
+        ENGLISH: "No agent is available right now. Leave a message and we will get back to you.",
+        CHINESE: "暂时没有在线的人工客服。请留言，我们会尽快回复您。",
+    },
+    "message_left": {
+        ENGLISH: "Thank you, we received your message. We will reply here and by email to {email}.",
+        CHINESE: "已收到您的留言。我们会在这里回复您，并发送邮件至 {email}。",
+    },
+    "reply_email_subject": {
+        ENGLISH: "Reply from {site}",
+        CHINESE: "{site} 回复了您的留言",
+    },
+    "reply_email_footer": {
+        ENGLISH: "You can also read and answer this in the chat on our website.",
+        CHINESE: "您也可以回到我们网站的在线客服窗口查看并回复。",
+    },
+}
+
+
+def language_of(conversation: Conversation) -> str:
+    """The language to address this conversation's visitor in: theirs, else the site's."""
+    for candidate in (conversation.language, conversation.visitor.language):
+        code = (candidate or "").lower()
+        if code.startswith("zh"):
+            return CHINESE
+        if code.startswith("en"):
+            return ENGLISH
+    return CHINESE if conversation.site.default_language == CHINESE else ENGLISH
+
+
+def text_for(key: str, language: str, **values: str) -> str:
+    """Return the visitor-facing line ``key`` in ``language``, with ``values`` filled in."""
+    template = _TEXTS[key].get(language) or _TEXTS[key][ENGLISH]
+    return template.format(**values)
