@@ -81,3 +81,35 @@ def token_for(visitor: Visitor) -> str:
 
 def in_ci() -> bool:
     return bool(os.environ.get("CI"))
+
+
+def agent_create(username: str, *, team: object) -> object:
+    """A staff user in the Agents group and in ``team`` (an apps.handoff Team)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from apps.handoff.selectors import AGENTS_GROUP
+
+    # No password: hashing one costs a fifth of a second; tests sign agents in with a session.
+    user = get_user_model().objects.create_user(username=username, first_name=username.title())
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.groups.add(Group.objects.get_or_create(name=AGENTS_GROUP)[0])
+    team.members.add(user)  # type: ignore[attr-defined]
+    return user
+
+
+@pytest.fixture
+def agent(site: Site) -> object:
+    """Mei, an agent in the Support team of ``site``."""
+    from apps.handoff.models import Team
+
+    return agent_create("mei", team=Team.objects.get_or_create(site=site, name="Support")[0])
+
+
+@pytest.fixture
+def other_agent(other_site: Site) -> object:
+    """An agent of another site's team: sees none of ``site``'s tickets."""
+    from apps.handoff.models import Team
+
+    return agent_create("otto", team=Team.objects.create(site=other_site, name="Support"))

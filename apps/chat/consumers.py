@@ -17,13 +17,17 @@ from apps.chat import events, protocol
 from apps.chat.models import Conversation
 from apps.chat.selectors import conversation_status, messages_after, visitor_get
 from apps.chat.services import (
+    ConversationStatusChanged,
     conversation_open,
+    conversation_start,
     message_create_from_visitor,
     visitor_identify,
     visitor_touch,
 )
 from apps.chat.tokens import visitor_token_read
 from apps.core.ratelimit import rate_limit_hit
+from apps.handoff.models import Ticket
+from apps.handoff.services import handoff_request, handoff_triggers_check, ticket_leave_message
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
@@ -50,6 +54,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         )
         self.visitor = None
         self.conversation_id: int | None = None
+        # Who holds the conversation, as this socket last heard: bot deltas arriving after a
+        # takeover was announced are dropped here too, whatever worker streamed them.
+        self.status = ""
         # Seqs of messages this socket has shown, so a replay and a live event never both show one.
         self.delivered: set[int] = set()
         # A close code must follow an accepted handshake to reach the browser.
@@ -119,6 +126,10 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
                 name=self.visitor.name,
                 active=frame.active,
             )
+        elif isinstance(frame, protocol.HandoffRequest):
+            await self.on_handoff_request()
+        elif isinstance(frame, protocol.LeaveMessage):
+            await self.on_leave_message(frame)
         elif isinstance(frame, protocol.Identify):
             self.visitor = await database_sync_to_async(visitor_identify)(
                 visitor=self.visitor,
@@ -149,21 +160,28 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         )
         await database_sync_to_async(visitor_touch)(visitor=visitor)
         self.visitor = visitor
-        await self.join_conversation(conversation.pk)
+        await self.join_conversation(conversation)
         await self.send_json(
             {
                 "type": "ready",
                 "v": protocol.PROTOCOL_VERSION,
                 "visitor_id": str(visitor.public_id),
-                "conversation": {
-                    "id": conversation.pk,
-                    "status": conversation.status,
-                    "last_seq": conversation.last_seq,
-                },
+                "conversation": _conversation_frame(conversation),
             }
         )
 
-    async def join_conversation(self, conversation_id: int) -> None:
+    async def start_conversation(self) -> Conversation:
+        """Leave a closed conversation for a new one, and tell the widget."""
+        conversation = await database_sync_to_async(conversation_start)(visitor=self.visitor)
+        await self.join_conversation(conversation)
+        await self.send_json(
+            {"type": "conversation.new", "conversation": _conversation_frame(conversation)}
+        )
+        return conversation
+
+    async def join_conversation(self, conversation: Conversation) -> None:
+        conversation_id = conversation.pk
+        self.status = conversation.status
         if self.conversation_id is not None:
             await self.channel_layer.group_discard(
                 events.conversation_group(self.conversation_id), self.channel_name
@@ -182,10 +200,10 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         for payload in missed:
             self.delivered.add(payload["seq"])
             await self.send_json({"type": "message.new", "message": payload})
-        status = await database_sync_to_async(conversation_status)(
+        self.status = await database_sync_to_async(conversation_status)(
             conversation_id=self.conversation_id
         )
-        await self.send_json({"type": "resumed", "status": status})
+        await self.send_json({"type": "resumed", "status": self.status})
 
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
         within_limit = rate_limit_hit(
@@ -204,9 +222,16 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         conversation = await database_sync_to_async(Conversation.objects.get)(
             pk=self.conversation_id
         )
-        result = await database_sync_to_async(message_create_from_visitor)(
-            conversation=conversation, client_id=frame.client_id, text=frame.text
-        )
+        try:
+            result = await database_sync_to_async(message_create_from_visitor)(
+                conversation=conversation, client_id=frame.client_id, text=frame.text
+            )
+        except ConversationStatusChanged:
+            # Closed: this message opens the visitor's next conversation.
+            conversation = await self.start_conversation()
+            result = await database_sync_to_async(message_create_from_visitor)(
+                conversation=conversation, client_id=frame.client_id, text=frame.text
+            )
         await self.send_json(
             {
                 "type": "message.ack",
@@ -217,7 +242,42 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             }
         )
         if result.created and conversation.status == Conversation.Status.BOT:
-            reply_start(conversation_id=conversation.pk, question_id=result.message.pk)
+            handed_over = await database_sync_to_async(handoff_triggers_check)(
+                conversation_id=conversation.pk, text=frame.text
+            )
+            if handed_over is None:
+                reply_start(conversation_id=conversation.pk, question_id=result.message.pk)
+
+    async def on_handoff_request(self) -> None:
+        if self.status == Conversation.Status.CLOSED:
+            await self.start_conversation()
+        outcome = await database_sync_to_async(handoff_request)(
+            conversation_id=self.conversation_id,
+            reason=Ticket.Reason.CUSTOMER_REQUEST,
+            detail="asked in the widget",
+            by="visitor",
+        )
+        await self.send_json({"type": "handoff.ack", "state": outcome.state})
+
+    async def on_leave_message(self, frame: protocol.LeaveMessage) -> None:
+        if self.status == Conversation.Status.CLOSED:
+            await self.start_conversation()
+        left = await database_sync_to_async(ticket_leave_message)(
+            conversation_id=self.conversation_id,
+            client_id=frame.client_id,
+            name=frame.name,
+            email=frame.email,
+            text=frame.text,
+        )
+        await self.send_json(
+            {
+                "type": "leave_message.ack",
+                "client_id": frame.client_id,
+                "id": left.message.pk,
+                "seq": left.message.seq,
+                "ticket_id": left.ticket.pk,
+            }
+        )
 
     async def send_error(self, code: str, message: str, *, client_id: str | None = None) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
@@ -235,6 +295,8 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "message.new", "message": event["message"]})
 
     async def chat_delta(self, event: events.ChatDeltaEvent) -> None:
+        if self.status != Conversation.Status.BOT:
+            return
         await self.send_json(
             {
                 "type": "message.delta",
@@ -272,9 +334,27 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
+        self.status = event["status"]
         await self.send_json(
             {"type": "conversation.status", "status": event["status"], "reason": event["reason"]}
         )
+
+    async def chat_handoff_unavailable(self, event: events.ChatHandoffUnavailableEvent) -> None:
+        await self.send_json(
+            {
+                "type": "handoff.unavailable",
+                "reason": event["reason"],
+                "opens_at": event["opens_at"],
+            }
+        )
+
+
+def _conversation_frame(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "last_seq": conversation.last_seq,
+    }
 
 
 def _client_id_of(data: Any) -> str | None:

@@ -56,7 +56,22 @@ class Ping:
     pass
 
 
-Frame = Hello | Resume | MessageSend | Typing | Identify | Ping
+@dataclass(frozen=True)
+class HandoffRequest:
+    """The visitor pressed "talk to a human"."""
+
+
+@dataclass(frozen=True)
+class LeaveMessage:
+    """The leave-a-message form, sent when nobody can chat now."""
+
+    client_id: str
+    name: str
+    email: str
+    text: str
+
+
+Frame = Hello | Resume | MessageSend | Typing | Identify | Ping | HandoffRequest | LeaveMessage
 
 
 def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = True) -> Any:
@@ -76,6 +91,25 @@ def _short_text(data: dict[str, Any], name: str, limit: int) -> str:
     return value.strip()
 
 
+def _message(data: dict[str, Any]) -> MessageSend:
+    client_id = _field(data, "client_id", str)
+    if not _CLIENT_ID.match(client_id):
+        raise FrameError("bad_frame", "'client_id' must be 8-64 characters of A-Z a-z 0-9 _ -")
+    text = _field(data, "text", str)
+    if not text.strip():
+        raise FrameError("empty_message", "the message is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise FrameError("message_too_long", f"a message is at most {MAX_MESSAGE_CHARS} characters")
+    return MessageSend(client_id=client_id, text=text)
+
+
+def _email(data: dict[str, Any]) -> str:
+    email = _short_text(data, "email", 254)
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise FrameError("bad_frame", "'email' is not an email address")
+    return email
+
+
 def frame_parse(data: Any) -> Frame:
     if not isinstance(data, dict):
         raise FrameError("bad_frame", "a frame is a JSON object")
@@ -93,28 +127,28 @@ def frame_parse(data: Any) -> Frame:
             raise FrameError("bad_frame", "'last_seq' must be 0 or more")
         return Resume(last_seq=last_seq)
     if kind == "message.send":
-        client_id = _field(data, "client_id", str)
-        if not _CLIENT_ID.match(client_id):
-            raise FrameError("bad_frame", "'client_id' must be 8-64 characters of A-Z a-z 0-9 _ -")
-        text = _field(data, "text", str)
-        if not text.strip():
-            raise FrameError("empty_message", "the message is empty")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise FrameError(
-                "message_too_long", f"a message is at most {MAX_MESSAGE_CHARS} characters"
-            )
-        return MessageSend(client_id=client_id, text=text)
+        return _message(data)
     if kind == "typing":
         return Typing(active=_field(data, "active", bool))
     if kind == "identify":
-        email = _short_text(data, "email", 254)
-        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-            raise FrameError("bad_frame", "'email' is not an email address")
         return Identify(
             name=_short_text(data, "name", 200),
-            email=email,
+            email=_email(data),
             external_id=_short_text(data, "external_id", 200),
         )
     if kind == "ping":
         return Ping()
+    if kind == "handoff.request":
+        return HandoffRequest()
+    if kind == "leave_message":
+        message = _message(data)
+        email = _email(data)
+        if not email:
+            raise FrameError("email_required", "leave an email address for the reply")
+        return LeaveMessage(
+            client_id=message.client_id,
+            name=_short_text(data, "name", 200),
+            email=email,
+            text=message.text,
+        )
     raise FrameError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")

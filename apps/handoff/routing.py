@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from apps.handoff.consumers import ConsoleConsumer
+
+websocket_urlpatterns = [path("", ConsoleConsumer.as_asgi())]

@@ -1,0 +1,388 @@
+"""The agent console's websocket (``/ws/console/``): thin, validates frames, calls services.
+
+Signed in with the Django session (AuthMiddlewareStack in csbot/asgi.py). The socket joins the
+groups of the agent's teams (tickets, notes), of their sites (presence), and of the
+conversations of tickets they open or hold (messages, typing, status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from apps.chat import events as chat_events
+from apps.chat.protocol import FrameError
+from apps.chat.services import ConversationStatusChanged
+from apps.handoff import events, protocol, services
+from apps.handoff.assist import assist_suggest
+from apps.handoff.selectors import (
+    agent_site_ids,
+    agent_team_ids,
+    agents_of_sites,
+    canned_replies_for,
+    display_name,
+    last_visitor_message,
+    teams_of_sites,
+    ticket_detail,
+    ticket_get_for_agent,
+    tickets_for_agent,
+    user_is_agent,
+)
+from apps.handoff.services import presence
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_AGENT = 4403
+ASSIST_TIMEOUT_SECONDS = 60
+
+Handler = Callable[[protocol.Frame], Awaitable[None]]
+
+
+def _db(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    return database_sync_to_async(function)
+
+
+class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        self.registered = False
+        self.team_ids: set[int] = set()
+        self.site_ids: set[int] = set()
+        # Ticket id → conversation id, for the tickets whose conversation this socket follows.
+        self.following: dict[int, int] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED, reason="sign in first")
+            return
+        if not await _db(user_is_agent)(user=self.user):
+            await self.close(code=CLOSE_NOT_AGENT, reason="not in the Agents group")
+            return
+        self.team_ids = set(await _db(agent_team_ids)(user=self.user))
+        self.site_ids = set(await _db(agent_site_ids)(user=self.user))
+        # Groups first, snapshot second: nothing published in between is missed.
+        for team_id in self.team_ids:
+            await self.channel_layer.group_add(events.team_group(team_id), self.channel_name)
+        for site_id in self.site_ids:
+            await self.channel_layer.group_add(events.site_group(site_id), self.channel_name)
+        profile = await _db(presence.agent_session_open)(
+            user=self.user, channel_name=self.channel_name
+        )
+        self.registered = True
+        tickets = await _db(tickets_for_agent)(user=self.user)
+        for ticket in tickets:
+            if ticket["assignee"] and ticket["assignee"]["id"] == self.user.pk:
+                await self.follow(ticket["id"], ticket["conversation_id"])
+        site_ids = sorted(self.site_ids)
+        await self.send_json(
+            {
+                "type": "ready",
+                "agent": {
+                    "id": self.user.pk,
+                    "name": display_name(self.user),
+                    "availability": profile.availability,
+                    "capacity": profile.capacity,
+                    "team_ids": sorted(self.team_ids),
+                },
+                "tickets": tickets,
+                "teams": await _db(teams_of_sites)(site_ids=site_ids),
+                "agents": await _db(agents_of_sites)(site_ids=site_ids, at=timezone.now()),
+                "canned": await _db(canned_replies_for)(site_ids=site_ids),
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for team_id in self.team_ids:
+            await self.channel_layer.group_discard(events.team_group(team_id), self.channel_name)
+        for site_id in self.site_ids:
+            await self.channel_layer.group_discard(events.site_group(site_id), self.channel_name)
+        for conversation_id in set(self.following.values()):
+            await self.channel_layer.group_discard(
+                chat_events.conversation_group(conversation_id), self.channel_name
+            )
+        if self.registered:
+            await _db(presence.agent_session_close)(user=self.user, channel_name=self.channel_name)
+
+    @classmethod
+    async def encode_json(cls, content: dict[str, Any]) -> str:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+
+    async def follow(self, ticket_id: int, conversation_id: int) -> None:
+        if conversation_id not in self.following.values():
+            await self.channel_layer.group_add(
+                chat_events.conversation_group(conversation_id), self.channel_name
+            )
+        self.following[ticket_id] = conversation_id
+
+    async def unfollow(self, ticket_id: int) -> None:
+        conversation_id = self.following.pop(ticket_id, None)
+        if conversation_id is not None and conversation_id not in self.following.values():
+            await self.channel_layer.group_discard(
+                chat_events.conversation_group(conversation_id), self.channel_name
+            )
+
+    # --- frames from the console -------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.registered:
+            return
+        if text_data is None or len(text_data.encode("utf-8")) > 4 * settings.CSBOT_MAX_FRAME_BYTES:
+            await self.send_error("bad_frame", "frames are JSON text of at most 32 KiB")
+            return
+        try:
+            frame = protocol.frame_parse(json.loads(text_data))
+        except ValueError:
+            await self.send_error("bad_json", "the frame is not valid JSON")
+            return
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.message)
+            return
+        handler: Handler = getattr(self, "on_" + frame.type.replace(".", "_"))
+        try:
+            await handler(frame)
+        except services.TicketNotFound:
+            await self.send_error("not_found", "no such ticket in your teams", frame=frame)
+        except services.TicketConflict as exc:
+            await self.send_error(exc.code, exc.message, frame=frame)
+        except ConversationStatusChanged:
+            await self.send_error(
+                "not_owner", "the conversation is not with you any more", frame=frame
+            )
+        except DatabaseError:
+            logger.exception("database unavailable while handling %s", frame.type)
+            await self.send_error("unavailable", "the server could not do this now", frame=frame)
+
+    async def send_error(
+        self, code: str, message: str, *, frame: protocol.Frame | None = None
+    ) -> None:
+        reply: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if frame is not None:
+            reply.update(ref=frame.ref, action=frame.type, ticket_id=frame.data.get("ticket_id"))
+        await self.send_json(reply)
+
+    async def send_result(self, frame: protocol.Frame, **extra: Any) -> None:
+        await self.send_json(
+            {
+                "type": "result",
+                "ref": frame.ref,
+                "action": frame.type,
+                "ticket_id": frame.data.get("ticket_id"),
+                **extra,
+            }
+        )
+
+    async def on_ping(self, frame: protocol.Frame) -> None:
+        await _db(presence.agent_session_seen)(channel_name=self.channel_name)
+        await self.send_json({"type": "pong"})
+
+    async def on_presence_set(self, frame: protocol.Frame) -> None:
+        try:
+            await _db(presence.agent_availability_set)(
+                user=self.user, availability=frame.data["availability"]
+            )
+        except ValueError as exc:
+            await self.send_error("bad_frame", str(exc), frame=frame)
+            return
+        await self.send_result(frame, availability=frame.data["availability"])
+
+    async def on_ticket_open(self, frame: protocol.Frame) -> None:
+        ticket = await _db(ticket_get_for_agent)(user=self.user, ticket_id=frame.data["ticket_id"])
+        if ticket is None:
+            raise services.TicketNotFound(frame.data["ticket_id"])
+        await self.follow(ticket.pk, ticket.conversation_id)
+        detail = await _db(ticket_detail)(ticket=ticket)
+        await self.send_json({"type": "ticket.detail", "ref": frame.ref, **detail})
+
+    async def on_ticket_claim(self, frame: protocol.Frame) -> None:
+        ticket = await _db(services.ticket_claim)(
+            ticket_id=frame.data["ticket_id"], agent=self.user
+        )
+        await self.follow(ticket.pk, ticket.conversation_id)
+        await self.send_result(frame)
+
+    async def on_message_send(self, frame: protocol.Frame) -> None:
+        message = await _db(services.ticket_reply)(
+            ticket_id=frame.data["ticket_id"], agent=self.user, text=frame.data["text"]
+        )
+        await self.send_result(frame, message_id=message.pk, seq=message.seq)
+
+    async def on_note_add(self, frame: protocol.Frame) -> None:
+        note = await _db(services.ticket_note_add)(
+            ticket_id=frame.data["ticket_id"], agent=self.user, text=frame.data["text"]
+        )
+        await self.send_result(frame, note_id=note.pk)
+
+    async def on_typing(self, frame: protocol.Frame) -> None:
+        conversation_id = self.following.get(frame.data["ticket_id"])
+        if conversation_id is None:
+            raise services.TicketNotFound(frame.data["ticket_id"])
+        await chat_events.typing_publish(
+            conversation_id=conversation_id,
+            author="agent",
+            name=display_name(self.user),
+            active=frame.data["active"],
+        )
+
+    async def on_ticket_hand_back(self, frame: protocol.Frame) -> None:
+        await _db(services.ticket_hand_back)(ticket_id=frame.data["ticket_id"], agent=self.user)
+        await self.send_result(frame)
+
+    async def on_ticket_solve(self, frame: protocol.Frame) -> None:
+        await _db(services.ticket_solve)(ticket_id=frame.data["ticket_id"], agent=self.user)
+        await self.send_result(frame)
+
+    async def on_ticket_close(self, frame: protocol.Frame) -> None:
+        await _db(services.ticket_close)(ticket_id=frame.data["ticket_id"], agent=self.user)
+        await self.send_result(frame)
+
+    async def on_ticket_transfer(self, frame: protocol.Frame) -> None:
+        await _db(services.ticket_transfer)(
+            ticket_id=frame.data["ticket_id"],
+            agent=self.user,
+            to_agent_id=frame.data.get("agent_id"),
+            to_team_id=frame.data.get("team_id"),
+        )
+        await self.send_result(frame)
+
+    async def on_ticket_update(self, frame: protocol.Frame) -> None:
+        await _db(services.ticket_update)(
+            ticket_id=frame.data["ticket_id"],
+            agent=self.user,
+            priority=frame.data.get("priority"),
+            tags=frame.data.get("tags"),
+            pending=frame.data.get("pending"),
+        )
+        await self.send_result(frame)
+
+    async def on_assist_request(self, frame: protocol.Frame) -> None:
+        ticket = await _db(ticket_get_for_agent)(user=self.user, ticket_id=frame.data["ticket_id"])
+        if ticket is None:
+            raise services.TicketNotFound(frame.data["ticket_id"])
+        question = await _db(last_visitor_message)(conversation_id=ticket.conversation_id)
+        if question is None:
+            await self.send_error("no_question", "the visitor has not asked anything", frame=frame)
+            return
+        # The answer may take seconds: the socket keeps serving frames meanwhile.
+        task = asyncio.create_task(self.assist(frame, ticket.conversation_id, question.pk))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def assist(self, frame: protocol.Frame, conversation_id: int, question_id: int) -> None:
+        try:
+            async with asyncio.timeout(ASSIST_TIMEOUT_SECONDS):
+                suggestion = await assist_suggest(
+                    conversation_id=conversation_id, question_id=question_id
+                )
+        except Exception:
+            logger.exception("agent assist failed for conversation %s", conversation_id)
+            await self.send_error("assist_failed", "no suggestion could be made", frame=frame)
+            return
+        await self.send_json(
+            {
+                "type": "assist.result",
+                "ref": frame.ref,
+                "ticket_id": frame.data["ticket_id"],
+                "question_id": question_id,
+                "text": suggestion.text,
+                "citations": suggestion.citations,
+                "complete": suggestion.complete,
+            }
+        )
+
+    # --- channel-layer events ----------------------------------------------------------------
+
+    async def handoff_ticket(self, event: events.TicketEvent) -> None:
+        ticket = event["ticket"]
+        team = ticket["team"]
+        if team is None or team["id"] not in self.team_ids:
+            await self.unfollow(ticket["id"])
+            await self.send_json({"type": "ticket.removed", "ticket_id": ticket["id"]})
+            return
+        mine = ticket["assignee"] is not None and ticket["assignee"]["id"] == self.user.pk
+        if mine and ticket["status"] in {"open", "pending"}:
+            await self.follow(ticket["id"], ticket["conversation_id"])
+        await self.send_json({"type": "ticket", "ticket": ticket})
+
+    async def handoff_note(self, event: events.NoteEvent) -> None:
+        await self.send_json({"type": "note.new", "note": event["note"]})
+
+    async def handoff_presence(self, event: events.PresenceEvent) -> None:
+        await self.send_json({"type": "presence", "agent": event["agent"]})
+
+    async def chat_message(self, event: chat_events.ChatMessageEvent) -> None:
+        await self.send_json(
+            {
+                "type": "message.new",
+                "conversation_id": event["conversation_id"],
+                "message": event["message"],
+            }
+        )
+
+    async def chat_done(self, event: chat_events.ChatDoneEvent) -> None:
+        await self.send_json(
+            {
+                "type": "message.done",
+                "conversation_id": event["conversation_id"],
+                "message": event["message"],
+            }
+        )
+
+    async def chat_delta(self, event: chat_events.ChatDeltaEvent) -> None:
+        await self.send_json(
+            {
+                "type": "message.delta",
+                "conversation_id": event["conversation_id"],
+                "id": event["message_id"],
+                "offset": event["offset"],
+                "text": event["text"],
+            }
+        )
+
+    async def chat_reset(self, event: chat_events.ChatResetEvent) -> None:
+        await self.send_json(
+            {
+                "type": "message.reset",
+                "conversation_id": event["conversation_id"],
+                "id": event["message_id"],
+            }
+        )
+
+    async def chat_typing(self, event: chat_events.ChatTypingEvent) -> None:
+        if event["author"] == "agent" and event["name"] == display_name(self.user):
+            return
+        await self.send_json(
+            {
+                "type": "typing",
+                "conversation_id": event["conversation_id"],
+                "author": event["author"],
+                "name": event["name"],
+                "active": event["active"],
+            }
+        )
+
+    async def chat_status(self, event: chat_events.ChatStatusEvent) -> None:
+        await self.send_json(
+            {
+                "type": "conversation.status",
+                "conversation_id": event["conversation_id"],
+                "status": event["status"],
+                "reason": event["reason"],
+            }
+        )
+
+    async def chat_handoff_unavailable(
+        self, event: chat_events.ChatHandoffUnavailableEvent
+    ) -> None:
+        """The visitor is offered the leave-a-message form; the console has nothing to show."""

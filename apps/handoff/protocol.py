@@ -1,0 +1,93 @@
+"""Validate the frames the agent console sends (docs/handoff.md, "Console socket").
+
+Framework-free: ``frame_parse`` takes the decoded JSON object and returns a ``Frame`` whose
+``data`` holds exactly the declared fields, type-checked, or raises ``FrameError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from apps.chat.protocol import MAX_MESSAGE_CHARS, FrameError
+
+MAX_NOTE_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: type
+    required: bool = True
+    # For strings: the longest allowed; blank strings count as missing.
+    limit: int = 0
+
+
+_TICKET = {"ticket_id": Spec(int)}
+SCHEMAS: dict[str, dict[str, Spec]] = {
+    "ping": {},
+    "presence.set": {"availability": Spec(str, limit=10)},
+    "ticket.open": _TICKET,
+    "ticket.claim": _TICKET,
+    "ticket.hand_back": _TICKET,
+    "ticket.solve": _TICKET,
+    "ticket.close": _TICKET,
+    "assist.request": _TICKET,
+    "message.send": {**_TICKET, "text": Spec(str, limit=MAX_MESSAGE_CHARS)},
+    "note.add": {**_TICKET, "text": Spec(str, limit=MAX_NOTE_CHARS)},
+    "typing": {**_TICKET, "active": Spec(bool)},
+    "ticket.transfer": {
+        **_TICKET,
+        "agent_id": Spec(int, required=False),
+        "team_id": Spec(int, required=False),
+    },
+    "ticket.update": {
+        **_TICKET,
+        "priority": Spec(str, required=False, limit=10),
+        "tags": Spec(list, required=False),
+        "pending": Spec(bool, required=False),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: str
+    data: Mapping[str, Any]
+    # Echoed in the reply, so the console can match answers to what it asked.
+    ref: str | None = None
+
+
+def _value(name: str, spec: Spec, raw: Any) -> Any:
+    # bool is an int subclass; a ticket id of `true` is a client bug worth reporting.
+    if not isinstance(raw, spec.kind) or (spec.kind is int and isinstance(raw, bool)):
+        raise FrameError("bad_frame", f"'{name}' must be a {spec.kind.__name__}")
+    if spec.kind is str:
+        if spec.limit and len(raw) > spec.limit:
+            raise FrameError("too_long", f"'{name}' is longer than {spec.limit} characters")
+        if not raw.strip():
+            raise FrameError("bad_frame", f"'{name}' is empty")
+    if spec.kind is list and not all(isinstance(item, str) and len(item) <= 40 for item in raw):
+        raise FrameError("bad_frame", f"'{name}' must be a list of short strings")
+    return raw
+
+
+def frame_parse(data: Any) -> Frame:
+    if not isinstance(data, dict):
+        raise FrameError("bad_frame", "a frame is a JSON object")
+    kind = data.get("type")
+    schema = SCHEMAS.get(kind) if isinstance(kind, str) else None
+    if schema is None:
+        raise FrameError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")
+    ref = data.get("ref")
+    if ref is not None and not (isinstance(ref, str) and len(ref) <= 64):
+        raise FrameError("bad_frame", "'ref' must be a string of at most 64 characters")
+    fields: dict[str, Any] = {}
+    for name, spec in schema.items():
+        raw = data.get(name)
+        if raw is None:
+            if spec.required:
+                raise FrameError("bad_frame", f"'{name}' is required")
+            continue
+        fields[name] = _value(name, spec, raw)
+    return Frame(type=kind, data=fields, ref=ref)

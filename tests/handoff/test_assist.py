@@ -1,0 +1,63 @@
+"""Agent assist: the bot's suggestion reaches only the agent who asked, and is never sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.chat.models import Message
+from tests.handoff.answerers import CITATIONS
+from tests.handoff.sockets import console_socket, frame_of, frames_with, visitor_socket
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+async def test_a_suggestion_reaches_only_the_agent_who_asked(
+    english, visitor, agent, teammate, settings
+):
+    settings.CSBOT_ANSWERER = "tests.handoff.answerers.suggestion"
+    mei, _ = await console_socket(agent)
+    li, _ = await console_socket(teammate)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to(
+        {"type": "message.send", "client_id": "c-00000001", "text": "I want a human: returns?"}
+    )
+    await frames_with(widget, "message.ack", "conversation.status")
+    ticket = (await frame_of(mei, "ticket"))["ticket"]
+    await frame_of(li, "ticket")
+    question = await Message.objects.aget(author_kind="visitor")
+
+    await mei.send_json_to({"type": "assist.request", "ticket_id": ticket["id"], "ref": "s1"})
+    suggestion = await frame_of(mei, "assist.result")
+    assert suggestion == {
+        "type": "assist.result",
+        "ref": "s1",
+        "ticket_id": ticket["id"],
+        "question_id": question.pk,
+        "text": "Returns are free within 30 days [1].",
+        "citations": CITATIONS,
+        "complete": True,
+    }
+    assert not await Message.objects.filter(author_kind__in=["bot", "agent"]).aexists()
+    heard = []
+    while not await widget.receive_nothing(timeout=0.05):
+        heard.append(await widget.receive_json_from())
+    assert [f for f in heard if f["type"].startswith("message.")] == []
+    assert [f for f in heard if f["type"] == "message.delta"] == []
+    li_heard = []
+    while not await li.receive_nothing(timeout=0.05):
+        li_heard.append((await li.receive_json_from())["type"])
+    assert "assist.result" not in li_heard
+    for ws in (mei, li, widget):
+        await ws.disconnect()
+
+
+async def test_no_suggestion_before_the_visitor_asked_anything(english, visitor, agent):
+    mei, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to({"type": "handoff.request"})
+    ticket = (await frame_of(mei, "ticket"))["ticket"]
+    await mei.send_json_to({"type": "assist.request", "ticket_id": ticket["id"]})
+    error = await frame_of(mei, "error")
+    assert (error["code"], error["action"]) == ("no_question", "assist.request")
+    await widget.disconnect()
+    await mei.disconnect()

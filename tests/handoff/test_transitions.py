@@ -1,0 +1,394 @@
+"""Every transition of the conversation state machine, seen on both sockets (visitor and agent)."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+
+from apps.bot.services import replies_wait
+from apps.chat.models import Conversation, ConversationEvent, Message
+from apps.handoff.models import AgentProfile, HandoffSettings, Ticket
+from apps.handoff.services import handoff_request
+from tests.handoff.sockets import (
+    console_socket,
+    frame_of,
+    frames_until,
+    frames_with,
+    system_texts,
+    visitor_socket,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def status_frame(frames: list[dict]) -> dict:
+    return next(f for f in frames if f["type"] == "conversation.status")
+
+
+async def waiting_ticket(visitor_ws, console_ws) -> dict:
+    """The visitor asks for a human; return the ticket as the console sees it."""
+    await visitor_ws.send_json_to({"type": "handoff.request"})
+    await frames_with(visitor_ws, "handoff.ack", "conversation.status")
+    return (await frame_of(console_ws, "ticket"))["ticket"]
+
+
+async def claimed_ticket(visitor_ws, console_ws) -> dict:
+    ticket = await waiting_ticket(visitor_ws, console_ws)
+    await console_ws.send_json_to({"type": "ticket.claim", "ticket_id": ticket["id"], "ref": "c1"})
+    await frame_of(console_ws, "result")
+    await frame_of(visitor_ws, "conversation.status")
+    return ticket
+
+
+async def test_the_widget_button_queues_the_conversation_and_the_console_hears_of_it(
+    english, visitor, agent
+):
+    console, ready = await console_socket(agent)
+    assert ready["tickets"] == []
+    widget, _ = await visitor_socket(visitor)
+
+    await widget.send_json_to({"type": "handoff.request"})
+    frames = await frames_with(widget, "handoff.ack", "conversation.status")
+    assert {"type": "handoff.ack", "state": "waiting"} in frames
+    assert status_frame(frames) == {
+        "type": "conversation.status",
+        "status": "waiting",
+        "reason": "customer_request",
+    }
+    assert system_texts(frames) == ["An agent will join shortly."]
+
+    ticket = (await frame_of(console, "ticket"))["ticket"]
+    assert (ticket["status"], ticket["reason"], ticket["assignee"]) == (
+        "new",
+        "customer_request",
+        None,
+    )
+    assert ticket["team"]["name"] == "Support"
+    event = await ConversationEvent.objects.aget(kind="handoff.requested")
+    assert event.data == {
+        "reason": "customer_request",
+        "detail": "asked in the widget",
+        "by": "visitor",
+        "ticket": ticket["id"],
+    }
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_asking_for_a_human_in_words_hands_over_instead_of_answering(
+    site, visitor, agent, settings
+):
+    settings.CSBOT_ANSWERER = "tests.handoff.answerers.gated"
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "转人工"})
+    frames = await frames_until(widget, "conversation.status")
+    assert status_frame(frames)["reason"] == "customer_request"
+    assert system_texts(frames) == ["正在为您转接人工客服，请稍候。"]
+    ticket = (await frame_of(console, "ticket"))["ticket"]
+    assert (ticket["subject"], ticket["detail"]) == ("转人工", "keyword: 转人工")
+    await replies_wait()
+    assert not await Message.objects.filter(author_kind="bot").aexists()
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_strong_frustration_hands_over_with_high_priority(english, visitor, agent):
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to(
+        {"type": "message.send", "client_id": "c-00000001", "text": "This is useless!!"}
+    )
+    frames = await frames_until(widget, "conversation.status")
+    assert status_frame(frames)["reason"] == "negative_sentiment"
+    ticket = (await frame_of(console, "ticket"))["ticket"]
+    assert (ticket["reason"], ticket["priority"]) == ("negative_sentiment", "high")
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_the_pipeline_hands_over_with_its_reason(english, visitor, agent):
+    console, _ = await console_socket(agent)
+    widget, ready = await visitor_socket(visitor)
+    outcome = await database_sync_to_async(handoff_request)(
+        conversation_id=ready["conversation"]["id"],
+        reason="missing_knowledge",
+        detail="no passage above the threshold",
+    )
+    assert outcome.state == "waiting"
+    frames = await frames_until(widget, "conversation.status")
+    assert status_frame(frames)["reason"] == "missing_knowledge"
+    ticket = (await frame_of(console, "ticket"))["ticket"]
+    assert (ticket["reason"], ticket["detail"]) == (
+        "missing_knowledge",
+        "no passage above the threshold",
+    )
+    again = await database_sync_to_async(handoff_request)(
+        conversation_id=ready["conversation"]["id"], reason="repeated_failure"
+    )
+    assert (again.state, again.ticket_id) == ("unchanged", ticket["id"])
+    assert await Ticket.objects.acount() == 1
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_claiming_puts_the_agent_in_the_conversation(english, visitor, agent):
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    ticket = await waiting_ticket(widget, console)
+
+    await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket["id"], "ref": "r1"})
+    result = await frame_of(console, "result")
+    assert result == {
+        "type": "result",
+        "ref": "r1",
+        "action": "ticket.claim",
+        "ticket_id": ticket["id"],
+    }
+    updated = (await frame_of(console, "ticket"))["ticket"]
+    assert (updated["status"], updated["assignee"]["name"]) == ("open", "Mei")
+
+    frames = await frames_until(widget, "conversation.status")
+    assert status_frame(frames) == {
+        "type": "conversation.status",
+        "status": "agent",
+        "reason": "claim",
+    }
+    assert system_texts(frames) == ["Mei from Support joined the conversation."]
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_messages_and_typing_flow_both_ways_once_claimed(english, visitor, agent):
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    ticket = await claimed_ticket(widget, console)
+
+    await console.send_json_to({"type": "typing", "ticket_id": ticket["id"], "active": True})
+    assert await frame_of(widget, "typing") == {
+        "type": "typing",
+        "author": "agent",
+        "name": "Mei",
+        "active": True,
+    }
+    await console.send_json_to(
+        {"type": "message.send", "ticket_id": ticket["id"], "text": "Hi, this is Mei.", "ref": "m"}
+    )
+    sent = await frame_of(console, "result")
+    shown = await frame_of(widget, "message.new")
+    assert shown["message"]["id"] == sent["message_id"]
+    assert (shown["message"]["author"], shown["message"]["author_name"]) == ("agent", "Mei")
+    assert shown["message"]["text"] == "Hi, this is Mei."
+
+    await widget.send_json_to({"type": "typing", "active": True})
+    typing = await frame_of(console, "typing")
+    assert (typing["author"], typing["conversation_id"]) == ("visitor", ticket["conversation_id"])
+    await widget.send_json_to(
+        {"type": "message.send", "client_id": "c-00000002", "text": "My order is late"}
+    )
+    heard = await frame_of(
+        console, lambda f: f["type"] == "message.new" and f["message"]["author"] == "visitor"
+    )
+    assert heard["conversation_id"] == ticket["conversation_id"]
+    assert heard["message"]["text"] == "My order is late"
+    await replies_wait()
+    # The conversation is the agent's: the bot said nothing.
+    assert not await Message.objects.filter(author_kind="bot").aexists()
+    stored = await Ticket.objects.aget(pk=ticket["id"])
+    assert stored.first_responded_at is not None
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_hand_back_returns_the_conversation_to_the_bot_which_answers_again(
+    english, visitor, agent, settings
+):
+    settings.CSBOT_ANSWERER = "tests.handoff.answerers.gated"
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    ticket = await claimed_ticket(widget, console)
+
+    await console.send_json_to({"type": "ticket.hand_back", "ticket_id": ticket["id"]})
+    await frame_of(console, "result")
+    frames = await frames_until(widget, "conversation.status")
+    assert status_frame(frames)["status"] == "bot"
+    assert status_frame(frames)["reason"] == "hand_back"
+    assert system_texts(frames) == ["You are chatting with the assistant again."]
+    solved = (await frame_of(console, lambda f: f["type"] == "ticket"))["ticket"]
+    assert solved["status"] == "solved"
+
+    await widget.send_json_to({"type": "message.send", "client_id": "c-00000003", "text": "Thanks"})
+    done = await frame_of(widget, "message.done")
+    assert done["message"]["text"] == "The bot would have said this."
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_solving_closes_the_conversation_and_the_next_message_starts_a_new_one(
+    english, visitor, agent, settings
+):
+    settings.CSBOT_ANSWERER = "tests.handoff.answerers.gated"
+    console, _ = await console_socket(agent)
+    widget, ready = await visitor_socket(visitor)
+    ticket = await claimed_ticket(widget, console)
+
+    await console.send_json_to({"type": "ticket.solve", "ticket_id": ticket["id"]})
+    frames = await frames_until(widget, "conversation.status")
+    assert status_frame(frames) == {
+        "type": "conversation.status",
+        "status": "closed",
+        "reason": "solved",
+    }
+    assert system_texts(frames) == [
+        "This conversation has been closed. Send a message to start a new one."
+    ]
+    assert (await Ticket.objects.aget(pk=ticket["id"])).status == "solved"
+
+    await widget.send_json_to({"type": "message.send", "client_id": "c-00000009", "text": "Hi"})
+    fresh = await frame_of(widget, "conversation.new")
+    assert fresh["conversation"]["id"] != ready["conversation"]["id"]
+    assert fresh["conversation"]["status"] == "bot"
+    ack = await frame_of(widget, "message.ack")
+    stored = await Message.objects.aget(pk=ack["id"])
+    assert (stored.conversation_id, stored.seq) == (fresh["conversation"]["id"], 1)
+    # The new conversation is the bot's, not a loop back into the queue.
+    await frame_of(widget, "message.done")
+    assert await Ticket.objects.acount() == 1
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_a_returning_visitor_sees_how_a_closed_conversation_ended(english, visitor, agent):
+    console, _ = await console_socket(agent)
+    widget, ready = await visitor_socket(visitor)
+    ticket = await claimed_ticket(widget, console)
+    await console.send_json_to({"type": "ticket.close", "ticket_id": ticket["id"]})
+    status = await frame_of(widget, "conversation.status")
+    assert (status["status"], status["reason"]) == ("closed", "closed")
+    await widget.disconnect()
+
+    widget, again = await visitor_socket(visitor)
+    assert again["conversation"]["id"] == ready["conversation"]["id"]
+    assert again["conversation"]["status"] == "closed"
+    await widget.send_json_to({"type": "resume", "last_seq": 0})
+    frames = await frames_until(widget, "resumed")
+    assert frames[-1] == {"type": "resumed", "status": "closed"}
+    assert system_texts(frames)[-1].startswith("This conversation has been closed.")
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_transfer_to_a_teammate_introduces_them(english, visitor, agent, teammate):
+    console, _ = await console_socket(agent)
+    other_console, _ = await console_socket(teammate)
+    widget, _ = await visitor_socket(visitor)
+    ticket = await claimed_ticket(widget, console)
+
+    await console.send_json_to(
+        {"type": "ticket.transfer", "ticket_id": ticket["id"], "agent_id": teammate.pk}
+    )
+    await frame_of(console, "result")
+    frames = await frames_until(widget, "message.new")
+    assert system_texts(frames) == ["Li from Support joined the conversation."]
+    moved = await frame_of(
+        other_console,
+        lambda f: (
+            f["type"] == "ticket" and (f["ticket"]["assignee"] or {}).get("id") == teammate.pk
+        ),
+    )
+    assert moved["ticket"]["status"] == "open"
+    # The conversation stays with an agent: no status change, so no status frame.
+    assert await widget.receive_nothing(timeout=0.05)
+
+    await other_console.send_json_to(
+        {"type": "message.send", "ticket_id": ticket["id"], "text": "Li here", "ref": "x"}
+    )
+    await frame_of(other_console, "result")
+    assert (await frame_of(widget, "message.new"))["message"]["author_name"] == "Li"
+    await console.send_json_to(
+        {"type": "message.send", "ticket_id": ticket["id"], "text": "Mei again", "ref": "y"}
+    )
+    refused = await frame_of(console, "error")
+    assert refused["code"] == "not_assignee"
+    for ws in (widget, console, other_console):
+        await ws.disconnect()
+
+
+async def test_transfer_to_another_team_puts_the_conversation_back_in_the_queue(
+    english, visitor, agent, rival_agent
+):
+    console, ready = await console_socket(agent)
+    rival_console, _ = await console_socket(rival_agent)
+    widget, _ = await visitor_socket(visitor)
+    ticket = await claimed_ticket(widget, console)
+    billing = next(t for t in ready["teams"] if t["name"] == "Billing")
+
+    await console.send_json_to(
+        {"type": "ticket.transfer", "ticket_id": ticket["id"], "team_id": billing["id"]}
+    )
+    assert await frame_of(console, "ticket.removed") == {
+        "type": "ticket.removed",
+        "ticket_id": ticket["id"],
+    }
+    frames = await frames_until(widget, "conversation.status")
+    assert status_frame(frames)["status"] == "waiting"
+    assert system_texts(frames) == [
+        "You are being transferred to Billing. An agent will join shortly."
+    ]
+    arrived = (await frame_of(rival_console, "ticket"))["ticket"]
+    assert (arrived["id"], arrived["status"], arrived["assignee"]) == (ticket["id"], "new", None)
+    for ws in (widget, console, rival_console):
+        await ws.disconnect()
+
+
+async def test_round_robin_gives_the_ticket_to_the_least_recently_assigned_online_agent(
+    english, visitor, other_visitor, agent, teammate, team
+):
+    await HandoffSettings.objects.acreate(
+        site=english, assignment=HandoffSettings.Assignment.ROUND_ROBIN
+    )
+    mei, _ = await console_socket(agent)
+    li, _ = await console_socket(teammate)
+    first, _ = await visitor_socket(visitor)
+    second, _ = await visitor_socket(other_visitor)
+
+    await first.send_json_to({"type": "handoff.request"})
+    assert (await frame_of(first, "handoff.ack"))["state"] == "assigned"
+    await second.send_json_to({"type": "handoff.request"})
+    assert (await frame_of(second, "handoff.ack"))["state"] == "assigned"
+
+    tickets = [t async for t in Ticket.objects.order_by("pk").select_related("assignee")]
+    assert {t.assignee.username for t in tickets} == {"mei", "li"}
+    assert all(t.status == "open" for t in tickets)
+    conversations = [c async for c in Conversation.objects.order_by("pk")]
+    assert [c.status for c in conversations] == ["agent", "agent"]
+    for ws in (mei, li, first, second):
+        await ws.disconnect()
+
+
+async def test_round_robin_respects_capacity_and_away(english, visitor, agent, teammate):
+    await HandoffSettings.objects.acreate(
+        site=english, assignment=HandoffSettings.Assignment.ROUND_ROBIN
+    )
+    mei, _ = await console_socket(agent)
+    li, _ = await console_socket(teammate)
+    await li.send_json_to({"type": "presence.set", "availability": "away"})
+    await frame_of(li, "result")
+    await AgentProfile.objects.filter(user=agent).aupdate(capacity=0)
+
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to({"type": "handoff.request"})
+    assert (await frame_of(widget, "handoff.ack"))["state"] == "waiting"
+    ticket = await Ticket.objects.aget()
+    assert ticket.assignee_id is None
+
+    # Li comes back: the waiting ticket is hers at once.
+    await li.send_json_to({"type": "presence.set", "availability": "online"})
+    status = await frame_of(
+        widget, lambda f: f["type"] == "conversation.status" and f["status"] != "waiting"
+    )
+    assert (status["status"], status["reason"]) == ("agent", "round_robin")
+    await ticket.arefresh_from_db()
+    assert ticket.assignee_id == teammate.pk
+    for ws in (mei, li, widget):
+        await ws.disconnect()

@@ -1,0 +1,184 @@
+"""Webhooks: signed JSON POSTs to a loopback receiver, retried until it answers 2xx."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+
+from apps.chat.services import conversation_open
+from apps.handoff.models import Webhook, WebhookDelivery
+from apps.handoff.services import handoff_request, ticket_claim, ticket_solve
+from apps.handoff.services.presence import agent_session_open
+from apps.handoff.webhooks import RETRY_DELAYS, webhook_deliveries_run_due, webhook_signature
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@dataclass
+class Receiver:
+    """A helpdesk on 127.0.0.1 answering each POST with the next scripted status."""
+
+    statuses: list[int] = field(default_factory=list)
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.requests.append((dict(self.headers), body))
+            status = state.statuses.pop(0) if state.statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            state.arrived.set()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_port}/hooks/csbot"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def handed_over(visitor, agent) -> int:
+    agent_session_open(user=agent, channel_name="test.mei")
+    conversation = conversation_open(visitor=visitor)
+    return handoff_request(conversation_id=conversation.pk, reason="customer_request").ticket_id
+
+
+def settled(attempts: int) -> WebhookDelivery:
+    """The delivery once the background thread has recorded ``attempts`` attempts."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        delivery = WebhookDelivery.objects.get()
+        if delivery.attempts >= attempts:
+            return delivery
+        time.sleep(0.02)
+    raise AssertionError(f"the delivery was not attempted {attempts} time(s)")
+
+
+def verify(headers: dict[str, str], body: bytes, secret: str) -> bool:
+    fields = dict(part.split("=", 1) for part in headers["X-Csbot-Signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256)
+    return hmac.compare_digest(fields["v1"], expected.hexdigest())
+
+
+def test_a_new_ticket_is_posted_signed_to_the_sites_webhook(site, visitor, agent, receiver):
+    hook = Webhook.objects.create(site=site, url=receiver.url)
+    ticket_id = handed_over(visitor, agent)
+
+    assert receiver.arrived.wait(timeout=10)
+    headers, body = receiver.requests[0]
+    assert verify(headers, body, hook.secret)
+    assert not verify(headers, body, "another secret")
+    assert headers["X-Csbot-Event"] == "ticket.created"
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    payload = json.loads(body)
+    assert payload["event"] == "ticket.created"
+    assert payload["site"] == {"key": site.public_key, "name": "Shop"}
+    assert (payload["ticket"]["id"], payload["ticket"]["reason"]) == (
+        ticket_id,
+        "customer_request",
+    )
+    assert [m["author"] for m in payload["transcript"]] == []
+    delivery = settled(attempts=1)
+    assert headers["X-Csbot-Delivery"] == str(delivery.pk)
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("delivered", 1, 200)
+
+
+def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
+    site, visitor, agent, receiver
+):
+    receiver.statuses = [500, 503]
+    Webhook.objects.create(site=site, url=receiver.url, on_ticket_created=True)
+    handed_over(visitor, agent)
+    assert receiver.arrived.wait(timeout=10)
+    delivery = settled(attempts=1)
+    first_try = timezone.now()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 1, "HTTP 500")
+    assert delivery.next_attempt_at > first_try + dt.timedelta(seconds=RETRY_DELAYS[0] - 2)
+
+    # Not due yet: nothing is posted.
+    assert webhook_deliveries_run_due(now=first_try) == 0
+    later = first_try + dt.timedelta(seconds=RETRY_DELAYS[0] + 1)
+    assert webhook_deliveries_run_due(now=later) == 1
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.last_error) == (2, "HTTP 503")
+    much_later = later + dt.timedelta(seconds=RETRY_DELAYS[1] + 1)
+    assert webhook_deliveries_run_due(now=much_later) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("delivered", 3, 200)
+    assert len(receiver.requests) == 3
+    # Each attempt is signed afresh with its own timestamp.
+    assert len({headers["X-Csbot-Signature"] for headers, _ in receiver.requests}) == 3
+
+
+def test_a_receiver_that_never_answers_ends_failed(site, visitor, agent, receiver):
+    receiver.statuses = [500] * (len(RETRY_DELAYS) + 1)
+    Webhook.objects.create(site=site, url=receiver.url)
+    handed_over(visitor, agent)
+    settled(attempts=1)
+    moment = timezone.now()
+    for delay in RETRY_DELAYS:
+        moment += dt.timedelta(seconds=delay + 1)
+        webhook_deliveries_run_due(now=moment)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("failed", len(RETRY_DELAYS) + 1)
+    assert webhook_deliveries_run_due(now=moment + dt.timedelta(days=1)) == 0
+
+
+def test_solving_posts_ticket_solved_with_the_transcript(site, visitor, agent, receiver):
+    hook = Webhook.objects.create(site=site, url=receiver.url, on_ticket_created=False)
+    ticket_id = handed_over(visitor, agent)
+    ticket_claim(ticket_id=ticket_id, agent=agent)
+    assert WebhookDelivery.objects.count() == 0
+    ticket_solve(ticket_id=ticket_id, agent=agent)
+    assert receiver.arrived.wait(timeout=10)
+    headers, body = receiver.requests[0]
+    assert verify(headers, body, hook.secret)
+    payload = json.loads(body)
+    assert payload["event"] == "ticket.solved"
+    assert payload["ticket"]["status"] == "solved"
+    assert [m["author"] for m in payload["transcript"]] == ["system", "system", "system"]
+
+
+def test_a_delivery_claimed_by_another_worker_is_not_posted_twice(site, receiver):
+    delivery = WebhookDelivery.objects.create(
+        webhook=Webhook.objects.create(site=site, url=receiver.url),
+        event="ticket.created",
+        payload={"event": "ticket.created"},
+        next_attempt_at=timezone.now(),
+        locked_until=timezone.now() + dt.timedelta(seconds=60),
+    )
+    assert webhook_deliveries_run_due() == 0
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 0)
+    assert receiver.requests == []
+
+
+def test_signature_matches_the_documented_recipe():
+    body = b'{"event":"ticket.created"}'
+    digest = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert webhook_signature(secret="s3cret", timestamp=1700000000, body=body) == (
+        f"t=1700000000,v1={digest}"
+    )
