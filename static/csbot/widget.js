@@ -796,6 +796,12 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     });
     ui.log.addEventListener("click", onLogClick);
     window.addEventListener("online", reconnectNow);
+    // Another tab of this site saw the replies (the visitor read them there).
+    window.addEventListener("storage", (event) => event.key === `${KEY}seen` && !isOpen && countUnread());
+    if (window.visualViewport) {
+      visualViewport.addEventListener("resize", fitViewport);
+      visualViewport.addEventListener("scroll", fitViewport);
+    }
     document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && reconnectNow());
 
     document.documentElement.appendChild(host);
@@ -983,6 +989,19 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     ui.launcher.setAttribute("aria-label", n ? `${label} (${t.unread(n)})` : label);
   };
 
+  /** Keep the full-screen panel above a phone's on-screen keyboard (it shrinks the visual viewport only). */
+  const fitViewport = () => {
+    const style = ui.panel.style;
+    const viewport = window.visualViewport;
+    if (!isOpen || !viewport || !matchMedia("(max-width: 480px)").matches) {
+      style.top = style.height = style.bottom = "";
+      return;
+    }
+    style.top = `${viewport.offsetTop}px`;
+    style.height = `${viewport.height}px`;
+    style.bottom = "auto";
+  };
+
   const autosize = () => {
     const input = ui.input;
     input.style.height = "";
@@ -1006,6 +1025,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     ui.launcher.setAttribute("aria-expanded", "true");
     ui.launcher.replaceChildren(...iconNodes(ICON_DOWN), ui.badge);
     markSeen();
+    fitViewport();
     scrollToEnd();
     if (focus) ui.input.focus({ preventScroll: true });
   };
