@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.chat.urls")),
+    path("console/", include("apps.handoff.urls")),
 ]

@@ -1,0 +1,890 @@
+/* csbot agent console. Plain JS, no framework. Talks to /ws/console/ (docs/handoff.md).
+ *
+ * Everything a visitor or the bot wrote is put on the page with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var PING_MS = 25000;
+  var TYPING_IDLE_MS = 4000;
+  var PRIORITY_ORDER = { urgent: 0, high: 1, normal: 2, low: 3 };
+  var REASONS = {
+    customer_request: "Asked for a human",
+    missing_knowledge: "No answer in the KB",
+    repeated_failure: "Bot failed repeatedly",
+    negative_sentiment: "Frustrated",
+    content_filter: "Stopped by the guard",
+    model_unavailable: "Model unavailable",
+  };
+
+  var state = {
+    me: null,
+    tickets: new Map(),
+    agents: new Map(),
+    teams: [],
+    canned: [],
+    filter: "waiting",
+    selectedId: null,
+    detail: null,
+    unread: new Map(),
+    mode: "reply",
+    cannedChoices: [],
+    cannedIndex: 0,
+    pendingReply: null,
+    typingSentAt: 0,
+    typingTimer: null,
+    seenTickets: new Set(),
+    // Tickets this console asked to claim: their assignment is no news to announce.
+    claiming: new Set(),
+  };
+
+  var $ = function (id) { return document.getElementById(id); };
+
+  /* ---------- DOM helpers: text only ---------- */
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function safeUrl(url) {
+    try {
+      var parsed = new URL(url, window.location.href);
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function clock(iso) {
+    if (!iso) return "";
+    var d = new Date(iso);
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function since(iso) {
+    var minutes = Math.max(0, Math.floor((Date.now() - new Date(iso).getTime()) / 60000));
+    if (minutes < 1) return "now";
+    if (minutes < 60) return minutes + " min";
+    var hours = Math.floor(minutes / 60);
+    if (hours < 48) return hours + " h " + (minutes % 60) + " min";
+    return Math.floor(hours / 24) + " d";
+  }
+
+  function dueState(iso, doneIso) {
+    if (!iso || doneIso) return null;
+    var left = (new Date(iso).getTime() - Date.now()) / 60000;
+    if (left < 0) return { cls: "overdue", text: "overdue " + since(iso) };
+    if (left < 5) return { cls: "soon", text: "due in " + Math.ceil(left) + " min" };
+    return { cls: "", text: "due " + clock(iso) };
+  }
+
+  function codePoints(text) {
+    return Array.from(text).length;
+  }
+
+  function toast(text, isError) {
+    var node = el("div", "toast" + (isError ? " error" : ""), text);
+    $("toasts").appendChild(node);
+    setTimeout(function () { node.remove(); }, isError ? 6000 : 3500);
+  }
+
+  /* ---------- socket ---------- */
+
+  var socket = null;
+  var refCounter = 0;
+  var pingTimer = null;
+  var backoff = 500;
+  var pendingRefs = new Map();
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + document.body.dataset.socketPath);
+    setConnection("connecting", "Connecting…");
+    socket.addEventListener("open", function () {
+      backoff = 500;
+      setConnection("open", "Live");
+      clearInterval(pingTimer);
+      pingTimer = setInterval(function () { send({ type: "ping" }); }, PING_MS);
+    });
+    socket.addEventListener("message", function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      handle(frame);
+    });
+    socket.addEventListener("close", function (event) {
+      clearInterval(pingTimer);
+      if (event.code === 4401 || event.code === 4403) {
+        setConnection("closed", event.code === 4401 ? "Signed out" : "Not an agent");
+        if (event.code === 4401) window.location.reload();
+        return;
+      }
+      setConnection("closed", "Reconnecting…");
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 15000);
+    });
+  }
+
+  function setConnection(kind, text) {
+    var node = $("connection");
+    node.dataset.state = kind;
+    node.textContent = text;
+  }
+
+  function send(frame, onResult) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      toast("Not connected; try again in a moment.", true);
+      return null;
+    }
+    refCounter += 1;
+    frame.ref = "r" + refCounter;
+    if (onResult) pendingRefs.set(frame.ref, onResult);
+    socket.send(JSON.stringify(frame));
+    return frame.ref;
+  }
+
+  /* ---------- frames from the server ---------- */
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "ready": return onReady(frame);
+      case "ticket": return upsertTicket(frame.ticket, true);
+      case "ticket.removed": return removeTicket(frame.ticket_id);
+      case "ticket.detail": return onDetail(frame);
+      case "note.new": return onNote(frame.note);
+      case "presence": return onPresence(frame.agent);
+      case "message.new": return onMessage(frame.conversation_id, frame.message, true);
+      case "message.done": return onMessage(frame.conversation_id, frame.message, false);
+      case "message.delta": return onDelta(frame);
+      case "message.reset": return onReset(frame);
+      case "typing": return onTyping(frame);
+      case "conversation.status": return onConversationStatus(frame);
+      case "assist.result": return onSuggestion(frame);
+      case "result": return onResult(frame);
+      case "error": return onError(frame);
+      default: return undefined;
+    }
+  }
+
+  function onReady(frame) {
+    state.me = frame.agent;
+    state.teams = frame.teams;
+    state.canned = frame.canned;
+    state.agents = new Map(frame.agents.map(function (a) { return [a.id, a]; }));
+    state.tickets = new Map(frame.tickets.map(function (t) { return [t.id, t]; }));
+    frame.tickets.forEach(function (t) { state.seenTickets.add(t.id); });
+    $("availability").value = frame.agent.availability;
+    $("presence-dot").dataset.presence = frame.agent.availability;
+    renderQueue();
+    renderAgents();
+    if (state.selectedId !== null) send({ type: "ticket.open", ticket_id: state.selectedId });
+  }
+
+  function upsertTicket(ticket, live) {
+    var active = ticket.status === "new" || ticket.status === "open" || ticket.status === "pending";
+    var isNew = !state.seenTickets.has(ticket.id);
+    var before = state.tickets.get(ticket.id);
+    state.seenTickets.add(ticket.id);
+    if (active) state.tickets.set(ticket.id, ticket);
+    else state.tickets.delete(ticket.id);
+    if (live && isNew && ticket.status === "new") notify("New ticket", ticket.visitor_name + ": " + ticket.subject);
+    var nowMine = state.me && ticket.assignee && ticket.assignee.id === state.me.id;
+    var wasMine = before && before.assignee && state.me && before.assignee.id === state.me.id;
+    if (live && active && nowMine && !wasMine && !state.claiming.has(ticket.id)) {
+      notify("Ticket assigned to you", ticket.visitor_name + ": " + ticket.subject);
+    }
+    state.claiming.delete(ticket.id);
+    if (state.detail && state.detail.ticket.id === ticket.id) {
+      state.detail.ticket = ticket;
+      renderDetailHead();
+      renderFields();
+    }
+    renderQueue();
+  }
+
+  function removeTicket(ticketId) {
+    state.tickets.delete(ticketId);
+    if (state.selectedId === ticketId) closeDetail();
+    renderQueue();
+  }
+
+  function onDetail(frame) {
+    if (frame.ticket.id !== state.selectedId) return;
+    state.detail = {
+      ticket: frame.ticket,
+      conversation: frame.conversation,
+      messages: new Map(frame.messages.map(function (m) { return [m.id, m]; })),
+      notes: frame.notes,
+      events: frame.events,
+      visitor: frame.visitor,
+    };
+    state.unread.delete(frame.ticket.id);
+    $("no-ticket").hidden = true;
+    $("ticket-view").hidden = false;
+    $("details").hidden = false;
+    $("suggestion").hidden = true;
+    $("typing").hidden = true;
+    renderDetailHead();
+    renderTranscript();
+    renderFields();
+    renderNotes();
+    renderHistory();
+    renderQueue();
+  }
+
+  function onNote(note) {
+    if (!state.detail || state.detail.ticket.id !== note.ticket_id) return;
+    if (state.detail.notes.some(function (n) { return n.id === note.id; })) return;
+    state.detail.notes.push(note);
+    renderNotes();
+  }
+
+  function onPresence(agent) {
+    state.agents.set(agent.id, agent);
+    if (state.me && agent.id === state.me.id) {
+      $("presence-dot").dataset.presence = agent.presence;
+      if (agent.presence !== "offline") $("availability").value = agent.presence;
+    }
+    renderAgents();
+  }
+
+  function ticketOfConversation(conversationId) {
+    var found = null;
+    state.tickets.forEach(function (t) { if (t.conversation_id === conversationId) found = t; });
+    return found;
+  }
+
+  function onMessage(conversationId, message, isNew) {
+    if (state.detail && state.detail.conversation.id === conversationId) {
+      state.detail.messages.set(message.id, message);
+      renderTranscript();
+      if (message.author === "visitor") $("typing").hidden = true;
+    }
+    if (isNew && message.author === "visitor") {
+      var ticket = ticketOfConversation(conversationId);
+      var viewing = state.detail && state.detail.conversation.id === conversationId && !document.hidden;
+      if (ticket && !viewing) {
+        state.unread.set(ticket.id, (state.unread.get(ticket.id) || 0) + 1);
+        renderQueue();
+        notify(ticket.visitor_name, message.text);
+      }
+    }
+  }
+
+  function onDelta(frame) {
+    if (!state.detail || state.detail.conversation.id !== frame.conversation_id) return;
+    var message = state.detail.messages.get(frame.id);
+    // A delta that does not continue what we hold means we joined mid-stream: wait for done.
+    if (!message || codePoints(message.text) !== frame.offset) return;
+    message.text += frame.text;
+    renderTranscript();
+  }
+
+  function onReset(frame) {
+    if (!state.detail || state.detail.conversation.id !== frame.conversation_id) return;
+    var message = state.detail.messages.get(frame.id);
+    if (message) { message.text = ""; renderTranscript(); }
+  }
+
+  function onTyping(frame) {
+    if (!state.detail || state.detail.conversation.id !== frame.conversation_id) return;
+    var node = $("typing");
+    if (!frame.active) { node.hidden = true; return; }
+    var who = frame.author === "visitor" ? (state.detail.ticket.visitor_name || "The visitor") : frame.name;
+    node.textContent = who + " is typing…";
+    node.hidden = false;
+  }
+
+  function onConversationStatus(frame) {
+    if (!state.detail || state.detail.conversation.id !== frame.conversation_id) return;
+    state.detail.conversation.status = frame.status;
+    renderDetailHead();
+  }
+
+  function onSuggestion(frame) {
+    if (!state.detail || state.detail.ticket.id !== frame.ticket_id) return;
+    $("suggestion-text").textContent = frame.text;
+    var sources = $("suggestion-sources");
+    clear(sources);
+    frame.citations.forEach(function (c) { sources.appendChild(sourceItem(c)); });
+    $("suggestion").hidden = false;
+    $("composer-hint").textContent = "";
+  }
+
+  function onResult(frame) {
+    var callback = pendingRefs.get(frame.ref);
+    pendingRefs.delete(frame.ref);
+    if (callback) callback(frame);
+  }
+
+  function onError(frame) {
+    pendingRefs.delete(frame.ref);
+    if (frame.action === "assist.request") $("composer-hint").textContent = "";
+    toast(frame.message, true);
+  }
+
+  /* ---------- notifications ---------- */
+
+  var audio = null;
+
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = audio.createOscillator();
+      var gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.08, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.25);
+    } catch (e) { /* no audio: the badge and title still show it */ }
+  }
+
+  function notify(title, body) {
+    beep();
+    if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+      new Notification(title, { body: body, tag: "csbot-console" });
+    }
+  }
+
+  function setupNotifications() {
+    var button = $("notify-enable");
+    if (!("Notification" in window) || Notification.permission !== "default") return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      Notification.requestPermission().then(function () { button.hidden = true; });
+    });
+  }
+
+  /* ---------- queue ---------- */
+
+  function inFilter(ticket, filter) {
+    if (filter === "waiting") return ticket.status === "new";
+    if (filter === "mine") return !!(state.me && ticket.assignee && ticket.assignee.id === state.me.id);
+    return true;
+  }
+
+  function visibleTickets() {
+    var list = Array.from(state.tickets.values()).filter(function (t) { return inFilter(t, state.filter); });
+    list.sort(function (a, b) {
+      var p = PRIORITY_ORDER[a.priority] - PRIORITY_ORDER[b.priority];
+      return p !== 0 ? p : a.created_at.localeCompare(b.created_at);
+    });
+    return list;
+  }
+
+  function renderQueue() {
+    ["waiting", "mine", "team"].forEach(function (f) {
+      var count = Array.from(state.tickets.values()).filter(function (t) { return inFilter(t, f); }).length;
+      document.querySelector('[data-count="' + f + '"]').textContent = count;
+    });
+    document.querySelectorAll(".tabs [data-filter]").forEach(function (tab) {
+      tab.setAttribute("aria-selected", String(tab.dataset.filter === state.filter));
+    });
+    var list = $("ticket-list");
+    clear(list);
+    var tickets = visibleTickets();
+    tickets.forEach(function (t) { list.appendChild(ticketItem(t)); });
+    $("queue-empty").hidden = tickets.length > 0;
+    var waiting = Array.from(state.tickets.values()).filter(function (t) { return t.status === "new"; }).length;
+    document.title = (waiting ? "(" + waiting + ") " : "") + "Agent console · csbot";
+  }
+
+  function ticketItem(t) {
+    var li = el("li");
+    li.tabIndex = -1;
+    li.dataset.ticketId = t.id;
+    li.setAttribute("aria-current", String(t.id === state.selectedId));
+    var line1 = el("div", "line1");
+    line1.appendChild(el("span", "who", t.visitor_name));
+    line1.appendChild(el("span", "wait", since(t.created_at)));
+    li.appendChild(line1);
+    li.appendChild(el("div", "subject", t.subject || "—"));
+    var tags = el("div", "tags");
+    tags.appendChild(el("span", "badge", REASONS[t.reason] || t.reason));
+    if (t.language) tags.appendChild(el("span", "badge", t.language));
+    if (t.channel === "message") tags.appendChild(el("span", "badge message", "left a message"));
+    if (t.priority === "high" || t.priority === "urgent") tags.appendChild(el("span", "badge " + t.priority, t.priority));
+    if (t.assignee) tags.appendChild(el("span", "badge agent", t.assignee.name));
+    var due = dueState(t.first_response_due_at, t.first_responded_at);
+    if (due && due.cls) tags.appendChild(el("span", "badge " + due.cls, due.text));
+    var unread = state.unread.get(t.id);
+    if (unread) tags.appendChild(el("span", "badge unread", unread + " new"));
+    li.appendChild(tags);
+    li.addEventListener("click", function () { select(t.id); });
+    return li;
+  }
+
+  function renderAgents() {
+    var list = $("agent-list");
+    clear(list);
+    Array.from(state.agents.values()).forEach(function (a) {
+      var li = el("li");
+      var dot = el("span", "dot");
+      dot.dataset.presence = a.presence;
+      li.appendChild(dot);
+      li.appendChild(el("span", "", a.name));
+      li.appendChild(el("span", "hint", a.presence));
+      list.appendChild(li);
+    });
+  }
+
+  function select(ticketId) {
+    if (state.selectedId === ticketId) return;
+    stopTyping();
+    state.selectedId = ticketId;
+    state.detail = null;
+    send({ type: "ticket.open", ticket_id: ticketId });
+    renderQueue();
+  }
+
+  function closeDetail() {
+    state.selectedId = null;
+    state.detail = null;
+    $("ticket-view").hidden = true;
+    $("details").hidden = true;
+    $("no-ticket").hidden = false;
+  }
+
+  function move(step) {
+    var tickets = visibleTickets();
+    if (!tickets.length) return;
+    var index = tickets.findIndex(function (t) { return t.id === state.selectedId; });
+    var next = index < 0 ? 0 : Math.min(tickets.length - 1, Math.max(0, index + step));
+    select(tickets[next].id);
+    var node = document.querySelector('[data-ticket-id="' + tickets[next].id + '"]');
+    if (node) node.scrollIntoView({ block: "nearest" });
+  }
+
+  /* ---------- conversation ---------- */
+
+  function mine() {
+    var t = state.detail && state.detail.ticket;
+    return !!(t && state.me && t.assignee && t.assignee.id === state.me.id);
+  }
+
+  function renderDetailHead() {
+    var d = state.detail;
+    if (!d) return;
+    var t = d.ticket;
+    $("ticket-title").textContent = "#" + t.id + " · " + t.visitor_name;
+    var sub = [REASONS[t.reason] || t.reason];
+    if (t.detail) sub.push(t.detail);
+    sub.push(t.team ? t.team.name : "no team");
+    sub.push(t.assignee ? "with " + t.assignee.name : "unassigned");
+    $("ticket-sub").textContent = sub.join(" · ");
+    var status = $("conversation-status");
+    status.textContent = "conversation: " + d.conversation.status;
+    status.className = "badge " + d.conversation.status;
+    var claimable = t.status === "new" && !t.assignee;
+    $("claim-banner").hidden = !claimable;
+    $("claim-text").textContent = "Waiting " + since(t.created_at) + " for an agent.";
+    var canReply = mine();
+    $("composer-hint").textContent = state.mode === "reply" && !canReply ?
+      (claimable ? "Claim the ticket to reply." : "Only the assigned agent replies; notes are open to the team.") : "";
+    $("send").disabled = state.mode === "reply" && !canReply;
+    document.querySelector('[data-action="pending"]').textContent = t.status === "pending" ? "Reopen" : "Pending";
+  }
+
+  function sourceItem(citation) {
+    var li = el("li");
+    var url = safeUrl(citation.url || "");
+    var label = "[" + citation.n + "] " + (citation.title || citation.url || "");
+    if (url) {
+      var a = el("a", "", label);
+      a.href = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      li.appendChild(a);
+    } else {
+      li.textContent = label;
+    }
+    return li;
+  }
+
+  function messageNode(m) {
+    var li = el("li", "msg " + m.author + " " + m.state);
+    var who = { visitor: state.detail.ticket.visitor_name, bot: "Bot", agent: m.author_name || "Agent", system: "" }[m.author];
+    if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · interrupted" : "")));
+    li.appendChild(el("div", "body", m.text));
+    if (m.citations && m.citations.length) {
+      var sources = el("ol", "sources");
+      m.citations.forEach(function (c) { sources.appendChild(sourceItem(c)); });
+      li.appendChild(sources);
+    }
+    return li;
+  }
+
+  function renderTranscript() {
+    var list = $("transcript");
+    var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    clear(list);
+    var messages = Array.from(state.detail.messages.values()).sort(function (a, b) { return a.seq - b.seq; });
+    messages.forEach(function (m) { list.appendChild(messageNode(m)); });
+    if (atBottom || messages.length < 8) list.scrollTop = list.scrollHeight;
+  }
+
+  function field(dl, label, value) {
+    if (value === null || value === undefined || value === "") return;
+    dl.appendChild(el("dt", "", label));
+    dl.appendChild(el("dd", "", value));
+  }
+
+  function renderFields() {
+    var d = state.detail;
+    if (!d) return;
+    var t = d.ticket;
+    var dl = $("ticket-fields");
+    clear(dl);
+    field(dl, "Status", t.status);
+    field(dl, "Channel", t.channel === "message" ? "left a message" : "live chat");
+    field(dl, "Site", t.site.name);
+    field(dl, "Language", t.language);
+    field(dl, "Opened", new Date(t.created_at).toLocaleString());
+    var first = dueState(t.first_response_due_at, t.first_responded_at);
+    field(dl, "First response", t.first_responded_at ? "at " + clock(t.first_responded_at) : first && first.text);
+    var resolution = dueState(t.resolution_due_at, t.solved_at);
+    field(dl, "Resolution", resolution && resolution.text);
+    $("priority").value = t.priority;
+    if (document.activeElement !== $("tags")) $("tags").value = t.tags.join(", ");
+    var v = d.visitor;
+    var vl = $("visitor-fields");
+    clear(vl);
+    field(vl, "Name", v.name || t.visitor_name);
+    field(vl, "Email", v.email || t.contact_email);
+    field(vl, "User id", v.external_id);
+    field(vl, "Language", v.language);
+    field(vl, "First seen", new Date(v.created_at).toLocaleString());
+    field(vl, "Last seen", v.last_seen_at && new Date(v.last_seen_at).toLocaleString());
+    field(vl, "Conversations", String(v.conversations));
+    if (v.previous_tickets.length) {
+      field(vl, "Earlier tickets", v.previous_tickets.map(function (p) { return "#" + p.id + " " + p.subject + " (" + p.status + ")"; }).join("\n"));
+    }
+    document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = false; });
+  }
+
+  function renderNotes() {
+    var list = $("notes");
+    clear(list);
+    state.detail.notes.forEach(function (n) {
+      var li = el("li", "", n.text);
+      li.insertBefore(el("span", "meta", (n.author ? n.author.name : "—") + " · " + clock(n.created_at)), li.firstChild);
+      list.appendChild(li);
+    });
+    if (!state.detail.notes.length) list.appendChild(el("li", "hint", "No notes yet. Notes are never shown to the visitor."));
+  }
+
+  function renderHistory() {
+    var list = $("history");
+    clear(list);
+    state.detail.events.forEach(function (e) {
+      var li = el("li", "", e.kind.replace("handoff.", "").replace(/_/g, " "));
+      var extra = [];
+      if (e.data.reason) extra.push(REASONS[e.data.reason] || e.data.reason);
+      if (e.data.detail) extra.push(e.data.detail);
+      if (e.data.via) extra.push("via " + e.data.via.replace("_", " "));
+      if (e.actor) extra.push("by " + e.actor.name);
+      else if (e.data.by) extra.push("by " + e.data.by);
+      li.appendChild(el("span", "meta", clock(e.created_at) + (extra.length ? " · " + extra.join(" · ") : "")));
+      list.appendChild(li);
+    });
+  }
+
+  /* ---------- composer ---------- */
+
+  function setMode(mode) {
+    state.mode = mode;
+    $("composer").classList.toggle("note", mode === "note");
+    document.querySelectorAll(".composer-tabs [data-mode]").forEach(function (tab) {
+      tab.setAttribute("aria-selected", String(tab.dataset.mode === mode));
+    });
+    $("composer-text").placeholder = mode === "note" ? "Internal note — only agents see this" : "Reply to the visitor — type / for canned replies";
+    renderDetailHead();
+  }
+
+  function submit() {
+    var text = $("composer-text").value;
+    if (!text.trim() || !state.detail) return;
+    var ticketId = state.detail.ticket.id;
+    var type = state.mode === "note" ? "note.add" : "message.send";
+    if (type === "message.send" && !mine()) { toast("Claim the ticket before replying.", true); return; }
+    stopTyping();
+    send({ type: type, ticket_id: ticketId, text: text }, function () {
+      if ($("composer-text").value === text) $("composer-text").value = "";
+    });
+  }
+
+  function sendTyping(active) {
+    if (!state.detail || !mine() || state.mode !== "reply") return;
+    send({ type: "typing", ticket_id: state.detail.ticket.id, active: active });
+  }
+
+  function onComposerInput() {
+    updateCanned();
+    if (state.mode !== "reply") return;
+    var now = Date.now();
+    if (now - state.typingSentAt > TYPING_IDLE_MS - 1000) {
+      sendTyping(true);
+      state.typingSentAt = now;
+    }
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    if (state.typingSentAt) {
+      sendTyping(false);
+      state.typingSentAt = 0;
+    }
+  }
+
+  function updateCanned() {
+    var menu = $("canned-menu");
+    var value = $("composer-text").value;
+    var match = /^\/(\S*)$/.exec(value);
+    if (!match || !state.detail) { menu.hidden = true; state.cannedChoices = []; return; }
+    var ticket = state.detail.ticket;
+    var prefix = match[1].toLowerCase();
+    state.cannedChoices = state.canned.filter(function (c) {
+      return c.site_id === ticket.site.id && c.shortcut.toLowerCase().indexOf(prefix) === 0 &&
+        (!c.language || c.language === ticket.language);
+    });
+    state.cannedIndex = 0;
+    clear(menu);
+    state.cannedChoices.forEach(function (c, i) {
+      var li = el("li");
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", String(i === 0));
+      li.appendChild(el("span", "shortcut", "/" + c.shortcut + (c.language ? " · " + c.language : "")));
+      li.appendChild(el("span", "", c.title));
+      li.appendChild(el("span", "preview", c.text));
+      li.addEventListener("mousedown", function (event) { event.preventDefault(); insertCanned(i); });
+      menu.appendChild(li);
+    });
+    menu.hidden = state.cannedChoices.length === 0;
+  }
+
+  function moveCanned(step) {
+    var items = $("canned-menu").children;
+    state.cannedIndex = (state.cannedIndex + step + items.length) % items.length;
+    Array.from(items).forEach(function (li, i) { li.setAttribute("aria-selected", String(i === state.cannedIndex)); });
+    items[state.cannedIndex].scrollIntoView({ block: "nearest" });
+  }
+
+  function insertCanned(index) {
+    var choice = state.cannedChoices[index];
+    if (!choice) return;
+    var visitor = state.detail.visitor.name || state.detail.ticket.visitor_name || "";
+    $("composer-text").value = choice.text.split("{visitor}").join(visitor).split("{agent}").join(state.me.name);
+    $("canned-menu").hidden = true;
+    state.cannedChoices = [];
+    $("composer-text").focus();
+  }
+
+  /* ---------- actions ---------- */
+
+  function confirmThen(text, action) {
+    var dialog = $("confirm-dialog");
+    $("confirm-text").textContent = text;
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function onClose() {
+      dialog.removeEventListener("close", onClose);
+      if (dialog.returnValue === "ok") action();
+    });
+    dialog.showModal();
+  }
+
+  function ticketAction(type, extra) {
+    if (!state.detail) return;
+    var frame = Object.assign({ type: type, ticket_id: state.detail.ticket.id }, extra || {});
+    send(frame);
+  }
+
+  function claim() {
+    if (!state.detail) return;
+    state.claiming.add(state.detail.ticket.id);
+    send({ type: "ticket.claim", ticket_id: state.detail.ticket.id }, function () {
+      toast("You have the ticket. The visitor is told you joined.");
+      setMode("reply");
+      $("composer-text").focus();
+    });
+  }
+
+  function runAction(action) {
+    if (!state.detail) return;
+    var id = state.detail.ticket.id;
+    if (action === "hand_back") {
+      confirmThen("Hand ticket #" + id + " back to the bot? The ticket is solved and the bot answers again.", function () { ticketAction("ticket.hand_back"); });
+    } else if (action === "solve") {
+      confirmThen("Solve ticket #" + id + "? The conversation closes; the visitor's next message starts a new one.", function () { ticketAction("ticket.solve"); });
+    } else if (action === "close") {
+      confirmThen("Close ticket #" + id + " without solving it (spam, duplicate)?", function () { ticketAction("ticket.close"); });
+    } else if (action === "pending") {
+      ticketAction("ticket.update", { pending: state.detail.ticket.status !== "pending" });
+    } else if (action === "transfer") {
+      openTransfer();
+    }
+  }
+
+  function option(select, value, label) {
+    var node = el("option", "", label);
+    node.value = value;
+    select.appendChild(node);
+  }
+
+  function openTransfer() {
+    var t = state.detail.ticket;
+    var agents = $("transfer-agent");
+    var teams = $("transfer-team");
+    clear(agents);
+    clear(teams);
+    option(agents, "", "—");
+    option(teams, "", "—");
+    state.agents.forEach(function (a) {
+      if (t.team && a.team_ids.indexOf(t.team.id) >= 0 && (!t.assignee || a.id !== t.assignee.id)) {
+        option(agents, a.id, a.name + " (" + a.presence + ")");
+      }
+    });
+    state.teams.forEach(function (team) {
+      if (team.site_id === t.site.id && (!t.team || team.id !== t.team.id)) option(teams, team.id, team.name);
+    });
+    var dialog = $("transfer-dialog");
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function onClose() {
+      dialog.removeEventListener("close", onClose);
+      if (dialog.returnValue !== "ok") return;
+      if (agents.value) ticketAction("ticket.transfer", { agent_id: Number(agents.value) });
+      else if (teams.value) ticketAction("ticket.transfer", { team_id: Number(teams.value) });
+    });
+    dialog.showModal();
+  }
+
+  function askSuggestion() {
+    if (!state.detail) return;
+    $("composer-hint").textContent = "Asking the bot for a suggestion…";
+    ticketAction("assist.request");
+  }
+
+  /* ---------- keyboard ---------- */
+
+  function typingInto(target) {
+    return target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT" || target.tagName === "SELECT");
+  }
+
+  function onComposerKey(event) {
+    var menuOpen = !$("canned-menu").hidden && state.cannedChoices.length > 0;
+    if (event.isComposing || event.keyCode === 229) return; // an IME is composing Chinese
+    if (menuOpen && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      moveCanned(event.key === "ArrowDown" ? 1 : -1);
+    } else if (menuOpen && (event.key === "Enter" || event.key === "Tab")) {
+      event.preventDefault();
+      insertCanned(state.cannedIndex);
+    } else if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      submit();
+    } else if (event.key === "Escape") {
+      if (menuOpen) $("canned-menu").hidden = true;
+      else event.target.blur();
+    }
+  }
+
+  var KEYS = {
+    j: function () { move(1); },
+    ArrowDown: function () { move(1); },
+    k: function () { move(-1); },
+    ArrowUp: function () { move(-1); },
+    "1": function () { setFilter("waiting"); },
+    "2": function () { setFilter("mine"); },
+    "3": function () { setFilter("team"); },
+    c: claim,
+    r: function () { setMode("reply"); $("composer-text").focus(); },
+    n: function () { setMode("note"); $("composer-text").focus(); },
+    "/": function () { setMode("reply"); $("composer-text").value = "/"; $("composer-text").focus(); updateCanned(); },
+    a: askSuggestion,
+    h: function () { runAction("hand_back"); },
+    t: function () { runAction("transfer"); },
+    p: function () { runAction("pending"); },
+    s: function () { runAction("solve"); },
+    x: function () { runAction("close"); },
+    "?": function () { $("help-dialog").showModal(); },
+  };
+
+  function onKey(event) {
+    if (document.querySelector("dialog[open]")) return;
+    if (audio && audio.state === "suspended") audio.resume();
+    if (typingInto(event.target)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    var handler = KEYS[event.key];
+    if (!handler) return;
+    var needsTicket = "crnahtpsx/".indexOf(event.key) >= 0;
+    if (needsTicket && !state.detail) return;
+    event.preventDefault();
+    handler();
+  }
+
+  function setFilter(filter) {
+    state.filter = filter;
+    renderQueue();
+  }
+
+  /* ---------- wiring ---------- */
+
+  function init() {
+    document.addEventListener("keydown", onKey);
+    document.querySelectorAll(".tabs [data-filter]").forEach(function (tab) {
+      tab.addEventListener("click", function () { setFilter(tab.dataset.filter); });
+    });
+    document.querySelectorAll(".composer-tabs [data-mode]").forEach(function (tab) {
+      tab.addEventListener("click", function () { setMode(tab.dataset.mode); $("composer-text").focus(); });
+    });
+    document.querySelectorAll("[data-action]").forEach(function (button) {
+      button.addEventListener("click", function () { runAction(button.dataset.action); });
+    });
+    $("composer").addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+    $("composer-text").addEventListener("keydown", onComposerKey);
+    $("composer-text").addEventListener("input", onComposerInput);
+    $("composer-text").addEventListener("blur", function () { $("canned-menu").hidden = true; });
+    $("claim").addEventListener("click", claim);
+    $("assist").addEventListener("click", askSuggestion);
+    $("suggestion-use").addEventListener("click", function () {
+      setMode("reply");
+      $("composer-text").value = $("suggestion-text").textContent;
+      $("suggestion").hidden = true;
+      $("composer-text").focus();
+    });
+    $("suggestion-dismiss").addEventListener("click", function () { $("suggestion").hidden = true; });
+    $("help-open").addEventListener("click", function () { $("help-dialog").showModal(); });
+    $("availability").addEventListener("change", function (event) {
+      send({ type: "presence.set", availability: event.target.value });
+    });
+    $("priority").addEventListener("change", function (event) {
+      ticketAction("ticket.update", { priority: event.target.value });
+    });
+    $("tags").addEventListener("change", function (event) {
+      var tags = event.target.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+      ticketAction("ticket.update", { tags: tags });
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && state.detail) { state.unread.delete(state.detail.ticket.id); renderQueue(); }
+    });
+    // Waiting times and SLA badges age without any event.
+    setInterval(function () { renderQueue(); if (state.detail) { renderDetailHead(); renderFields(); } }, 30000);
+    setupNotifications();
+    setMode("reply");
+    connect();
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();
