@@ -494,22 +494,28 @@ async def test_recorded_error_is_classified(provider, case):
     assert error.provider == case.provider
 
 
+async def events_until_error(route: Route) -> tuple[list[object], LLMError]:
+    """Read the stream, which must fail: what came before the failure, and the failure."""
+    events: list[object] = []
+
+    async def read() -> None:
+        async for event in backend_for(route).stream(REQUEST):
+            events.append(event)
+
+    with pytest.raises(LLMError) as caught:
+        await read()
+    return events, caught.value
+
+
 async def test_qianfan_excerpt_streams_its_text_then_is_a_cut_stream(provider):
     """The excerpt has two chunks and no finish: text read past flag/search_results, then a cut."""
     provider.reply(replay.chunks_file("qianfan/stream-ernie-4.0-8k-search-results.chunks.ndjson"))
     route = Route("qianfan", "ernie-4.0-8k-latest", provider.url, api_key="bce-v3/test-key")
-    texts = []
 
-    async def read() -> None:
-        async for event in backend_for(route).stream(REQUEST):
-            if isinstance(event, TextDelta):
-                texts.append(event.text)
+    events, error = await events_until_error(route)
 
-    with pytest.raises(LLMError) as caught:
-        await read()
-
-    assert texts == ["今天是**", "20"]
-    assert (caught.value.kind, caught.value.retryable) == ("protocol", True)
+    assert events == [TextDelta("今天是**"), TextDelta("20")]
+    assert (error.kind, error.retryable) == ("protocol", True)
 
 
 async def test_minimax_empty_role_and_placeholder_usage_are_tolerated(provider):
@@ -517,15 +523,10 @@ async def test_minimax_empty_role_and_placeholder_usage_are_tolerated(provider):
     provider.reply(replay.pretty_chunk_file("minimax/stream-chunk-empty-role.json"))
     route = Route("minimax", "MiniMax-M2.5", provider.url, api_key="sk-test-key-0123456789")
 
-    events = []
+    events, error = await events_until_error(route)
 
-    async def read() -> None:
-        async for event in backend_for(route).stream(REQUEST):
-            events.append(event)
-
-    with pytest.raises(LLMError, match="before its finish reason"):
-        await read()
     assert events == []
+    assert "before its finish reason" in error.message
 
 
 async def test_the_request_carries_the_key_model_and_usage_option(provider):
