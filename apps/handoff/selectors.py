@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
-from apps.chat.models import Conversation, ConversationEvent, Message
+from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
 from apps.chat.selectors import messages_after
 from apps.handoff.models import (
     AgentProfile,
@@ -77,6 +77,11 @@ class AgentPayload(TypedDict):
 
 def display_name(user: Any) -> str:
     return user.get_short_name() or user.get_username()
+
+
+def visitor_label(visitor: Visitor) -> str:
+    """How agents call a visitor: their name, else their email, else a short stable tag."""
+    return visitor.name or visitor.email or f"Visitor {visitor.public_id.hex[:6]}"
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -251,7 +256,7 @@ def ticket_payload(ticket: Ticket) -> TicketPayload:
         "tags": list(ticket.tags),
         "language": ticket.language,
         "subject": ticket.subject,
-        "visitor_name": ticket.contact_name or str(ticket.visitor),
+        "visitor_name": ticket.contact_name or visitor_label(ticket.visitor),
         "contact_email": ticket.contact_email or ticket.visitor.email,
         "created_at": ticket.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),

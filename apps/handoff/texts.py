@@ -18,7 +18,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "joined": {
         ENGLISH: "{agent} from {team} joined the conversation.",
-        CHINESE: "{team}的客服 {agent} 已加入对话。",
+        CHINESE: "客服 {agent}（{team}）已加入对话。",
     },
     "transferred_team": {
         ENGLISH: "You are being transferred to {team}. An agent will join shortly.",

@@ -36,6 +36,8 @@
     seenTickets: new Set(),
     // Tickets this console asked to claim: their assignment is no news to announce.
     claiming: new Set(),
+    // Text of replies and notes sent but not yet confirmed, by ref.
+    unsent: new Map(),
   };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -204,6 +206,8 @@
       state.detail.ticket = ticket;
       renderDetailHead();
       renderFields();
+      // The history and notes of the open ticket changed with it: fetch them again.
+      if (live) send({ type: "ticket.open", ticket_id: ticket.id });
     }
     renderQueue();
   }
@@ -216,6 +220,7 @@
 
   function onDetail(frame) {
     if (frame.ticket.id !== state.selectedId) return;
+    var refresh = !!(state.detail && state.detail.ticket.id === frame.ticket.id);
     state.detail = {
       ticket: frame.ticket,
       conversation: frame.conversation,
@@ -228,8 +233,10 @@
     $("no-ticket").hidden = true;
     $("ticket-view").hidden = false;
     $("details").hidden = false;
-    $("suggestion").hidden = true;
-    $("typing").hidden = true;
+    if (!refresh) {
+      $("suggestion").hidden = true;
+      $("typing").hidden = true;
+    }
     renderDetailHead();
     renderTranscript();
     renderFields();
@@ -320,11 +327,15 @@
   function onResult(frame) {
     var callback = pendingRefs.get(frame.ref);
     pendingRefs.delete(frame.ref);
+    state.unsent.delete(frame.ref);
     if (callback) callback(frame);
   }
 
   function onError(frame) {
     pendingRefs.delete(frame.ref);
+    var unsent = state.unsent.get(frame.ref);
+    state.unsent.delete(frame.ref);
+    if (unsent && !$("composer-text").value) $("composer-text").value = unsent;
     if (frame.action === "assist.request") $("composer-hint").textContent = "";
     toast(frame.message, true);
   }
@@ -567,7 +578,9 @@
     if (v.previous_tickets.length) {
       field(vl, "Earlier tickets", v.previous_tickets.map(function (p) { return "#" + p.id + " " + p.subject + " (" + p.status + ")"; }).join("\n"));
     }
-    document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = false; });
+    var active = t.status === "new" || t.status === "open" || t.status === "pending";
+    document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = !active; });
+    $("priority").disabled = $("tags").disabled = !active;
   }
 
   function renderNotes() {
@@ -616,9 +629,12 @@
     var type = state.mode === "note" ? "note.add" : "message.send";
     if (type === "message.send" && !mine()) { toast("Claim the ticket before replying.", true); return; }
     stopTyping();
-    send({ type: type, ticket_id: ticketId, text: text }, function () {
-      if ($("composer-text").value === text) $("composer-text").value = "";
-    });
+    // Cleared at once so a second Enter cannot send it twice; an error puts it back.
+    var ref = send({ type: type, ticket_id: ticketId, text: text });
+    if (ref) {
+      $("composer-text").value = "";
+      state.unsent.set(ref, text);
+    }
   }
 
   function sendTyping(active) {
@@ -682,8 +698,10 @@
   function insertCanned(index) {
     var choice = state.cannedChoices[index];
     if (!choice) return;
-    var visitor = state.detail.visitor.name || state.detail.ticket.visitor_name || "";
-    $("composer-text").value = choice.text.split("{visitor}").join(visitor).split("{agent}").join(state.me.name);
+    var visitor = state.detail.visitor.name || "";
+    // Without a name "Hi {visitor}, …" reads "Hi, …" rather than greeting a placeholder.
+    var text = visitor ? choice.text.split("{visitor}").join(visitor) : choice.text.replace(/ ?\{visitor\}/g, "");
+    $("composer-text").value = text.split("{agent}").join(state.me.name);
     $("canned-menu").hidden = true;
     state.cannedChoices = [];
     $("composer-text").focus();

@@ -60,7 +60,7 @@ async def test_handoff_ticket_event(english, conversation, agent, team):
             "tags": [],
             "language": "en",
             "subject": "",
-            "visitor_name": str(conversation.visitor),
+            "visitor_name": f"Visitor {conversation.visitor.public_id.hex[:6]}",
             "contact_email": "",
             "created_at": ticket.created_at.isoformat(),
             "updated_at": ticket.updated_at.isoformat(),
