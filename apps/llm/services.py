@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -113,8 +114,8 @@ async def usage_flush() -> None:
     await _writers.get().flush()
 
 
-class _ChainCache:
-    """Each site's chain for a few seconds, looked up once however many answers start together.
+class _RouteCache:
+    """A site's routes for a few seconds, looked up once however many calls start together.
 
     Without it every answer would wait for a database round trip (a thread hop and, under ASGI,
     a new connection) before its request could leave; admin changes apply within ``TTL``.
@@ -123,23 +124,30 @@ class _ChainCache:
     TTL = 5.0
 
     def __init__(self) -> None:
-        self._entries: dict[int | None, tuple[float, asyncio.Task[tuple[Route, ...]]]] = {}
+        self._entries: dict[tuple[str, int | None], tuple[float, asyncio.Task[object]]] = {}
 
-    async def get(self, site_id: int | None) -> tuple[Route, ...]:
+    async def chain(self, site_id: int | None) -> tuple[Route, ...]:
+        return cast(tuple[Route, ...], await self._get(Purpose.CHAT, site_id))
+
+    async def embeddings(self, site_id: int | None) -> Route | None:
+        return cast(Route | None, await self._get(Purpose.EMBEDDINGS, site_id))
+
+    async def _get(self, purpose: str, site_id: int | None) -> object:
         loop = asyncio.get_running_loop()
-        entry = self._entries.get(site_id)
+        entry = self._entries.get((purpose, site_id))
         if entry is None or entry[0] <= loop.time() or _failed(entry[1]):
-            lookup = database_sync_to_async(chain_for_site)
-            entry = (loop.time() + self.TTL, loop.create_task(lookup(site_id=site_id)))
-            self._entries[site_id] = entry
+            select = chain_for_site if purpose == Purpose.CHAT else embedding_route_for_site
+            lookup = database_sync_to_async(select)(site_id=site_id)
+            entry = (loop.time() + self.TTL, loop.create_task(lookup))
+            self._entries[(purpose, site_id)] = entry
         return await asyncio.shield(entry[1])
 
 
-def _failed(task: asyncio.Task[tuple[Route, ...]]) -> bool:
+def _failed(task: asyncio.Task[object]) -> bool:
     return task.done() and (task.cancelled() or task.exception() is not None)
 
 
-_chains = LoopBound(_ChainCache)
+_routes = LoopBound(_RouteCache)
 
 
 def _recorder(
@@ -173,7 +181,7 @@ async def chat_stream(
     or ``failed`` (no route answered). An empty complete answer from the offline answerer means
     it found nothing to quote. Every attempt is recorded as a UsageRecord.
     """
-    routes = await _chains.get().get(site_id)
+    routes = await _routes.get().chain(site_id)
     gateway = _gateway(_recorder(Purpose.CHAT, site_id, conversation_id, message_id))
     async with aclosing(gateway.stream(routes, request)) as events:
         async for event in events:
@@ -185,7 +193,7 @@ async def embed(*, texts: Sequence[str], site_id: int | None = None) -> list[lis
 
     Raises LLMError when the configured model fails (after its retries).
     """
-    route = await database_sync_to_async(embedding_route_for_site)(site_id=site_id)
+    route = await _routes.get().embeddings(site_id)
     if route is None:
         return None
     if not texts:
