@@ -100,6 +100,9 @@ def test_kb_eval_prints_the_issue_json_shape(tmp_path: Path, help_centre: Collec
     table, _ = _run("kb_eval", queries, k=5)
     assert "R@1" in table
     assert "search latency" in table
+    calibrated = json.loads(_run("kb_eval", queries, json=True, calibration=True)[0])
+    assert 0 <= calibrated["calibration"]["ece"] <= 1
+    assert set(calibrated["calibration"]["thresholds"]) == {"0.5", "0.7", "0.8", "0.9"}
 
 
 def test_kb_eval_refuses_bad_input(tmp_path: Path, help_centre: Collection) -> None:

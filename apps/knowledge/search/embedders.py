@@ -18,6 +18,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 MODES = ("off", "local", "gateway")
+# Embedders see the first 400 characters of a passage or question: the local model's cost grows
+# faster than linearly with length (docs/knowledge.md), and a passage's head says what it is about.
+EMBED_MAX_CHARS = 400
 
 
 class Embedder(Protocol):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer
-from apps.knowledge.search.embedders import Embedder
+from apps.knowledge.search.embedders import EMBED_MAX_CHARS, Embedder
 from apps.knowledge.search.engine import CollectionIndex
 from apps.knowledge.search.lexical import K1, idf
 
@@ -114,7 +114,7 @@ def rank(
     semantic: dict[int, tuple[float, int]] = {}
     vector = None
     if embedder is not None and any(i.dense and i.dense.count for i in indexes):
-        vector = query_vectors.get(embedder, query)
+        vector = query_vectors.get(embedder, query[:EMBED_MAX_CHARS])
         for index in indexes:
             if index.dense is not None:
                 for pid, cosine in index.dense.search(vector, pool):

@@ -26,7 +26,7 @@ from apps.knowledge.models import (
     Status,
 )
 from apps.knowledge.search.analyzer import Analyzer
-from apps.knowledge.search.embedders import embedder_get, vector_to_bytes
+from apps.knowledge.search.embedders import EMBED_MAX_CHARS, embedder_get, vector_to_bytes
 from apps.knowledge.search.engine import analyzer_current
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,6 @@ logger = logging.getLogger(__name__)
 # question says far more about relevance than one in the body.
 TITLE_WEIGHT = 3
 EMBED_BATCH = 32
-# The embedder sees a passage's first 400 characters: the local model's cost grows faster than
-# linearly with length (docs/knowledge.md), and a passage's head says what it is about.
-EMBED_MAX_CHARS = 400
 
 Progress = Callable[[int, int], None]
 

@@ -25,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--k", type=int, default=10, help="results per query (default 10)")
         parser.add_argument("--collection", action="append", help="limit to these collections")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument(
+            "--calibration",
+            action="store_true",
+            help="also report how well the top hit's confidence predicts a correct answer",
+        )
 
     def handle(self, *args: object, queries: Path, k: int, **options: object) -> None:
         if k < 5:
@@ -40,12 +45,15 @@ class Command(BaseCommand):
         passages_search(query="warm up", collections=collections, limit=1)
         sums: dict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
         latencies = []
+        top_hits: list[tuple[float, bool]] = []  # (confidence, correct) of each first hit
         for row in rows:
             started = time.perf_counter()
             hits = passages_search(query=row["query"], collections=collections, limit=k * 3)
             latencies.append((time.perf_counter() - started) * 1000)
             ranked = list(dict.fromkeys(hit.external_id for hit in hits))[:k]
             relevant = set(row["relevant"])
+            if hits:
+                top_hits.append((hits[0].confidence, hits[0].external_id in relevant))
             first = next((n for n, ext in enumerate(ranked, start=1) if ext in relevant), None)
             metrics = {
                 "recall@1": len(relevant & set(ranked[:1])) / min(1, len(relevant)),
@@ -66,6 +74,8 @@ class Command(BaseCommand):
             "p50": round(float(np.percentile(latencies, 50)), 2),
             "p95": round(float(np.percentile(latencies, 95)), 2),
         }
+        if options["calibration"]:
+            result["calibration"] = _calibration(top_hits)
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
@@ -78,6 +88,14 @@ class Command(BaseCommand):
                 )
         lat = result["latency_ms"]
         self.stdout.write(f"search latency: p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms")
+        if options["calibration"]:
+            cal = result["calibration"]
+            self.stdout.write(f"calibration of the top hit: ECE {cal['ece']:.3f}")
+            for threshold, row in cal["thresholds"].items():
+                self.stdout.write(
+                    f"  confidence ≥ {threshold}: answers {row['answered']:.1%} of questions, "
+                    f"{row['precision']:.1%} of them correctly"
+                )
 
 
 def _load(path: Path) -> list[dict]:
@@ -100,3 +118,24 @@ def _load(path: Path) -> list[dict]:
     if not rows:
         raise CommandError(f"{path}: no queries")
     return rows
+
+
+def _calibration(top_hits: list[tuple[float, bool]]) -> dict[str, object]:
+    """Expected calibration error over ten bins, and answer rate/precision at thresholds."""
+    if not top_hits:
+        return {"ece": 0.0, "thresholds": {}}
+    confidence = np.array([c for c, _ in top_hits])
+    correct = np.array([ok for _, ok in top_hits], dtype=float)
+    ece = 0.0
+    for low in np.arange(0, 1, 0.1):
+        in_bin = (confidence >= low) & (confidence < low + 0.1 if low < 0.9 else confidence <= 1)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
+    thresholds = {}
+    for threshold in (0.5, 0.7, 0.8, 0.9):
+        answered = confidence >= threshold
+        thresholds[str(threshold)] = {
+            "answered": round(float(answered.mean()), 4),
+            "precision": round(float(correct[answered].mean()), 4) if answered.any() else 0.0,
+        }
+    return {"ece": round(float(ece), 4), "thresholds": thresholds}
