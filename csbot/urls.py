@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.chat.urls")),
+    path("", include("apps.knowledge.urls")),
     path("console/", include("apps.handoff.urls")),
 ]
