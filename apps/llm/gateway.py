@@ -3,11 +3,11 @@
 The rules (docs/models.md explains them for site owners):
 
 * Routes are tried in order; a route whose circuit is open is skipped.
-* Before the first token, a retryable error (rate limit, timeout, server) is retried on the same
-  route up to ``max_retries`` times, after the provider's ``Retry-After`` when it sent one (up to
-  ``RETRY_AFTER_CAP``; longer waits fail over at once) or a jittered exponential backoff. Every
-  other error (auth, quota, content filter, context length, a bad request) moves straight on to
-  the next route: the same route would answer the same.
+* Before the first token, a retryable error (rate limit, timeout, server, unreadable stream) is
+  retried on the same route up to ``max_retries`` times, after the provider's ``Retry-After``
+  when it sent one (up to ``RETRY_AFTER_CAP``; longer waits fail over at once) or a jittered
+  exponential backoff. Every other error (auth, quota, content filter, context length, a bad
+  request) moves straight on to the next route: the same route would answer the same.
 * A stream that breaks after its first token (cut, stalled, malformed, ended with an error or a
   content-filter stop) is a failure, not a short answer: the caller gets ``Reset`` and must drop
   the text it showed; the answer is regenerated once, from the next healthy route. Text from two
