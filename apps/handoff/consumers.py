@@ -38,6 +38,7 @@ from apps.handoff.selectors import (
     user_is_agent,
 )
 from apps.handoff.services import presence
+from apps.handoff.services.faq import faq_draft_promote
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +266,15 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             pending=frame.data.get("pending"),
         )
         await self.send_result(frame)
+
+    async def on_faq_promote(self, frame: protocol.Frame) -> None:
+        draft = await _db(faq_draft_promote)(
+            ticket_id=frame.data["ticket_id"],
+            agent=self.user,
+            question=frame.data["question"],
+            answer=frame.data["answer"],
+        )
+        await self.send_result(frame, faq_id=draft.faq_id, admin_url=draft.admin_url)
 
     async def on_assist_request(self, frame: protocol.Frame) -> None:
         ticket = await _db(ticket_get_for_agent)(user=self.user, ticket_id=frame.data["ticket_id"])

@@ -227,6 +227,15 @@ class Ticket(models.Model):
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
     solved_at = models.DateTimeField(_("solved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # The draft FAQ entry an agent wrote from this ticket, for an admin to review and publish.
+    faq_entry = models.ForeignKey(
+        "knowledge.FAQEntry",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="source_tickets",
+        verbose_name=_("FAQ draft"),
+    )
 
     class Meta:
         verbose_name = _("ticket")

@@ -13,6 +13,7 @@ from typing import Any
 from apps.chat.protocol import MAX_MESSAGE_CHARS, FrameError
 
 MAX_NOTE_CHARS = 8000
+MAX_FAQ_QUESTION_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "priority": Spec(str, required=False, limit=10),
         "tags": Spec(list, required=False),
         "pending": Spec(bool, required=False),
+    },
+    "faq.promote": {
+        **_TICKET,
+        "question": Spec(str, limit=MAX_FAQ_QUESTION_CHARS),
+        "answer": Spec(str, limit=MAX_MESSAGE_CHARS),
     },
 }
 

@@ -58,6 +58,7 @@ class TicketPayload(TypedDict):
     first_responded_at: str | None
     resolution_due_at: str | None
     solved_at: str | None
+    faq_id: int | None
 
 
 class NotePayload(TypedDict):
@@ -265,6 +266,7 @@ def ticket_payload(ticket: Ticket) -> TicketPayload:
         "first_responded_at": _iso(ticket.first_responded_at),
         "resolution_due_at": _iso(ticket.resolution_due_at),
         "solved_at": _iso(ticket.solved_at),
+        "faq_id": ticket.faq_entry_id,
     }
 
 

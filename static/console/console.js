@@ -579,7 +579,10 @@
       field(vl, "Earlier tickets", v.previous_tickets.map(function (p) { return "#" + p.id + " " + p.subject + " (" + p.status + ")"; }).join("\n"));
     }
     var active = t.status === "new" || t.status === "open" || t.status === "pending";
-    document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = !active; });
+    document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = !active && !b.dataset.always; });
+    var faqLink = $("faq-link");
+    faqLink.hidden = !t.faq_id;
+    faqLink.textContent = t.faq_id ? "Draft FAQ entry #" + t.faq_id + " waits for an admin." : "";
     $("priority").disabled = $("tags").disabled = !active;
   }
 
@@ -723,8 +726,13 @@
   function ticketAction(type, extra) {
     if (!state.detail) return;
     var frame = Object.assign({ type: type, ticket_id: state.detail.ticket.id }, extra || {});
-    send(frame);
+    send(frame, RESULT_TOASTS[type]);
   }
+
+  var RESULT_TOASTS = {
+    "faq.promote": function (frame) { toast("Saved as draft FAQ entry #" + frame.faq_id + " for an admin to publish."); },
+    "ticket.transfer": function () { toast("Transferred."); },
+  };
 
   function claim() {
     if (!state.detail) return;
@@ -737,7 +745,8 @@
   }
 
   function runAction(action) {
-    if (!state.detail) return;
+    var button = document.querySelector('[data-action="' + action + '"]');
+    if (!state.detail || (button && button.disabled)) return;
     var id = state.detail.ticket.id;
     if (action === "hand_back") {
       confirmThen("Hand ticket #" + id + " back to the bot? The ticket is solved and the bot answers again.", function () { ticketAction("ticket.hand_back"); });
@@ -749,7 +758,28 @@
       ticketAction("ticket.update", { pending: state.detail.ticket.status !== "pending" });
     } else if (action === "transfer") {
       openTransfer();
+    } else if (action === "faq") {
+      openFaq();
     }
+  }
+
+  function lastText(author) {
+    var messages = Array.from(state.detail.messages.values()).sort(function (a, b) { return b.seq - a.seq; });
+    var found = messages.find(function (m) { return m.author === author && m.text; });
+    return found ? found.text : "";
+  }
+
+  function openFaq() {
+    $("faq-question").value = state.detail.ticket.subject || lastText("visitor");
+    $("faq-answer").value = lastText("agent");
+    var dialog = $("faq-dialog");
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function onClose() {
+      dialog.removeEventListener("close", onClose);
+      if (dialog.returnValue !== "ok") return;
+      ticketAction("faq.promote", { question: $("faq-question").value, answer: $("faq-answer").value });
+    });
+    dialog.showModal();
   }
 
   function option(select, value, label) {
@@ -833,6 +863,7 @@
     p: function () { runAction("pending"); },
     s: function () { runAction("solve"); },
     x: function () { runAction("close"); },
+    f: function () { runAction("faq"); },
     "?": function () { $("help-dialog").showModal(); },
   };
 
@@ -846,7 +877,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     var handler = KEYS[event.key];
     if (!handler) return;
-    var needsTicket = "crnahtpsx/".indexOf(event.key) >= 0;
+    var needsTicket = "crnahtpsxf/".indexOf(event.key) >= 0;
     if (needsTicket && !state.detail) return;
     event.preventDefault();
     handler();

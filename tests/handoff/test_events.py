@@ -69,6 +69,7 @@ async def test_handoff_ticket_event(english, conversation, agent, team):
             "first_responded_at": None,
             "resolution_due_at": ticket.resolution_due_at.isoformat(),
             "solved_at": None,
+            "faq_id": None,
         },
     }
 

@@ -92,6 +92,7 @@ async def test_another_teams_agent_sees_nothing_of_the_ticket(
             {"type": "ticket.hand_back", "ticket_id": ticket["id"]},
             {"type": "ticket.transfer", "ticket_id": ticket["id"], "agent_id": rival_agent.pk},
             {"type": "ticket.update", "ticket_id": ticket["id"], "priority": "low"},
+            {"type": "faq.promote", "ticket_id": ticket["id"], "question": "q", "answer": "a"},
         ):
             await outsider.send_json_to(frame)
             error = await outsider.receive_json_from(timeout=5)
