@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.knowledge.models import Collection, Status
+from apps.knowledge.search.embedders import embedder_reset
 from apps.knowledge.search.engine import indexes_drop
 from apps.knowledge.services.content import article_create, collection_create, faq_create
 
@@ -15,6 +16,7 @@ def _lexical_search_and_cold_indexes(settings: object) -> None:
     settings.CSBOT_EMBEDDINGS = "off"  # type: ignore[attr-defined]
     # A rolled-back test can hand the next one the same collection ids.
     indexes_drop()
+    embedder_reset()
 
 
 @pytest.fixture

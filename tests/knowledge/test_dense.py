@@ -114,12 +114,6 @@ def test_embedding_changes_the_kb_version(dense: None, english_help: Collection)
     assert kb_version(collections=[english_help]) != before
 
 
-def test_gateway_mode_says_it_is_not_available_yet(settings: object) -> None:
-    settings.CSBOT_EMBEDDINGS = "gateway"  # type: ignore[attr-defined]
-    with pytest.raises(ImproperlyConfigured, match="not available yet"):
-        embedder_get()
-
-
 def test_unknown_mode_is_refused(settings: object) -> None:
     settings.CSBOT_EMBEDDINGS = "remote"  # type: ignore[attr-defined]
     with pytest.raises(ImproperlyConfigured, match="CSBOT_EMBEDDINGS"):

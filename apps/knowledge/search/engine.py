@@ -127,7 +127,7 @@ def _refresh(
     rows = Passage.objects.filter(collection_id=index.collection_id)
     if full:
         index.lexical = LexicalIndex()
-        index.dense = DenseIndex(embedder.dim) if embedder else None
+        index.dense = DenseIndex() if embedder else None
     else:
         rows = rows.filter(revision__gt=index.version)
         gone = list(

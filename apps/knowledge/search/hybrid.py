@@ -9,6 +9,7 @@ has never seen count as uncovered) and its cosine similarity. The weights were f
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer
 from apps.knowledge.search.embedders import EMBED_MAX_CHARS, Embedder
 from apps.knowledge.search.engine import CollectionIndex
 from apps.knowledge.search.lexical import K1, idf
+
+logger = logging.getLogger(__name__)
 
 # Weight of the cosine against the normalised BM25 score. e5 cosines of related texts sit in a
 # narrow band (0.75–0.9), so a weight of 5 lets meaning outrank a partial word match while an
@@ -114,7 +117,8 @@ def rank(
     semantic: dict[int, tuple[float, int]] = {}
     vector = None
     if embedder is not None and any(i.dense and i.dense.count for i in indexes):
-        vector = query_vectors.get(embedder, query[:EMBED_MAX_CHARS])
+        vector = _question_vector(embedder, query)
+    if vector is not None:
         for index in indexes:
             if index.dense is not None:
                 for pid, cosine in index.dense.search(vector, pool):
@@ -195,6 +199,15 @@ def _query_terms(
         )
         out[token.term] = _QueryTerm(token.term, token.surface, weight, df > 0)
     return list(out.values())
+
+
+def _question_vector(embedder: Embedder, query: str) -> np.ndarray | None:
+    try:
+        return query_vectors.get(embedder, query[:EMBED_MAX_CHARS])
+    except Exception:
+        # An embeddings provider can be down; the question is still answered by its words.
+        logger.warning("embedding the question failed; searching by words only", exc_info=True)
+        return None
 
 
 def _top(scores: np.ndarray, pool: int) -> np.ndarray:

@@ -165,7 +165,19 @@ def _passages_delete(*, collection_id: int, revision: int, passages: QuerySet[Pa
 
 def _after_commit_embed(collection_id: int) -> None:
     if embedder_get() is not None:
-        transaction.on_commit(lambda: passages_embed(collection_id=collection_id))
+        transaction.on_commit(lambda: _embed_quietly(collection_id))
+
+
+def _embed_quietly(collection_id: int) -> None:
+    """Embed after an edit; a failure leaves the vectors for the next run, never fails the edit."""
+    try:
+        passages_embed(collection_id=collection_id)
+    except Exception:
+        logger.warning(
+            "embedding collection %s failed; kb_embed or the next edit adds the vectors",
+            collection_id,
+            exc_info=True,
+        )
 
 
 def passages_embed(*, collection_id: int, progress: Progress | None = None) -> int:
