@@ -28,11 +28,10 @@ from apps.knowledge.models import (
 )
 from apps.knowledge.rendering import markdown_render
 from apps.knowledge.services.content import (
-    article_save,
     collection_reindex,
     entries_delete,
     entries_set_status,
-    faq_save,
+    entry_save,
 )
 from apps.knowledge.services.tuning import tuning_delete, tuning_save
 
@@ -110,6 +109,11 @@ class _EntryAdmin(admin.ModelAdmin):
         perms_needed.discard(Passage._meta.verbose_name)
         return deleted, counts, perms_needed, protected
 
+    def save_model(
+        self, request: HttpRequest, obj: Article | FAQEntry, form: object, change: bool
+    ) -> None:
+        entry_save(entry=obj)
+
     def delete_model(self, request: HttpRequest, obj: Article | FAQEntry) -> None:
         entries_delete(entries=[obj])
 
@@ -155,9 +159,6 @@ class ArticleAdmin(_EntryAdmin):
         (_("Origin"), {"fields": ["external_id", "source", "created_at", "updated_at"]}),
     ]
 
-    def save_model(self, request: HttpRequest, obj: Article, form: object, change: bool) -> None:
-        article_save(article=obj)
-
 
 @admin.register(FAQEntry)
 class FAQEntryAdmin(_EntryAdmin):
@@ -169,9 +170,6 @@ class FAQEntryAdmin(_EntryAdmin):
         (_("Publishing"), {"fields": ["status", "language", "tags"]}),
         (_("Origin"), {"fields": ["external_id", "source", "created_at", "updated_at"]}),
     ]
-
-    def save_model(self, request: HttpRequest, obj: FAQEntry, form: object, change: bool) -> None:
-        faq_save(faq=obj)
 
 
 @admin.register(Passage)

@@ -17,11 +17,10 @@ from apps.knowledge.search.engine import indexes_drop
 from apps.knowledge.selectors import kb_version, passages_search
 from apps.knowledge.services.content import (
     article_create,
-    article_save,
     entries_delete,
     entries_set_status,
+    entry_save,
     faq_create,
-    faq_save,
 )
 from apps.knowledge.services.tuning import tuning_delete, tuning_save
 
@@ -134,7 +133,7 @@ def test_an_edit_is_searchable_on_the_next_search(help_centre: Collection) -> No
     assert passages_search(query="tangerine", collections=[help_centre]) == []
     article = Article.objects.get(external_id="returns-en")
     article.body += "\n\n## Gift wrap\nTangerine paper is free."
-    article_save(article=article)
+    entry_save(entry=article)
     (hit,) = passages_search(query="tangerine", collections=[help_centre])
     assert hit.heading_path == ("Gift wrap",)
     assert hit.text == "Tangerine paper is free."
@@ -144,7 +143,7 @@ def test_an_edit_replaces_the_old_text_in_results(help_centre: Collection) -> No
     faq = FAQEntry.objects.get(external_id="faq-warranty")
     passages_search(query="warranty", collections=[help_centre])  # builds the index
     faq.answer = "Lamps now have a 3-year warranty."
-    faq_save(faq=faq)
+    entry_save(entry=faq)
     (best, *_) = passages_search(query="warranty", collections=[help_centre])
     assert best.answer == "Lamps now have a 3-year warranty."
 
@@ -190,7 +189,7 @@ def test_kb_version_changes_with_content_and_tuning(
     other_before = kb_version(collections=[other_collection])
     faq = FAQEntry.objects.get(external_id="faq-warranty")
     faq.answer = "Two years."
-    faq_save(faq=faq)
+    entry_save(entry=faq)
     after_edit = kb_version(collections=[help_centre])
     assert after_edit != before
     assert kb_version(collections=[other_collection]) == other_before
@@ -200,7 +199,7 @@ def test_kb_version_changes_with_content_and_tuning(
 
 def test_saving_unchanged_content_keeps_the_version(help_centre: Collection) -> None:
     before = kb_version(collections=[help_centre])
-    article_save(article=Article.objects.get(external_id="returns-en"))
+    entry_save(entry=Article.objects.get(external_id="returns-en"))
     assert kb_version(collections=[help_centre]) == before
 
 

@@ -65,21 +65,13 @@ def content_hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def article_hash(article: Article) -> str:
-    return content_hash(
-        article.title,
-        article.body,
-        article.language,
-        article.status,
-        article.source_url,
-        article.tags,
-    )
-
-
-def faq_hash(faq: FAQEntry) -> str:
-    return content_hash(
-        faq.question, faq.alternatives, faq.answer, faq.language, faq.status, faq.tags
-    )
+def entry_hash(entry: Article | FAQEntry) -> str:
+    """A fingerprint of everything that decides an entry's passages."""
+    if isinstance(entry, Article):
+        parts = (entry.title, entry.body, entry.source_url)
+    else:
+        parts = (entry.question, entry.alternatives, entry.answer)
+    return content_hash(*parts, entry.language, entry.status, entry.tags)
 
 
 def passage_head(passage: Passage) -> str:
@@ -133,17 +125,16 @@ def _passages_replace(
     *,
     collection_id: int,
     revision: int,
-    articles: Sequence[Article] = (),
-    faqs: Sequence[FAQEntry] = (),
+    entries: Sequence[Article | FAQEntry],
     analyzer: Analyzer,
 ) -> list[Passage]:
     """Delete the passages of these articles/FAQs and create them anew if published."""
-    old = Passage.objects.filter(
-        Q(article__in=[a.pk for a in articles]) | Q(faq__in=[f.pk for f in faqs])
-    )
+    article_ids = [e.pk for e in entries if isinstance(e, Article)]
+    faq_ids = [e.pk for e in entries if isinstance(e, FAQEntry)]
+    old = Passage.objects.filter(Q(article__in=article_ids) | Q(faq__in=faq_ids))
     _passages_delete(collection_id=collection_id, revision=revision, passages=old)
     new: list[Passage] = []
-    for entry in [*articles, *faqs]:
+    for entry in entries:
         if entry.status == Status.PUBLISHED:
             new.extend(_new_passages(entry, analyzer, revision))
     return Passage.objects.bulk_create(new, batch_size=500)
@@ -215,86 +206,81 @@ def passages_embed(*, collection_id: int, progress: Progress | None = None) -> i
 
 
 # --- Articles -------------------------------------------------------------------------------
-ARTICLE_FIELDS = (
-    "title",
-    "body",
-    "language",
-    "status",
-    "external_id",
-    "source",
-    "source_url",
-    "tags",
-)
-FAQ_FIELDS = (
-    "question",
-    "alternatives",
-    "answer",
-    "language",
-    "status",
-    "external_id",
-    "source",
-    "tags",
-)
+def entry_save(*, entry: Article | FAQEntry) -> Article | FAQEntry:
+    """Create or update an article or FAQ entry and re-index it.
 
-
-def article_save(*, article: Article) -> Article:
-    """Create or update ``article`` and re-index it; unchanged searchable content is a no-op."""
-    new_hash = article_hash(article)
+    Saving content whose searchable parts did not change leaves the passages and the version
+    alone, so answer caches keyed on ``kb_version`` stay valid.
+    """
+    new_hash = entry_hash(entry)
     with transaction.atomic():
-        changed = article.pk is None or new_hash != article.content_hash
-        article.content_hash = new_hash
-        article.save()
+        changed = entry.pk is None or new_hash != entry.content_hash
+        entry.content_hash = new_hash
+        entry.save()
         if changed:
-            revision = _version_next(article.collection_id)
+            revision = _version_next(entry.collection_id)
             _passages_replace(
-                collection_id=article.collection_id,
+                collection_id=entry.collection_id,
                 revision=revision,
-                articles=[article],
+                entries=[entry],
                 analyzer=analyzer_current(),
             )
-            _after_commit_embed(article.collection_id)
-    return article
+            _after_commit_embed(entry.collection_id)
+    return entry
 
 
 def article_create(
-    *, collection: Collection, title: str, body: str, language: str, **fields: str
+    *,
+    collection: Collection,
+    title: str,
+    body: str,
+    language: str,
+    status: str = Status.DRAFT,
+    external_id: str = "",
+    source: str = "",
+    source_url: str = "",
+    tags: str = "",
 ) -> Article:
-    unknown = fields.keys() - set(ARTICLE_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown article fields: {sorted(unknown)}")
-    article = Article(collection=collection, title=title, body=body, language=language, **fields)
-    return article_save(article=article)
-
-
-def faq_save(*, faq: FAQEntry) -> FAQEntry:
-    """Create or update ``faq`` and re-index it; unchanged searchable content is a no-op."""
-    new_hash = faq_hash(faq)
-    with transaction.atomic():
-        changed = faq.pk is None or new_hash != faq.content_hash
-        faq.content_hash = new_hash
-        faq.save()
-        if changed:
-            revision = _version_next(faq.collection_id)
-            _passages_replace(
-                collection_id=faq.collection_id,
-                revision=revision,
-                faqs=[faq],
-                analyzer=analyzer_current(),
-            )
-            _after_commit_embed(faq.collection_id)
-    return faq
+    article = Article(
+        collection=collection,
+        title=title,
+        body=body,
+        language=language,
+        status=status,
+        external_id=external_id,
+        source=source,
+        source_url=source_url,
+        tags=tags,
+    )
+    entry_save(entry=article)
+    return article
 
 
 def faq_create(
-    *, collection: Collection, question: str, answer: str, language: str, **fields: str
+    *,
+    collection: Collection,
+    question: str,
+    answer: str,
+    language: str,
+    alternatives: str = "",
+    status: str = Status.DRAFT,
+    external_id: str = "",
+    source: str = "",
+    tags: str = "",
 ) -> FAQEntry:
-    unknown = fields.keys() - set(FAQ_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown FAQ fields: {sorted(unknown)}")
     faq = FAQEntry(
-        collection=collection, question=question, answer=answer, language=language, **fields
+        collection=collection,
+        question=question,
+        answer=answer,
+        language=language,
+        alternatives=alternatives,
+        status=status,
+        external_id=external_id,
+        source=source,
+        tags=tags,
     )
-    return faq_save(faq=faq)
+    entry_save(entry=faq)
+    return faq
 
 
 def entries_set_status(*, entries: QuerySet[Article] | QuerySet[FAQEntry], status: str) -> int:
@@ -307,9 +293,7 @@ def entries_set_status(*, entries: QuerySet[Article] | QuerySet[FAQEntry], statu
         by_collection: dict[int, list] = {}
         for entry in entries.exclude(status=status).select_for_update():
             entry.status = status
-            entry.content_hash = (
-                article_hash(entry) if isinstance(entry, Article) else faq_hash(entry)
-            )
+            entry.content_hash = entry_hash(entry)
             entry.save(update_fields=["status", "content_hash", "updated_at"])
             by_collection.setdefault(entry.collection_id, []).append(entry)
             changed += 1
@@ -318,8 +302,7 @@ def entries_set_status(*, entries: QuerySet[Article] | QuerySet[FAQEntry], statu
             _passages_replace(
                 collection_id=collection_id,
                 revision=revision,
-                articles=[i for i in items if isinstance(i, Article)],
-                faqs=[i for i in items if isinstance(i, FAQEntry)],
+                entries=items,
                 analyzer=analyzer,
             )
             _after_commit_embed(collection_id)
@@ -352,8 +335,7 @@ def collection_reindex(*, collection: Collection) -> int:
         created = _passages_replace(
             collection_id=collection.pk,
             revision=revision,
-            articles=list(collection.articles.all()),
-            faqs=list(collection.faqs.all()),
+            entries=[*collection.articles.all(), *collection.faqs.all()],
             analyzer=analyzer_current(),
         )
         _after_commit_embed(collection.pk)

@@ -24,8 +24,7 @@ from apps.knowledge.services.content import (
     _passages_delete,
     _passages_replace,
     _version_next,
-    article_hash,
-    faq_hash,
+    entry_hash,
     passages_embed,
 )
 
@@ -105,8 +104,7 @@ def collection_import(
             passages = _passages_replace(
                 collection_id=collection.pk,
                 revision=revision,
-                articles=[i for i in changed if isinstance(i, Article)],
-                faqs=[i for i in changed if isinstance(i, FAQEntry)],
+                entries=changed,
                 analyzer=analyzer_current(),
             )
     if progress:
@@ -151,7 +149,7 @@ def _entry_apply(
     item.status = entry.status
     item.tags = entry.tags
     item.source = source or item.source
-    item.content_hash = article_hash(item) if isinstance(item, Article) else faq_hash(item)
+    item.content_hash = entry_hash(item)
     return item
 
 

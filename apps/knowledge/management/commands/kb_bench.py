@@ -25,7 +25,7 @@ from apps.knowledge.search.dense import DenseIndex
 from apps.knowledge.search.embedders import embedder_get
 from apps.knowledge.search.engine import indexes_drop, indexes_fresh
 from apps.knowledge.selectors import passages_search
-from apps.knowledge.services.content import collection_create, faq_save
+from apps.knowledge.services.content import collection_create, entry_save
 from apps.knowledge.services.imports import collection_import
 
 _SYLLABLES = tuple(c + v for c in "bcdfglmnprstvz" for v in "aeiou")
@@ -130,7 +130,7 @@ def _bench_size(
         if faq is None:
             raise CommandError("the benchmark collection is empty")
         faq.answer += " edited"
-        faq_save(faq=faq)
+        entry_save(entry=faq)
         started = time.perf_counter()
         passages_search(query=questions[1], collections=[collection], limit=10)
         refresh_ms = (time.perf_counter() - started) * 1000
