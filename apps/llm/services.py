@@ -191,14 +191,19 @@ async def chat_stream(
 async def embed(*, texts: Sequence[str], site_id: int | None = None) -> list[list[float]] | None:
     """Return one vector per text, or None when no embeddings model is configured.
 
-    Raises LLMError when the configured model fails (after its retries).
+    Raises LLMError when the configured model fails (after its retries). Returns only once the
+    call's usage is stored: sync callers reach it through ``async_to_sync``, whose event loop
+    may end with the call.
     """
     route = await _routes.get().embeddings(site_id)
     if route is None:
         return None
     if not texts:
         return []
-    return await _gateway(_recorder(Purpose.EMBEDDINGS, site_id)).embed(route, texts)
+    try:
+        return await _gateway(_recorder(Purpose.EMBEDDINGS, site_id)).embed(route, texts)
+    finally:
+        await usage_flush()
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,3 +199,18 @@ async def test_embed_failure_raises_after_retrying(chain, provider):
         UsageRecord.objects.values_list("outcome", flat=True)
     )
     assert outcomes == ["error", "error"]
+
+
+def test_embed_called_from_sync_code_stores_its_usage(chain, provider):
+    from asgiref.sync import async_to_sync
+
+    chain(
+        CSBOT_LLM_EMBEDDINGS="openai/text-embedding-3-small",
+        OPENAI_BASE_URL=provider.url,
+        OPENAI_API_KEY="k",
+    )
+    provider.reply(embeddings_reply([[1.0, 0.0]], prompt_tokens=3))
+
+    assert async_to_sync(embed)(texts=["one"]) == [[1.0, 0.0]]
+
+    assert list(UsageRecord.objects.values_list("purpose", "input_tokens")) == [("embeddings", 3)]
