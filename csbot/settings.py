@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.llm",
     "apps.bot",
     "apps.handoff",
+    "apps.analytics",
 ]
 
 MIDDLEWARE = [

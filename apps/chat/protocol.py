@@ -12,6 +12,7 @@ from typing import Any
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_CHARS = 4000
+MAX_COMMENT_CHARS = 1000
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -71,7 +72,35 @@ class LeaveMessage:
     text: str
 
 
-Frame = Hello | Resume | MessageSend | Typing | Identify | Ping | HandoffRequest | LeaveMessage
+@dataclass(frozen=True)
+class Feedback:
+    """Thumbs up or down on one of the bot's answers, with an optional comment."""
+
+    message_id: int
+    value: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class Csat:
+    """The visitor's 1–5 rating of the help they got, after an agent solved their ticket."""
+
+    rating: int
+    comment: str
+
+
+Frame = (
+    Hello
+    | Resume
+    | MessageSend
+    | Typing
+    | Identify
+    | Ping
+    | HandoffRequest
+    | LeaveMessage
+    | Feedback
+    | Csat
+)
 
 
 def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = True) -> Any:
@@ -151,4 +180,18 @@ def frame_parse(data: Any) -> Frame:
             email=email,
             text=message.text,
         )
+    if kind == "feedback":
+        value = _field(data, "value", str)
+        if value not in ("up", "down"):
+            raise FrameError("bad_frame", "'value' must be up or down")
+        return Feedback(
+            message_id=_field(data, "message_id", int),
+            value=value,
+            comment=_short_text(data, "comment", MAX_COMMENT_CHARS),
+        )
+    if kind == "csat":
+        rating = _field(data, "rating", int)
+        if not 1 <= rating <= 5:
+            raise FrameError("bad_frame", "'rating' must be 1 to 5")
+        return Csat(rating=rating, comment=_short_text(data, "comment", MAX_COMMENT_CHARS))
     raise FrameError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")
