@@ -30,6 +30,8 @@ class Script:
     # Stream this many tokens, then wait for ``release`` (set from the test thread).
     hold_after: int | None = None
     release: threading.Event = field(default_factory=threading.Event)
+    # False: the answer breaks off (AnswerFinal(complete=False)).
+    complete: bool = True
     # For each answer, time.time() just before each token was yielded.
     token_times: list[list[float]] = field(default_factory=list)
 
@@ -55,4 +57,6 @@ async def scripted(*, conversation_id: int, question_id: int) -> AsyncIterator[A
         times.append(time.time())
         kept.append(token)
         yield AnswerDelta(token)
-    yield AnswerFinal(text="".join(kept), citations=list(script.citations))
+    yield AnswerFinal(
+        text="".join(kept), citations=list(script.citations), complete=script.complete
+    )

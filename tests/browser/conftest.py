@@ -90,6 +90,19 @@ class LiveServer:
         """Run sync Django code as a consumer would, so its on_commit events reach the sockets."""
         return self.run(sync_to_async(fn)(**kwargs))
 
+    def channel_layer_drop(self, *, close: bool) -> None:
+        """Make the next user of the channel layer create an instance of its own.
+
+        The instance is process-wide and binds to the event loop that receives on it: the
+        server's loop during a browser test, each async test's own loop otherwise. ``close``
+        lets the server's loop finish its receives and close its connections first.
+        """
+        from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+
+        layer = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+        if close and hasattr(layer, "close_pools"):
+            self.run(layer.close_pools())
+
     def settle(self) -> None:
         """Wait until the browser's sockets are gone and the bot's replies have finished."""
         from apps.bot.services import replies_wait
@@ -179,8 +192,10 @@ def live_app(
     _orm_beside_playwright: None, _live_app_process: LiveServer, transactional_db: None
 ) -> Iterator[LiveServer]:
     """The running server, with this test's database; torn down only once its work is done."""
+    _live_app_process.channel_layer_drop(close=False)
     yield _live_app_process
     _live_app_process.settle()
+    _live_app_process.channel_layer_drop(close=True)
 
 
 @pytest.fixture

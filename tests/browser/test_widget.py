@@ -77,6 +77,29 @@ def test_reply_streams_in_and_history_survives_a_reload(page, live_app, demo_sit
     assert Visitor.objects.count() == 1
 
 
+def test_typing_indicator_shows_until_the_answer_starts(page, live_app, demo_site, answer):
+    answer.hold_after = 0
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "Do you have the Halo lamp in white?")
+    typing = widget(page, ".typing")
+    expect(typing).to_be_visible()
+    answer.release.set()
+    expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship in 48 hours.")
+    expect(typing).to_be_hidden()
+
+
+def test_answer_that_broke_off_is_shown_as_cut_off(page, live_app, demo_site, answer):
+    answer.tokens = ["Our warranty covers ", "two years"]
+    answer.complete = False
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "How long is the warranty?")
+    reply = widget(page, ".msg.bot[data-seq='2']")
+    expect(reply.locator(".meta")).to_have_text("This answer was cut off.")
+    expect(reply.locator(".bubble")).to_have_text("Our warranty covers two years")
+
+
 def test_regenerated_answer_replaces_the_discarded_text(page, live_app, demo_site, answer):
     answer.tokens = ["The first ", "attempt", RESET, "Second ", "attempt."]
     answer.hold_after = 2
