@@ -499,6 +499,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
       historyLoaded = true;
       live = true;
       setStatus(frame.status);
+      if (isOpen) markSeen();
       for (const pending of outbox.values()) {
         if (!pending.failed) send({ type: "message.send", client_id: pending.client_id, text: pending.text });
       }
@@ -650,7 +651,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
 
   // Unread: replies after the last seq the visitor saw with the panel open, kept across pages.
   const markSeen = () => {
-    save("localStorage", "seen", { conversation: conversationId, seq: lastSeq });
+    if (conversationId !== null) save("localStorage", "seen", { conversation: conversationId, seq: lastSeq });
     setUnread(0);
   };
 
