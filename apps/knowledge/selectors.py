@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.urls import reverse
 
@@ -61,8 +63,7 @@ def passages_search(*, query: str, collections: CollectionsArg, limit: int = 10)
     ranked = hybrid.rank(
         query=query[:2000], indexes=indexes, analyzer=analyzer, embedder=embedder, limit=limit
     )
-    wanted = Passage.objects.filter(pk__in=[r.passage_id for r in ranked]).order_by()
-    rows = {row["pk"]: row for row in wanted.values(*_HIT_FIELDS)}
+    rows = _hit_rows([r.passage_id for r in ranked])
     hits = []
     for r in ranked:
         row = rows.get(r.passage_id)
@@ -94,22 +95,52 @@ def passages_search(*, query: str, collections: CollectionsArg, limit: int = 10)
 
 
 _HIT_FIELDS = (
-    "pk",
-    "collection_id",
-    "collection__slug",
-    "article_id",
-    "faq_id",
-    "title",
-    "heading_path",
-    "text",
-    "language",
-    "article__status",
-    "article__external_id",
-    "article__source_url",
-    "faq__status",
-    "faq__external_id",
-    "faq__answer",
+    ("pk", "p.id"),
+    ("collection_id", "p.collection_id"),
+    ("collection__slug", "c.slug"),
+    ("article_id", "p.article_id"),
+    ("faq_id", "p.faq_id"),
+    ("title", "p.title"),
+    ("heading_path", "p.heading_path"),
+    ("text", "p.text"),
+    ("language", "p.language"),
+    ("article__status", "a.status"),
+    ("article__external_id", "a.external_id"),
+    ("article__source_url", "a.source_url"),
+    ("faq__status", "f.status"),
+    ("faq__external_id", "f.external_id"),
+    ("faq__answer", "f.answer"),
 )
+
+
+def _hit_rows(passage_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The rows behind ranked passages, with their article or FAQ entry, in one query.
+
+    Plain SQL (the same on SQLite and PostgreSQL): on a 10k-passage collection the ORM's query
+    building took a third of a search.
+    """
+    if not passage_ids:
+        return {}
+    columns = ", ".join(column for _, column in _HIT_FIELDS)
+    placeholders = ", ".join(["%s"] * len(passage_ids))
+    sql = (
+        f"SELECT {columns} FROM {Passage._meta.db_table} p "  # noqa: S608 - names, not input
+        f"JOIN {Collection._meta.db_table} c ON c.id = p.collection_id "
+        f"LEFT JOIN {Article._meta.db_table} a ON a.id = p.article_id "
+        f"LEFT JOIN {FAQEntry._meta.db_table} f ON f.id = p.faq_id "
+        f"WHERE p.id IN ({placeholders})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, passage_ids)
+        found = cursor.fetchall()
+    rows = {}
+    for values in found:
+        row = dict(zip((name for name, _ in _HIT_FIELDS), values, strict=True))
+        path = row["heading_path"]
+        # SQLite hands JSON back as text, psycopg as Python objects.
+        row["heading_path"] = json.loads(path) if isinstance(path, str) else path
+        rows[row["pk"]] = row
+    return rows
 
 
 def _hit_url(row: dict) -> str:

@@ -48,6 +48,9 @@ class LexicalIndex:
         self.delta_docs: dict[int, Counter[str]] = {}
         self.delta_postings: dict[str, dict[int, int]] = {}
         self.dead = 0
+        # Sums of the live passages' lengths, kept up to date for BM25's average length.
+        self.main_length = 0.0
+        self.delta_length = 0
 
     # --- size -----------------------------------------------------------------------------
     @property
@@ -56,8 +59,7 @@ class LexicalIndex:
 
     @property
     def total_length(self) -> float:
-        main = float(self.lengths[self.alive].sum()) if len(self.lengths) else 0.0
-        return main + sum(sum(c.values()) for c in self.delta_docs.values())
+        return self.main_length + self.delta_length
 
     def nbytes(self) -> int:
         arrays = (self.slot_ids, self.alive, self.lengths, self.indptr, self.post_slots)
@@ -66,14 +68,34 @@ class LexicalIndex:
     # --- writes ---------------------------------------------------------------------------
     def build(self, docs: Iterable[LexicalDoc]) -> None:
         """Replace everything with ``docs``."""
-        rows: list[tuple[int, Counter[str]]] = [(d.passage_id, Counter(d.terms)) for d in docs]
-        self._build_main(rows)
+        vocab: dict[str, int] = {}
+        intern = vocab.setdefault
+        pids: list[int] = []
+        sizes: list[int] = []
+        term_ids: list[int] = []
+        for doc in docs:
+            pids.append(doc.passage_id)
+            sizes.append(len(doc.terms))
+            term_ids.extend([intern(term, len(vocab)) for term in doc.terms])
+        slots = np.repeat(np.arange(len(pids), dtype=np.int64), sizes)
+        # One (slot, term) pair per occurrence; counting equal pairs gives the term frequencies.
+        pairs, tfs = np.unique(
+            slots * max(len(vocab), 1) + np.asarray(term_ids, dtype=np.int64), return_counts=True
+        )
+        self._build_main(
+            np.asarray(pids, dtype=np.int64),
+            pairs // max(len(vocab), 1),
+            pairs % max(len(vocab), 1),
+            tfs,
+            vocab,
+        )
 
     def upsert(self, docs: Iterable[LexicalDoc]) -> None:
         for doc in docs:
             self.remove([doc.passage_id])
             counts = Counter(doc.terms)
             self.delta_docs[doc.passage_id] = counts
+            self.delta_length += len(doc.terms)
             for term, tf in counts.items():
                 self.delta_postings.setdefault(term, {})[doc.passage_id] = tf
         self._maybe_merge()
@@ -84,8 +106,10 @@ class LexicalIndex:
             if slot is not None:
                 self.alive[slot] = False
                 self.dead += 1
+                self.main_length -= float(self.lengths[slot])
             counts = self.delta_docs.pop(pid, None)
             if counts is not None:
+                self.delta_length -= sum(counts.values())
                 for term in counts:
                     postings = self.delta_postings[term]
                     del postings[pid]
@@ -99,46 +123,59 @@ class LexicalIndex:
             self._merge()
 
     def _merge(self) -> None:
-        terms = np.empty(len(self.vocab), dtype=object)
-        for term, index in self.vocab.items():
-            terms[index] = term
-        rows: dict[int, Counter[str]] = {int(pid): Counter() for pid in self.slot_ids[self.alive]}
-        term_of_posting = np.repeat(np.arange(len(self.vocab)), np.diff(self.indptr))
+        """Fold the delta into the main segment and drop dead slots, from memory."""
+        vocab = dict(self.vocab)
+        alive_slots = np.flatnonzero(self.alive)
+        renumber = np.full(len(self.slot_ids), -1, dtype=np.int64)
+        renumber[alive_slots] = np.arange(len(alive_slots))
+        term_of_posting = np.repeat(
+            np.arange(len(self.vocab), dtype=np.int64), np.diff(self.indptr)
+        )
         keep = self.alive[self.post_slots]
-        for t, slot, tf in zip(
-            term_of_posting[keep], self.post_slots[keep], self.post_tfs[keep], strict=True
-        ):
-            rows[int(self.slot_ids[slot])][terms[t]] = int(tf)
-        rows.update(self.delta_docs)
-        self._build_main(list(rows.items()))
+        slots = [renumber[self.post_slots[keep]]]
+        terms = [term_of_posting[keep]]
+        tfs = [self.post_tfs[keep].astype(np.int64)]
+        pids = [self.slot_ids[alive_slots]]
+        for n, (pid, counts) in enumerate(self.delta_docs.items(), start=len(alive_slots)):
+            pids.append(np.asarray([pid], dtype=np.int64))
+            slots.append(np.full(len(counts), n, dtype=np.int64))
+            terms.append(
+                np.asarray([vocab.setdefault(t, len(vocab)) for t in counts], dtype=np.int64)
+            )
+            tfs.append(np.asarray(list(counts.values()), dtype=np.int64))
+        self._build_main(
+            np.concatenate(pids),
+            np.concatenate(slots),
+            np.concatenate(terms),
+            np.concatenate(tfs),
+            vocab,
+        )
 
-    def _build_main(self, rows: Sequence[tuple[int, Counter[str]]]) -> None:
-        vocab: dict[str, int] = {}
-        term_ids: list[int] = []
-        slots: list[int] = []
-        tfs: list[int] = []
-        lengths = np.zeros(len(rows), dtype=np.float32)
-        for slot, (_, counts) in enumerate(rows):
-            lengths[slot] = sum(counts.values())
-            for term, tf in counts.items():
-                term_ids.append(vocab.setdefault(term, len(vocab)))
-                slots.append(slot)
-                tfs.append(tf)
-        term_arr = np.asarray(term_ids, dtype=np.int64)
-        order = np.argsort(term_arr, kind="stable")
-        counts_per_term = np.bincount(term_arr, minlength=len(vocab))
+    def _build_main(
+        self,
+        pids: np.ndarray,
+        slots: np.ndarray,
+        terms: np.ndarray,
+        tfs: np.ndarray,
+        vocab: dict[str, int],
+    ) -> None:
+        """Lay out postings (term → slots, tfs) from one (slot, term, tf) triplet per pair."""
+        order = np.lexsort((slots, terms))  # by term, then slot: postings sorted within a term
+        counts_per_term = np.bincount(terms, minlength=len(vocab))
         self.vocab = vocab
-        self.slot_ids = np.asarray([pid for pid, _ in rows], dtype=np.int64)
-        self.alive = np.ones(len(rows), dtype=bool)
-        self.lengths = lengths
+        self.slot_ids = pids
+        self.alive = np.ones(len(pids), dtype=bool)
+        self.lengths = np.bincount(slots, weights=tfs, minlength=len(pids)).astype(np.float32)
         self.indptr = np.concatenate(([0], np.cumsum(counts_per_term))).astype(np.int64)
-        self.post_slots = np.asarray(slots, dtype=np.int32)[order]
-        self.post_tfs = np.asarray(tfs, dtype=np.float32)[order]
+        self.post_slots = slots[order].astype(np.int32)
+        self.post_tfs = tfs[order].astype(np.float32)
         self.df = counts_per_term.astype(np.int32)
-        self.slot_of = {int(pid): slot for slot, pid in enumerate(self.slot_ids)}
+        self.slot_of = dict(zip(pids.tolist(), range(len(pids)), strict=True))
         self.delta_docs = {}
         self.delta_postings = {}
         self.dead = 0
+        self.main_length = float(self.lengths.sum())
+        self.delta_length = 0
 
     # --- reads ----------------------------------------------------------------------------
     def term_df(self, term: str) -> int:
@@ -155,7 +192,6 @@ class LexicalIndex:
         scores = np.zeros(len(self.slot_ids), dtype=np.float32)
         avgdl = max(avgdl, 1e-9)
         if len(self.slot_ids):
-            norm = K1 * (1 - B + B * self.lengths / avgdl)
             for term, weight in weights.items():
                 index = self.vocab.get(term)
                 if index is None:
@@ -163,8 +199,10 @@ class LexicalIndex:
                 lo, hi = self.indptr[index], self.indptr[index + 1]
                 slots = self.post_slots[lo:hi]
                 tf = self.post_tfs[lo:hi]
-                scores[slots] += weight * tf * (K1 + 1) / (tf + norm[slots])
-            scores[~self.alive] = 0.0
+                norm = K1 * (1 - B + B * self.lengths[slots] / avgdl)
+                scores[slots] += weight * tf * (K1 + 1) / (tf + norm)
+            if self.dead:
+                scores[~self.alive] = 0.0
         delta: dict[int, float] = {}
         for term, weight in weights.items():
             for pid, tf in self.delta_postings.get(term, {}).items():
