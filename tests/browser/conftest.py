@@ -11,7 +11,7 @@ For any browser test under ``tests/browser/`` (widget, console, dashboard):
   when ``CI`` or ``CSBOT_REQUIRE_BROWSER`` is set.
 - ``context`` / ``page``: a fresh browser context per test that can reach loopback only; an
   uncaught exception in the page fails the test. Override ``browser_context_args`` for a
-  viewport or locale.
+  viewport or locale. ``new_context(**options)`` opens more (an agent beside the visitor).
 - ``host_pages``: a second loopback server standing in for a customer's site: serve any HTML
   from its own origin (``host_pages.serve(path, html)`` returns the URL).
 - ``demo_site``: the demo shop's site (``site_demo``), allowed on the live server's and the
@@ -270,14 +270,28 @@ def _loopback_only(route: Any) -> None:
 
 
 @pytest.fixture
-def context(
-    browser: Any, live_app: LiveServer, browser_context_args: dict[str, Any]
-) -> Iterator[Any]:
-    context = browser.new_context(**browser_context_args)
-    context.set_default_timeout(10_000)
-    context.route("**/*", _loopback_only)
-    yield context
-    context.close()
+def new_context(browser: Any, live_app: LiveServer) -> Iterator[Callable[..., Any]]:
+    """Open browser contexts (another person, another device); all closed after the test.
+
+    Each reaches loopback only. Options go to ``browser.new_context`` (default locale en-US).
+    """
+    opened: list[Any] = []
+
+    def open_context(**options: Any) -> Any:
+        context = browser.new_context(**{"locale": "en-US", **options})
+        context.set_default_timeout(10_000)
+        context.route("**/*", _loopback_only)
+        opened.append(context)
+        return context
+
+    yield open_context
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture
+def context(new_context: Callable[..., Any], browser_context_args: dict[str, Any]) -> Any:
+    return new_context(**browser_context_args)
 
 
 @pytest.fixture
