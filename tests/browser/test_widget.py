@@ -556,6 +556,25 @@ def test_language_follows_the_browser_then_the_site_default(
     )
 
 
+@pytest.mark.parametrize(
+    ("theme", "background", "ink"),
+    [
+        ("#0f766e", "rgb(15, 118, 110)", "rgb(255, 255, 255)"),  # dark teal: white text
+        ("#facc15", "rgb(250, 204, 21)", "rgb(15, 23, 42)"),  # light yellow: dark text
+    ],
+)
+def test_theme_colour_comes_from_the_site_with_readable_text(
+    page, live_app, demo_site, theme, background, ink
+):
+    Site.objects.filter(pk=demo_site.pk).update(theme_color=theme)
+    page.goto(live_app.url + "/")
+    launcher = page.get_by_role("button", name="Open chat")
+    colours = "el => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]"
+    assert launcher.evaluate(colours) == [background, ink]
+    launcher.click()
+    assert widget(page, ".head").evaluate(colours) == [background, ink]
+
+
 def test_page_on_an_origin_the_site_does_not_allow_gets_no_widget(page, live_app, demo_site):
     Site.objects.filter(pk=demo_site.pk).update(allowed_origins="https://shop.example.com")
     with (
