@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -47,8 +50,8 @@ class ImportForm(forms.Form):
         required=False,
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if not data.get("collection") and not data.get("new_collection", "").strip():
             raise forms.ValidationError(_("Choose a collection or name a new one."))
         upload = data.get("file")
@@ -57,7 +60,7 @@ class ImportForm(forms.Form):
         return data
 
 
-def _context(request: HttpRequest, title: str, **extra: object) -> dict:
+def _context(request: HttpRequest, title: str | Promise, **extra: object) -> dict[str, Any]:
     return {**admin.site.each_context(request), "title": title, "opts": Collection._meta, **extra}
 
 

@@ -143,7 +143,7 @@ def _hit_rows(passage_ids: list[int]) -> dict[int, dict[str, Any]]:
     return rows
 
 
-def _hit_url(row: dict) -> str:
+def _hit_url(row: dict[str, Any]) -> str:
     if row["faq_id"] is not None:
         return _kb_url("knowledge:faq", row["collection__slug"], row["faq_id"])
     return row["article__source_url"] or _kb_url(

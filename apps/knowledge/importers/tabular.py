@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+from typing import Any
 
 from apps.knowledge.importers import (
     ImportedEntry,
@@ -39,7 +40,7 @@ def jsonl_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     return entries
 
 
-def _jsonl_entry(row: dict, location: str) -> ImportedEntry:
+def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
     for key in ("id", "title"):
         if not isinstance(row.get(key), str | int) or not str(row[key]).strip():
             raise ImportFailed(f"missing {key!r}", location=location)

@@ -86,7 +86,8 @@ class _Segmenter:
             self.words = dict(words)
 
     def cut(self, text: str) -> list[str]:
-        return self.tokenizer.lcut(text, HMM=True)
+        words: list[str] = self.tokenizer.lcut(text, HMM=True)
+        return words
 
 
 _segmenter: _Segmenter | None = None
@@ -194,7 +195,8 @@ class Analyzer:
         if not _LATIN_WORD.fullmatch(word):
             return word
         with self._stem_lock:  # PyStemmer objects are not thread-safe
-            return self._stem(word)
+            stem: str = self._stem(word)
+        return stem
 
 
 def _collapse_synonyms(

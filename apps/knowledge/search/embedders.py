@@ -28,7 +28,9 @@ class Embedder(Protocol):
     """Turns texts into L2-normalised vectors; queries and passages may be encoded differently."""
 
     name: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 

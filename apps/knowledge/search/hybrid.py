@@ -121,8 +121,8 @@ def rank(
     if vector is not None:
         for index in indexes:
             if index.dense is not None:
-                for pid, cosine in index.dense.search(vector, pool):
-                    semantic[pid] = (cosine, index.collection_id)
+                for pid, similarity in index.dense.search(vector, pool):
+                    semantic[pid] = (similarity, index.collection_id)
     semantic_ranked = sorted(semantic, key=lambda pid: -semantic[pid][0])[:pool]
 
     # Score fusion: BM25 as a share of the best score the question allows (words the collection

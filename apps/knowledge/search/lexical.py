@@ -205,10 +205,10 @@ class LexicalIndex:
                 scores[~self.alive] = 0.0
         delta: dict[int, float] = {}
         for term, weight in weights.items():
-            for pid, tf in self.delta_postings.get(term, {}).items():
+            for pid, count in self.delta_postings.get(term, {}).items():
                 length = sum(self.delta_docs[pid].values())
-                denom = tf + K1 * (1 - B + B * length / avgdl)
-                delta[pid] = delta.get(pid, 0.0) + weight * tf * (K1 + 1) / denom
+                denom = count + K1 * (1 - B + B * length / avgdl)
+                delta[pid] = delta.get(pid, 0.0) + weight * count * (K1 + 1) / denom
         return scores, delta
 
     def contains(self, passage_id: int, term: str) -> bool:

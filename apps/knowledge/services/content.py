@@ -290,7 +290,7 @@ def entries_set_status(*, entries: QuerySet[Article] | QuerySet[FAQEntry], statu
     changed = 0
     analyzer = analyzer_current()
     with transaction.atomic():
-        by_collection: dict[int, list] = {}
+        by_collection: dict[int, list[Article | FAQEntry]] = {}
         for entry in entries.exclude(status=status).select_for_update():
             entry.status = status
             entry.content_hash = entry_hash(entry)

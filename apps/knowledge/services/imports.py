@@ -82,7 +82,7 @@ def collection_import(
         removed = 0
         if replace:
             keep = {e.external_id for e in entries}
-            dropped = [a for key, a in articles.items() if key not in keep]
+            dropped: list[Article | FAQEntry] = [a for k, a in articles.items() if k not in keep]
             dropped += [f for key, f in faqs.items() if key not in keep]
             dropped += list(collection.articles.filter(external_id=""))
             dropped += list(collection.faqs.filter(external_id=""))

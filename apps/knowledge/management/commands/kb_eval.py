@@ -6,6 +6,7 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.core.management import BaseCommand, CommandError
@@ -31,13 +32,21 @@ class Command(BaseCommand):
             help="also report how well the top hit's confidence predicts a correct answer",
         )
 
-    def handle(self, *args: object, queries: Path, k: int, **options: object) -> None:
+    def handle(
+        self,
+        *args: object,
+        queries: Path,
+        k: int,
+        collection: list[str] | None,
+        **options: object,
+    ) -> None:
         if k < 5:
             raise CommandError("--k must be at least 5 (Recall@5 is reported)")
         rows = _load(queries)
-        names = options["collection"]
         collections = list(
-            Collection.objects.filter(name__in=names) if names else Collection.objects.all()
+            Collection.objects.filter(name__in=collection)
+            if collection
+            else Collection.objects.all()
         )
         if not collections:
             raise CommandError("no collection to search: import something first (kb_import)")
@@ -64,7 +73,7 @@ class Command(BaseCommand):
                 sums[group]["queries"] += 1
                 for name, value in metrics.items():
                     sums[group][name] += value
-        result: dict[str, dict[str, float]] = {}
+        result: dict[str, Any] = {}
         for group in sorted(sums, key=lambda g: (g != "all", g)):
             n = sums[group]["queries"]
             result[group] = {"queries": int(n)} | {
