@@ -229,6 +229,18 @@ def entry_save(*, entry: Article | FAQEntry) -> Article | FAQEntry:
     return entry
 
 
+def article_save(*, article: Article) -> Article:
+    """Create or update an article and re-index it (``entry_save``, typed for articles)."""
+    entry_save(entry=article)
+    return article
+
+
+def faq_save(*, faq: FAQEntry) -> FAQEntry:
+    """Create or update an FAQ entry and re-index it (``entry_save``, typed for FAQ entries)."""
+    entry_save(entry=faq)
+    return faq
+
+
 def article_create(
     *,
     collection: Collection,
