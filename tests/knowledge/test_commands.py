@@ -166,3 +166,18 @@ def test_kb_bench_prints_figures_and_cleans_up() -> None:
     assert figures["search_ms"]["p95"] >= figures["search_ms"]["p50"] > 0
     assert figures["index_build_s"] > 0
     assert not Collection.objects.filter(name__startswith="kb-bench").exists()
+
+
+def test_kb_reindex_recomputes_stale_terms_and_keeps_vectors(help_centre: Collection) -> None:
+    from apps.knowledge.models import Passage
+
+    passage = Passage.objects.get(faq__external_id="faq-warranty")
+    Passage.objects.filter(pk=passage.pk).update(tokens="stale", embedding=b"\x00" * 8)
+    stale = passages_search(query="warranty", collections=[help_centre])
+    assert passage.pk not in [hit.passage_id for hit in stale]
+    out, _ = _run("kb_reindex", collection=[help_centre.name])
+    assert f"{help_centre.name}: " in out
+    passage.refresh_from_db()
+    assert "warranti" in passage.tokens.split()
+    assert bytes(passage.embedding) == b"\x00" * 8
+    assert passages_search(query="warranty", collections=[help_centre])[0].title == passage.title

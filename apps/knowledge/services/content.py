@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 # question says far more about relevance than one in the body.
 TITLE_WEIGHT = 3
 EMBED_BATCH = 32
+_BATCH = 500
 
 Progress = Callable[[int, int], None]
 
@@ -340,15 +341,34 @@ def entries_delete(*, entries: Iterable[Article | FAQEntry]) -> int:
     return count
 
 
+def passages_reanalyze(
+    *, passages: QuerySet[Passage], keep: Callable[[Passage], bool] | None = None
+) -> int:
+    """Recompute the terms of ``passages`` (those ``keep`` accepts) in place; vectors stay.
+
+    The caller holds a transaction. Each collection touched gets one new version.
+    """
+    analyzer = analyzer_current()
+    revisions: dict[int, int] = {}
+    batch: list[Passage] = []
+    count = 0
+    for passage in passages.select_related("faq").order_by("pk").iterator(chunk_size=_BATCH):
+        if keep is not None and not keep(passage):
+            continue
+        if passage.collection_id not in revisions:
+            revisions[passage.collection_id] = _version_next(passage.collection_id)
+        passage.tokens = " ".join(passage_terms(passage, analyzer))
+        passage.revision = revisions[passage.collection_id]
+        batch.append(passage)
+        count += 1
+        if len(batch) >= _BATCH:
+            Passage.objects.bulk_update(batch, ["tokens", "revision"])
+            batch.clear()
+    Passage.objects.bulk_update(batch, ["tokens", "revision"])
+    return count
+
+
 def collection_reindex(*, collection: Collection) -> int:
-    """Re-analyze every passage of a collection (after a chunking or analyzer change)."""
+    """Re-analyze every passage of a collection, e.g. after an upgrade changed the analyzer."""
     with transaction.atomic():
-        revision = _version_next(collection.pk)
-        created = _passages_replace(
-            collection_id=collection.pk,
-            revision=revision,
-            entries=[*collection.articles.all(), *collection.faqs.all()],
-            analyzer=analyzer_current(),
-        )
-        _after_commit_embed(collection.pk)
-    return len(created)
+        return passages_reanalyze(passages=Passage.objects.filter(collection=collection))

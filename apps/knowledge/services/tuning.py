@@ -20,11 +20,9 @@ from apps.knowledge.models import (
     SynonymGroup,
     TuningState,
 )
-from apps.knowledge.search.engine import analyzer_current
-from apps.knowledge.services.content import _version_next, passage_terms
+from apps.knowledge.services.content import passages_reanalyze
 
 TuningObject = DictionaryWord | SynonymGroup | ProtectedPattern
-_BATCH = 500
 
 
 def tuning_save(*, obj: TuningObject) -> TuningObject:
@@ -68,7 +66,6 @@ def _tuning_changed(affected: _Affects) -> None:
     state, _ = TuningState.objects.select_for_update().get_or_create(pk=1)
     state.version += 1
     state.save(update_fields=["version"])
-    analyzer = analyzer_current(state.version)
     candidates = Passage.objects.all()
     if affected.terms and not affected.patterns:
         match = Q()
@@ -76,22 +73,11 @@ def _tuning_changed(affected: _Affects) -> None:
             match |= Q(text__icontains=term) | Q(title__icontains=term)
         candidates = candidates.filter(match)
     compiled = [re.compile(p, re.IGNORECASE) for p in affected.patterns]
-    revisions: dict[int, int] = {}
-    batch: list[Passage] = []
-    for passage in candidates.select_related("faq").order_by("pk").iterator(chunk_size=_BATCH):
-        if compiled and not any(
-            c.search(passage.title) or c.search(passage.text) for c in compiled
-        ):
-            continue
-        if passage.collection_id not in revisions:
-            revisions[passage.collection_id] = _version_next(passage.collection_id)
-        passage.tokens = " ".join(passage_terms(passage, analyzer))
-        passage.revision = revisions[passage.collection_id]
-        batch.append(passage)
-        if len(batch) >= _BATCH:
-            Passage.objects.bulk_update(batch, ["tokens", "revision"])
-            batch.clear()
-    Passage.objects.bulk_update(batch, ["tokens", "revision"])
+
+    def matches_a_pattern(passage: Passage) -> bool:
+        return any(c.search(passage.title) or c.search(passage.text) for c in compiled)
+
+    passages_reanalyze(passages=candidates, keep=matches_a_pattern if compiled else None)
 
 
 def tuning_demo_apply(
