@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+import json
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
+from apps.chat.privacy import visitor_erase, visitor_export
 
 
 class MessageInline(admin.TabularInline):
@@ -76,3 +81,21 @@ class VisitorAdmin(admin.ModelAdmin):
     list_filter = ["site"]
     search_fields = ["name", "email", "external_id", "public_id"]
     readonly_fields = ["public_id", "created_at", "last_seen_at"]
+    actions = ["export_data", "erase_data"]
+
+    @admin.action(description=_("Export the selected visitors' data (JSON)"))
+    def export_data(self, request: HttpRequest, queryset) -> HttpResponse:  # type: ignore[no-untyped-def]
+        exported = [visitor_export(visitor=visitor) for visitor in queryset.select_related("site")]
+        response = HttpResponse(
+            json.dumps(exported, ensure_ascii=False, indent=2), content_type="application/json"
+        )
+        response["Content-Disposition"] = 'attachment; filename="visitors.json"'
+        return response
+
+    @admin.action(description=_("Erase the selected visitors and all their conversations"))
+    def erase_data(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+        erased = 0
+        for visitor in queryset:
+            visitor_erase(visitor=visitor)
+            erased += 1
+        self.message_user(request, _("%(n)d visitor(s) erased.") % {"n": erased}, messages.SUCCESS)

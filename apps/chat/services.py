@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.chat import events
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
+from apps.core.lib.pii import pii_mask
 from apps.sites.models import Site
 
 
@@ -119,6 +120,8 @@ def message_create_from_visitor(
     existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
     if existing is not None:
         return VisitorMessageResult(existing, created=False)
+    if Site.objects.filter(pk=conversation.site_id, mask_pii=True).exists():
+        text = pii_mask(text)
     try:
         with transaction.atomic():
             # Re-checked under the seq lock: two sockets of one visitor may resend at once.

@@ -54,6 +54,22 @@ class Site(models.Model):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Asia/Shanghai", validators=[_validate_time_zone]
     )
+    retention_days = models.PositiveIntegerField(
+        _("keep conversations for (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Conversations older than this are deleted by privacy_purge. Empty keeps them."
+        ),
+    )
+    mask_pii = models.BooleanField(
+        _("mask personal data"),
+        default=False,
+        help_text=_(
+            "Store visitors' messages with phone numbers, email addresses and ID-card numbers "
+            "replaced by placeholders."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,76 @@
+"""Data-protection services: retention purge, and export and erasure of one visitor's data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+
+from apps.chat.models import Conversation, Visitor
+from apps.sites.models import Site
+
+
+def visitor_export(*, visitor: Visitor) -> dict[str, Any]:
+    """Everything csbot stored about one visitor, as JSON-ready data (a subject-access request)."""
+    conversations = (
+        Conversation.objects.filter(visitor=visitor)
+        .prefetch_related("messages", "events")
+        .order_by("created_at")
+    )
+    return {
+        "visitor": {
+            "id": str(visitor.public_id),
+            "site": visitor.site.public_key,
+            "name": visitor.name,
+            "email": visitor.email,
+            "external_id": visitor.external_id,
+            "language": visitor.language,
+            "created_at": visitor.created_at.isoformat(),
+            "last_seen_at": visitor.last_seen_at.isoformat() if visitor.last_seen_at else None,
+        },
+        "conversations": [
+            {
+                "id": conversation.pk,
+                "status": conversation.status,
+                "created_at": conversation.created_at.isoformat(),
+                "messages": [
+                    {
+                        "seq": message.seq,
+                        "author": message.author_kind,
+                        "text": message.text,
+                        "citations": message.citations,
+                        "created_at": message.created_at.isoformat(),
+                    }
+                    for message in conversation.messages.all()
+                ],
+                "events": [
+                    {
+                        "kind": event.kind,
+                        "data": event.data,
+                        "created_at": event.created_at.isoformat(),
+                    }
+                    for event in conversation.events.all()
+                ],
+            }
+            for conversation in conversations
+        ],
+    }
+
+
+def visitor_erase(*, visitor: Visitor) -> dict[str, int]:
+    """Delete a visitor and everything that hangs off them; return the rows deleted per model."""
+    with transaction.atomic():
+        _, per_model = visitor.delete()
+    return per_model
+
+
+def conversations_purge(*, now: dt.datetime) -> int:
+    """Delete conversations last touched before each site's retention period; return how many."""
+    purged = 0
+    for site in Site.objects.filter(retention_days__isnull=False):
+        cutoff = now - dt.timedelta(days=site.retention_days)
+        with transaction.atomic():
+            _, per_model = Conversation.objects.filter(site=site, updated_at__lt=cutoff).delete()
+        purged += per_model.get("chat.Conversation", 0)
+    return purged

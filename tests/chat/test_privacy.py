@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from apps.chat.models import Conversation, Message, Visitor
+from apps.chat.privacy import conversations_purge
+from apps.chat.services import (
+    conversation_open,
+    conversation_start,
+    message_create_from_visitor,
+    visitor_create,
+)
+from apps.core.lib.pii import pii_mask
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("手机 13800138000 联系我", "手机 [phone] 联系我"),
+        ("call +86 138 0013 8000 please", "call [phone] please"),
+        ("mail li.lei+shop@example.com.cn now", "mail [email] now"),
+        ("身份证 11010519491231002X", "身份证 [id]"),
+        ("UK +44 20 7946 0958", "UK [phone]"),
+        ("订单号 LM-2041-000123 和 2026 年", "订单号 LM-2041-000123 和 2026 年"),
+        ("order 202611210001", "order 202611210001"),
+    ],
+)
+def test_pii_is_masked_but_order_numbers_are_not(text, masked):
+    assert pii_mask(text) == masked
+
+
+def test_visitor_messages_are_stored_masked_only_when_the_site_asks(site, visitor):
+    conversation = conversation_open(visitor=visitor)
+    message_create_from_visitor(
+        conversation=conversation, client_id="c-00000001", text="我的电话 13800138000"
+    )
+    site.mask_pii = True
+    site.save()
+    message_create_from_visitor(
+        conversation=conversation, client_id="c-00000002", text="我的电话 13800138000"
+    )
+    assert list(Message.objects.order_by("seq").values_list("text", flat=True)) == [
+        "我的电话 13800138000",
+        "我的电话 [phone]",
+    ]
+
+
+def test_conversations_older_than_the_retention_are_purged(site, other_site, visitor):
+    site.retention_days = 30
+    site.save()
+    old = conversation_start(visitor=visitor)
+    recent = conversation_start(visitor=visitor)
+    elsewhere = conversation_start(visitor=visitor_create(site=other_site))
+    long_ago = timezone.now() - dt.timedelta(days=31)
+    Conversation.objects.filter(pk__in=[old.pk, elsewhere.pk]).update(updated_at=long_ago)
+
+    assert conversations_purge(now=timezone.now()) == 1
+    assert set(Conversation.objects.values_list("pk", flat=True)) == {recent.pk, elsewhere.pk}
+
+
+def test_export_and_erase_one_visitor(site, visitor, other_visitor, capsys):
+    conversation = conversation_open(visitor=visitor)
+    message_create_from_visitor(
+        conversation=conversation, client_id="c-00000001", text="退货地址？"
+    )
+    conversation_open(visitor=other_visitor)
+
+    call_command("visitor_data", "export", str(visitor.public_id))
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["visitor"]["id"] == str(visitor.public_id)
+    assert [m["text"] for m in exported["conversations"][0]["messages"]] == ["退货地址？"]
+
+    call_command("visitor_data", "erase", str(visitor.public_id))
+    assert not Visitor.objects.filter(pk=visitor.pk).exists()
+    assert not Message.objects.exists()
+    assert Visitor.objects.filter(pk=other_visitor.pk).exists()
+    with pytest.raises(CommandError, match="no visitor"):
+        call_command("visitor_data", "export", "not-a-uuid")
+
+
+def test_admin_actions_export_and_erase(client, visitor):
+    admin = get_user_model().objects.create_superuser(
+        "root", "root@example.com", "pw-for-tests-only"
+    )
+    client.force_login(admin)
+    exported = client.post(
+        "/admin/chat/visitor/", {"action": "export_data", "_selected_action": [visitor.pk]}
+    )
+    assert json.loads(exported.content)[0]["visitor"]["id"] == str(visitor.public_id)
+    client.post("/admin/chat/visitor/", {"action": "erase_data", "_selected_action": [visitor.pk]})
+    assert not Visitor.objects.exists()
