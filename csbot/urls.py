@@ -12,5 +12,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.chat.urls")),
     path("", include("apps.knowledge.urls")),
+    path("console/insights/", include("apps.analytics.urls")),
     path("console/", include("apps.handoff.urls")),
 ]

@@ -11,7 +11,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 
+from apps.analytics.selectors import csat_request_for
+from apps.analytics.services import RatingRejected, csat_record, feedback_record
 from apps.bot.services import reply_start
 from apps.chat import events, protocol
 from apps.chat.models import Conversation
@@ -130,6 +133,10 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             await self.on_handoff_request()
         elif isinstance(frame, protocol.LeaveMessage):
             await self.on_leave_message(frame)
+        elif isinstance(frame, protocol.Feedback):
+            await self.on_feedback(frame)
+        elif isinstance(frame, protocol.Csat):
+            await self.on_csat(frame)
         elif isinstance(frame, protocol.Identify):
             self.visitor = await database_sync_to_async(visitor_identify)(
                 visitor=self.visitor,
@@ -204,6 +211,7 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             conversation_id=self.conversation_id
         )
         await self.send_json({"type": "resumed", "status": self.status})
+        await self.csat_offer()
 
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
         within_limit = rate_limit_hit(
@@ -279,6 +287,41 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             }
         )
 
+    async def on_feedback(self, frame: protocol.Feedback) -> None:
+        try:
+            await database_sync_to_async(feedback_record)(
+                visitor_id=self.visitor.pk,
+                message_id=frame.message_id,
+                value=frame.value,
+                comment=frame.comment,
+            )
+        except RatingRejected as exc:
+            await self.send_error(exc.code, exc.message)
+            return
+        await self.send_json(
+            {"type": "feedback.ack", "message_id": frame.message_id, "value": frame.value}
+        )
+
+    async def on_csat(self, frame: protocol.Csat) -> None:
+        try:
+            response = await database_sync_to_async(csat_record)(
+                visitor_id=self.visitor.pk, rating=frame.rating, comment=frame.comment
+            )
+        except RatingRejected as exc:
+            await self.send_error(exc.code, exc.message)
+            return
+        await self.send_json(
+            {"type": "csat.ack", "ticket_id": response.ticket_id, "rating": response.rating}
+        )
+
+    async def csat_offer(self) -> None:
+        """Ask the visitor to rate the conversation's ticket if an agent just solved it."""
+        ticket_id = await database_sync_to_async(csat_request_for)(
+            conversation_id=self.conversation_id, now=timezone.now()
+        )
+        if ticket_id is not None:
+            await self.send_json({"type": "csat.request", "ticket_id": ticket_id})
+
     async def send_error(self, code: str, message: str, *, client_id: str | None = None) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if client_id:
@@ -338,6 +381,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {"type": "conversation.status", "status": event["status"], "reason": event["reason"]}
         )
+        # An agent solved the ticket: closing it, or handing the visitor back to the bot.
+        if event["reason"] in ("solved", "hand_back"):
+            await self.csat_offer()
 
     async def chat_handoff_unavailable(self, event: events.ChatHandoffUnavailableEvent) -> None:
         await self.send_json(
