@@ -13,10 +13,21 @@ import hashlib
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, NullIf
 
 from apps.analytics.grouping import CHINESE_FUNCTION_WORDS, Question, questions_group
 from apps.analytics.selectors.common import Period
@@ -31,29 +42,31 @@ from apps.knowledge.search.embedders import (
     vector_from_bytes,
     vector_to_bytes,
 )
-from apps.knowledge.search.engine import indexes_fresh
+from apps.knowledge.search.engine import analyzer_current, indexes_fresh
 from apps.knowledge.search.lexical import idf
 from apps.knowledge.selectors import collections_for_site
 from apps.sites.models import Site
 
 logger = logging.getLogger(__name__)
 
-# The newest gap questions read per period; older ones in a busy period are left out.
-MAX_QUESTIONS = 2000
+# The most asked wordings read per period; in a busy period the rarest ones are left out.
+MAX_WORDINGS = 2000
 # Groups whose lead question is embedded to merge rephrasings the words miss; the model costs
 # tens of milliseconds a question, so only the groups that rank high get it.
 MAX_EMBEDDED = 150
 EXAMPLES = 5
+TICKET_IDS = 20
 VECTOR_CACHE_SECONDS = 30 * 24 * 3600
 LIGHT_TERMS = FUNCTION_WORDS | CHINESE_FUNCTION_WORDS
 
 
-@dataclass(frozen=True)
-class _Asked:
-    text: str
+@dataclass
+class _Wording:
+    """One distinct gap question, as often as it was asked in the period."""
+
+    asked: int
     language: str
-    conversation_id: int
-    at: dt.datetime
+    last_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,8 @@ class GapGroup:
     conversations: int
     language: str
     last_asked_at: dt.datetime
+    # How many of the group's conversations were handed to agents, and the first few tickets.
+    tickets: int
     ticket_ids: list[int]
     # An agent's first reply in one of the group's tickets, and that ticket.
     agent_answer: str = ""
@@ -73,29 +88,21 @@ class GapGroup:
     faq_draft_id: int | None = None
 
 
-def _asked(site: Site, period: Period) -> list[_Asked]:
-    abstained = (
-        AnswerAudit.objects.filter(
-            conversation__site=site,
-            decision=AnswerAudit.Decision.ABSTAIN,
-            created_at__gte=period.start,
-            created_at__lt=period.end,
-        )
-        .order_by("-created_at", "-pk")
-        .values_list("standalone", "question__text", "language", "conversation_id", "created_at")
+def _sources(site: Site, period: Period) -> list[QuerySet[Any]]:
+    """Where gap questions are, each row with its ``text``: abstentions, then handoffs."""
+    in_period = {"created_at__gte": period.start, "created_at__lt": period.end}
+    abstained = AnswerAudit.objects.filter(
+        conversation__site=site,
+        decision=AnswerAudit.Decision.ABSTAIN,
+        for_agent=False,
+        **in_period,
+    ).annotate(
+        text=Coalesce(NullIf("standalone", Value("")), "question__text", output_field=TextField())
     )
-    asked = [
-        _Asked((standalone or text).strip(), language, conversation_id, at)
-        for standalone, text, language, conversation_id, at in abstained[:MAX_QUESTIONS]
-    ]
-    missing = (
-        Ticket.objects.filter(
-            site=site,
-            reason=Ticket.Reason.MISSING_KNOWLEDGE,
-            created_at__gte=period.start,
-            created_at__lt=period.end,
-        )
+    handed_off = (
+        Ticket.objects.filter(site=site, reason=Ticket.Reason.MISSING_KNOWLEDGE, **in_period)
         .exclude(subject="")
+        # Its question is an abstention already.
         .exclude(
             Exists(
                 AnswerAudit.objects.filter(
@@ -103,12 +110,30 @@ def _asked(site: Site, period: Period) -> list[_Asked]:
                 )
             )
         )
-        .order_by("-created_at", "-pk")
-        .values_list("subject", "language", "conversation_id", "created_at")
+        .annotate(text=Cast("subject", TextField()))
     )
-    room = MAX_QUESTIONS - len(asked)
-    asked += [_Asked(text.strip(), lang, cid, at) for text, lang, cid, at in missing[:room]]
-    return [item for item in asked if item.text]
+    return [abstained.order_by(), handed_off.order_by()]
+
+
+def _wordings(sources: list[QuerySet[Any]]) -> dict[str, _Wording]:
+    """Each distinct question with how often, in which language and when last it was asked."""
+    out: dict[str, _Wording] = {}
+    for source in sources:
+        rows = (
+            source.values("text")
+            .annotate(n=Count("pk"), language=Max("language"), last_at=Max("created_at"))
+            .order_by("-n", "text")[:MAX_WORDINGS]
+        )
+        for row in rows:
+            if not row["text"].strip():
+                continue
+            known = out.get(row["text"])
+            if known is None:
+                out[row["text"]] = _Wording(row["n"], row["language"], row["last_at"])
+            else:
+                known.asked += row["n"]
+                known.last_at = max(known.last_at, row["last_at"])
+    return out
 
 
 def _vectors(embedder: Embedder, texts: list[str]) -> list[np.ndarray | None]:
@@ -140,7 +165,10 @@ def _grouped(site: Site, texts: Counter[str]) -> list[list[str]]:
     """
     embedder = embedder_get()
     collection_ids = list(collections_for_site(site_id=site.pk).values_list("pk", flat=True))
-    indexes, analyzer = indexes_fresh(collection_ids=collection_ids, embedder=embedder)
+    if collection_ids:
+        indexes, analyzer = indexes_fresh(collection_ids=collection_ids, embedder=embedder)
+    else:  # no knowledge base yet: every question is a gap, every word equally rare
+        indexes, analyzer = [], analyzer_current()
     doc_count = sum(index.lexical.doc_count for index in indexes)
     questions = [Question(t, n, tuple(analyzer.terms(t))) for t, n in texts.most_common()]
     weights = {
@@ -170,17 +198,21 @@ def _grouped(site: Site, texts: Counter[str]) -> list[list[str]]:
 
 def knowledge_gaps(*, site: Site, period: Period, limit: int = 20) -> list[GapGroup]:
     """The period's gap questions in groups, most asked first; at most ``limit`` groups."""
-    asked = _asked(site, period)
-    if not asked:
+    sources = _sources(site, period)
+    wordings = _wordings(sources)
+    if not wordings:
         return []
-    by_text: dict[str, list[_Asked]] = defaultdict(list)
-    for item in asked:
-        by_text[item.text].append(item)
-    grouped = _grouped(site, Counter({text: len(items) for text, items in by_text.items()}))
-    grouped = grouped[:limit]
-    conversation_ids = {i.conversation_id for texts in grouped for t in texts for i in by_text[t]}
-    tickets = _tickets_by_conversation(conversation_ids)
-    return [_gap_group(texts, by_text, tickets) for texts in grouped]
+    counts = Counter({text: wording.asked for text, wording in wordings.items()})
+    grouped = _grouped(site, counts)[:limit]
+    shown = [text for texts in grouped for text in texts]
+    asked_in: dict[str, set[int]] = defaultdict(set)
+    for source in sources:
+        for text, conversation_id in (
+            source.filter(text__in=shown).values_list("text", "conversation_id").distinct()
+        ):
+            asked_in[text].add(conversation_id)
+    tickets = _tickets_by_conversation(set().union(*asked_in.values()))
+    return [_gap_group(texts, wordings, asked_in, tickets) for texts in grouped]
 
 
 def _tickets_by_conversation(conversation_ids: set[int]) -> dict[int, list[dict]]:
@@ -202,21 +234,27 @@ def _tickets_by_conversation(conversation_ids: set[int]) -> dict[int, list[dict]
 
 
 def _gap_group(
-    texts: list[str], by_text: dict[str, list[_Asked]], tickets: dict[int, list[dict]]
+    texts: list[str],
+    wordings: dict[str, _Wording],
+    asked_in: dict[str, set[int]],
+    tickets: dict[int, list[dict]],
 ) -> GapGroup:
-    items = [item for text in texts for item in by_text[text]]
-    conversations = {item.conversation_id for item in items}
+    conversations = set().union(*(asked_in[text] for text in texts))
     group_tickets = [t for cid in sorted(conversations) for t in tickets.get(cid, [])]
     answered = next((t for t in group_tickets if t["agent_answer"]), None)
     drafted = next((t for t in group_tickets if t["faq_entry_id"]), None)
+    languages: Counter[str] = Counter()
+    for text in texts:
+        languages[wordings[text].language] += wordings[text].asked
     return GapGroup(
         question=texts[0],
         examples=texts[1:EXAMPLES],
-        asked=len(items),
+        asked=sum(wordings[text].asked for text in texts),
         conversations=len(conversations),
-        language=Counter(item.language for item in items).most_common(1)[0][0],
-        last_asked_at=max(item.at for item in items),
-        ticket_ids=sorted(t["pk"] for t in group_tickets),
+        language=languages.most_common(1)[0][0],
+        last_asked_at=max(wordings[text].last_at for text in texts),
+        tickets=len(group_tickets),
+        ticket_ids=sorted(t["pk"] for t in group_tickets)[:TICKET_IDS],
         agent_answer=answered["agent_answer"] if answered else "",
         answer_ticket_id=answered["pk"] if answered else None,
         faq_draft_id=drafted["faq_entry_id"] if drafted else None,

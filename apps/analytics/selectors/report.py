@@ -184,6 +184,7 @@ def insights_as_dict(insights: Insights) -> dict[str, Any]:
                 "asked": gap.asked,
                 "conversations": gap.conversations,
                 "language": gap.language,
+                "tickets": gap.tickets,
                 "ticket_ids": gap.ticket_ids,
                 "agent_answer": gap.agent_answer,
                 "answer_ticket_id": gap.answer_ticket_id,
