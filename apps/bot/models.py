@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.sites.models import Site
+
+# Calibrated on faq-dev (docs/answering.md, "Calibration"); a site's own row overrides them.
+DEFAULT_FAQ_THRESHOLD = 0.80
+DEFAULT_ANSWER_THRESHOLD = 0.50
+
+_PROBABILITY = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class BotSettings(models.Model):
+    """How one site's bot answers. A site without a row uses the defaults."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="bot_settings")
+    persona = models.TextField(
+        _("persona"),
+        blank=True,
+        help_text=_(
+            "Who the assistant is and how it speaks, e.g. \u201cYou are Lumi, the friendly "
+            "assistant of Lumen & Co.\u201d Goes into the model's instructions; it cannot "
+            "override the rules about answering only from the knowledge base."
+        ),
+    )
+    faq_threshold = models.FloatField(
+        _("FAQ direct-answer confidence"),
+        default=DEFAULT_FAQ_THRESHOLD,
+        validators=_PROBABILITY,
+        help_text=_("An FAQ entry matched at least this confidently is answered as written."),
+    )
+    answer_threshold = models.FloatField(
+        _("answer confidence"),
+        default=DEFAULT_ANSWER_THRESHOLD,
+        validators=_PROBABILITY,
+        help_text=_("Below this the bot says it does not know and offers a human."),
+    )
+    strict_citations = models.BooleanField(
+        _("strict citations"),
+        default=True,
+        help_text=_(
+            "An answer must cite the knowledge base: the visitor sees nothing until the model has "
+            "cited a passage, and an answer without a valid citation is replaced by \u201cI "
+            "don't know\u201d."
+        ),
+    )
+    max_passages = models.PositiveSmallIntegerField(
+        _("passages per answer"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+    )
+    memory_tokens = models.PositiveIntegerField(
+        _("conversation memory (tokens)"),
+        default=800,
+        help_text=_("How much of the recent conversation the model sees; 0 for none."),
+    )
+    cache_seconds = models.PositiveIntegerField(
+        _("answer cache (seconds)"),
+        default=24 * 3600,
+        help_text=_(
+            "Reuse an answer to the same question while the knowledge base is unchanged; 0 turns "
+            "the cache off."
+        ),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("bot settings")
+        verbose_name_plural = _("bot settings")
+
+    def __str__(self) -> str:
+        return str(self.site)
+
+
+class SensitiveTerm(models.Model):
+    """A word or phrase the guard watches for in questions, answers and the knowledge base."""
+
+    class Category(models.TextChoices):
+        POLITICS = "politics", _("politics")
+        SEXUAL = "sexual", _("sexual content")
+        VIOLENCE = "violence", _("violence or terror")
+        ILLEGAL = "illegal", _("illegal goods or services")
+        ABUSE = "abuse", _("abuse or insults")
+        PERSONAL_DATA = "personal_data", _("personal data")
+        COMPETITOR = "competitor", _("competitors")
+        OTHER = "other", _("other")
+
+    class Action(models.TextChoices):
+        BLOCK = "block", _("block: refuse and say so")
+        MASK = "mask", _("mask: replace with \uff0a")
+        HANDOFF = "handoff", _("hand off: refuse and call a human")
+
+    term = models.CharField(
+        _("term"),
+        max_length=100,
+        help_text=_(
+            "Matched ignoring case and full/half width. Chinese terms also match with spaces or "
+            "punctuation between their characters; other terms match whole words."
+        ),
+    )
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    action = models.CharField(
+        _("action"), max_length=10, choices=Action.choices, default=Action.BLOCK
+    )
+    site = models.ForeignKey(
+        Site,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sensitive_terms",
+        verbose_name=_("site"),
+        help_text=_("Empty: every site."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("sensitive term")
+        verbose_name_plural = _("sensitive terms")
+        ordering = ["category", "term"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["term", "site"],
+                condition=models.Q(site__isnull=False),
+                name="bot_sensitive_term_unique_per_site",
+            ),
+            models.UniqueConstraint(
+                fields=["term"],
+                condition=models.Q(site__isnull=True),
+                name="bot_sensitive_term_unique_global",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.term
+
+
+class GuardEvent(models.Model):
+    """One guard verdict: what matched, where, and what was done about it (the audit trail)."""
+
+    class Source(models.TextChoices):
+        INPUT = "input", _("visitor message")
+        OUTPUT = "output", _("bot answer")
+        PROVIDER = "provider", _("model provider refusal")
+        KNOWLEDGE = "knowledge", _("knowledge base")
+
+    class Outcome(models.TextChoices):
+        BLOCKED = "blocked", _("blocked")
+        MASKED = "masked", _("masked")
+        HANDED_OFF = "handed_off", _("handed off")
+        FLAGGED = "flagged", _("flagged for review")
+        EXCLUDED = "excluded", _("passage kept out of the answer")
+
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.CASCADE)
+    conversation = models.ForeignKey(
+        "chat.Conversation",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="guard_events",
+    )
+    # The visitor message being answered (input, output and provider verdicts).
+    message = models.ForeignKey(
+        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    term = models.ForeignKey(
+        SensitiveTerm, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    # Copied from the term: the audit outlives edits and deletions of the list.
+    term_text = models.CharField(_("term"), max_length=100, blank=True)
+    category = models.CharField(_("category"), max_length=20, blank=True)
+    # The provider route that refused (provider verdicts).
+    route = models.CharField(_("route"), max_length=200, blank=True)
+    excerpt = models.TextField(_("excerpt"), blank=True)
+    article = models.ForeignKey(
+        "knowledge.Article", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    faq = models.ForeignKey(
+        "knowledge.FAQEntry", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+
+    class Meta:
+        verbose_name = _("guard event")
+        verbose_name_plural = _("guard events")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["source", "reviewed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()}: {self.term_text or self.route}"
+
+
+class AnswerAudit(models.Model):
+    """Why the bot answered one visitor message the way it did."""
+
+    class Decision(models.TextChoices):
+        FAQ = "faq", _("FAQ answer, no model")
+        ANSWER = "answer", _("answered from passages")
+        ABSTAIN = "abstain", _("did not know")
+        REFUSE = "refuse", _("refused (guard)")
+        FAIL = "fail", _("no model could answer")
+        HANDOFF = "handoff", _("handed to a person on request")
+
+    conversation = models.ForeignKey(
+        "chat.Conversation", on_delete=models.CASCADE, related_name="answer_audits"
+    )
+    # The visitor message answered. Agent assist answers it again, for the agent only.
+    question = models.ForeignKey(
+        "chat.Message", on_delete=models.CASCADE, related_name="answer_audits"
+    )
+    for_agent = models.BooleanField(_("suggestion for an agent"), default=False)
+    # The bot message that carried the answer; empty until it is stored (or if it never was).
+    reply = models.ForeignKey(
+        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+    language = models.CharField(_("language"), max_length=10)
+    standalone = models.TextField(_("question searched"))
+    rewrite = models.CharField(_("follow-up rewrite"), max_length=10, blank=True)
+    decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
+    reason = models.CharField(_("reason"), max_length=40)
+    top_confidence = models.FloatField(_("top confidence"), null=True, blank=True)
+    thresholds = models.JSONField(_("thresholds"), default=dict, blank=True)
+    # [{"id", "kind", "external_id", "title", "confidence", "lexical", "semantic", "used",
+    #   "cited"}], best first.
+    passages = models.JSONField(_("passages"), default=list, blank=True)
+    citations = models.JSONField(_("citations"), default=list, blank=True)
+    cached = models.BooleanField(_("from cache"), default=False)
+    kb_version = models.CharField(_("knowledge version"), max_length=300, blank=True)
+    route = models.CharField(_("route"), max_length=200, blank=True)
+    outcome = models.CharField(_("model outcome"), max_length=20, blank=True)
+    usage = models.JSONField(_("usage"), default=dict, blank=True)
+    call_id = models.UUIDField(_("model call"), null=True, blank=True)
+    # [{"source", "term", "category", "action"}]
+    guard = models.JSONField(_("guard verdicts"), default=list, blank=True)
+    handoff = models.CharField(_("handoff"), max_length=40, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), default=0)
+
+    class Meta:
+        verbose_name = _("answer audit")
+        verbose_name_plural = _("answer audits")
+        ordering = ["conversation", "created_at", "pk"]
+        indexes = [models.Index(fields=["decision", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} ({self.reason})"

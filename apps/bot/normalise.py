@@ -1,0 +1,105 @@
+"""Step 1: the visitor's language, and a follow-up turned into a question that stands alone.
+
+Pure functions. The rule-based rewrite is what the offline answerer uses; with a model chain the
+pipeline asks the model (``prompts.rewrite_messages``) and falls back to these rules.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+ENGLISH = "en"
+CHINESE = "zh-hans"
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Han characters at least this share of the letters: Chinese (mixed "LM-2041 多少钱" included).
+_HAN_SHARE = 0.3
+
+# A follow-up leans on an earlier question: it opens like one, or points back at something.
+_EN_FOLLOW_UP_START = re.compile(
+    r"^(?:and|also|so|then|but|what about|how about|what if|and if|same for|is that|is it|"
+    r"does it|do they|can it|can i (?:also|still)|what else|any other|which one|why)\b",
+    re.IGNORECASE,
+)
+_EN_POINTER = re.compile(
+    r"\b(?:it|its|it's|that|this|those|these|they|them|there|one|ones|the same)\b", re.IGNORECASE
+)
+_ZH_FOLLOW_UP_START = re.compile(r"^(?:那|那么|还有|另外|然后|如果|要是|也|这个|那个|它|这款|那款)")
+_ZH_POINTER = re.compile(r"(?:它|这个|那个|这款|那款|这种|那种|该|这些|那些|上面|刚才)")
+_ZH_ELLIPSIS_END = re.compile(r"呢[？?。.!！]*$")
+# Words that name a topic of their own: a question with several of them stands alone.
+_EN_SHORT = 6
+_ZH_SHORT = 10
+
+_AFFIRMATIVE = re.compile(
+    r"^(?:yes|yeah|yep|yes please|sure|ok|okay|please|please do|go ahead|"
+    r"是|是的|好|好的|好啊|嗯|嗯嗯|可以|要|需要|行|麻烦了|麻烦你了)$",
+    re.IGNORECASE,
+)
+_TRAILING = re.compile(r"[\s\W_]+$")
+
+
+def language_detect(text: str, *, fallback: str) -> str:
+    """``zh-hans`` or ``en`` from the words themselves; ``fallback`` when they do not say.
+
+    "ok", "LM-2041" or "?" say nothing: the conversation's language stays.
+    """
+    han = len(_HAN.findall(text))
+    latin_words = _LATIN_WORD.findall(text)
+    latin = sum(len(word) for word in latin_words)
+    if han and han / (han + latin) >= _HAN_SHARE:
+        return CHINESE
+    if len(latin_words) >= 2 or (latin_words and not han and latin >= 4):
+        return ENGLISH
+    return fallback
+
+
+def cache_form(text: str) -> str:
+    """The question as the answer cache sees it: width, case, spaces and end punctuation folded."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = " ".join(folded.split())
+    return _TRAILING.sub("", folded)
+
+
+def is_affirmative(text: str) -> bool:
+    """A bare "yes" / "好的": an answer to the bot's offer, not a question."""
+    return bool(_AFFIRMATIVE.match(cache_form(text)))
+
+
+def is_follow_up(text: str, language: str) -> bool:
+    """Whether ``text`` probably leans on the previous question (and must be rewritten)."""
+    stripped = text.strip()
+    if language == CHINESE:
+        length = len(_HAN.findall(stripped))
+        if _ZH_FOLLOW_UP_START.match(stripped) and length <= _ZH_SHORT * 2:
+            return True
+        if _ZH_ELLIPSIS_END.search(stripped) and length <= _ZH_SHORT:
+            return True
+        return bool(_ZH_POINTER.search(stripped)) and length <= _ZH_SHORT
+    words = stripped.split()
+    if _EN_FOLLOW_UP_START.match(stripped) and len(words) <= _EN_SHORT * 2:
+        return True
+    return bool(_EN_POINTER.search(stripped)) and len(words) <= _EN_SHORT
+
+
+@dataclass(frozen=True)
+class Standalone:
+    """The question to search and answer, and how it was obtained."""
+
+    text: str
+    # "" (asked as is), "rules" or "model".
+    rewrite: str = ""
+
+
+def rewrite_by_rules(question: str, previous: str) -> Standalone:
+    """Join a follow-up to the question it leans on; search then sees both topics.
+
+    "What about Xinjiang?" after "How long does delivery take?" becomes "How long does delivery
+    take? What about Xinjiang?": crude, but the words that matter are all there, and the
+    answerer weighs the rarer ones (Xinjiang) most.
+    """
+    separator = "" if _HAN.search(previous[-1:] or "") else " "
+    return Standalone(f"{previous.strip()}{separator}{question.strip()}", "rules")

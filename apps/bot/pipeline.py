@@ -1,0 +1,122 @@
+"""The answerer the chat runs (``settings.CSBOT_ANSWERER``): the answering pipeline.
+
+``answer`` follows the contract of ``apps/bot/answer.py``. It loads what the question needs,
+runs the core (``respond``), stores the audit (decision, reason, passages and scores, route,
+usage, guard verdicts) before the final answer goes out, and once ``reply_run`` has stored that
+answer — when it closes this generator — links the audit and the model usage to the stored
+message and asks for a handoff if the answer called for one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+from channels.db import database_sync_to_async
+
+from apps.bot.answer import AnswerDelta, AnswerEvent, AnswerFinal, AnswerReset
+from apps.bot.models import AnswerAudit
+from apps.bot.records import answer_audit_create, answer_audit_reply_link
+from apps.bot.replies import unavailable_reply
+from apps.bot.respond import respond
+from apps.bot.selectors import question_context
+from apps.bot.trace import Ask, Trace
+from apps.chat.models import Conversation
+from apps.handoff.selectors import handoff_settings_get
+from apps.handoff.services import handoff_request
+from apps.knowledge.selectors import collections_for_site
+from apps.llm.services import usage_flush, usage_link_message
+
+logger = logging.getLogger(__name__)
+
+
+def ask_for(*, conversation_id: int, question_id: int) -> Ask:
+    """Everything the core needs about one visitor message, read in one go."""
+    context = question_context(conversation_id=conversation_id, question_id=question_id)
+    site = context.site
+    return Ask(
+        question=context.question.text,
+        settings=context.settings,
+        site_name=site.name,
+        site_id=site.pk,
+        collection_ids=tuple(
+            collections_for_site(site_id=site.pk).order_by("pk").values_list("pk", flat=True)
+        ),
+        turns=tuple(context.turns),
+        fallback_language=context.fallback_language,
+        previous_decision=context.previous_decision,
+        abstentions=context.abstentions,
+        abstain_limit=handoff_settings_get(site=site).abstain_limit,
+        conversation_id=conversation_id,
+        # Otherwise an agent holds the conversation and asked for a suggestion (agent assist).
+        may_hand_off=context.conversation.status == Conversation.Status.BOT,
+    )
+
+
+async def answer(*, conversation_id: int, question_id: int) -> AsyncGenerator[AnswerEvent, None]:
+    started = time.monotonic()
+    ask = await database_sync_to_async(ask_for)(
+        conversation_id=conversation_id, question_id=question_id
+    )
+    trace = Trace()
+    final: AnswerFinal | None = None
+    shown = False
+    try:
+        async with aclosing(respond(ask, trace)) as events:
+            async for event in events:
+                if isinstance(event, AnswerFinal):
+                    final = event
+                    break
+                if isinstance(event, AnswerDelta):
+                    shown = True
+                elif isinstance(event, AnswerReset):
+                    shown = False
+                yield event
+    except Exception:
+        logger.exception("answering message %s failed", question_id)
+        if shown:
+            yield AnswerReset()
+        final = unavailable_reply(ask, trace)
+        trace.reason = "error"
+    if final is None:
+        raise RuntimeError("the answering core ended without an AnswerFinal")
+    audit = await database_sync_to_async(answer_audit_create)(
+        conversation_id=conversation_id,
+        site_id=ask.site_id or 0,
+        question_id=question_id,
+        trace=trace,
+        citations=final.citations,
+        latency_ms=round((time.monotonic() - started) * 1000),
+        for_agent=not ask.may_hand_off,
+    )
+    try:
+        yield final
+    finally:
+        # Runs when reply_run closes the generator, after it stored the final answer.
+        await _after_reply(audit, trace, ask)
+
+
+async def _after_reply(audit: AnswerAudit, trace: Trace, ask: Ask) -> None:
+    """Link the stored reply and its model usage; hand over if the answer said so. Never raises:
+    the answer is already with the visitor."""
+    try:
+        if not ask.may_hand_off:
+            return
+        reply = await database_sync_to_async(answer_audit_reply_link)(audit=audit)
+        if reply is not None and trace.call_ids:
+            # Usage records are written in the background: let this answer's land first.
+            await usage_flush()
+            for call_id in trace.call_ids:
+                await database_sync_to_async(usage_link_message)(
+                    call_id=call_id, message_id=reply.pk
+                )
+        if trace.handoff:
+            await database_sync_to_async(handoff_request)(
+                conversation_id=audit.conversation_id,
+                reason=trace.handoff,
+                detail=trace.handoff_detail,
+            )
+    except Exception:
+        logger.exception("after answering message %s", audit.question_id)

@@ -1,0 +1,200 @@
+"""The bot's own records: the audit of each answer, guard events, the term list, knowledge scans.
+
+(``apps/bot/services.py`` runs the reply task; these are the writes of the answering pipeline.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.bot.models import AnswerAudit, GuardEvent, SensitiveTerm
+from apps.bot.selectors import guard_matcher
+from apps.bot.trace import GuardVerdict, Trace
+from apps.chat.events import Citation
+from apps.chat.models import Message
+from apps.knowledge.models import Article, Collection, FAQEntry, Status
+
+
+def _guard_event(verdict: GuardVerdict, **where: object) -> GuardEvent:
+    hit = verdict.hit
+    return GuardEvent(
+        source=verdict.source,
+        outcome=verdict.outcome,
+        term_id=hit.term.id if hit else None,
+        term_text=hit.term.text if hit else "",
+        category=hit.term.category if hit else "",
+        route=verdict.route[:200],
+        excerpt=verdict.excerpt,
+        article_id=verdict.article_id,
+        faq_id=verdict.faq_id,
+        **where,
+    )
+
+
+def answer_audit_create(
+    *,
+    conversation_id: int,
+    site_id: int,
+    question_id: int,
+    trace: Trace,
+    citations: Sequence[Citation],
+    latency_ms: int,
+    for_agent: bool = False,
+) -> AnswerAudit:
+    """Store why the question was answered as it was, with its guard events, in one commit."""
+    with transaction.atomic():
+        audit = AnswerAudit.objects.create(
+            conversation_id=conversation_id,
+            question_id=question_id,
+            language=trace.language,
+            standalone=trace.standalone,
+            rewrite=trace.rewrite,
+            decision=trace.decision,
+            reason=trace.reason,
+            top_confidence=trace.top_confidence,
+            thresholds=trace.thresholds,
+            passages=trace.passages,
+            citations=list(citations),
+            for_agent=for_agent,
+            cached=trace.cached,
+            kb_version=trace.kb_version[:300],
+            route=trace.route[:200],
+            outcome=trace.outcome,
+            usage={
+                "input_tokens": trace.input_tokens,
+                "output_tokens": trace.output_tokens,
+                "estimated": trace.tokens_estimated,
+            },
+            call_id=trace.call_ids[-1] if trace.call_ids else None,
+            guard=[
+                {
+                    "source": v.source,
+                    "outcome": v.outcome,
+                    "term": v.hit.term.text if v.hit else "",
+                    "category": v.hit.term.category if v.hit else "",
+                    "route": v.route,
+                }
+                for v in trace.guard
+            ],
+            handoff=trace.handoff,
+            latency_ms=latency_ms,
+        )
+        GuardEvent.objects.bulk_create(
+            _guard_event(
+                verdict,
+                site_id=site_id,
+                conversation_id=conversation_id,
+                message_id=question_id,
+            )
+            for verdict in trace.guard
+        )
+    return audit
+
+
+def answer_audit_reply_link(*, audit: AnswerAudit) -> Message | None:
+    """Point the audit at the bot message that carried the answer, once it is stored."""
+    reply = (
+        Message.objects.filter(
+            conversation_id=audit.conversation_id,
+            author_kind=Message.AuthorKind.BOT,
+            seq__gt=audit.question.seq,
+        )
+        .order_by("seq")
+        .first()
+    )
+    if reply is not None:
+        AnswerAudit.objects.filter(pk=audit.pk).update(reply=reply)
+    return reply
+
+
+def guard_events_review(*, event_ids: Sequence[int], user: object) -> int:
+    """Mark events as looked at by ``user``; return how many were not yet."""
+    return GuardEvent.objects.filter(pk__in=event_ids, reviewed_at__isnull=True).update(
+        reviewed_at=timezone.now(), reviewed_by=user
+    )
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    entries: int
+    flagged: int
+
+
+def kb_guard_scan(*, collection_ids: Iterable[int] | None = None) -> ScanResult:
+    """Flag for review every published entry that contains a sensitive term.
+
+    Each (entry, term) is flagged once, however often the scan runs; terms of a site apply to
+    the collections that site answers from. Run by the admin (``bot_guard_scan``, the term list's
+    action) and after an import.
+    """
+    collections = Collection.objects.prefetch_related("sites")
+    if collection_ids is not None:
+        collections = collections.filter(pk__in=list(collection_ids))
+    entries = flagged = 0
+    for collection in collections:
+        site_ids = [site.pk for site in collection.sites.all()] or [None]
+        matchers = [guard_matcher(site_id=site_id) for site_id in site_ids]
+        published = Q(collection=collection, status=Status.PUBLISHED)
+        for model, text_of in ((Article, _article_text), (FAQEntry, _faq_text)):
+            for entry in model.objects.filter(published).iterator():
+                entries += 1
+                text = text_of(entry)
+                hits = {hit.term: hit for matcher in matchers for hit in matcher.find(text)}
+                flagged += _flag(entry, text, list(hits.values()))
+    return ScanResult(entries=entries, flagged=flagged)
+
+
+def _article_text(article: Article) -> str:
+    return f"{article.title}\n{article.body}"
+
+
+def _faq_text(faq: FAQEntry) -> str:
+    return f"{faq.question}\n{faq.alternatives}\n{faq.answer}"
+
+
+def _flag(entry: Article | FAQEntry, text: str, hits: list) -> int:
+    if not hits:
+        return 0
+    where = {"article": entry} if isinstance(entry, Article) else {"faq": entry}
+    known = set(
+        GuardEvent.objects.filter(source=GuardEvent.Source.KNOWLEDGE, **where).values_list(
+            "term_text", flat=True
+        )
+    )
+    new = [hit for hit in hits if hit.term.text not in known]
+    GuardEvent.objects.bulk_create(
+        GuardEvent(
+            source=GuardEvent.Source.KNOWLEDGE,
+            outcome=GuardEvent.Outcome.FLAGGED,
+            term_id=hit.term.id,
+            term_text=hit.term.text,
+            category=hit.term.category,
+            excerpt=hit.excerpt(text),
+            **where,
+        )
+        for hit in new
+    )
+    return len(new)
+
+
+def sensitive_terms_add(
+    *, terms: Iterable[str], category: str, action: str, site_id: int | None = None
+) -> int:
+    """Add many terms at once (a pasted list); ones already listed for that scope are skipped."""
+    wanted = list(dict.fromkeys(term.strip() for term in terms if term.strip()))
+    existing = set(
+        SensitiveTerm.objects.filter(site_id=site_id, term__in=wanted).values_list(
+            "term", flat=True
+        )
+    )
+    created = SensitiveTerm.objects.bulk_create(
+        SensitiveTerm(term=term[:100], category=category, action=action, site_id=site_id)
+        for term in wanted
+        if term not in existing
+    )
+    return len(created)

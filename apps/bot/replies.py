@@ -1,0 +1,119 @@
+"""The answers that end a turn without the model: FAQ, cache, "I don't know", refusals, handoff.
+
+Each sets the decision and its reason in the trace and returns the ``AnswerFinal``; a handoff is
+only recorded here (``trace.handoff``) and requested once the reply is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from apps.bot.answer import AnswerFinal
+from apps.bot.cache import CachedAnswer
+from apps.bot.checks import answer_text_check
+from apps.bot.decide import Decision
+from apps.bot.guard import Hit as TermHit
+from apps.bot.guard import Matcher
+from apps.bot.models import AnswerAudit
+from apps.bot.texts import text_for
+from apps.bot.trace import Ask, Trace
+from apps.chat.events import Citation
+from apps.knowledge.selectors import Hit
+
+Kind = AnswerAudit.Decision
+
+
+def citation_of(hit: Hit, n: int) -> Citation:
+    title = " \u203a ".join([hit.title, *hit.heading_path])
+    return {"n": n, "title": title, "url": hit.url}
+
+
+def decision_note(trace: Trace, decision: Decision, hits: Sequence[Hit]) -> None:
+    """Record the decision and every passage considered (ids and scores) in the trace."""
+    trace.decision = {"faq": Kind.FAQ, "answer": Kind.ANSWER}.get(decision.kind, Kind.ABSTAIN)
+    trace.reason = decision.reason
+    trace.top_confidence = decision.top_confidence
+    chosen = {hit.passage_id for hit in decision.hits}
+    trace.passages = [
+        {
+            "id": hit.passage_id,
+            "kind": hit.kind,
+            "external_id": hit.external_id,
+            "title": hit.title,
+            "language": hit.language,
+            "confidence": round(hit.confidence, 4),
+            "lexical": round(hit.lexical_score, 4),
+            "semantic": None if hit.semantic_score is None else round(hit.semantic_score, 4),
+            "used": hit.passage_id in chosen,
+            "cited": False,
+        }
+        for hit in hits
+    ]
+
+
+def passages_mark(trace: Trace, *, used: Sequence[int], cited: Sequence[int]) -> None:
+    for row in trace.passages:
+        row["used"] = row["id"] in used
+        row["cited"] = row["id"] in cited
+
+
+def faq_reply(ask: Ask, hit: Hit, matcher: Matcher, trace: Trace) -> AnswerFinal:
+    """The FAQ entry's curated answer, as written (no model call)."""
+    text, stop = answer_text_check(hit.answer or "", matcher, trace)
+    if stop is not None:
+        return refuse_reply(ask, trace, "guard_output", stop)
+    passages_mark(trace, used=[hit.passage_id], cited=[hit.passage_id])
+    return AnswerFinal(text=text, citations=[citation_of(hit, 1)])
+
+
+def cached_reply(ask: Ask, cached: CachedAnswer, matcher: Matcher, trace: Trace) -> AnswerFinal:
+    """A stored answer, checked against today's term list."""
+    trace.cached = True
+    trace.decision, trace.reason = cached.decision, "cache"
+    trace.passages, trace.route = cached.passages, cached.route
+    text, stop = answer_text_check(cached.text, matcher, trace)
+    if stop is not None:
+        return refuse_reply(ask, trace, "guard_output", stop)
+    return AnswerFinal(text=text, citations=list(cached.citations))
+
+
+def abstain_reply(ask: Ask, trace: Trace, reason: str) -> AnswerFinal:
+    """Say plainly that the knowledge base has no answer, and offer a person (or call one)."""
+    trace.decision, trace.reason = Kind.ABSTAIN, reason
+    in_a_row = ask.abstentions + 1
+    if ask.may_hand_off and ask.abstain_limit and in_a_row >= ask.abstain_limit:
+        # handoff's taxonomy: one miss is missing knowledge, a run of them a repeated failure.
+        trace.handoff = "missing_knowledge" if in_a_row == 1 else "repeated_failure"
+        trace.handoff_detail = f"{in_a_row} question(s) in a row without a grounded answer"
+        return AnswerFinal(text=text_for("abstain_handoff", trace.language))
+    return AnswerFinal(text=text_for("abstain", trace.language))
+
+
+def refuse_reply(ask: Ask, trace: Trace, reason: str, term: TermHit | None) -> AnswerFinal:
+    """A safe message instead of an answer the guard or the provider stopped."""
+    trace.decision, trace.reason = Kind.REFUSE, reason
+    # The provider's refusal may be over-cautious about a fair question: a person can answer.
+    hand_off = term.term.action == "handoff" if term is not None else True
+    if hand_off and ask.may_hand_off:
+        trace.handoff = "content_filter"
+        trace.handoff_detail = f"{reason}: {term.term.category}" if term else reason
+        return AnswerFinal(text=text_for("refuse_handoff", trace.language))
+    return AnswerFinal(text=text_for("refuse", trace.language))
+
+
+def unavailable_reply(ask: Ask, trace: Trace) -> AnswerFinal:
+    """No model could answer: apologise and hand over."""
+    trace.decision, trace.reason = Kind.FAIL, "model_failed"
+    if ask.may_hand_off:
+        trace.handoff = "model_unavailable"
+        trace.handoff_detail = trace.outcome or "failed"
+        return AnswerFinal(text=text_for("unavailable", trace.language))
+    return AnswerFinal(text=text_for("abstain", trace.language))
+
+
+def handover_reply(trace: Trace) -> AnswerFinal:
+    """The visitor said yes to the offer of a person."""
+    trace.decision, trace.reason = Kind.HANDOFF, "accepted_offer"
+    trace.handoff = "customer_request"
+    trace.handoff_detail = "accepted the bot's offer of a human"
+    return AnswerFinal(text=text_for("handover", trace.language))

@@ -1,0 +1,249 @@
+"""The answering core: normalise → guard the question → search → decide → generate → check.
+
+``respond`` yields what the visitor sees (``AnswerDelta``/``AnswerReset``, then one
+``AnswerFinal``) and records in a ``Trace`` what it found and decided. It reads (knowledge,
+settings, terms) but writes nothing: ``pipeline.answer`` stores the audit and hands over,
+``bot_eval`` scores. Each step is a small function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+
+from apps.bot import cache, replies
+from apps.bot.answer import AnswerEvent, AnswerFinal, AnswerReset
+from apps.bot.checks import passages_check, question_check
+from apps.bot.decide import decide, usable
+from apps.bot.generate import Generation
+from apps.bot.guard import Matcher
+from apps.bot.memory import last_question, window
+from apps.bot.models import AnswerAudit
+from apps.bot.normalise import (
+    Standalone,
+    cache_form,
+    is_affirmative,
+    is_follow_up,
+    language_detect,
+    rewrite_by_rules,
+)
+from apps.bot.prompts import PromptPassage, answer_messages, rewrite_messages
+from apps.bot.selectors import guard_matcher
+from apps.bot.trace import Ask, Trace
+from apps.knowledge.selectors import Hit, kb_version, passages_search
+from apps.llm.gateway import Done
+from apps.llm.routes import Route
+from apps.llm.selectors import chain_for_site
+from apps.llm.services import chat_stream
+from apps.llm.types import ChatRequest, Document
+
+SEARCH_LIMIT = 10
+REWRITE_MAX_CHARS = 300
+TEMPERATURE = 0.2
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    matcher: Matcher
+    routes: tuple[Route, ...]
+    kb_version: str
+
+    @property
+    def route_key(self) -> str:
+        return ",".join(route.label for route in self.routes)
+
+    @property
+    def has_model(self) -> bool:
+        """A real model is in the chain (not only the offline answerer)."""
+        return any(route.provider != "offline" for route in self.routes)
+
+
+def _prepare(ask: Ask) -> _Prepared:
+    return _Prepared(
+        matcher=guard_matcher(site_id=ask.site_id),
+        routes=chain_for_site(site_id=ask.site_id),
+        kb_version=kb_version(collections=ask.collection_ids),
+    )
+
+
+async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
+    """Answer ``ask.question``; the last event is the one ``AnswerFinal``."""
+    trace.language = _language(ask)
+    if ask.may_hand_off and _accepts_offer(ask):
+        yield replies.handover_reply(trace)
+        return
+    prepared = await database_sync_to_async(_prepare)(ask)
+    trace.kb_version = prepared.kb_version
+    question, stop = question_check(ask.question, prepared.matcher, trace)
+    if stop is not None:
+        yield replies.refuse_reply(ask, trace, "guard_input", stop)
+        return
+    standalone = await _standalone(ask, question, prepared, trace)
+    trace.standalone, trace.rewrite = standalone.text, standalone.rewrite
+    key = cache.answer_key(
+        site_id=ask.site_id or 0,
+        language=trace.language,
+        question=cache_form(standalone.text),
+        kb_version=prepared.kb_version,
+        route=prepared.route_key,
+        settings_stamp=_settings_stamp(ask),
+    )
+    cached = await cache.answer_get(key) if ask.settings.cache_seconds else None
+    if cached is not None:
+        yield replies.cached_reply(ask, cached, prepared.matcher, trace)
+        return
+    hits = await database_sync_to_async(_search)(standalone.text, ask.collection_ids)
+    candidates = usable(hits, language=trace.language, cross_language=prepared.has_model)
+    decision = decide(
+        candidates,
+        language=trace.language,
+        faq_threshold=ask.settings.faq_threshold,
+        answer_threshold=ask.settings.answer_threshold,
+        max_passages=ask.settings.max_passages,
+    )
+    trace.thresholds = {
+        "faq": ask.settings.faq_threshold,
+        "answer": ask.settings.answer_threshold,
+    }
+    replies.decision_note(trace, decision, candidates)
+    if decision.kind == "faq":
+        yield replies.faq_reply(ask, decision.hits[0], prepared.matcher, trace)
+        return
+    passages = passages_check(decision.hits, prepared.matcher, trace)
+    if decision.kind == "abstain" or not passages:
+        yield replies.abstain_reply(ask, trace, decision.reason if not passages else "excluded")
+        return
+    async with aclosing(_generate(ask, standalone, passages, prepared, trace, key)) as events:
+        async for event in events:
+            yield event
+
+
+def _language(ask: Ask) -> str:
+    earlier = language_detect(last_question(ask.turns), fallback=ask.fallback_language)
+    return language_detect(ask.question, fallback=earlier)
+
+
+def _accepts_offer(ask: Ask) -> bool:
+    """A "yes" right after the bot offered a human."""
+    return ask.previous_decision == AnswerAudit.Decision.ABSTAIN and is_affirmative(ask.question)
+
+
+def _search(question: str, collection_ids: Sequence[int]) -> list[Hit]:
+    return passages_search(query=question, collections=collection_ids, limit=SEARCH_LIMIT)
+
+
+def _settings_stamp(ask: Ask) -> str:
+    updated = ask.settings.updated_at
+    return updated.isoformat() if updated else "defaults"
+
+
+async def _standalone(ask: Ask, question: str, prepared: _Prepared, trace: Trace) -> Standalone:
+    """The question, or for a follow-up its standalone form (by the model when there is one)."""
+    previous = last_question(ask.turns)
+    if not previous or not is_follow_up(question, trace.language):
+        return Standalone(question)
+    if prepared.has_model:
+        rewritten = await _rewrite_with_model(ask, question, trace)
+        if rewritten:
+            return Standalone(rewritten, "model")
+    return rewrite_by_rules(question, previous)
+
+
+async def _rewrite_with_model(ask: Ask, question: str, trace: Trace) -> str:
+    """The model's standalone form of a follow-up, or "" (the rules take over)."""
+    request = ChatRequest(
+        messages=rewrite_messages(
+            history=window(ask.turns, budget=max(ask.settings.memory_tokens, 200)),
+            question=question,
+        ),
+        language=trace.language,
+        question=question,
+        temperature=0.0,
+        max_tokens=120,
+    )
+    done: Done | None = None
+    stream = chat_stream(site_id=ask.site_id, request=request, conversation_id=ask.conversation_id)
+    async with aclosing(stream) as events:
+        async for event in events:
+            if isinstance(event, Done):
+                done = event
+    # The offline answerer, last in a chain, has nothing to quote here: its "" means no rewrite.
+    if done is None or done.outcome != "complete":
+        return ""
+    trace.input_tokens += done.usage.input_tokens
+    trace.output_tokens += done.usage.output_tokens
+    trace.call_ids.append(done.call_id)
+    text = " ".join(done.text.split()).strip("\"'\u201c\u201d\u300c\u300d")
+    return text if len(text) <= REWRITE_MAX_CHARS else ""
+
+
+async def _generate(
+    ask: Ask,
+    standalone: Standalone,
+    passages: Sequence[Hit],
+    prepared: _Prepared,
+    trace: Trace,
+    key: str,
+) -> AsyncGenerator[AnswerEvent, None]:
+    """Stream the model's answer from ``passages``; end with the checked answer or a fallback."""
+    available = {n: replies.citation_of(hit, n) for n, hit in enumerate(passages, start=1)}
+    request = ChatRequest(
+        messages=answer_messages(
+            site_name=ask.site_name,
+            persona=ask.settings.persona,
+            language=trace.language,
+            history=window(ask.turns, budget=ask.settings.memory_tokens),
+            question=standalone.text,
+            passages=[
+                PromptPassage(n, available[n]["title"], hit.text or hit.title)
+                for n, hit in enumerate(passages, start=1)
+            ],
+        ),
+        documents=tuple(
+            Document(n, hit.title, hit.text or hit.title, hit.url, hit.language)
+            for n, hit in enumerate(passages, start=1)
+        ),
+        language=trace.language,
+        question=standalone.text,
+        temperature=TEMPERATURE,
+    )
+    generation = Generation(
+        request=request,
+        site_id=ask.site_id,
+        conversation_id=ask.conversation_id,
+        matcher=prepared.matcher,
+        available=available,
+        strict=ask.settings.strict_citations,
+        trace=trace,
+    )
+    async with aclosing(generation.events()) as events:
+        async for event in events:
+            yield event
+    result = generation.result
+    if result is None:
+        raise RuntimeError("the generation ended without a result")
+    if result.shown and result.status != "answered":
+        yield AnswerReset()
+    if result.status == "answered" and result.answer is not None:
+        cited = [passages[n - 1].passage_id for n in result.answer.cited]
+        replies.passages_mark(trace, used=[hit.passage_id for hit in passages], cited=cited)
+        final = AnswerFinal(text=result.answer.text, citations=result.answer.citations)
+        await cache.answer_set(
+            key,
+            cache.CachedAnswer(
+                final.text, final.citations, trace.decision, trace.passages, trace.route
+            ),
+            seconds=ask.settings.cache_seconds,
+        )
+        yield final
+    elif result.status in ("empty", "uncited"):
+        reason = "nothing_quoted" if result.status == "empty" else "uncited"
+        yield replies.abstain_reply(ask, trace, reason)
+    elif result.status in ("stopped", "refused"):
+        reason = "guard_output" if result.status == "stopped" else "provider_filter"
+        yield replies.refuse_reply(ask, trace, reason, result.term)
+    else:
+        yield replies.unavailable_reply(ask, trace)

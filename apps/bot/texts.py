@@ -1,0 +1,46 @@
+"""What the bot itself says (not the knowledge base's words), in the visitor's language.
+
+Kept here rather than in gettext catalogues: the visitor's language is not the request's, and
+these lines must read right in both languages whether or not compiled catalogues are deployed.
+"""
+
+from __future__ import annotations
+
+ENGLISH = "en"
+CHINESE = "zh-hans"
+
+_TEXTS: dict[str, dict[str, str]] = {
+    # No grounded answer: say so plainly, never guess, and offer a person.
+    "abstain": {
+        ENGLISH: "I couldn't find this in our help centre, so I'd rather not guess. "
+        "Would you like to talk to someone from our team?",
+        CHINESE: "抱歉，帮助中心里没有找到这个问题的答案，我不想随意猜测。需要为您转接人工客服吗？",
+    },
+    "abstain_handoff": {
+        ENGLISH: "I couldn't find this in our help centre, so I'm passing you to a colleague.",
+        CHINESE: "抱歉，帮助中心里没有找到这个问题的答案，正在为您转接人工客服。",
+    },
+    "refuse": {
+        ENGLISH: "Sorry, I can't help with that here. Is there anything about your order or "
+        "our products I can help with?",
+        CHINESE: "抱歉，这个问题我无法回答。关于订单或商品还有什么可以帮您？",
+    },
+    "refuse_handoff": {
+        ENGLISH: "Sorry, I can't answer that myself; I'm passing you to a colleague.",
+        CHINESE: "抱歉，这个问题我无法回答，正在为您转接人工客服。",
+    },
+    "handover": {
+        ENGLISH: "All right, I'm passing you to a colleague.",
+        CHINESE: "好的，正在为您转接人工客服。",
+    },
+    "unavailable": {
+        ENGLISH: "Sorry, I can't answer right now; I'm passing you to a colleague.",
+        CHINESE: "抱歉，我现在暂时无法回答，正在为您转接人工客服。",
+    },
+}
+
+
+def text_for(key: str, language: str) -> str:
+    """Return the bot's line ``key`` in ``language`` (English when it has no translation)."""
+    lines = _TEXTS[key]
+    return lines.get(language) or lines[ENGLISH]
