@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
@@ -96,7 +95,7 @@ def _person(user: Any) -> Person | None:
 # --- agents ----------------------------------------------------------------------------------
 
 
-def user_is_agent(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+def user_is_agent(*, user: Any) -> bool:
     """Staff users in the Agents group use the console."""
     if not (user.is_authenticated and user.is_active and getattr(user, "is_staff", False)):
         return False
@@ -195,8 +194,9 @@ def handoff_settings_get(*, site: Site) -> HandoffSettings:
 
 
 def team_for_new_ticket(*, site: Site, policy: HandoffSettings) -> Team | None:
-    if policy.default_team_id is not None and policy.default_team.site_id == site.pk:
-        return policy.default_team
+    default = policy.default_team
+    if default is not None and default.site_id == site.pk:
+        return default
     return Team.objects.filter(site=site).order_by("pk").first()
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
+from django.db import connections
 
 from apps.handoff.models import Team
 from apps.handoff.webhooks import webhook_runner_stop
@@ -16,6 +19,22 @@ from tests.conftest import agent_create
 def _no_webhook_thread_left() -> Iterator[None]:
     yield
     webhook_runner_stop()
+
+
+@pytest.fixture(autouse=True)
+async def _no_connection_left_in_the_sync_thread() -> AsyncIterator[None]:
+    # Async ORM calls in a test body leave a connection open in asgiref's sync thread; with the
+    # PostgreSQL pool it stays checked out and keeps the test database from being dropped.
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    # Each test runs in an event loop of its own. The Redis layer keeps locks and pools bound to
+    # the loop that made them, so one test's unfinished receive would poison the next test.
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import threading
 import pytest
 from channels.db import database_sync_to_async
 
+from apps.bot.services import replies_wait
 from apps.chat import events as chat_events
 from apps.chat.models import Message
 from apps.handoff.models import Ticket
@@ -52,6 +53,16 @@ async def drain(ws) -> list[dict]:
     while not await ws.receive_nothing(timeout=0.05):
         frames.append(await ws.receive_json_from())
     return frames
+
+
+async def take_over_while_the_bot_waits(widget, console) -> None:
+    """The visitor asks for a human and the agent claims; then the held bot may go on."""
+    await widget.send_json_to({"type": "handoff.request"})
+    ticket = (await frame_of(console, "ticket"))["ticket"]
+    await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket["id"]})
+    await frame_of(console, "result")
+    answerers.gate.opened.set()
+    await replies_wait()
 
 
 async def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told(
@@ -136,15 +147,7 @@ async def test_the_bot_says_nothing_once_the_conversation_is_handed_over_mid_ans
     )
     await asyncio.wait_for(answerers.gate.reached.wait(), 5)
 
-    await widget.send_json_to({"type": "handoff.request"})
-    ticket = (await frame_of(console, "ticket"))["ticket"]
-    await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket["id"]})
-    await frame_of(console, "result")
-    answerers.gate.opened.set()
-
-    from apps.bot.services import replies_wait
-
-    await replies_wait()
+    await take_over_while_the_bot_waits(widget, console)
     frames = await drain(widget)
     assert bot_text_in(frames) == []
     assert not await Message.objects.filter(author_kind="bot").aexists()
@@ -169,15 +172,7 @@ async def test_a_takeover_mid_stream_cuts_the_bot_off_after_what_was_already_sho
         before.append(await widget.receive_json_from(timeout=5))
     assert bot_text_in(before) == ["The ", "bot "]
 
-    await widget.send_json_to({"type": "handoff.request"})
-    ticket = (await frame_of(console, "ticket"))["ticket"]
-    await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket["id"]})
-    await frame_of(console, "result")
-    answerers.gate.opened.set()
-
-    from apps.bot.services import replies_wait
-
-    await replies_wait()
+    await take_over_while_the_bot_waits(widget, console)
     after = await drain(widget)
     assert [f for f in after if f["type"] == "message.delta"] == []
     done = next(f for f in after if f["type"] == "message.done")
@@ -220,8 +215,6 @@ async def test_the_pipeline_handing_over_during_its_own_answer_drops_that_answer
     )
     assert outcome.state == "waiting"
     answerers.gate.opened.set()
-    from apps.bot.services import replies_wait
-
     await replies_wait()
     stored = await Message.objects.aget(author_kind="bot")
     assert (stored.text, stored.state) == ("The ", "interrupted")

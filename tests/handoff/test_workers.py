@@ -11,6 +11,7 @@ from websockets.asyncio.client import connect
 from apps.chat.services import visitor_create
 from apps.handoff.models import Team
 from apps.sites.models import Site
+from tests.chat.test_workers import receive_until
 from tests.conftest import agent_create, token_for
 from tests.handoff.sockets import session_cookie
 from tests.workers import asgi_workers
@@ -18,14 +19,6 @@ from tests.workers import asgi_workers
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 
 ORIGIN = "https://shop.example.com"
-
-
-async def until(ws, predicate) -> dict:
-    async with asyncio.timeout(10):
-        while True:
-            frame = json.loads(await ws.recv())
-            if predicate(frame):
-                return frame
 
 
 def kind(name: str):
@@ -47,24 +40,24 @@ def test_an_agent_on_one_worker_takes_over_a_visitor_on_the_other_and_hands_back
             ) as console,
             connect(f"{visitor_url}/ws/chat/?site={site.public_key}", origin=ORIGIN) as widget,
         ):
-            await until(console, kind("ready"))
+            await receive_until(console, kind("ready"))
             await widget.send(json.dumps({"type": "hello", "v": 1, "token": token}))
-            await until(widget, kind("ready"))
+            await receive_until(widget, kind("ready"))
 
             await widget.send(json.dumps({"type": "handoff.request"}))
-            assert (await until(widget, kind("handoff.ack")))["state"] == "waiting"
-            ticket = (await until(console, kind("ticket")))["ticket"]
+            assert (await receive_until(widget, kind("handoff.ack")))["state"] == "waiting"
+            ticket = (await receive_until(console, kind("ticket")))["ticket"]
 
             await console.send(json.dumps({"type": "ticket.claim", "ticket_id": ticket["id"]}))
-            await until(console, kind("result"))
-            status = await until(widget, kind("conversation.status"))
+            await receive_until(console, kind("result"))
+            status = await receive_until(widget, kind("conversation.status"))
             while status["status"] != "agent":
-                status = await until(widget, kind("conversation.status"))
+                status = await receive_until(widget, kind("conversation.status"))
 
             await console.send(
                 json.dumps({"type": "message.send", "ticket_id": ticket["id"], "text": "Mei here"})
             )
-            reply = await until(
+            reply = await receive_until(
                 widget, lambda f: f["type"] == "message.new" and f["message"]["author"] == "agent"
             )
             assert reply["message"]["text"] == "Mei here"
@@ -72,21 +65,21 @@ def test_an_agent_on_one_worker_takes_over_a_visitor_on_the_other_and_hands_back
             await widget.send(
                 json.dumps({"type": "message.send", "client_id": "c-worker-01", "text": "Thanks!"})
             )
-            heard = await until(
+            heard = await receive_until(
                 console,
                 lambda f: f["type"] == "message.new" and f["message"]["author"] == "visitor",
             )
             assert heard["message"]["text"] == "Thanks!"
 
             await console.send(json.dumps({"type": "ticket.hand_back", "ticket_id": ticket["id"]}))
-            back = await until(
+            back = await receive_until(
                 widget, lambda f: f["type"] == "conversation.status" and f["status"] == "bot"
             )
             assert back["reason"] == "hand_back"
             await widget.send(
                 json.dumps({"type": "message.send", "client_id": "c-worker-02", "text": "Hours?"})
             )
-            await until(
+            await receive_until(
                 widget,
                 lambda f: (
                     f["type"] in {"message.new", "message.done"}

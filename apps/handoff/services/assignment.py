@@ -62,7 +62,10 @@ def tickets_autoassign(*, site_id: int) -> list[int]:
         site__handoff_settings__assignment=HandoffSettings.Assignment.ROUND_ROBIN,
     ).select_related("team", "site")
     for ticket in waiting.order_by("created_at"):
-        for profile in agent_round_robin_candidates(team=ticket.team, at=timezone.now()):
+        team = ticket.team
+        if team is None:  # filtered out above; the check tells the type checker
+            continue
+        for profile in agent_round_robin_candidates(team=team, at=timezone.now()):
             now = timezone.now()
             with transaction.atomic():
                 turn = type(profile).objects.filter(
@@ -92,10 +95,10 @@ def ticket_transfer(
 ) -> Ticket:
     """Give the ticket to another agent of its team, or to another team's queue."""
     ticket = agent_ticket(agent, ticket_id)
-    if (to_agent_id is None) == (to_team_id is None):
-        raise TicketConflict("bad_transfer", "transfer to an agent or to a team")
-    if to_team_id is not None:
+    if to_team_id is not None and to_agent_id is None:
         return _transfer_to_team(ticket, agent, to_team_id)
+    if to_agent_id is None or to_team_id is not None:
+        raise TicketConflict("bad_transfer", "transfer to an agent or to a team")
     target = ticket.team.members.filter(pk=to_agent_id).first() if ticket.team else None
     if target is None or not user_is_agent(user=target):
         raise TicketConflict("bad_transfer", "that agent is not in this ticket's team")

@@ -42,7 +42,7 @@ def faq_draft_promote(*, ticket_id: int, agent: Any, question: str, answer: str)
     with transaction.atomic():
         draft = (
             FAQEntry.objects.select_for_update()
-            .filter(pk=ticket.faq_entry_id, status=Status.DRAFT)
+            .filter(pk=ticket.faq_entry_id or 0, status=Status.DRAFT)
             .first()
         )
         if draft is not None:
