@@ -54,9 +54,11 @@ def answer_check(text: str, available: Mapping[int, Citation]) -> CheckedAnswer:
         return ""
 
     cleaned = MARKER.sub(keep, normalise_markers(text))
-    # A removed marker can leave "word ." or a double space behind.
-    cleaned = re.sub(r"[ \t]+([.,;:!?。，；：！？])", r"\1", cleaned)
-    cleaned = re.sub(r"[ \t]{2,}", " ", cleaned).strip()
+    if invalid:
+        # A removed marker can leave "word ." or a double space behind.
+        cleaned = re.sub(r"[ \t]+([.,;:!?。，；：！？])", r"\1", cleaned)
+        cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
+    cleaned = cleaned.strip()
     cited = dict.fromkeys(int(m.group(1)) for m in MARKER.finditer(cleaned))
     return CheckedAnswer(
         text=cleaned,

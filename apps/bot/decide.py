@@ -29,15 +29,14 @@ class Decision:
 
 
 def usable(hits: Sequence[Hit], *, language: str, cross_language: bool) -> list[Hit]:
-    """Hits the answer may use: the visitor's language first, others only if a model translates.
+    """The hits an answer may use, in search order.
 
-    The offline answerer quotes, so it can only use passages in the visitor's language.
+    The offline answerer quotes, so it can only use passages in the visitor's language; a model
+    translates, so it gets them all.
     """
-    same = [hit for hit in hits if hit.language == language]
-    if not cross_language:
-        return same
-    other = [hit for hit in hits if hit.language != language]
-    return sorted(same + other, key=lambda hit: -hit.confidence)
+    if cross_language:
+        return list(hits)
+    return [hit for hit in hits if hit.language == language]
 
 
 def decide(

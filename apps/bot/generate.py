@@ -72,6 +72,8 @@ class Generation:
         self._shown = False
         self._held: list[str] = []
         self._guard = StreamGuard(matcher)
+        # Routes whose content filter broke a stream off; the answer was regenerated elsewhere.
+        self._refused: list[str] = []
 
     def _restart(self) -> None:
         self._shown = False
@@ -109,7 +111,7 @@ class Generation:
                         break
                 elif isinstance(event, Reset):
                     if event.error_kind == "content_filter":
-                        self._note_refusal(event.route, regenerated=True)
+                        self._refused.append(event.route)
                     if self._shown:
                         yield AnswerReset()
                     self._restart()
@@ -143,10 +145,13 @@ class Generation:
         self.result = self._conclude(done)
 
     def _conclude(self, done: Done) -> Generated:
+        refused = done.outcome != "complete" and done.error_kind == "content_filter"
+        last = _last_route(done) if refused else ""
+        self._note_refusals([r for r in self._refused if r != last], regenerated=True)
+        if refused:
+            self._note_refusals([last], regenerated=False)
+            return Generated("refused", self._shown)
         if done.outcome != "complete":
-            if done.error_kind == "content_filter":
-                self._note_refusal(done.route or _last_route(done), regenerated=False)
-                return Generated("refused", self._shown)
             return Generated("failed", self._shown)
         checked = answer_check(self._guard.released_text, self.available)
         if not checked.text:
@@ -169,14 +174,15 @@ class Generation:
             GuardVerdict(source="output", outcome="masked", hit=hit) for hit in hits
         )
 
-    def _note_refusal(self, route: str, *, regenerated: bool) -> None:
-        self.trace.guard.append(
+    def _note_refusals(self, routes: list[str], *, regenerated: bool) -> None:
+        self.trace.guard.extend(
             GuardVerdict(
                 source="provider",
                 outcome="blocked",
                 route=route,
                 excerpt="regenerated on the next route" if regenerated else "",
             )
+            for route in dict.fromkeys(routes)
         )
 
 

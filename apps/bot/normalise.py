@@ -101,5 +101,5 @@ def rewrite_by_rules(question: str, previous: str) -> Standalone:
     take? What about Xinjiang?": crude, but the words that matter are all there, and the
     answerer weighs the rarer ones (Xinjiang) most.
     """
-    separator = "" if _HAN.search(previous[-1:] or "") else " "
+    separator = "" if _HAN.search(previous) else " "
     return Standalone(f"{previous.strip()}{separator}{question.strip()}", "rules")

@@ -38,7 +38,8 @@ def _attribute(text: str) -> str:
 def system_prompt(*, site_name: str, persona: str, language: str) -> str:
     """csbot's rules for grounded answers, after the site owner's persona."""
     language_name = LANGUAGE_NAMES.get(language, "English")
-    intro = f"You are the customer-service assistant of {site_name}."
+    name = site_name.strip().rstrip(".")
+    intro = f"You are the customer-service assistant of {name}."
     if persona.strip():
         intro = f"{intro}\n{persona.strip()}"
     return (

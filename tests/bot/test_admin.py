@@ -1,0 +1,90 @@
+"""The admin: each answer's audit on the conversation page, the term list, guard events."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.urls import reverse
+
+from apps.bot.models import BotSettings, GuardEvent, SensitiveTerm
+from apps.chat.models import Message
+from tests.bot.conftest import replied
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_conversation_page_shows_why_the_bot_answered_as_it_did(
+    admin_client, help_centre, conversation
+):
+    async_to_sync(replied)(conversation, "How long do refunds take to reach Alipay?")
+    page = admin_client.get(reverse("admin:chat_conversation_change", args=[conversation.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Answer audits (why the bot answered as it did)" in html
+    assert "returns-en" in html  # the passage behind the answer, with its confidence
+    assert "\u2605 cited" in html
+    assert "evidence" in html
+    # chat's own inlines are still there.
+    assert Message.objects.filter(conversation=conversation).count() == 2
+    assert "How long do refunds take" in html
+
+
+def test_the_audit_list_filters_by_decision(admin_client, help_centre, conversation):
+    async_to_sync(replied)(conversation, "Can I pay with bitcoin?")
+    page = admin_client.get(reverse("admin:bot_answeraudit_changelist") + "?decision=abstain")
+    assert page.status_code == 200
+    assert "low_confidence" in page.content.decode()
+
+
+def test_many_terms_can_be_pasted_at_once_and_duplicates_are_skipped(admin_client, site):
+    SensitiveTerm.objects.create(term="违禁品", category="illegal", action="block")
+    url = reverse("admin:bot_sensitiveterm_add_many")
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.post(
+        url, {"terms": "违禁品\n赌博\n\n赌博\n代开发票", "category": "illegal", "action": "handoff"}
+    )
+    assert response.status_code == 302
+    assert sorted(SensitiveTerm.objects.values_list("term", "action")) == [
+        ("代开发票", "handoff"),
+        ("赌博", "handoff"),
+        ("违禁品", "block"),
+    ]
+
+
+def test_the_scan_action_flags_the_knowledge_base(admin_client, help_centre):
+    term = SensitiveTerm.objects.create(term="Alipay", category="competitor", action="mask")
+    response = admin_client.post(
+        reverse("admin:bot_sensitiveterm_changelist"),
+        {"action": "scan_knowledge", "_selected_action": [term.pk]},
+        follow=True,
+    )
+    assert "1 new flags for review" in response.content.decode()
+    assert GuardEvent.objects.filter(source="knowledge").count() == 1
+
+
+def test_guard_events_are_marked_reviewed_by_whoever_looked(admin_client, admin_user):
+    event = GuardEvent.objects.create(source="knowledge", outcome="flagged", term_text="x")
+    admin_client.post(
+        reverse("admin:bot_guardevent_changelist"),
+        {"action": "mark_reviewed", "_selected_action": [event.pk]},
+    )
+    event.refresh_from_db()
+    assert event.reviewed_by == admin_user
+    assert event.reviewed_at is not None
+
+
+def test_bot_settings_are_edited_per_site(admin_client, site):
+    response = admin_client.post(
+        reverse("admin:bot_botsettings_add"),
+        {
+            "site": site.pk,
+            "persona": "You are Lumi.",
+            "faq_threshold": "0.9",
+            "answer_threshold": "1.5",
+            "max_passages": "3",
+            "memory_tokens": "800",
+            "cache_seconds": "0",
+        },
+    )
+    assert response.status_code == 200  # 1.5 is not a probability
+    assert not BotSettings.objects.exists()

@@ -1,0 +1,101 @@
+"""bot_eval scores the pipeline's decisions; bot_guard_scan flags the knowledge base."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.bot.models import AnswerAudit, GuardEvent, SensitiveTerm
+from apps.knowledge.models import Article
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+QUERIES = [
+    {
+        "id": "q1",
+        "lang": "en",
+        "query": "How long is the warranty?",
+        "relevant": ["faq-warranty-en"],
+    },
+    {
+        "id": "q2",
+        "lang": "en",
+        "query": "How long do refunds take to reach Alipay?",
+        "relevant": ["returns-en"],
+    },
+    {"id": "q3", "lang": "zh", "query": "保修多久？", "relevant": ["faq-warranty-zh"]},
+    # The right entry exists, but the question is about shipping: a wrong citation.
+    {
+        "id": "q4",
+        "lang": "en",
+        "query": "Is shipping free on orders of 99 yuan?",
+        "relevant": ["returns-en"],
+    },
+    # Uncovered: the entry it needs is not in the knowledge base.
+    {"id": "q5", "lang": "en", "query": "Can I pay with bitcoin?", "relevant": ["payments-en"]},
+    {"id": "q6", "lang": "zh", "query": "可以用比特币付款吗？", "relevant": ["payments-zh"]},
+]
+
+
+def _write(tmp_path, rows) -> str:
+    path = tmp_path / "queries.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_bot_eval_prints_the_figures_of_the_issue_as_one_json_object(help_centre, tmp_path):
+    out = StringIO()
+    call_command("bot_eval", _write(tmp_path, QUERIES), "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert set(report) == {"all", "en", "zh"}
+    assert set(report["all"]) == {"covered", "uncovered", "latency_ms"}
+    assert report["all"]["covered"] == {"n": 4, "correct": 0.75, "wrong": 0.25, "abstained": 0.0}
+    assert report["all"]["uncovered"] == {"n": 2, "abstained": 1.0, "answered": 0.0}
+    assert report["zh"]["covered"]["n"] == 1
+    assert report["en"]["uncovered"]["n"] == 1
+    assert set(report["all"]["latency_ms"]) == {"p50", "p95"}
+    # Evaluation records nothing and hands nobody over.
+    assert not AnswerAudit.objects.exists()
+
+
+def test_bot_eval_table_breaks_the_figures_down_by_source(help_centre, tmp_path):
+    out = StringIO()
+    call_command("bot_eval", _write(tmp_path, QUERIES), stdout=out)
+    text = out.getvalue()
+    assert text.splitlines()[0].split()[:2] == ["group", "covered"]
+    assert "en·faq" in text
+    assert "decisions: " in text
+
+
+def test_bot_eval_reads_earlier_turns_for_follow_ups(help_centre, tmp_path):
+    rows = [
+        {
+            "id": "f1",
+            "lang": "en",
+            "query": "What about Xinjiang?",
+            "history": ["How long does delivery take to Shanghai?"],
+            "relevant": ["shipping-en"],
+        }
+    ]
+    out = StringIO()
+    call_command("bot_eval", _write(tmp_path, rows), "--json", stdout=out)
+    assert json.loads(out.getvalue())["all"]["covered"]["correct"] == 1.0
+
+
+def test_bot_eval_refuses_a_malformed_file(help_centre, tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "q1", "query": "hi"}\n', encoding="utf-8")
+    with pytest.raises(CommandError, match="line 1"):
+        call_command("bot_eval", str(path))
+
+
+def test_bot_guard_scan_flags_entries_and_says_how_many(help_centre):
+    SensitiveTerm.objects.create(term="Alipay", category="competitor", action="block")
+    out = StringIO()
+    call_command("bot_guard_scan", stdout=out)
+    assert "1 new flag" in out.getvalue()
+    flag = GuardEvent.objects.get()
+    assert flag.article == Article.objects.get(external_id="returns-en")
