@@ -36,8 +36,17 @@ from apps.knowledge.services.content import (
 from apps.knowledge.services.tuning import tuning_delete, tuning_save
 
 
+class _DerivedPassagesMixin:
+    """Passages are derived: they go with their entry or collection, though nobody edits them."""
+
+    def get_deleted_objects(self, objs, request: HttpRequest):  # type: ignore[no-untyped-def]
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)  # type: ignore[misc]
+        perms_needed.discard(Passage._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+
 @admin.register(Collection)
-class CollectionAdmin(admin.ModelAdmin):
+class CollectionAdmin(_DerivedPassagesMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "article_count", "faq_count", "version", "search_link"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -88,7 +97,7 @@ class CollectionAdmin(admin.ModelAdmin):
         self.message_user(request, _("%(count)d passages re-indexed.") % {"count": total})
 
 
-class _EntryAdmin(admin.ModelAdmin):
+class _EntryAdmin(_DerivedPassagesMixin, admin.ModelAdmin):
     """What articles and FAQ entries share: status actions, service-backed save and delete."""
 
     list_filter = ["status", "language", "collection"]
@@ -102,12 +111,6 @@ class _EntryAdmin(admin.ModelAdmin):
     @admin.display(description=_("preview"))
     def preview(self, obj: Article | FAQEntry) -> str:
         return markdown_render(getattr(obj, self.preview_source) or "")
-
-    def get_deleted_objects(self, objs, request: HttpRequest):  # type: ignore[no-untyped-def]
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        # Passages are derived: they go with their entry, whoever may not edit them directly.
-        perms_needed.discard(Passage._meta.verbose_name)
-        return deleted, counts, perms_needed, protected
 
     def save_model(
         self, request: HttpRequest, obj: Article | FAQEntry, form: object, change: bool

@@ -273,3 +273,17 @@ def test_faq_citation_link_opens_the_faq_page(client: Client, help_centre: Colle
     page = client.get(hit.url)
     assert page.status_code == 200
     assert "Lamps have a 2-year warranty." in page.content.decode()
+
+
+def test_deleting_a_collection_in_admin_takes_its_content_out_of_search(
+    admin_client: Client, help_centre: Collection
+) -> None:
+    from apps.knowledge.models import Passage
+
+    response = admin_client.post(
+        reverse("admin:knowledge_collection_delete", args=[help_centre.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not Collection.objects.filter(pk=help_centre.pk).exists()
+    assert not Passage.objects.exists()
+    assert passages_search(query="refund", collections=[help_centre.pk]) == []
