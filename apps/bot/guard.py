@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import ahocorasick
 
@@ -44,8 +45,9 @@ class Hit:
         return text[max(0, self.start - context) : self.end + context]
 
 
-def _fold(char: str) -> str:
-    """The character as matched, or "" for a separator."""
+@lru_cache(maxsize=8192)
+def fold_char(char: str) -> str:
+    """The character as matched, or "" for a separator (cached: texts reuse few characters)."""
     folded = unicodedata.normalize("NFKC", char).casefold()
     if len(folded) != 1:
         # Ligatures and the like: keep a one-to-one map from folded to original positions.
@@ -58,7 +60,7 @@ def _fold(char: str) -> str:
 
 def _words(text: str) -> str:
     """``text`` folded, separators collapsed to one space: how a Latin term must appear."""
-    return " ".join("".join(_fold(c) or " " for c in text).split())
+    return " ".join("".join(fold_char(c) or " " for c in text).split())
 
 
 def strongest(hits: Iterable[Hit]) -> Hit | None:
@@ -74,7 +76,7 @@ class Matcher:
         self.longest = 0
         by_key: dict[str, list[Term]] = {}
         for term in terms:
-            key = "".join(_fold(c) for c in term.text)
+            key = "".join(fold_char(c) for c in term.text)
             if key:
                 by_key.setdefault(key, []).append(term)
         for key, same in by_key.items():
@@ -87,11 +89,11 @@ class Matcher:
     def __bool__(self) -> bool:
         return self.size > 0
 
-    def scan(self, folded: str, start: int = 0) -> Iterable[tuple[int, str, tuple[Term, ...]]]:
-        """Yield ``(end, key, terms)`` for each key in ``folded[start:]``; end is exclusive."""
-        if not self.size or start >= len(folded):
+    def scan(self, folded: str) -> Iterable[tuple[int, str, tuple[Term, ...]]]:
+        """Yield ``(end, key, terms)`` for each key in ``folded``; end is exclusive."""
+        if not self.size or not folded:
             return
-        for last, (key, terms) in self._automaton.iter(folded, start):
+        for last, (key, terms) in self._automaton.iter(folded):
             yield last + 1, key, terms
 
     def find(self, text: str) -> list[Hit]:
@@ -122,7 +124,7 @@ class _Folded:
 
     def extend(self, piece: str) -> None:
         for char in piece:
-            folded = _fold(char)
+            folded = fold_char(char)
             if folded:
                 self.folded.append(folded)
                 self.origin.append(self.length)
@@ -135,8 +137,10 @@ class _Folded:
         A Latin term at the very end of unfinished text may yet turn out to be part of a longer
         word: it is yielded undecided.
         """
-        folded = "".join(self.folded)
-        for end, key, terms in matcher.scan(folded, start):
+        # Only the window is joined: a streamed answer is scanned a few characters at a time.
+        window = "".join(self.folded[start:])
+        for window_end, key, terms in matcher.scan(window):
+            end = start + window_end
             begin_at = self.origin[end - len(key)]
             end_at = self.origin[end - 1] + 1
             for term in terms:

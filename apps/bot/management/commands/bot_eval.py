@@ -45,6 +45,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--collection", action="append", help="limit to these collections")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        for name in ("answer", "faq"):
+            parser.add_argument(
+                f"--{name}-threshold",
+                type=float,
+                help=f"try another {name} threshold than the site's (calibration)",
+            )
 
     def handle(self, *args: object, queries: Path, **options: Any) -> None:
         rows = _load(queries)
@@ -63,6 +69,12 @@ class Command(BaseCommand):
         if not collection_ids:
             raise CommandError("no collection to answer from: import something first (kb_import)")
         settings = _uncached(bot_settings_get(site=site) if site else None)
+        for name in ("answer", "faq"):
+            value = options[f"{name}_threshold"]
+            if value is not None:
+                if not 0 <= value <= 1:
+                    raise CommandError(f"--{name}-threshold must be between 0 and 1")
+                setattr(settings, f"{name}_threshold", value)
         known = _known_ids(collection_ids)
         results = async_to_sync(_run_all)(
             rows,
