@@ -20,14 +20,14 @@ from django.core.cache import cache
 from django.db.models import (
     Count,
     Exists,
+    F,
     Max,
     OuterRef,
     QuerySet,
     Subquery,
     TextField,
-    Value,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.functions import Cast
 
 from apps.analytics.grouping import CHINESE_FUNCTION_WORDS, Question, questions_group
 from apps.analytics.selectors.common import Period
@@ -62,11 +62,12 @@ LIGHT_TERMS = FUNCTION_WORDS | CHINESE_FUNCTION_WORDS
 
 @dataclass
 class _Wording:
-    """One distinct gap question, as often as it was asked in the period."""
+    """One distinct gap question: how often, where, in which language, when last asked."""
 
     asked: int
     language: str
     last_at: dt.datetime
+    conversations: set[int]
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,16 @@ class GapGroup:
 def _sources(site: Site, period: Period) -> list[QuerySet[Any]]:
     """Where gap questions are, each row with its ``text``: abstentions, then handoffs."""
     in_period = {"created_at__gte": period.start, "created_at__lt": period.end}
-    abstained = AnswerAudit.objects.filter(
-        conversation__site=site,
-        decision=AnswerAudit.Decision.ABSTAIN,
-        for_agent=False,
-        **in_period,
-    ).annotate(
-        text=Coalesce(NullIf("standalone", Value("")), "question__text", output_field=TextField())
+    # The question as searched: a follow-up ("那运费呢？") reads whole.
+    abstained = (
+        AnswerAudit.objects.filter(
+            conversation__site=site,
+            decision=AnswerAudit.Decision.ABSTAIN,
+            for_agent=False,
+            **in_period,
+        )
+        .exclude(standalone="")
+        .annotate(text=F("standalone"))
     )
     handed_off = (
         Ticket.objects.filter(site=site, reason=Ticket.Reason.MISSING_KNOWLEDGE, **in_period)
@@ -116,24 +120,23 @@ def _sources(site: Site, period: Period) -> list[QuerySet[Any]]:
 
 
 def _wordings(sources: list[QuerySet[Any]]) -> dict[str, _Wording]:
-    """Each distinct question with how often, in which language and when last it was asked."""
+    """The most asked distinct questions with their counts, read in one grouped query each."""
     out: dict[str, _Wording] = {}
     for source in sources:
         rows = (
-            source.values("text")
+            source.values("text", "conversation_id")
             .annotate(n=Count("pk"), language=Max("language"), last_at=Max("created_at"))
-            .order_by("-n", "text")[:MAX_WORDINGS]
+            .order_by()
         )
         for row in rows:
             if not row["text"].strip():
                 continue
-            known = out.get(row["text"])
-            if known is None:
-                out[row["text"]] = _Wording(row["n"], row["language"], row["last_at"])
-            else:
-                known.asked += row["n"]
-                known.last_at = max(known.last_at, row["last_at"])
-    return out
+            known = out.setdefault(row["text"], _Wording(0, row["language"], row["last_at"], set()))
+            known.asked += row["n"]
+            known.last_at = max(known.last_at, row["last_at"])
+            known.conversations.add(row["conversation_id"])
+    ranked = sorted(out, key=lambda text: (-out[text].asked, text))[:MAX_WORDINGS]
+    return {text: out[text] for text in ranked}
 
 
 def _vectors(embedder: Embedder, texts: list[str]) -> list[np.ndarray | None]:
@@ -198,50 +201,29 @@ def _grouped(site: Site, texts: Counter[str]) -> list[list[str]]:
 
 def knowledge_gaps(*, site: Site, period: Period, limit: int = 20) -> list[GapGroup]:
     """The period's gap questions in groups, most asked first; at most ``limit`` groups."""
-    sources = _sources(site, period)
-    wordings = _wordings(sources)
+    wordings = _wordings(_sources(site, period))
     if not wordings:
         return []
     counts = Counter({text: wording.asked for text, wording in wordings.items()})
     grouped = _grouped(site, counts)[:limit]
-    shown = [text for texts in grouped for text in texts]
-    asked_in: dict[str, set[int]] = defaultdict(set)
-    for source in sources:
-        for text, conversation_id in (
-            source.filter(text__in=shown).values_list("text", "conversation_id").distinct()
-        ):
-            asked_in[text].add(conversation_id)
-    tickets = _tickets_by_conversation(set().union(*asked_in.values()))
-    return [_gap_group(texts, wordings, asked_in, tickets) for texts in grouped]
-
-
-def _tickets_by_conversation(conversation_ids: set[int]) -> dict[int, list[dict]]:
-    first_agent_reply = Message.objects.filter(
-        conversation=OuterRef("conversation"),
-        author_kind=Message.AuthorKind.AGENT,
-        created_at__gte=OuterRef("created_at"),
-    ).order_by("seq")
-    rows = (
-        Ticket.objects.filter(conversation_id__in=conversation_ids)
-        .annotate(agent_answer=Subquery(first_agent_reply.values("text")[:1]))
+    # A gap's tickets were opened after its question, so within or after the period.
+    tickets: dict[int, list[dict]] = defaultdict(list)
+    for row in (
+        Ticket.objects.filter(site=site, created_at__gte=period.start)
         .order_by("-created_at", "-pk")
-        .values("pk", "conversation_id", "faq_entry_id", "agent_answer")
-    )
-    out: dict[int, list[dict]] = defaultdict(list)
-    for row in rows:
-        out[row["conversation_id"]].append(row)
-    return out
+        .values("pk", "conversation_id", "faq_entry_id", "first_responded_at")
+    ):
+        tickets[row["conversation_id"]].append(row)
+    groups = [_gap_group(texts, wordings, tickets) for texts in grouped]
+    return _with_agent_answers(groups)
 
 
 def _gap_group(
-    texts: list[str],
-    wordings: dict[str, _Wording],
-    asked_in: dict[str, set[int]],
-    tickets: dict[int, list[dict]],
+    texts: list[str], wordings: dict[str, _Wording], tickets: dict[int, list[dict]]
 ) -> GapGroup:
-    conversations = set().union(*(asked_in[text] for text in texts))
+    conversations = set().union(*(wordings[text].conversations for text in texts))
     group_tickets = [t for cid in sorted(conversations) for t in tickets.get(cid, [])]
-    answered = next((t for t in group_tickets if t["agent_answer"]), None)
+    answered = next((t for t in group_tickets if t["first_responded_at"]), None)
     drafted = next((t for t in group_tickets if t["faq_entry_id"]), None)
     languages: Counter[str] = Counter()
     for text in texts:
@@ -255,7 +237,26 @@ def _gap_group(
         last_asked_at=max(wordings[text].last_at for text in texts),
         tickets=len(group_tickets),
         ticket_ids=sorted(t["pk"] for t in group_tickets)[:TICKET_IDS],
-        agent_answer=answered["agent_answer"] if answered else "",
         answer_ticket_id=answered["pk"] if answered else None,
         faq_draft_id=drafted["faq_entry_id"] if drafted else None,
     )
+
+
+def _with_agent_answers(groups: list[GapGroup]) -> list[GapGroup]:
+    """Fill in each group's agent answer: the agent's first reply in its answered ticket."""
+    first_reply = Message.objects.filter(
+        conversation=OuterRef("conversation"),
+        author_kind=Message.AuthorKind.AGENT,
+        created_at__gte=OuterRef("created_at"),
+    ).order_by("seq")
+    answers = dict(
+        Ticket.objects.filter(pk__in=[g.answer_ticket_id for g in groups if g.answer_ticket_id])
+        .annotate(text=Subquery(first_reply.values("text")[:1]))
+        .values_list("pk", "text")
+    )
+    return [
+        replace(group, agent_answer=answers.get(group.answer_ticket_id) or "")
+        if group.answer_ticket_id
+        else group
+        for group in groups
+    ]
