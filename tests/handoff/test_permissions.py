@@ -32,6 +32,7 @@ async def test_an_anonymous_console_socket_is_closed_with_4401(site):
     await ws.connect()
     closed = await ws.receive_output()
     assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+    await ws.disconnect()
 
 
 async def test_a_visitor_token_does_not_open_the_console(site, visitor):
@@ -42,6 +43,7 @@ async def test_a_visitor_token_does_not_open_the_console(site, visitor):
     await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor)})
     closed = await ws.receive_output()
     assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+    await ws.disconnect()
 
 
 async def test_a_signed_in_user_outside_the_agents_group_is_closed_with_4403(site):
@@ -52,6 +54,7 @@ async def test_a_signed_in_user_outside_the_agents_group_is_closed_with_4403(sit
     await ws.connect()
     closed = await ws.receive_output()
     assert (closed["type"], closed["code"]) == ("websocket.close", 4403)
+    await ws.disconnect()
 
 
 async def test_a_console_from_another_host_is_refused(site, agent):
@@ -60,6 +63,7 @@ async def test_a_console_from_another_host_is_refused(site, agent):
     )
     connected, _ = await ws.connect()
     assert not connected
+    await ws.disconnect()
 
 
 async def test_another_teams_agent_sees_nothing_of_the_ticket(
