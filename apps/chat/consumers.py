@@ -214,18 +214,7 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         await self.csat_offer()
 
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
-        within_limit = rate_limit_hit(
-            scope="visitor-messages",
-            key=str(self.visitor.public_id),
-            limit=settings.CSBOT_MESSAGES_PER_MINUTE,
-            window_seconds=60,
-        )
-        if not within_limit:
-            await self.send_error(
-                "rate_limited",
-                f"at most {settings.CSBOT_MESSAGES_PER_MINUTE} messages a minute; wait a moment",
-                client_id=frame.client_id,
-            )
+        if await self.over_limit(client_id=frame.client_id):
             return
         conversation = await database_sync_to_async(Conversation.objects.get)(
             pk=self.conversation_id
@@ -256,7 +245,29 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             if handed_over is None:
                 reply_start(conversation_id=conversation.pk, question_id=result.message.pk)
 
+    async def over_limit(self, *, client_id: str | None = None) -> bool:
+        """Count one message-like frame; past the limit, say so and return True.
+
+        Asking for a human and leaving a message count too: each one writes to the
+        conversation.
+        """
+        within_limit = rate_limit_hit(
+            scope="visitor-messages",
+            key=str(self.visitor.public_id),
+            limit=settings.CSBOT_MESSAGES_PER_MINUTE,
+            window_seconds=60,
+        )
+        if not within_limit:
+            await self.send_error(
+                "rate_limited",
+                f"at most {settings.CSBOT_MESSAGES_PER_MINUTE} messages a minute; wait a moment",
+                client_id=client_id,
+            )
+        return not within_limit
+
     async def on_handoff_request(self) -> None:
+        if await self.over_limit():
+            return
         if self.status == Conversation.Status.CLOSED:
             await self.start_conversation()
         outcome = await database_sync_to_async(handoff_request)(
@@ -268,6 +279,8 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "handoff.ack", "state": outcome.state})
 
     async def on_leave_message(self, frame: protocol.LeaveMessage) -> None:
+        if await self.over_limit(client_id=frame.client_id):
+            return
         if self.status == Conversation.Status.CLOSED:
             await self.start_conversation()
         left = await database_sync_to_async(ticket_leave_message)(

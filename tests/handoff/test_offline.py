@@ -160,3 +160,19 @@ async def test_a_mail_server_that_refuses_does_not_lose_the_reply(
         Message.objects.filter(author_kind="agent", text="We are on it.").exists
     )()
     await console.disconnect()
+
+
+async def test_asking_again_and_again_is_rate_limited_like_messages(english, visitor, settings):
+    settings.CSBOT_MESSAGES_PER_MINUTE = 2
+    widget, _ = await visitor_socket(visitor)
+    for _ in range(2):
+        await widget.send_json_to({"type": "handoff.request"})
+        await frame_of(widget, "handoff.unavailable")
+    await widget.send_json_to({"type": "handoff.request"})
+    assert (await frame_of(widget, "error"))["code"] == "rate_limited"
+    await widget.send_json_to(LEAVE)
+    refused = await frame_of(widget, "error")
+    assert (refused["code"], refused["client_id"]) == ("rate_limited", LEAVE["client_id"])
+    assert await Message.objects.filter(author_kind="system").acount() == 2
+    assert not await Ticket.objects.aexists()
+    await widget.disconnect()
