@@ -30,7 +30,7 @@ _EN_POINTER = re.compile(
 _ZH_FOLLOW_UP_START = re.compile(r"^(?:那|那么|还有|另外|然后|如果|要是|也|这个|那个|它|这款|那款)")
 _ZH_POINTER = re.compile(r"(?:它|这个|那个|这款|那款|这种|那种|该|这些|那些|上面|刚才)")
 _ZH_ELLIPSIS_END = re.compile(r"呢[？?。.!！]*$")
-# Words that name a topic of their own: a question with several of them stands alone.
+# Questions this short (words; Chinese characters) may lean on the conversation unsaid.
 _EN_SHORT = 6
 _ZH_SHORT = 10
 
@@ -83,6 +83,14 @@ def is_follow_up(text: str, language: str) -> bool:
     if _EN_FOLLOW_UP_START.match(stripped) and len(words) <= _EN_SHORT * 2:
         return True
     return bool(_EN_POINTER.search(stripped)) and len(words) <= _EN_SHORT
+
+
+def is_short(text: str) -> bool:
+    """Short enough to be an elliptical follow-up ("需要工具吗？", "in white?")."""
+    han = len(_HAN.findall(text))
+    if han:
+        return han <= _ZH_SHORT
+    return len(text.split()) <= _EN_SHORT
 
 
 @dataclass(frozen=True)

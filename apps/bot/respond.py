@@ -27,12 +27,14 @@ from apps.bot.normalise import (
     cache_form,
     is_affirmative,
     is_follow_up,
+    is_short,
     language_detect,
     rewrite_by_rules,
 )
 from apps.bot.prompts import PromptPassage, answer_messages, rewrite_messages
 from apps.bot.selectors import guard_matcher
 from apps.bot.trace import Ask, Trace
+from apps.knowledge.search.analyzer import FUNCTION_WORDS
 from apps.knowledge.selectors import Hit, kb_version, passages_search
 from apps.llm.gateway import Done
 from apps.llm.routes import Route
@@ -82,21 +84,29 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
         yield replies.refuse_reply(ask, trace, "guard_input", stop)
         return
     standalone = await _standalone(ask, question, prepared, trace)
-    trace.standalone, trace.rewrite = standalone.text, standalone.rewrite
-    key = cache.answer_key(
-        site_id=ask.site_id or 0,
-        language=trace.language,
-        question=cache_form(standalone.text),
-        kb_version=prepared.kb_version,
-        route=prepared.route_key,
-        settings_stamp=_settings_stamp(ask),
+    # A short question after another may lean on it without saying so ("需要工具吗？"): its
+    # answer depends on the conversation, so it is neither taken from nor put in the cache.
+    contextual = not standalone.rewrite and bool(last_question(ask.turns)) and is_short(question)
+    key = (
+        None
+        if contextual or not ask.settings.cache_seconds
+        else _cache_key(ask, trace, standalone, prepared)
     )
-    cached = await cache.answer_get(key) if ask.settings.cache_seconds else None
+    cached = await cache.answer_get(key) if key else None
     if cached is not None:
+        trace.standalone = standalone.text
         yield replies.cached_reply(ask, cached, prepared.matcher, trace)
         return
-    hits = await database_sync_to_async(_search)(standalone.text, ask.collection_ids)
-    candidates = usable(hits, language=trace.language, cross_language=prepared.has_model)
+    candidates = await _candidates(ask, standalone.text, trace, prepared)
+    if contextual and _top(candidates) < ask.settings.answer_threshold:
+        previous = last_question(ask.turns)
+        joined = rewrite_by_rules(question, previous)
+        joined_candidates = await _candidates(ask, joined.text, trace, prepared)
+        if _top(joined_candidates) > _top(candidates) and _covers_new_words(
+            joined_candidates[0], question, previous
+        ):
+            standalone, candidates = joined, joined_candidates
+    trace.standalone, trace.rewrite = standalone.text, standalone.rewrite
     decision = decide(
         candidates,
         language=trace.language,
@@ -104,21 +114,57 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
         answer_threshold=ask.settings.answer_threshold,
         max_passages=ask.settings.max_passages,
     )
-    trace.thresholds = {
-        "faq": ask.settings.faq_threshold,
-        "answer": ask.settings.answer_threshold,
-    }
+    trace.thresholds = {"faq": ask.settings.faq_threshold, "answer": ask.settings.answer_threshold}
     replies.decision_note(trace, decision, candidates)
     if decision.kind == "faq":
         yield replies.faq_reply(ask, decision.hits[0], prepared.matcher, trace)
         return
+    if decision.kind == "abstain":
+        yield replies.abstain_reply(ask, trace, decision.reason)
+        return
     passages = passages_check(decision.hits, prepared.matcher, trace)
-    if decision.kind == "abstain" or not passages:
-        yield replies.abstain_reply(ask, trace, decision.reason if not passages else "excluded")
+    if not passages:
+        yield replies.abstain_reply(ask, trace, "excluded")
         return
     async with aclosing(_generate(ask, standalone, passages, prepared, trace, key)) as events:
         async for event in events:
             yield event
+
+
+def _cache_key(ask: Ask, trace: Trace, standalone: Standalone, prepared: _Prepared) -> str:
+    return cache.answer_key(
+        site_id=ask.site_id or 0,
+        language=trace.language,
+        question=cache_form(standalone.text),
+        kb_version=prepared.kb_version,
+        route=prepared.route_key,
+        settings_stamp=_settings_stamp(ask),
+    )
+
+
+async def _candidates(ask: Ask, text: str, trace: Trace, prepared: _Prepared) -> list[Hit]:
+    """The hits for ``text`` an answer in the visitor's language may use, best first."""
+    hits = await database_sync_to_async(_search)(text, ask.collection_ids)
+    return usable(hits, language=trace.language, cross_language=prepared.has_model)
+
+
+def _top(candidates: Sequence[Hit]) -> float:
+    return candidates[0].confidence if candidates else 0.0
+
+
+def _covers_new_words(hit: Hit, question: str, previous: str) -> bool:
+    """The hit matches a word the new question adds, not only the earlier question's words.
+
+    Otherwise joining "要发票吗？" to "保修多久？" would only find the warranty again.
+    """
+    asked, before = question.casefold(), previous.casefold()
+    content = (
+        term.casefold()
+        for term in hit.matched_terms
+        # Particles (吗, 呢) and function words say nothing about the topic.
+        if len(term) > 1 and term.casefold() not in FUNCTION_WORDS
+    )
+    return any(term in asked and term not in before for term in content)
 
 
 def _language(ask: Ask) -> str:
@@ -186,7 +232,7 @@ async def _generate(
     passages: Sequence[Hit],
     prepared: _Prepared,
     trace: Trace,
-    key: str,
+    key: str | None,
 ) -> AsyncGenerator[AnswerEvent, None]:
     """Stream the model's answer from ``passages``; end with the checked answer or a fallback."""
     available = {n: replies.citation_of(hit, n) for n, hit in enumerate(passages, start=1)}
@@ -231,13 +277,11 @@ async def _generate(
         cited = [passages[n - 1].passage_id for n in result.answer.cited]
         replies.passages_mark(trace, used=[hit.passage_id for hit in passages], cited=cited)
         final = AnswerFinal(text=result.answer.text, citations=result.answer.citations)
-        await cache.answer_set(
-            key,
-            cache.CachedAnswer(
+        if key:
+            stored = cache.CachedAnswer(
                 final.text, final.citations, trace.decision, trace.passages, trace.route
-            ),
-            seconds=ask.settings.cache_seconds,
-        )
+            )
+            await cache.answer_set(key, stored, seconds=ask.settings.cache_seconds)
         yield final
     elif result.status in ("empty", "uncited"):
         reason = "nothing_quoted" if result.status == "empty" else "uncited"

@@ -3,10 +3,15 @@ customers' questions with citations in Chinese and English, and declines unrelat
 
 from __future__ import annotations
 
+import json
+from io import StringIO
+from pathlib import Path
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.management import call_command
 
+import apps.bot
 from apps.bot.models import AnswerAudit
 from apps.bot.texts import text_for
 from apps.chat.services import conversation_open, visitor_create
@@ -67,3 +72,17 @@ def test_the_demo_answers_with_citations_in_both_languages_and_declines_the_rest
         final, audit = _ask(demo, question)
         assert audit.decision == "abstain", (question, audit.top_confidence)
         assert final.text == text_for("abstain", language)
+
+
+def test_follow_ups_on_the_demo_are_answered_in_the_context_of_the_question_before(settings, site):
+    settings.CSBOT_EMBEDDINGS = "off"
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    followups = str(Path(apps.bot.__file__).parent / "eval" / "demo-followups.jsonl")
+    scores = {}
+    for flag in ("", "--no-history"):
+        out = StringIO()
+        options = ["--site", site.public_key, "--json", *([flag] if flag else [])]
+        call_command("bot_eval", followups, *options, stdout=out)
+        scores[flag] = json.loads(out.getvalue())["all"]["covered"]["correct"]
+    assert scores[""] >= 0.85
+    assert scores["--no-history"] <= scores[""] - 0.2

@@ -302,3 +302,14 @@ async def test_the_model_sees_recent_turns_within_the_memory_budget(
     roles = [m["role"] for m in provider.requests[-1].json()["messages"]]
     # The long first question does not fit in 40 tokens; the last exchange does.
     assert roles == ["system", "user", "assistant", "user"]
+
+
+async def test_a_short_question_is_not_joined_to_the_one_before_if_that_only_finds_the_old_topic(
+    help_centre, conversation
+):
+    """Joining "要发票吗？" to "保修多久？" would find the warranty again: it is not done (the
+    demo's follow-up set in test_demo shows the joins that help)."""
+    await replied(conversation, "保修多久？")
+    turn = await answered(conversation, "要发票吗？")
+    audit = await database_sync_to_async(_audit)(turn.question)
+    assert (audit.decision, audit.rewrite, audit.standalone) == ("abstain", "", "要发票吗？")

@@ -45,6 +45,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--collection", action="append", help="limit to these collections")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument(
+            "--no-history",
+            action="store_true",
+            help="ask each query alone, ignoring its history (what the follow-up rewrite adds)",
+        )
         for name in ("answer", "faq"):
             parser.add_argument(
                 f"--{name}-threshold",
@@ -76,6 +81,8 @@ class Command(BaseCommand):
                     raise CommandError(f"--{name}-threshold must be between 0 and 1")
                 setattr(settings, f"{name}_threshold", value)
         known = _known_ids(collection_ids)
+        if options["no_history"]:
+            rows = [{**row, "history": []} for row in rows]
         results = async_to_sync(_run_all)(
             rows,
             Ask(
