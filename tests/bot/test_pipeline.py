@@ -14,7 +14,8 @@ from apps.knowledge.models import Article
 from apps.knowledge.services.content import article_save
 from apps.llm.models import UsageRecord
 from tests.bot.conftest import SHIPPING_URL, answered, replied
-from tests.llm.provider_replies import openai_stream
+from tests.llm.loopback import CUT
+from tests.llm.provider_replies import openai_error, openai_stream
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 MODEL = ("openai/gpt-4o-mini",)
@@ -313,3 +314,53 @@ async def test_a_short_question_is_not_joined_to_the_one_before_if_that_only_fin
     turn = await answered(conversation, "要发票吗？")
     audit = await database_sync_to_async(_audit)(turn.question)
     assert (audit.decision, audit.rewrite, audit.standalone) == ("abstain", "", "要发票吗？")
+
+
+async def test_when_no_model_can_answer_the_visitor_is_told_and_handed_over(
+    help_centre, conversation, chain, provider
+):
+    chain((MODEL[0], provider.url))
+    provider.reply(openai_error(401, "bad key"))
+    question = await replied(conversation, "How long do refunds take to reach Alipay?")
+    audit = await database_sync_to_async(_audit)(question)
+    assert (audit.decision, audit.reason) == ("fail", "model_failed")
+    assert audit.handoff == "model_unavailable"
+    reply = await database_sync_to_async(
+        lambda: Message.objects.filter(conversation=conversation, author_kind="bot").first()
+    )()
+    assert reply.text == text_for("unavailable", "en")
+
+
+async def test_a_stream_broken_after_text_is_reset_and_regenerated_on_the_next_route(
+    help_centre, conversation, chain, provider, backup
+):
+    chain((MODEL[0], provider.url), ("deepseek/deepseek-chat", backup.url))
+    provider.reply(openai_stream(["Refunds take 3 working days [1]. More"], then=[CUT]))
+    backup.reply(openai_stream(["Refunds reach Alipay in 3 working days [1]."]))
+    turn = await answered(conversation, "How long do refunds take to reach Alipay?")
+    kinds = [type(e).__name__ for e in turn.events]
+    assert kinds[0] == "AnswerDelta"
+    assert "AnswerReset" in kinds
+    after_reset = kinds[kinds.index("AnswerReset") + 1 :]
+    assert after_reset[0] == "AnswerDelta"
+    assert turn.final.text == "Refunds reach Alipay in 3 working days [1]."
+    audit = await database_sync_to_async(_audit)(turn.question)
+    assert audit.route == "deepseek/deepseek-chat"
+
+
+async def test_agent_assist_runs_the_pipeline_without_handing_over_or_counting_as_the_bot(
+    help_centre, conversation
+):
+    from apps.chat.services import conversation_status_move
+    from apps.handoff.assist import assist_suggest
+
+    question = await replied(conversation, "Can I pay with bitcoin?")
+    await database_sync_to_async(conversation_status_move)(
+        conversation_id=conversation.pk, from_statuses=["bot"], to_status="agent"
+    )
+    suggestion = await assist_suggest(conversation_id=conversation.pk, question_id=question.pk)
+    assert suggestion.text == text_for("abstain", "en")
+    audits = await database_sync_to_async(
+        lambda: list(AnswerAudit.objects.order_by("pk").values_list("for_agent", "handoff"))
+    )()
+    assert audits == [(False, ""), (True, "")]
