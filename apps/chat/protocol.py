@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 PROTOCOL_VERSION = 1
-MAX_MESSAGE_CHARS = 4000
+# 2000 characters of Chinese (3 bytes each in UTF-8) still fit a frame of CSBOT_MAX_FRAME_BYTES.
+MAX_MESSAGE_CHARS = 2000
 MAX_COMMENT_CHARS = 1000
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 

@@ -6,6 +6,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from apps.bot.services import replies_wait
+from apps.chat import protocol
 from apps.chat.models import Message
 from csbot.asgi import application
 from tests.conftest import SITE_ORIGIN, token_for
@@ -131,6 +132,21 @@ async def test_malformed_frames_get_an_error_and_keep_the_socket(site, visitor, 
     await ws.send_json_to({"type": "ping"})
     assert await ws.receive_json_from() == {"type": "pong"}
     assert await Message.objects.acount() == 0
+    await ws.disconnect()
+
+
+async def test_the_longest_chinese_message_fits_in_a_frame(site, visitor):
+    ws, _ = await connected(site, visitor)
+    longest = "长" * protocol.MAX_MESSAGE_CHARS
+    # As browsers send it: JSON.stringify leaves Chinese unescaped (3 bytes, not 6).
+    frame = {"type": "message.send", "client_id": "c-00000001", "text": longest}
+    await ws.send_to(text_data=json.dumps(frame, ensure_ascii=False))
+    ack = (await frames_until(ws, "message.ack"))[-1]
+    assert (await Message.objects.aget(pk=ack["id"])).text == longest
+    frame = {"type": "message.send", "client_id": "c-00000002", "text": longest + "长"}
+    await ws.send_to(text_data=json.dumps(frame, ensure_ascii=False))
+    assert (await _next_error(ws))["code"] == "message_too_long"
+    await replies_wait()
     await ws.disconnect()
 
 
