@@ -28,7 +28,7 @@ from apps.chat.services import (
     visitor_touch,
 )
 from apps.chat.tokens import visitor_token_read
-from apps.core.ratelimit import rate_limit_hit
+from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
 from apps.handoff.models import Ticket
 from apps.handoff.services import handoff_request, handoff_triggers_check, ticket_leave_message
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_UNKNOWN_SITE = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -62,8 +63,19 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         self.status = ""
         # Seqs of messages this socket has shown, so a replay and a live event never both show one.
         self.delivered: set[int] = set()
+        client = self.scope.get("client") or ("", 0)
+        self.client_ip = client[0]
+        self.holds_slot = False
         # A close code must follow an accepted handshake to reach the browser.
         await self.accept()
+        if not slot_acquire(
+            scope="visitor-sockets", key=self.client_ip, limit=settings.CSBOT_SOCKETS_PER_IP
+        ):
+            await self.close(
+                code=CLOSE_TOO_MANY_SOCKETS, reason="too many open sockets from this address"
+            )
+            return
+        self.holds_slot = True
         if self.site is None:
             await self.close(code=CLOSE_UNKNOWN_SITE, reason="unknown site")
             return
@@ -73,6 +85,8 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             return
 
     async def disconnect(self, code: int) -> None:
+        if self.holds_slot:
+            slot_release(scope="visitor-sockets", key=self.client_ip)
         if self.conversation_id is not None:
             await self.channel_layer.group_discard(
                 events.conversation_group(self.conversation_id), self.channel_name

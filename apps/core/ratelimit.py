@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from django.core.cache import cache
@@ -21,3 +22,25 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int) -> 
         cache.add(cache_key, 1, timeout=window_seconds + 1)
         return True
     return count <= limit
+
+
+def slot_acquire(*, scope: str, key: str, limit: int, ttl_seconds: int = 3600) -> bool:
+    """Take one of ``limit`` concurrent slots (open sockets); ``False`` when all are taken.
+
+    The counter expires ``ttl_seconds`` after the last acquisition, so slots held by a worker
+    that died are given back eventually instead of locking the client out for good.
+    """
+    cache_key = f"slots:{scope}:{key}"
+    cache.add(cache_key, 0, timeout=ttl_seconds)
+    count = cache.incr(cache_key)
+    cache.touch(cache_key, ttl_seconds)
+    if count > limit:
+        cache.decr(cache_key)
+        return False
+    return True
+
+
+def slot_release(*, scope: str, key: str) -> None:
+    # ValueError: the counter expired while the socket was open; nothing left to give back.
+    with contextlib.suppress(ValueError):
+        cache.decr(f"slots:{scope}:{key}")

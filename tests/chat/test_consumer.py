@@ -313,3 +313,17 @@ async def test_identify_is_stored_on_the_visitor(site, visitor):
     await visitor.arefresh_from_db()
     assert (visitor.name, visitor.email, visitor.external_id) == ("Li Lei", "li@example.com", "u-7")
     await ws.disconnect()
+
+
+async def test_sockets_per_address_are_limited_and_given_back(site, visitor, settings):
+    settings.CSBOT_SOCKETS_PER_IP = 2
+    first, _ = await connected(site, visitor)
+    second, _ = await connected(site, visitor)
+    third = communicator(site.public_key)
+    await third.connect()
+    closed = await third.receive_output()
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4429)
+    await first.disconnect()
+    again, _ = await connected(site, visitor)
+    await again.disconnect()
+    await second.disconnect()
