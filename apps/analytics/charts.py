@@ -10,12 +10,12 @@ from apps.analytics.selectors import Insights, Outcome
 from apps.handoff.models import Ticket
 
 # Outcome colours, the same in every chart and in the legend of the figures above them.
-OUTCOME_COLOURS = {
-    Outcome.RESOLVED_BOT: "#16a34a",
-    Outcome.RESOLVED_AGENT: "#2563eb",
-    Outcome.HANDED_OFF: "#f59e0b",
-    Outcome.ABANDONED: "#dc2626",
-    Outcome.OPEN: "#9ca3af",
+OUTCOME_COLOURS: dict[str, str] = {
+    Outcome.RESOLVED_BOT.value: "#16a34a",
+    Outcome.RESOLVED_AGENT.value: "#2563eb",
+    Outcome.HANDED_OFF.value: "#f59e0b",
+    Outcome.ABANDONED.value: "#dc2626",
+    Outcome.OPEN.value: "#9ca3af",
 }
 
 

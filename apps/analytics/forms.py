@@ -26,7 +26,9 @@ class InsightsFilter(forms.Form):
         super().__init__(
             {"site": data.get("site", ""), "first": data.get("from"), "last": data.get("to")}
         )
-        self.fields["site"].queryset = sites
+        site_field = self.fields["site"]
+        assert isinstance(site_field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        site_field.queryset = sites
         self.sites = sites
 
     def clean(self) -> dict:

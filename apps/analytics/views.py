@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -127,7 +127,7 @@ def _csv_lines(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Itera
 
 
 @login_required
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: HttpRequest) -> HttpResponseBase:
     """Stream the rows behind the dashboard as CSV: ``rows=`` one of ``EXPORTS``."""
     if (refused := _refused(request)) is not None:
         return refused

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -178,8 +179,10 @@ def _grouped(site: Site, texts: Counter[str]) -> list[list[str]]:
         term: idf(doc_count, sum(index.lexical.term_df(term) for index in indexes))
         for term in {term for q in questions for term in q.terms}
     }
-    grouping = {"weights": weights, "light_terms": LIGHT_TERMS}
-    groups = [[questions[i] for i in members] for members in questions_group(questions, **grouping)]
+    groups = [
+        [questions[i] for i in members]
+        for members in questions_group(questions, weights=weights, light_terms=LIGHT_TERMS)
+    ]
     if embedder is None or len(groups) < 2:
         return [[q.text for q in group] for group in groups]
     leads = [group[0].text for group in groups[:MAX_EMBEDDED]]
@@ -194,7 +197,8 @@ def _grouped(site: Site, texts: Counter[str]) -> list[list[str]]:
             )
             for group, vector in zip(groups, vectors, strict=True)
         ],
-        **grouping,
+        weights=weights,
+        light_terms=LIGHT_TERMS,
     )
     return [[q.text for g in members for q in groups[g]] for members in merged]
 
@@ -207,7 +211,7 @@ def knowledge_gaps(*, site: Site, period: Period, limit: int = 20) -> list[GapGr
     counts = Counter({text: wording.asked for text, wording in wordings.items()})
     grouped = _grouped(site, counts)[:limit]
     # A gap's tickets were opened after its question, so within or after the period.
-    tickets: dict[int, list[dict]] = defaultdict(list)
+    tickets: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in (
         Ticket.objects.filter(site=site, created_at__gte=period.start)
         .order_by("-created_at", "-pk")
@@ -219,7 +223,7 @@ def knowledge_gaps(*, site: Site, period: Period, limit: int = 20) -> list[GapGr
 
 
 def _gap_group(
-    texts: list[str], wordings: dict[str, _Wording], tickets: dict[int, list[dict]]
+    texts: list[str], wordings: dict[str, _Wording], tickets: dict[int, list[Mapping[str, Any]]]
 ) -> GapGroup:
     conversations = set().union(*(wordings[text].conversations for text in texts))
     group_tickets = [t for cid in sorted(conversations) for t in tickets.get(cid, [])]

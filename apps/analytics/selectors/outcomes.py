@@ -53,7 +53,17 @@ class AbandonedDetail(models.TextChoices):
     UNANSWERED = "unanswered", _("last question not answered")
 
 
-def _base(site: Site, period: Period) -> QuerySet[Conversation]:
+def conversations_judged(*, site: Site, period: Period) -> QuerySet[Conversation]:
+    """The conversations that get an outcome: the site's, started in the period, with a message.
+
+    A conversation the visitor opened without writing anything is not one.
+    """
+    return Conversation.objects.filter(
+        site=site, created_at__gte=period.start, created_at__lt=period.end, last_seq__gt=0
+    )
+
+
+def _base(site: Site, period: Period) -> QuerySet[Any, Any]:
     """Per conversation, what the rules read; each subquery appears (and runs) once."""
     # Ids grow with time: the highest is the latest ticket, found without a sort.
     latest_ticket = (
@@ -75,9 +85,7 @@ def _base(site: Site, period: Period) -> QuerySet[Conversation]:
         conversation=OuterRef("pk"), author_kind=Message.AuthorKind.VISITOR
     ).order_by("-seq")
     return (
-        Conversation.objects.filter(
-            site=site, created_at__gte=period.start, created_at__lt=period.end, last_seq__gt=0
-        )
+        conversations_judged(site=site, period=period)
         .annotate(
             day=TruncDate("created_at", tzinfo=period.zone),
             ticket_id=Subquery(latest_ticket),

@@ -9,9 +9,8 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
 from apps.analytics.models import AnswerFeedback, CsatResponse
 from apps.analytics.selectors.common import Period
-from apps.analytics.selectors.outcomes import conversation_outcomes
+from apps.analytics.selectors.outcomes import conversation_outcomes, conversations_judged
 from apps.bot.models import AnswerAudit
-from apps.chat.models import Conversation
 from apps.handoff.models import Ticket
 from apps.llm.models import UsageRecord
 from apps.sites.models import Site
@@ -52,9 +51,7 @@ def conversation_rows(*, site: Site, period: Period) -> Rows:
     )
     outcomes = conversation_outcomes(site=site, period=period)
     rows = (
-        Conversation.objects.filter(
-            site=site, created_at__gte=period.start, created_at__lt=period.end, last_seq__gt=0
-        )
+        conversations_judged(site=site, period=period)
         .annotate(
             cost=Subquery(cost),
             up=Subquery(thumbs.annotate(n=Count("pk", filter=Q(value="up"))).values("n")),

@@ -189,6 +189,6 @@ def csat_request_for(*, conversation_id: int, now: dt.datetime) -> int | None:
         .order_by("-created_at", "-pk")
         .first()
     )
-    if not _ratable(ticket, now) or CsatResponse.objects.filter(ticket=ticket).exists():
+    if ticket is None or not _ratable(ticket, now):
         return None
-    return ticket.pk
+    return None if CsatResponse.objects.filter(ticket=ticket).exists() else ticket.pk
