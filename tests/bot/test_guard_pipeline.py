@@ -6,7 +6,6 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from apps.bot.guard import MASK_CHAR
 from apps.bot.models import AnswerAudit, GuardEvent, SensitiveTerm
@@ -15,9 +14,8 @@ from apps.bot.services import replies_wait
 from apps.bot.texts import text_for
 from apps.knowledge.models import Article
 from apps.knowledge.services.content import article_save
-from csbot.asgi import application
 from tests.bot.conftest import answered
-from tests.conftest import SITE_ORIGIN, token_for
+from tests.handoff.sockets import frames_until, visitor_socket
 from tests.llm.provider_replies import openai_error, openai_stream
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -32,35 +30,26 @@ def terms(db: None) -> None:
     SensitiveTerm.objects.create(term="lawsuit", category="other", action="handoff")
 
 
-async def _chat(site, visitor, text: str) -> list[dict]:
-    """Send ``text`` on the visitor's socket; every frame received until the answer is done."""
-    ws = WebsocketCommunicator(
-        application,
-        f"/ws/chat/?site={site.public_key}",
-        headers=[(b"origin", SITE_ORIGIN.encode())],
-    )
-    connected, _ = await ws.connect()
-    assert connected
-    await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor)})
-    frames = [await ws.receive_json_from()]
+async def _chat(visitor, text: str) -> list[dict]:
+    """Send ``text`` on the visitor's socket; every frame received until all is quiet again."""
+    ws, _ = await visitor_socket(visitor)
     await ws.send_json_to({"type": "message.send", "client_id": "guard-0001", "text": text})
-    while not (frames[-1]["type"] == "message.done" or _bot_message_new(frames[-1])):
-        frames.append(await ws.receive_json_from(timeout=5))
-    done = len(frames)
+    frames = await frames_until(ws, _answer_ended)
     await replies_wait()
     # A handoff after the answer tells the visitor too (status, system message).
     while not await ws.receive_nothing(timeout=0.05):
         frames.append(await ws.receive_json_from())
     await ws.disconnect()
-    return frames[:done] if frames[done:] == [] else frames
+    return frames
 
 
-def _bot_message_new(frame: dict) -> bool:
+def _answer_ended(frame: dict) -> bool:
+    """The bot's answer is done: streamed then finished, or sent whole."""
     message = frame.get("message", {})
-    return (
+    return frame["type"] == "message.done" or (
         frame["type"] == "message.new"
         and message.get("author") == "bot"
-        and (message.get("state") == "complete")
+        and message.get("state") == "complete"
     )
 
 
@@ -71,7 +60,7 @@ async def test_a_term_streamed_mid_answer_never_reaches_the_visitor_socket(
     # The term arrives split over three chunks, after text the visitor does see.
     tokens = ["Shipping is free from 99 yuan [1]. ", "Our 秘", "密", "配方 is ", "a secret."]
     provider.reply(openai_stream(tokens))
-    frames = await _chat(site, visitor, "Is shipping free on orders of 99 yuan?")
+    frames = await _chat(visitor, "Is shipping free on orders of 99 yuan?")
     wire = json.dumps(frames, ensure_ascii=False)
     assert TERM not in wire
     assert "秘密" not in wire
@@ -94,7 +83,7 @@ async def test_a_provider_content_filter_refusal_takes_the_same_path(
     provider.reply(
         openai_stream(["Shipping is free ", "from 99 yuan [1]. And"], finish="content_filter")
     )
-    frames = await _chat(site, visitor, "Is shipping free on orders of 99 yuan?")
+    frames = await _chat(visitor, "Is shipping free on orders of 99 yuan?")
     done = next(f for f in frames if f["type"] == "message.done")
     assert done["message"]["text"] == text_for("refuse_handoff", "en")
     assert "message.reset" in [f["type"] for f in frames]

@@ -22,6 +22,7 @@ from apps.bot.models import AnswerAudit, BotSettings
 from apps.bot.respond import respond
 from apps.bot.selectors import bot_settings_get
 from apps.bot.trace import Ask, Trace
+from apps.knowledge.management.commands.kb_eval import _load as queries_load
 from apps.knowledge.models import Article, Collection, FAQEntry, Status
 from apps.knowledge.selectors import collections_for_site
 from apps.llm.services import usage_flush
@@ -209,24 +210,11 @@ def _figures(counts: Counter[str], latencies: list[float]) -> dict[str, Any]:
 
 
 def _load(path: Path) -> list[dict]:
-    if not path.exists():
-        raise CommandError(f"{path}: no such file")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if not isinstance(row["query"], str) or not isinstance(row["relevant"], list):
-                raise TypeError
-            if not isinstance(row.get("history", []), list):
-                raise TypeError
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise CommandError(
-                f"{path} line {number}: expected {{id, lang, query, relevant[, history]}}"
-            ) from exc
+    """kb_eval's queries file, each row with its language (en, zh) and history checked."""
+    rows = queries_load(path)
+    for number, row in enumerate(rows, start=1):
+        history = row.setdefault("history", [])
+        if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+            raise CommandError(f"{path} query {number}: history must be a list of messages")
         row["lang"] = "zh" if str(row.get("lang", "")).lower().startswith("zh") else "en"
-        rows.append(row)
-    if not rows:
-        raise CommandError(f"{path}: no queries")
     return rows
