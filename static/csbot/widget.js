@@ -11,9 +11,12 @@
   const SITE = script.getAttribute("data-site") || "";
   const ORIGIN = new URL(script.src, location.href).origin;
   const KEY = `csbot:${SITE}:`;
-  // The server refuses frames over 8 KiB (CSBOT_MAX_FRAME_BYTES): 4000 CJK characters are 12 KB.
-  const MAX_CHARS = 4000;
+  // The server's limits (docs/protocol.md): 2000 characters (code points) a message, 8 KiB a
+  // frame (CSBOT_MAX_FRAME_BYTES). Escaped control characters can still overflow the frame.
+  const MAX_CHARS = 2000;
   const MAX_FRAME_BYTES = 8192;
+  const MAX_COMMENT = 1000;
+  const COUNT_FROM = MAX_CHARS * 0.8; // the counter shows from here on
 
   const STRINGS = {
     en: {
@@ -41,12 +44,42 @@
       source: "Source",
       interrupted: "This answer was cut off.",
       unavailable: "Chat is not available on this page.",
+      placeholderClosed: "Start a new conversation…",
+      newConversation: "New conversation",
+      human: "Talk to a human",
+      over: (n) => ` · ${n} too many`,
+      dismiss: "Dismiss",
+      leave: "Leave us a message",
+      leaveHint: "We will reply here and by email.",
+      back: (when) => `Our team is back ${when}.`,
+      name: "Name (optional)",
+      email: "Email",
+      text: "Your message",
+      sendLeave: "Send message",
+      emailInvalid: "Please enter a valid email address, like name@example.com.",
+      textRequired: "Please write your message.",
+      rate: "Was this answer helpful?",
+      up: "Helpful",
+      down: "Not helpful",
+      why: "What went wrong? (optional)",
+      thanks: "Thanks for your feedback.",
+      csat: "How would you rate the help you received?",
+      stars: ["Very poor", "Poor", "Okay", "Good", "Excellent"],
+      comment: "Comment (optional)",
+      pick: "Please choose a rating from 1 to 5.",
+      rateSend: "Submit rating",
+      submit: "Submit",
+      csatThanks: "Thank you for your rating!",
       errors: {
         rate_limited: "You are sending messages too quickly. Wait a moment, then retry.",
         message_too_long: "This message is too long. Please shorten it.",
         empty_message: "The message is empty.",
         unavailable: "The server could not take your message yet; retrying.",
         frame_too_large: "This message is too long. Please shorten it.",
+        email_required: "Please enter your email address so we can reply.",
+        bad_frame: "Please check the form: something in it was not accepted.",
+        unknown_message: "This answer can no longer be rated.",
+        nothing_to_rate: "This conversation can no longer be rated.",
       },
     },
     zh: {
@@ -74,12 +107,42 @@
       source: "来源",
       interrupted: "这条回答未能完成。",
       unavailable: "此页面无法使用在线客服。",
+      placeholderClosed: "发送消息开始新的对话…",
+      newConversation: "新的对话",
+      human: "转人工",
+      over: (n) => `，超出 ${n} 字`,
+      dismiss: "关闭",
+      leave: "给我们留言",
+      leaveHint: "我们会在这里并通过邮件回复您。",
+      back: (when) => `人工客服将于 ${when} 上线。`,
+      name: "称呼（选填）",
+      email: "邮箱",
+      text: "留言内容",
+      sendLeave: "提交留言",
+      emailInvalid: "请填写有效的邮箱地址，例如 name@example.com。",
+      textRequired: "请填写留言内容。",
+      rate: "这条回答有帮助吗？",
+      up: "有帮助",
+      down: "没有帮助",
+      why: "哪里不满意？（选填）",
+      thanks: "感谢您的反馈。",
+      csat: "您对本次服务满意吗？",
+      stars: ["非常不满意", "不满意", "一般", "满意", "非常满意"],
+      comment: "补充说明（选填）",
+      pick: "请选择 1 到 5 分。",
+      rateSend: "提交评价",
+      submit: "提交",
+      csatThanks: "感谢您的评价！",
       errors: {
         rate_limited: "发送太频繁了，请稍等片刻再重试。",
         message_too_long: "消息太长，请缩短后再发送。",
         empty_message: "消息不能为空。",
         unavailable: "服务器暂时无法接收消息，正在重试。",
         frame_too_large: "消息太长，请缩短后再发送。",
+        email_required: "请填写邮箱，方便我们回复您。",
+        bad_frame: "请检查表单：有内容未被接受。",
+        unknown_message: "这条回答已无法评价。",
+        nothing_to_rate: "本次对话已无法评价。",
       },
     },
   };
@@ -264,20 +327,29 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
 .badge{position:absolute;top:-3px;right:-3px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;border:2px solid #fff;background:#dc2626;color:#fff;font-size:12px;font-weight:600;line-height:18px;text-align:center}
 .panel{position:fixed;right:20px;bottom:88px;width:380px;height:min(640px,calc(100vh - 108px));display:flex;flex-direction:column;background:#fff;border-radius:16px;overflow:hidden;box-shadow:0 16px 48px rgba(15,23,42,.2),0 2px 8px rgba(15,23,42,.1);animation:rise .18s ease-out}
 @keyframes rise{from{opacity:0;transform:translateY(12px)}}
-.head{display:flex;align-items:center;gap:12px;padding:14px 10px 14px 16px;background:var(--accent);color:var(--ink)}
-.avatar{flex:none;width:38px;height:38px;border-radius:50%;background:rgba(255,255,255,.22);display:flex;align-items:center;justify-content:center;font-weight:600;font-size:16px}
+.head{display:flex;align-items:center;gap:10px;padding:14px 10px 14px 16px;background:var(--accent);color:var(--ink)}
 .who{flex:1;min-width:0}
 .title{margin:0;font-size:16px;font-weight:600;line-height:1.3;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.status{margin:1px 0 0;font-size:13px;line-height:1.3;opacity:.92;display:flex;align-items:center;gap:6px}
+.sub{display:flex;align-items:center;gap:8px;margin-top:2px}
+.status{flex:1;min-width:0;margin:0;font-size:13px;line-height:1.3;display:flex;align-items:center;gap:6px}
+.state{opacity:.92;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .dot{flex:none;width:8px;height:8px;border-radius:50%;background:#4ade80;box-shadow:0 0 0 2px rgba(255,255,255,.35)}
-.down .dot{background:#cbd5e1}
+.down .dot,[data-status=closed] .dot{background:#cbd5e1}
+[data-status=waiting] .dot{background:#fbbf24}
 .actions{display:flex;gap:4px}
+.human{flex:none;display:flex;align-items:center;gap:5px;height:26px;padding:0 10px 0 8px;border-radius:13px;background:rgba(127,127,127,.22);font-size:12px;font-weight:600;white-space:nowrap}
+.human:hover{background:rgba(127,127,127,.34)}
+.human[aria-disabled=true]{opacity:.55;cursor:default}
+.human svg{width:14px;height:14px}
 .close{flex:none;width:36px;height:36px;border-radius:8px;display:flex;align-items:center;justify-content:center}
 .close:hover{background:rgba(127,127,127,.22)}
 .close svg{width:20px;height:20px}
 .head :focus-visible{outline-color:var(--ink)}
 .log{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:16px 14px;background:#f8fafc}
-.list,.log{display:flex;flex-direction:column;gap:12px}
+.list,.log,.earlier{display:flex;flex-direction:column;gap:12px}
+.earlier:empty{display:none}
+.divider{display:flex;align-items:center;gap:10px;font-size:12px;color:#64748b}
+.divider::before,.divider::after{content:"";flex:1;border-top:1px solid #e2e8f0}
 .log:focus-visible{outline-offset:-2px}
 .msg{display:flex;flex-direction:column;align-items:flex-start;max-width:86%}
 .msg.visitor{align-self:flex-end;align-items:flex-end}
@@ -306,14 +378,47 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
 .meta{margin:3px 4px 0;font-size:12px;color:#64748b}
 .failed .meta{color:#b91c1c}
 .meta button{margin-left:6px;font-weight:600;text-decoration:underline}
+.rate{display:flex;flex-wrap:wrap;align-items:center;gap:2px;margin:2px 0 0;font-size:12px;color:#64748b}
+.thumb,.x{width:30px;height:30px;border-radius:8px;display:flex;align-items:center;justify-content:center;color:#94a3b8}
+.thumb:hover,.x:hover{background:#e2e8f0;color:#334155}
+.thumb[aria-pressed=true]{background:#e2e8f0;color:var(--link)}
+.thumb svg,.x svg{width:16px;height:16px}
+.thumb.down svg{transform:rotate(180deg)}
+.rate p{margin:0 0 0 4px}
+.why{display:flex;gap:6px;width:300px;max-width:100%;margin-top:4px}
+.why .in{margin:0;height:38px;resize:none}
+.in{display:block;width:100%;margin:4px 0 0;padding:8px 10px;border:1px solid #cbd5e1;border-radius:8px;background:#fff;color:#0f172a;font:inherit;font-size:14px;line-height:20px;outline:none;resize:vertical}
+.in:focus{border-color:var(--accent);box-shadow:0 0 0 1px var(--accent)}
+.in[aria-invalid=true]{border-color:#dc2626;box-shadow:0 0 0 1px #dc2626}
+.primary{flex:none;height:38px;padding:0 18px;border-radius:19px;background:var(--accent);color:var(--ink);font-size:14px;font-weight:600}
 .dots{display:inline-flex;gap:4px;padding:6px 2px}
 .dots i{width:7px;height:7px;border-radius:50%;background:#94a3b8;animation:blink 1.2s infinite ease-in-out}
 .dots i:nth-child(2){animation-delay:.15s}
 .dots i:nth-child(3){animation-delay:.3s}
 @keyframes blink{0%,60%,100%{opacity:.35;transform:none}30%{opacity:1;transform:translateY(-3px)}}
 .alert{margin:0;padding:8px 14px;background:#fef2f2;color:#991b1b;font-size:13px;border-top:1px solid #fecaca}
+.notice{flex:none;max-height:62%;overflow-y:auto;overscroll-behavior:contain;border-top:1px solid #e2e8f0;background:#fff}
 .notice:empty{display:none}
-.composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px 12px;border-top:1px solid #e2e8f0;background:#fff}
+.card{position:relative;padding:14px 16px 16px}
+.card h3,.card legend{margin:0 30px 2px 0;padding:0;font-size:15px;font-weight:600;line-height:1.35;color:#0f172a}
+.hint{margin:0 0 10px;font-size:13px;color:#475569}
+.x{position:absolute;top:10px;right:10px}
+.card label{display:block;margin:0 0 10px;font-size:13px;font-weight:500;color:#334155}
+.err{margin:-4px 0 10px;font-size:12.5px;color:#b91c1c}
+.err:empty{display:none}
+fieldset{margin:0;padding:0;border:0;min-width:0}
+.scale{display:flex;gap:6px;margin:10px 0 4px}
+.card .scale label{position:relative;flex:1;margin:0}
+.scale span{display:flex;align-items:center;justify-content:center;height:40px;border:1px solid #cbd5e1;border-radius:10px;font-size:15px;font-weight:600;cursor:pointer}
+.scale span:hover{border-color:var(--accent)}
+.scale input:checked+span{background:var(--accent);border-color:var(--accent);color:var(--ink)}
+.scale input:focus-visible+span{outline:2px solid var(--accent);outline-offset:2px}
+.ends{display:flex;justify-content:space-between;margin:0 0 12px;font-size:12px;color:#64748b}
+.done{margin:0;padding-right:30px;font-size:14px;font-weight:600;color:#166534}
+.count{margin:-6px 2px 8px;text-align:right;font-size:12px;color:#64748b}
+.composer .count{flex-basis:100%;margin:-4px 0 0;padding:0 4px}
+.count.over{color:#b91c1c;font-weight:600}
+.composer{display:flex;flex-wrap:wrap;align-items:flex-end;gap:8px;padding:10px 12px 12px;border-top:1px solid #e2e8f0;background:#fff}
 .composer textarea{flex:1;min-width:0;height:42px;max-height:128px;margin:0;padding:10px 14px;resize:none;border:1px solid #cbd5e1;border-radius:21px;background:#fff;color:#0f172a;font:inherit;font-size:15px;line-height:20px;outline:none}
 .composer textarea::placeholder{color:#94a3b8}
 .composer textarea:focus{border-color:var(--accent);box-shadow:0 0 0 1px var(--accent)}
@@ -321,19 +426,24 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
 .send:disabled{opacity:.4;cursor:default}
 .send svg{width:20px;height:20px}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
-@media (max-width:480px){.panel{top:0;right:0;bottom:0;left:0;width:auto;height:auto;border-radius:0;animation:none}.open .launcher{display:none}.composer textarea{font-size:16px}}
+@media (max-width:480px){.panel{top:0;right:0;bottom:0;left:0;width:auto;height:auto;border-radius:0;animation:none}.open .launcher{display:none}.composer textarea,.in{font-size:16px}.human svg{display:none}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
 `;
 
   const ICON_CHAT =
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 11.5a8.4 8.4 0 0 1-9 8.4 9 9 0 0 1-3.9-.9L3 20.5l1.5-4.4A8 8 0 0 1 3 11.5 8.6 8.6 0 0 1 12 3a8.6 8.6 0 0 1 9 8.5z"/></svg>';
   const ICON_DOWN = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="m6 9 6 6 6-6"/></svg>';
+  const ICON_X = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg>';
+  const ICON_HUMAN =
+    '<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="8" r="4"/><path d="M4 21a8 8 0 0 1 16 0"/></svg>';
+  const ICON_THUMB =
+    '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 10h4v11H3zM7 10l4-7c1.6 0 2.6 1.2 2.3 2.7L12.6 10h6.2a2 2 0 0 1 2 2.4l-1.4 7A2 2 0 0 1 17.4 21H7"/></svg>';
   const SKELETON = `<div class="root">
 <div class="panel" role="dialog" id="panel" aria-labelledby="title" hidden>
-<div class="head"><div class="avatar" aria-hidden="true"></div><div class="who"><h2 class="title" id="title" tabindex="-1"></h2><p class="status"><span class="dot"></span><span class="state"></span></p></div><div class="actions"></div><button type="button" class="close"><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg></button></div>
-<div class="log" tabindex="0"><div class="list"></div><div class="msg typing" hidden><div class="bubble"><span class="dots"><i></i><i></i><i></i></span></div></div></div>
+<div class="head"><div class="who"><h2 class="title" id="title" tabindex="-1"></h2><div class="sub"><p class="status"><span class="dot"></span><span class="state"></span></p><div class="actions"></div></div></div><button type="button" class="close">${ICON_X}</button></div>
+<div class="log" tabindex="0"><div class="earlier"></div><div class="list"></div><div class="msg typing" hidden><div class="bubble"><span class="dots"><i></i><i></i><i></i></span></div></div></div>
 <p class="alert" role="alert" hidden></p><div class="notice"></div>
-<form class="composer"><textarea rows="1" maxlength="${MAX_CHARS}" enterkeyhint="send"></textarea><button type="submit" class="send" disabled><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg></button></form>
+<form class="composer"><p class="count" id="count" hidden></p><textarea rows="1" enterkeyhint="send" aria-describedby="count"></textarea><button type="submit" class="send" disabled><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg></button></form>
 <div class="sr" aria-live="polite"></div>
 </div>
 <button type="button" class="launcher" aria-expanded="false" aria-controls="panel">${ICON_CHAT}<span class="badge" aria-hidden="true" hidden></span></button>
@@ -362,9 +472,16 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
   let typingSentAt = 0;
   let typingIdle = 0;
   let identifyQueue = []; // [{frame, resolve, reject}] not yet answered
+  let askedHuman = false; // "talk to a human" was pressed; its answer has not come yet
+  let card = null; // what ui.notice shows: {kind: "leave"|"csat", el, ticket}
+  let contact = {}; // the name and email the page gave identify(), for the form
   let ui = null;
   const messages = new Map(); // id → message
   const outbox = new Map(); // client_id → visitor message not yet acknowledged
+  // The visitor's thumbs, by message id: {v: up|down, c: comment, s: acknowledged}. The server
+  // does not replay them (docs/protocol.md §5), so they are kept here, the latest 200.
+  const votes = new Map(Object.entries(load("localStorage", "votes") || {}).map(([id, v]) => [Number(id), v]));
+  const voteQueue = []; // ids of feedback frames awaiting feedback.ack, in sending order
 
   const send = (frame) => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
@@ -442,6 +559,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     replaying = false;
     clearInterval(heartbeat);
     clearTimeout(pongTimer);
+    askedHuman = false; // its answer is lost with the socket
     showTyping(false);
     renderStatus();
     if (code === 4403 || code === 4404) {
@@ -501,23 +619,19 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
       setStatus(frame.status);
       if (isOpen) markSeen();
       for (const pending of outbox.values()) {
-        if (!pending.failed) send({ type: "message.send", client_id: pending.client_id, text: pending.text });
+        if (!pending.failed) send(outFrame(pending));
       }
+      for (const [id, vote] of votes) if (!vote.s) sendVote(id);
       clearInterval(heartbeat);
       heartbeat = setInterval(ping, 25000);
     },
 
     "message.ack"(frame) {
-      const pending = outbox.get(frame.client_id);
-      if (!pending) return;
-      outbox.delete(frame.client_id);
-      saveOutbox();
-      Object.assign(pending, { id: frame.id, seq: frame.seq, pending: false, failed: null });
-      messages.set(frame.id, pending);
-      lastSeq = Math.max(lastSeq, frame.seq);
-      render(pending);
-      place(pending);
-      if (!frame.duplicate && status === "bot") showTyping(true, 30000);
+      if (acknowledge(frame) && !frame.duplicate && status === "bot") showTyping(true, 30000);
+    },
+
+    "leave_message.ack"(frame) {
+      acknowledge(frame); // the thank-you is a system message
     },
 
     "message.new"(frame) {
@@ -556,6 +670,49 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
       setStatus(frame.status);
     },
 
+    // The last conversation was closed; this one starts with the message being sent (§4).
+    "conversation.new"(frame) {
+      switchConversation(frame.conversation.id);
+      setStatus(frame.conversation.status);
+    },
+
+    "handoff.ack"(frame) {
+      // Nobody there: handoff.unavailable follows and opens the form for the visitor who asked.
+      askedHuman = frame.state === "unavailable";
+      // conversation.status follows this ack on the same socket: hide the button already.
+      if (frame.state === "waiting") setStatus("waiting");
+      else if (frame.state === "assigned") setStatus("agent");
+      else renderHuman();
+    },
+
+    "handoff.unavailable"(frame) {
+      openLeave({ reason: frame.reason, opens_at: frame.opens_at || null }, { focus: askedHuman });
+      askedHuman = false;
+      renderHuman();
+    },
+
+    "feedback.ack"(frame) {
+      const id = frame.message_id;
+      const queued = voteQueue.indexOf(id);
+      if (queued >= 0) voteQueue.splice(queued, 1);
+      const vote = votes.get(id);
+      if (vote && vote.v === frame.value) {
+        vote.s = 1;
+        saveVotes();
+        paintVote(barOf(id), vote);
+      }
+    },
+
+    "csat.request"(frame) {
+      const ticket = frame.ticket_id;
+      if ((card && card.ticket === ticket) || load("sessionStorage", "csat") === ticket) return;
+      openCsat(ticket);
+    },
+
+    "csat.ack"() {
+      if (card && card.kind === "csat") cardDone(t.csatThanks);
+    },
+
     identified() {
       const item = identifyQueue.shift();
       if (item) item.resolve();
@@ -568,22 +725,31 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
           // Nothing was stored: the same client_id is sent again shortly.
           setTimeout(() => live && outbox.has(pending.client_id) && resend(pending), 2000);
           showAlert(t.errors.unavailable);
-        } else {
-          pending.failed = frame;
-          render(pending);
-        }
+        } else refuse(pending, frame);
         return;
       }
       if (frame.code === "frame_too_large" && outbox.size) {
         // Too large to parse, so the server could not name the message: it is the latest one.
-        const latest = Array.from(outbox.values()).pop();
-        latest.failed = frame;
-        render(latest);
+        refuse(Array.from(outbox.values()).pop(), frame);
         return;
       }
       if (frame.code === "bad_frame" && identifyQueue.length) {
         identifyQueue.shift().reject(new Error(frame.message));
         return;
+      }
+      if (frame.code === "unknown_message" && voteQueue.length) {
+        const id = voteQueue.shift();
+        votes.delete(id);
+        saveVotes();
+        paintVote(barOf(id), {});
+      }
+      if (frame.code === "nothing_to_rate" && card && card.kind === "csat") {
+        cardDone(t.errors.nothing_to_rate, true);
+        return;
+      }
+      if (askedHuman) {
+        askedHuman = false; // the request was refused (rate_limited)
+        renderHuman();
       }
       showAlert(t.errors[frame.code] || frame.message);
     },
@@ -593,16 +759,46 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     },
   };
 
-  /** Show another conversation (a new one after the last was closed): its history starts empty. */
+  /** Show another conversation (the last one was closed): the old one stays above a divider. */
   const switchConversation = (id) => {
     if (conversationId !== null) {
+      // Messages still in the outbox belong to the new conversation.
+      const waiting = new Set(Array.from(outbox.values(), (m) => m.el));
+      const old = Array.from(ui.list.children).filter((el) => !waiting.has(el));
+      if (old.length) ui.earlier.append(...old, h("p", { class: "divider" }, t.newConversation));
       messages.clear();
-      ui.list.replaceChildren();
-      renderGreeting();
-      lastSeq = 0;
+      lastSeq = 0; // seq starts at 1 in every conversation
       countUnread();
     }
     conversationId = id;
+  };
+
+  /** The server stored a visitor message (message.ack or leave_message.ack); return it. */
+  const acknowledge = (frame) => {
+    const pending = outbox.get(frame.client_id);
+    if (!pending) return null;
+    outbox.delete(frame.client_id);
+    saveOutbox();
+    Object.assign(pending, { id: frame.id, seq: frame.seq, pending: false, failed: null });
+    messages.set(frame.id, pending);
+    lastSeq = Math.max(lastSeq, frame.seq);
+    render(pending);
+    place(pending);
+    return pending;
+  };
+
+  /** The server refused a visitor message: mark it failed, or give a left one back to its form. */
+  const refuse = (pending, frame) => {
+    if (!pending.leave) {
+      pending.failed = frame;
+      render(pending);
+      return;
+    }
+    outbox.delete(pending.client_id);
+    saveOutbox();
+    pending.el.remove();
+    const values = { ...pending.leave, text: pending.text, id: pending.client_id };
+    openLeave(load("sessionStorage", "leave") || {}, { values, error: frame });
   };
 
   const ping = () => {
@@ -668,11 +864,21 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
   const resend = (pending) => {
     pending.failed = null;
     render(pending);
-    send({ type: "message.send", client_id: pending.client_id, text: pending.text });
+    send(outFrame(pending));
   };
 
+  /** The frame that stores a visitor message: a chat message, or one left for the team. */
+  const outFrame = ({ client_id, text, leave }) =>
+    leave
+      ? { type: "leave_message", client_id, name: leave.name, email: leave.email, text }
+      : { type: "message.send", client_id, text };
+
+  /** Whether the server takes this frame: the text's length, and the frame's bytes. */
+  const fits = (frame) =>
+    codePoints(frame.text) <= MAX_CHARS && new TextEncoder().encode(JSON.stringify(frame)).length <= MAX_FRAME_BYTES;
+
   const saveOutbox = () => {
-    const items = Array.from(outbox.values(), (m) => ({ client_id: m.client_id, text: m.text }));
+    const items = Array.from(outbox.values(), ({ client_id, text, leave }) => ({ client_id, text, leave }));
     save("sessionStorage", "outbox", items.length ? items : null);
   };
 
@@ -681,25 +887,232 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
   const submit = () => {
     const text = ui.input.value.trim();
     if (!text) return;
-    const frame = JSON.stringify({ type: "message.send", client_id: clientId(), text });
-    if (text.length > MAX_CHARS || new TextEncoder().encode(frame).length > MAX_FRAME_BYTES) {
+    const id = clientId();
+    if (!fits({ type: "message.send", client_id: id, text })) {
       showAlert(t.errors.message_too_long);
       return;
     }
     ui.input.value = "";
     autosize();
     stopTyping();
-    queueMessage(clientId(), text);
+    queueMessage(id, text);
   };
 
-  const queueMessage = (id, text) => {
-    const message = { client_id: id, text, author: "visitor", state: "complete", citations: [], pending: true };
+  /** Show a visitor message as sending and keep it until acknowledged; `leave`: {name, email}. */
+  const queueMessage = (id, text, leave) => {
+    const message = { client_id: id, text, leave, author: "visitor", state: "complete", citations: [], pending: true };
     outbox.set(id, message);
     saveOutbox();
     render(message);
     place(message);
     scrollToEnd();
-    if (live) send({ type: "message.send", client_id: id, text });
+    if (live) send(outFrame(message));
+  };
+
+  const askHuman = () => {
+    if (!live || askedHuman) return;
+    askedHuman = true;
+    send({ type: "handoff.request" });
+    renderHuman();
+  };
+
+  // --- ratings: thumbs on answers (feedback), 1–5 after an agent (csat) ----------------------
+
+  const saveVotes = () => {
+    const kept = Array.from(votes).slice(-200).map(([id, { v, c, s }]) => [id, { v, c, s }]);
+    save("localStorage", "votes", Object.fromEntries(kept));
+  };
+
+  const sendVote = (id) => {
+    const vote = votes.get(id);
+    vote.s = 0;
+    saveVotes();
+    if (!live) return; // sent after the next resume
+    voteQueue.push(id);
+    send({ type: "feedback", message_id: id, value: vote.v, comment: vote.c });
+  };
+
+  const castVote = (id, value) => {
+    const old = votes.get(id);
+    if (old && old.v === value) return; // one vote per answer; the other thumb changes it
+    votes.delete(id); // re-inserted last, so the latest 200 are kept
+    votes.set(id, { v: value, c: "", ask: value === "down" });
+    sendVote(id);
+    const why = paintVote(barOf(id), votes.get(id));
+    if (why) why.querySelector("input").focus();
+  };
+
+  const barOf = (id) => ui.log.querySelector(`.msg[data-id="${id}"] .rate`);
+
+  /** Thumbs under a finished answer of the bot; null for anything else. */
+  const rateBar = (message) => {
+    if (message.author !== "bot" || typeof message.id !== "number" || message.state !== "complete") return null;
+    const thumb = (value, label) =>
+      h("button", { type: "button", class: `thumb ${value}`, "data-vote": value, "aria-label": label }, ...iconNodes(ICON_THUMB));
+    const bar = h("div", { class: "rate", role: "group", "aria-label": t.rate }, thumb("up", t.up), thumb("down", t.down));
+    bar.append(h("p", { role: "status" }));
+    paintVote(bar, votes.get(message.id));
+    return bar;
+  };
+
+  /** Show a vote on its bar (pressed thumb, thanks, the comment box); return the comment form. */
+  const paintVote = (bar, vote = {}) => {
+    if (!bar) return null;
+    for (const thumb of bar.querySelectorAll(".thumb")) thumb.setAttribute("aria-pressed", thumb.dataset.vote === vote.v);
+    bar.querySelector("p").textContent = vote.s ? t.thanks : "";
+    let why = bar.querySelector(".why");
+    if (vote.ask && !why) {
+      const input = h("input", { class: "in", maxlength: MAX_COMMENT, "aria-label": t.why, placeholder: t.why });
+      bar.append((why = h("form", { class: "why" }, input, h("button", { type: "submit", class: "primary" }, t.submit))));
+    } else if (!vote.ask && why) {
+      if (why.contains(ui.shadow.activeElement)) bar.querySelector(".down").focus();
+      why.remove();
+      why = null;
+    }
+    return why;
+  };
+
+  const onWhy = (event) => {
+    event.preventDefault();
+    const id = Number(event.target.closest(".msg").dataset.id);
+    const vote = votes.get(id);
+    if (!vote) return;
+    vote.c = event.target.querySelector("input").value.trim();
+    vote.ask = false;
+    sendVote(id);
+    paintVote(barOf(id), vote);
+  };
+
+  // --- cards above the composer: leave a message, rate the help ----------------------------
+
+  const showCard = (next, focus) => {
+    card = next;
+    ui.notice.replaceChildren(next.el);
+    if (focus) next.el.querySelector("input").focus();
+    else if (isOpen) ui.announcer.textContent = next.el.querySelector("h3,legend").textContent;
+  };
+
+  /** Remove the card; `dismissed`: the visitor closed it (do not offer it again this visit). */
+  const closeCard = (dismissed) => {
+    if (!card) return;
+    if (card.kind === "leave") save("sessionStorage", "leave", null);
+    else if (dismissed) save("sessionStorage", "csat", card.ticket);
+    const hadFocus = card.el.contains(ui.shadow.activeElement);
+    card = null;
+    ui.notice.replaceChildren();
+    if (hadFocus) ui.input.focus();
+  };
+
+  /** Replace the card's content with a last word, then let it go. */
+  const cardDone = (text, failed) => {
+    const done = card;
+    const hadFocus = done.el.contains(ui.shadow.activeElement);
+    done.el.replaceChildren(h("p", { class: failed ? "err" : "done", role: "status" }, text), dismissButton());
+    if (hadFocus) done.el.querySelector(".x").focus();
+    setTimeout(() => card === done && closeCard(), 6000);
+  };
+
+  const dismissButton = () => h("button", { type: "button", class: "x", "aria-label": t.dismiss }, ...iconNodes(ICON_X));
+
+  /** A moment in the visitor's own time zone (the browser's), in the widget's language. */
+  const formatWhen = (iso) => {
+    const date = new Date(iso);
+    const parts = { weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" };
+    return isNaN(date) ? "" : date.toLocaleString(ui.root.lang, parts);
+  };
+
+  const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/; // what the server accepts (apps/chat/protocol.py)
+
+  /** The leave-a-message form (§4): nobody can chat now; `values` and `error` after a refusal. */
+  const openLeave = (info, { focus, values = {}, error } = {}) => {
+    save("sessionStorage", "leave", info);
+    const input = (name, attrs) =>
+      h("input", { class: "in", name, autocomplete: name, value: values[name] ?? contact[name], ...attrs });
+    const name = input("name", { maxlength: 200 });
+    const email = input("email", { type: "email", maxlength: 254, "aria-required": "true" });
+    const text = h("textarea", { class: "in", name: "text", rows: 3, "aria-required": "true", "aria-describedby": "lf-count" });
+    text.value = values.text || "";
+    const count = h("p", { class: "count", id: "lf-count", hidden: "" });
+    const problem = h("p", { class: "err", id: "lf-err", role: "alert" });
+    const when = info.opens_at && formatWhen(info.opens_at);
+    const form = h(
+      "form",
+      { class: "card", novalidate: "", "aria-labelledby": "lf-title" },
+      h("h3", { id: "lf-title" }, t.leave),
+      h("p", { class: "hint" }, when ? `${t.back(when)} ${t.leaveHint}` : t.leaveHint),
+      h("label", null, t.name, name),
+      h("label", null, t.email, email),
+      h("label", null, t.text, text),
+      count,
+      problem,
+      h("button", { type: "submit", class: "primary" }, t.sendLeave),
+      dismissButton(),
+    );
+    /** Say what is wrong next to `field` (or above the button), and take the visitor there. */
+    const flag = (field, why) => {
+      for (const control of [email, text]) control.setAttribute("aria-invalid", control === field);
+      text.setAttribute("aria-describedby", field === text ? "lf-count lf-err" : "lf-count");
+      if (field === email) email.setAttribute("aria-describedby", "lf-err");
+      else email.removeAttribute("aria-describedby");
+      problem.textContent = why;
+      (field ? field.parentNode : count).after(problem);
+      (field || form.querySelector(".primary")).focus();
+    };
+    text.addEventListener("input", () => countInto(count, text.value));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const leave = { name: name.value.trim(), email: email.value.trim() };
+      const body = text.value.trim();
+      const id = values.id || clientId();
+      if (!leave.email) return flag(email, t.errors.email_required);
+      if (!EMAIL.test(leave.email)) return flag(email, t.emailInvalid);
+      if (!body) return flag(text, t.textRequired);
+      if (!fits(outFrame({ client_id: id, text: body, leave }))) return flag(text, t.errors.message_too_long);
+      closeCard();
+      queueMessage(id, body, leave);
+    });
+    showCard({ kind: "leave", el: form }, focus);
+    countInto(count, text.value);
+    if (error) {
+      const field = { email_required: email, bad_frame: email, rate_limited: null }[error.code];
+      flag(field === undefined ? text : field, t.errors[error.code] || error.message);
+    }
+  };
+
+  /** Ask for a 1–5 rating of the help the visitor got from an agent (§5). */
+  const openCsat = (ticket) => {
+    const problem = h("p", { class: "err", role: "alert" });
+    const comment = h("input", { class: "in", name: "comment", maxlength: MAX_COMMENT });
+    const radio = (label, i) =>
+      h(
+        "label",
+        null,
+        h("input", { type: "radio", class: "sr", name: "rating", value: i + 1, "aria-label": `${i + 1} – ${label}` }),
+        h("span", { "aria-hidden": "true" }, String(i + 1)),
+      );
+    const form = h(
+      "form",
+      { class: "card", novalidate: "" },
+      h(
+        "fieldset",
+        null,
+        h("legend", null, t.csat),
+        h("div", { class: "scale" }, ...t.stars.map(radio)),
+        h("p", { class: "ends", "aria-hidden": "true" }, h("span", null, t.stars[0]), h("span", null, t.stars[4])),
+      ),
+      h("label", null, t.comment, comment),
+      problem,
+      h("button", { type: "submit", class: "primary" }, t.rateSend),
+      dismissButton(),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const picked = form.querySelector(":checked");
+      problem.textContent = !picked ? t.pick : live ? "" : t.offline;
+      if (!picked) form.querySelector("input").focus();
+      else if (live) send({ type: "csat", rating: Number(picked.value), comment: comment.value.trim() });
+    });
+    showCard({ kind: "csat", el: form, ticket });
   };
 
   const noteTyping = () => {
@@ -747,10 +1160,13 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
       title: $(".title"),
       status: $(".status"),
       state: $(".state"),
-      actions: $(".actions"), // slot for header buttons (e.g. "talk to a human")
-      notice: $(".notice"), // slot above the composer (e.g. a leave-a-message form)
+      actions: $(".actions"), // slot for header buttons ("talk to a human")
+      notice: $(".notice"), // slot above the composer (leave a message, rate the help)
       log: $(".log"),
+      earlier: $(".earlier"), // closed conversations, above the current one
       list: $(".list"),
+      count: $("#count"),
+      human: h("button", { type: "button", class: "human" }, ...iconNodes(ICON_HUMAN), t.human),
       typing: $(".typing"),
       alert: $(".alert"),
       input: $("textarea"),
@@ -761,13 +1177,13 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     ui.root.lang = lang === "zh" ? "zh-Hans" : "en";
     applyTheme(site.theme_color);
     ui.title.textContent = site.name;
-    $(".avatar").textContent = Array.from(site.name.trim())[0] || "?";
     $(".close").setAttribute("aria-label", t.close);
     ui.log.setAttribute("aria-label", t.log);
     ui.typing.setAttribute("aria-label", t.typing);
     ui.input.setAttribute("aria-label", t.message);
     ui.input.placeholder = t.placeholder;
     ui.sendButton.setAttribute("aria-label", t.send);
+    ui.actions.append(ui.human);
     renderGreeting();
     renderStatus();
     setUnread(0);
@@ -796,6 +1212,9 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
       submit();
     });
     ui.log.addEventListener("click", onLogClick);
+    ui.log.addEventListener("submit", onWhy);
+    ui.human.addEventListener("click", askHuman);
+    ui.notice.addEventListener("click", (event) => event.target.closest(".x") && closeCard(true));
     window.addEventListener("online", reconnectNow);
     // Another tab of this site saw the replies (the visitor read them there).
     window.addEventListener("storage", (event) => event.key === `${KEY}seen` && !isOpen && countUnread());
@@ -806,7 +1225,9 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && reconnectNow());
 
     document.documentElement.appendChild(host);
-    for (const item of load("sessionStorage", "outbox") || []) queueMessage(item.client_id, item.text);
+    for (const item of load("sessionStorage", "outbox") || []) queueMessage(item.client_id, item.text, item.leave);
+    const left = load("sessionStorage", "leave"); // the form was open on the previous page
+    if (left) openLeave(left);
     if (load("sessionStorage", "open") || wantOpen) open({ focus: wantOpen });
   };
 
@@ -842,12 +1263,33 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     const down = !live && !replaying;
     ui.status.classList.toggle("down", down);
     ui.state.textContent = down ? (historyLoaded ? t.offline : t.connecting) : t.status[status] || status;
+    ui.status.dataset.status = status;
+    ui.input.placeholder = status === "closed" ? t.placeholderClosed : t.placeholder;
+    renderHuman();
   };
 
   const setStatus = (next) => {
     status = next;
     if (next !== "bot") showTyping(false);
     renderStatus();
+  };
+
+  /** "Talk to a human": offered while the bot has the conversation (or it is closed). */
+  const renderHuman = () => {
+    const hide = status === "waiting" || status === "agent";
+    if (hide && ui.shadow.activeElement === ui.human) ui.input.focus();
+    ui.human.hidden = hide;
+    // aria-disabled, not disabled: a disabled button drops the keyboard focus.
+    ui.human.setAttribute("aria-disabled", String(!live || askedHuman));
+  };
+
+  /** Show a text's length near the limit on `el`; return whether it is over the limit. */
+  const countInto = (el, text) => {
+    const n = codePoints(text);
+    el.hidden = n < COUNT_FROM;
+    el.classList.toggle("over", n > MAX_CHARS);
+    el.textContent = `${n} / ${MAX_CHARS}${n > MAX_CHARS ? t.over(n - MAX_CHARS) : ""}`;
+    return n > MAX_CHARS;
   };
 
   const authorLabel = (message) =>
@@ -858,12 +1300,14 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     const el = message.el || (message.el = h("div"));
     el.className = `msg ${message.author}${message.pending ? " pending" : ""}${message.failed ? " failed" : ""}`;
     if (message.seq) el.dataset.seq = message.seq;
+    if (typeof message.id === "number") el.dataset.id = message.id;
     const cites = new Map((message.citations || []).map((c) => [c.n, c]));
     const ctx = { t, cites, prefix: `src-${message.id}-` };
     const bubble = h("div", { class: "bubble" });
     if (message.created_at) bubble.title = new Date(message.created_at).toLocaleString(ui.root.lang);
     if (message.state === "streaming" && !message.text) bubble.append(dots());
-    else if (message.author === "visitor") bubble.append(message.text);
+    // A visitor's text and the server's notices are shown as they are; the others are markdown.
+    else if (message.author === "visitor" || message.author === "system") bubble.append(message.text);
     else bubble.append(markdown(message.text, ctx));
     const showName = message.author === "agent" && message.author_name;
     const parts = [
@@ -872,6 +1316,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
       bubble,
       message.state !== "streaming" && cites.size && sources(message, ctx),
       meta(message),
+      rateBar(message),
     ];
     el.replaceChildren(...parts.filter(Boolean));
     return el;
@@ -936,6 +1381,11 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
         target.scrollIntoView({ block: "nearest" });
         target.focus();
       }
+      return;
+    }
+    const thumb = event.target.closest(".thumb");
+    if (thumb) {
+      castVote(Number(thumb.closest(".msg").dataset.id), thumb.dataset.vote);
       return;
     }
     const button = event.target.closest(".retry");
@@ -1007,7 +1457,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     const input = ui.input;
     input.style.height = "";
     input.style.height = `${Math.min(input.scrollHeight + 2, 128)}px`;
-    ui.sendButton.disabled = !input.value.trim();
+    ui.sendButton.disabled = countInto(ui.count, input.value) || !input.value.trim();
   };
 
   // --- the page's API: window.csbot ----------------------------------------------------------
@@ -1056,6 +1506,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
     new Promise((resolve, reject) => {
       const text = (value) => (value == null ? "" : String(value).trim());
       const frame = { type: "identify", name: text(name), email: text(email), external_id: text(externalId) };
+      contact = { name: frame.name, email: frame.email };
       identifyQueue.push({ frame, resolve, reject });
       if (greeted) send(frame); // otherwise sent after the next `ready`
     });
