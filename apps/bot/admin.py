@@ -224,7 +224,7 @@ class _AuditDisplay:
         return f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out{estimated}"
 
 
-AUDIT_FIELDS = [
+AUDIT_FIELDS = (
     "question_display",
     "reply_display",
     "decision",
@@ -240,7 +240,7 @@ AUDIT_FIELDS = [
     "guard_display",
     "handoff",
     "latency_ms",
-]
+)
 
 
 @admin.register(AnswerAudit)
@@ -258,7 +258,7 @@ class AnswerAuditAdmin(_AuditDisplay, admin.ModelAdmin):
     list_filter = ["decision", "reason", "cached", "for_agent", "language"]
     search_fields = ["standalone", "question__text"]
     list_select_related = ["conversation"]
-    fields = ["conversation", "created_at", "language", "for_agent", *AUDIT_FIELDS, "kb_version"]
+    fields = ("conversation", "created_at", "language", "for_agent", *AUDIT_FIELDS, "kb_version")
     readonly_fields = fields
     date_hierarchy = "created_at"
 

@@ -84,7 +84,7 @@ async def answer(*, conversation_id: int, question_id: int) -> AsyncGenerator[An
         raise RuntimeError("the answering core ended without an AnswerFinal")
     audit = await database_sync_to_async(answer_audit_create)(
         conversation_id=conversation_id,
-        site_id=ask.site_id or 0,
+        site_id=ask.site_id,
         question_id=question_id,
         trace=trace,
         citations=final.citations,

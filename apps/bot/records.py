@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.bot.guard import Hit as TermHit
 from apps.bot.models import AnswerAudit, GuardEvent, SensitiveTerm
 from apps.bot.selectors import guard_matcher
 from apps.bot.trace import GuardVerdict, Trace
@@ -39,7 +40,7 @@ def _guard_event(verdict: GuardVerdict, **where: object) -> GuardEvent:
 def answer_audit_create(
     *,
     conversation_id: int,
-    site_id: int,
+    site_id: int | None,
     question_id: int,
     trace: Trace,
     citations: Sequence[Citation],
@@ -137,27 +138,25 @@ def kb_guard_scan(*, collection_ids: Iterable[int] | None = None) -> ScanResult:
         collections = collections.filter(pk__in=list(collection_ids))
     entries = flagged = 0
     for collection in collections:
-        site_ids = [site.pk for site in collection.sites.all()] or [None]
+        site_ids: list[int | None] = [site.pk for site in collection.sites.all()] or [None]
         matchers = [guard_matcher(site_id=site_id) for site_id in site_ids]
         published = Q(collection=collection, status=Status.PUBLISHED)
-        for model, text_of in ((Article, _article_text), (FAQEntry, _faq_text)):
-            for entry in model.objects.filter(published).iterator():
-                entries += 1
-                text = text_of(entry)
-                hits = {hit.term: hit for matcher in matchers for hit in matcher.find(text)}
-                flagged += _flag(entry, text, list(hits.values()))
+        found: list[tuple[Article | FAQEntry, str]] = [
+            (article, f"{article.title}\n{article.body}")
+            for article in Article.objects.filter(published).iterator()
+        ]
+        found += [
+            (faq, f"{faq.question}\n{faq.alternatives}\n{faq.answer}")
+            for faq in FAQEntry.objects.filter(published).iterator()
+        ]
+        for entry, text in found:
+            entries += 1
+            hits = {hit.term: hit for matcher in matchers for hit in matcher.find(text)}
+            flagged += _flag(entry, text, list(hits.values()))
     return ScanResult(entries=entries, flagged=flagged)
 
 
-def _article_text(article: Article) -> str:
-    return f"{article.title}\n{article.body}"
-
-
-def _faq_text(faq: FAQEntry) -> str:
-    return f"{faq.question}\n{faq.alternatives}\n{faq.answer}"
-
-
-def _flag(entry: Article | FAQEntry, text: str, hits: list) -> int:
+def _flag(entry: Article | FAQEntry, text: str, hits: list[TermHit]) -> int:
     if not hits:
         return 0
     where = {"article": entry} if isinstance(entry, Article) else {"faq": entry}
@@ -187,10 +186,9 @@ def sensitive_terms_add(
 ) -> int:
     """Add many terms at once (a pasted list); ones already listed for that scope are skipped."""
     wanted = list(dict.fromkeys(term.strip() for term in terms if term.strip()))
+    scope = Q(site__isnull=True) if site_id is None else Q(site_id=site_id)
     existing = set(
-        SensitiveTerm.objects.filter(site_id=site_id, term__in=wanted).values_list(
-            "term", flat=True
-        )
+        SensitiveTerm.objects.filter(scope, term__in=wanted).values_list("term", flat=True)
     )
     created = SensitiveTerm.objects.bulk_create(
         SensitiveTerm(term=term[:100], category=category, action=action, site_id=site_id)

@@ -121,11 +121,3 @@ def _language_of(conversation: Conversation) -> str:
         if code.lower().startswith("en"):
             return "en"
     return conversation.site.default_language
-
-
-def audits_for_conversation(*, conversation_id: int) -> list[AnswerAudit]:
-    return list(
-        AnswerAudit.objects.filter(conversation_id=conversation_id)
-        .select_related("question", "reply")
-        .order_by("question__seq")
-    )

@@ -17,8 +17,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--collection", action="append", help="only these collections")
 
-    def handle(self, *args: object, **options: object) -> None:
-        names = options["collection"]
+    def handle(self, *args: object, collection: list[str] | None, **options: object) -> None:
+        names = collection
         ids = (
             list(Collection.objects.filter(name__in=names).values_list("pk", flat=True))
             if names
