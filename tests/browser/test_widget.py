@@ -38,8 +38,8 @@ def embed(live_app: LiveServer, site_key: str = "site_demo") -> str:
 
 
 def send(page, text: str) -> None:
-    page.get_by_role("textbox", name="Message").fill(text)
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("textbox", name="Message", exact=True).fill(text)
+    page.get_by_role("button", name="Send", exact=True).click()
 
 
 def shadow_eval(page, script: str):

@@ -25,28 +25,12 @@ from apps.handoff.services import (
 from apps.handoff.services.presence import agent_session_open
 from apps.sites.models import BusinessHours
 from tests.browser.conftest import LiveServer, wait_until
+from tests.browser.test_widget import PHONE, send, widget
 from tests.conftest import agent_create
 
 pytestmark = [pytest.mark.browser]
 
 XSS = "<img src=x onerror=window.__pwned=1>"
-PHONE = {
-    "locale": "en-US",
-    "viewport": {"width": 360, "height": 740},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
-
-
-def widget(page, selector: str):
-    """A locator inside the widget's shadow root."""
-    return page.locator(f"csbot-widget {selector}")
-
-
-def send(page, text: str) -> None:
-    page.get_by_role("textbox", name="Message", exact=True).fill(text)
-    page.get_by_role("button", name="Send", exact=True).click()
 
 
 def open_chat(page, live_app: LiveServer) -> None:
