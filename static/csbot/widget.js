@@ -798,7 +798,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     saveOutbox();
     pending.el.remove();
     const values = { ...pending.leave, text: pending.text, id: pending.client_id };
-    openLeave(load("sessionStorage", "leave") || {}, { values, error: frame });
+    openLeave(pending.leave.info || {}, { values, error: frame });
   };
 
   const ping = () => {
@@ -898,7 +898,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     queueMessage(id, text);
   };
 
-  /** Show a visitor message as sending and keep it until acknowledged; `leave`: {name, email}. */
+  /** Show a visitor message as sending and keep it until acknowledged; `leave`: {name, email, info}. */
   const queueMessage = (id, text, leave) => {
     const message = { client_id: id, text, leave, author: "visitor", state: "complete", citations: [], pending: true };
     outbox.set(id, message);
@@ -1069,7 +1069,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       if (!body) return flag(text, t.textRequired);
       if (!fits(outFrame({ client_id: id, text: body, leave }))) return flag(text, t.errors.message_too_long);
       closeCard();
-      queueMessage(id, body, leave);
+      queueMessage(id, body, { ...leave, info }); // info: to reopen the form as it was if refused
     });
     showCard({ kind: "leave", el: form }, focus);
     countInto(count, text.value);
