@@ -7,7 +7,12 @@ from django.utils import timezone
 from apps.analytics.models import AnswerFeedback, CsatResponse, OutcomeSettings
 from apps.analytics.selectors import csat_ticket_for_visitor
 from apps.chat.models import Message
+from apps.core.ratelimit import rate_limit_hit
 from apps.sites.models import Site
+
+# Ratings a visitor may send a minute (thumbs and CSAT together): clicking through every answer
+# of a long conversation stays well under it; a script filling the table does not.
+RATINGS_PER_MINUTE = 30
 
 
 class RatingRejected(Exception):
@@ -19,6 +24,16 @@ class RatingRejected(Exception):
         self.message = message
 
 
+def _rate_limited(visitor_id: int) -> None:
+    within = rate_limit_hit(
+        scope="visitor-ratings", key=str(visitor_id), limit=RATINGS_PER_MINUTE, window_seconds=60
+    )
+    if not within:
+        raise RatingRejected(
+            "rate_limited", f"at most {RATINGS_PER_MINUTE} ratings a minute; wait a moment"
+        )
+
+
 def feedback_record(
     *, visitor_id: int, message_id: int, value: str, comment: str = ""
 ) -> AnswerFeedback:
@@ -26,10 +41,12 @@ def feedback_record(
 
     Rating the same answer again replaces the rating and its comment. Any other message — a
     visitor's, an agent's, one still streaming, one of another visitor — is refused with the
-    same ``unknown_message`` whether or not it exists, so ids reveal nothing.
+    same ``unknown_message`` whether or not it exists, so ids reveal nothing. Over
+    ``RATINGS_PER_MINUTE`` it raises ``RatingRejected("rate_limited")``.
     """
     if value not in AnswerFeedback.Value.values:
         raise ValueError(f"feedback is 'up' or 'down', not {value!r}")
+    _rate_limited(visitor_id)
     message = (
         Message.objects.filter(
             pk=message_id,
@@ -63,6 +80,7 @@ def csat_record(*, visitor_id: int, rating: int, comment: str = "") -> CsatRespo
     """
     if not 1 <= rating <= 5:
         raise ValueError(f"a rating is 1 to 5, not {rating!r}")
+    _rate_limited(visitor_id)
     ticket = csat_ticket_for_visitor(visitor_id=visitor_id, now=timezone.now())
     if ticket is None:
         raise RatingRejected("nothing_to_rate", "there is no solved conversation to rate now")

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from apps.analytics.models import AnswerFeedback, CsatResponse
-from apps.analytics.services import outcome_settings_save
+from apps.analytics.services import RATINGS_PER_MINUTE, outcome_settings_save
 from apps.bot.services import replies_wait
 from apps.chat.models import Conversation
 from apps.handoff.models import Ticket
@@ -76,6 +76,18 @@ async def test_only_the_bots_answers_can_be_rated(english, visitor):
     await ws.send_json_to({"type": "feedback", "message_id": 10**9, "value": "up"})
     assert (await frame_of(ws, "error"))["code"] == "unknown_message"
     assert not await AnswerFeedback.objects.aexists()
+    await ws.disconnect()
+
+
+async def test_a_visitor_rating_in_a_loop_is_slowed_down(english, visitor):
+    ws, _ = await visitor_socket(visitor)
+    answer = await bot_answer(ws)
+    for value in ["up", "down"] * (RATINGS_PER_MINUTE // 2):
+        await ws.send_json_to({"type": "feedback", "message_id": answer["id"], "value": value})
+        await frame_of(ws, "feedback.ack")
+    await ws.send_json_to({"type": "feedback", "message_id": answer["id"], "value": "up"})
+    assert (await frame_of(ws, "error"))["code"] == "rate_limited"
+    assert (await AnswerFeedback.objects.aget()).value == "down"
     await ws.disconnect()
 
 
