@@ -94,18 +94,14 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
     )
     cached = await cache.answer_get(key) if key else None
     if cached is not None:
-        trace.standalone = standalone.text
+        trace.standalone, trace.rewrite = standalone.text, standalone.rewrite
         yield replies.cached_reply(ask, cached, prepared.matcher, trace)
         return
     candidates = await _candidates(ask, standalone.text, trace, prepared)
     if contextual and _top(candidates) < ask.settings.answer_threshold:
-        previous = last_question(ask.turns)
-        joined = rewrite_by_rules(question, previous)
-        joined_candidates = await _candidates(ask, joined.text, trace, prepared)
-        if _top(joined_candidates) > _top(candidates) and _covers_new_words(
-            joined_candidates[0], question, previous
-        ):
-            standalone, candidates = joined, joined_candidates
+        standalone, candidates = await _joined_if_better(
+            ask, question, standalone, candidates, trace, prepared
+        )
     trace.standalone, trace.rewrite = standalone.text, standalone.rewrite
     decision = decide(
         candidates,
@@ -146,6 +142,25 @@ async def _candidates(ask: Ask, text: str, trace: Trace, prepared: _Prepared) ->
     """The hits for ``text`` an answer in the visitor's language may use, best first."""
     hits = await database_sync_to_async(_search)(text, ask.collection_ids)
     return usable(hits, language=trace.language, cross_language=prepared.has_model)
+
+
+async def _joined_if_better(
+    ask: Ask,
+    question: str,
+    alone: Standalone,
+    candidates: list[Hit],
+    trace: Trace,
+    prepared: _Prepared,
+) -> tuple[Standalone, list[Hit]]:
+    """A weak short question joined to the one before, if that finds it better answers."""
+    previous = last_question(ask.turns)
+    joined = rewrite_by_rules(question, previous)
+    joined_candidates = await _candidates(ask, joined.text, trace, prepared)
+    if _top(joined_candidates) > _top(candidates) and _covers_new_words(
+        joined_candidates[0], question, previous
+    ):
+        return joined, joined_candidates
+    return alone, candidates
 
 
 def _top(candidates: Sequence[Hit]) -> float:
