@@ -189,10 +189,11 @@
     return "c-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   };
 
-  /** Return an absolute http(s) URL as the parser understood it, or null for anything else. */
-  const safeUrl = (raw) => {
+  /** Return an http(s) URL as the parser understood it, or null for anything else.
+   *  `base` resolves relative ones: citations of csbot's own /kb/ pages. */
+  const safeUrl = (raw, base) => {
     try {
-      const url = new URL(raw);
+      const url = new URL(raw, base);
       return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
     } catch {
       return null;
@@ -1333,7 +1334,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
         "ol",
         null,
         ...message.citations.map((cite) => {
-          const href = safeUrl(cite.url);
+          const href = safeUrl(cite.url, ORIGIN);
           const title = cite.title || cite.url || "";
           return h(
             "li",
