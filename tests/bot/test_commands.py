@@ -99,3 +99,16 @@ def test_bot_guard_scan_flags_entries_and_says_how_many(help_centre):
     assert "1 new flag" in out.getvalue()
     flag = GuardEvent.objects.get()
     assert flag.article == Article.objects.get(external_id="returns-en")
+
+
+def test_kb_import_flags_imported_text_with_a_sensitive_term(db, tmp_path):
+    SensitiveTerm.objects.create(term="Alipay", category="competitor", action="block")
+    source = tmp_path / "kb.jsonl"
+    source.write_text(
+        '{"id": "pay-1", "lang": "en", "title": "Paying", "body": "We accept Alipay and cards."}\n'
+        '{"id": "ship-1", "lang": "en", "title": "Shipping", "body": "Parcels ship in 48 hours."}\n'
+    )
+    out = StringIO()
+    call_command("kb_import", str(source), "--collection", "Imported", "--no-embed", stdout=out)
+    assert "1 entries flagged for review" in out.getvalue()
+    assert GuardEvent.objects.get().article == Article.objects.get(external_id="pay-1")

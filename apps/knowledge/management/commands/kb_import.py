@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management import BaseCommand, CommandError
 
+from apps.bot.records import kb_guard_scan
 from apps.knowledge.importers import FORMATS, ImportedEntry, ImportFailed, entries_parse
 from apps.knowledge.management.progress import ProgressBar
 from apps.knowledge.services.content import collection_get_or_create, passages_embed
@@ -59,6 +60,11 @@ class Command(BaseCommand):
             f"{result.unchanged} unchanged, {result.removed} removed; "
             f"{result.passages} passages indexed"
         )
+        # The guard owns the sensitive-term list; imported text is checked against it at once
+        # so an admin sees what needs review before the bot ever quotes it.
+        scan = kb_guard_scan(collection_ids=[target.pk])
+        if scan.flagged:
+            self.stdout.write(f"{scan.flagged} entries flagged for review (sensitive terms)")
         if not options["no_embed"]:
             added = passages_embed(
                 collection_id=target.pk, progress=ProgressBar(self.stderr, "embedding")
