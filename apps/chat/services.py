@@ -200,21 +200,3 @@ def message_finish(
         message.save(update_fields=["text", "state", "citations", "updated_at"])
         transaction.on_commit(lambda: events.message_finished(message))
     return message
-
-
-def messages_interrupt_stale(*, older_than_seconds: int) -> int:
-    """Mark answers left streaming by a worker that died as interrupted; return how many."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    stale = list(
-        Message.objects.filter(state=Message.State.STREAMING, updated_at__lt=cutoff).select_related(
-            "author"
-        )
-    )
-    for message in stale:
-        message_finish(
-            message=message,
-            text=message.text,
-            state=Message.State.INTERRUPTED,
-            citations=message.citations,
-        )
-    return len(stale)
