@@ -18,7 +18,7 @@ from apps.analytics.services import RatingRejected, csat_record, feedback_record
 from apps.bot.services import reply_start
 from apps.chat import events, protocol
 from apps.chat.models import Conversation
-from apps.chat.selectors import conversation_status, messages_after, visitor_get
+from apps.chat.selectors import conversation_get, conversation_status, messages_after, visitor_get
 from apps.chat.services import (
     ConversationStatusChanged,
     conversation_open,
@@ -230,8 +230,8 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
         if await self.over_limit(client_id=frame.client_id):
             return
-        conversation = await database_sync_to_async(Conversation.objects.get)(
-            pk=self.conversation_id
+        conversation = await database_sync_to_async(conversation_get)(
+            conversation_id=self.conversation_id
         )
         try:
             result = await database_sync_to_async(message_create_from_visitor)(

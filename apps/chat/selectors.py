@@ -24,3 +24,7 @@ def messages_after(
 
 def conversation_status(*, conversation_id: int) -> str:
     return Conversation.objects.values_list("status", flat=True).get(pk=conversation_id)
+
+
+def conversation_get(*, conversation_id: int) -> Conversation:
+    return Conversation.objects.get(pk=conversation_id)
