@@ -20,6 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.provider import rss_mib
+
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/csbot_bench"
@@ -81,14 +83,6 @@ def make_tokens(count: int) -> tuple[str, list[str]]:
     return site.public_key, tokens
 
 
-def rss_mib(pid: int) -> float:
-    total = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total = int(line.split()[1])
-    return round(total / 1024, 1)
-
-
 async def open_socket(url: str, token: str):  # type: ignore[no-untyped-def]
     from websockets.asyncio.client import connect
 
@@ -109,7 +103,7 @@ async def measure(
         chunk = tokens[chunk_start : chunk_start + 200]
         sockets += await asyncio.gather(*(open_socket(url, token) for token in chunk))
     open_seconds = time.perf_counter() - started
-    rss_idle = rss_mib(pid)
+    rss_idle = rss_mib([pid])
 
     active = sockets[:50]
     acks: list[float] = []

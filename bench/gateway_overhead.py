@@ -21,33 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = "bench-model"
-
-
-def _serve(tokens: int, interval: float, first_token: float, ready: multiprocessing.Queue) -> None:
-    """Run the loopback provider until killed (in a child process)."""
-    sys.path.insert(0, str(ROOT))
-    from tests.llm.loopback import LoopbackServer, Pause, Reply
-    from tests.llm.provider_replies import DONE, openai_chunk
-
-    pieces: list[object] = [Pause(first_token)]
-    for i in range(tokens):
-        pieces += [openai_chunk(f"tok{i} "), Pause(interval)]
-    pieces += [openai_chunk(finish="stop"), openai_chunk(usage=(40, tokens), choices=False), DONE]
-    server = LoopbackServer(default=Reply.sse(pieces)).start()
-    ready.put(server.url)
-    while True:
-        time.sleep(3600)
+from bench.provider import MODEL, ROOT, percentiles, provider_start
 
 
 def _setup_django(url: str) -> None:
@@ -73,16 +54,6 @@ def _site_id() -> int:
     return Site.objects.get_or_create(name="bench", defaults={"allowed_origins": "https://b.test"})[
         0
     ].pk
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p90_ms": round(pick(0.9) * 1000, 1),
-        "p99_ms": round(pick(0.99) * 1000, 1),
-    }
 
 
 async def _bare(client, url: str, payload: dict) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -156,14 +127,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
 
-    spawn = multiprocessing.get_context("spawn")
-    ready: multiprocessing.Queue = spawn.Queue()
-    server = spawn.Process(
-        target=_serve, args=(args.tokens, args.interval, args.first_token, ready), daemon=True
-    )
-    server.start()
+    tokens = [f"tok{i} " for i in range(args.tokens)]
+    server, url = provider_start(tokens, interval=args.interval, first_token=args.first_token)
     try:
-        url = ready.get(timeout=30)
         _setup_django(url)
         site_id = _site_id()
         samples: dict[str, list[tuple[float, float]]] = {"bare": [], "gateway": []}
@@ -196,8 +162,8 @@ def main() -> None:
     for mode, values in samples.items():
         chunks = len(values) * (args.tokens + 3)
         result[mode] = {
-            "ttft": _percentiles([v[0] for v in values]),
-            "total": _percentiles([v[1] for v in values]),
+            "ttft": percentiles([v[0] for v in values]),
+            "total": percentiles([v[1] for v in values]),
             # Client CPU (all threads: the usage writes too) per chunk received.
             "cpu_us_per_chunk": round(cpu[mode] / chunks * 1e6, 1),
         }
