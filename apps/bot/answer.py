@@ -7,7 +7,7 @@ events; ``apps.bot.services.reply_run`` persists and publishes them. It yields a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,4 +36,7 @@ AnswerEvent = AnswerDelta | AnswerReset | AnswerFinal
 
 
 class Answerer(Protocol):
-    def __call__(self, *, conversation_id: int, question_id: int) -> AsyncIterator[AnswerEvent]: ...
+    # A generator, not any iterator: reply_run closes it (aclosing) so its cleanup runs.
+    def __call__(
+        self, *, conversation_id: int, question_id: int
+    ) -> AsyncGenerator[AnswerEvent, None]: ...
