@@ -9,13 +9,40 @@
   var TYPING_IDLE_MS = 4000;
   var PRIORITY_ORDER = { urgent: 0, high: 1, normal: 2, low: 3 };
   var REASONS = {
-    customer_request: "Asked for a human",
-    missing_knowledge: "No answer in the KB",
-    repeated_failure: "Bot failed repeatedly",
-    negative_sentiment: "Frustrated",
-    content_filter: "Stopped by the guard",
-    model_unavailable: "Model unavailable",
+    customer_request: gettext("Asked for a human"),
+    missing_knowledge: gettext("No answer in the KB"),
+    repeated_failure: gettext("Bot failed repeatedly"),
+    negative_sentiment: gettext("Frustrated"),
+    content_filter: gettext("Stopped by the guard"),
+    model_unavailable: gettext("Model unavailable"),
+    interrupted: gettext("Answer cut off"),
   };
+  var TICKET_STATUSES = {
+    new: pgettext("ticket status", "new"),
+    open: pgettext("ticket status", "open"),
+    pending: pgettext("ticket status", "pending"),
+    solved: pgettext("ticket status", "solved"),
+    closed: pgettext("ticket status", "closed"),
+  };
+  var CONVERSATION_STATUSES = {
+    bot: gettext("with the bot"),
+    waiting: gettext("waiting for an agent"),
+    agent: gettext("with an agent"),
+    closed: pgettext("conversation status", "closed"),
+  };
+  var HISTORY = {
+    "handoff.requested": gettext("handoff requested"),
+    "handoff.unavailable": gettext("no agent available"),
+    "handoff.message_left": gettext("message left"),
+    "handoff.assigned": gettext("assigned"),
+    "handoff.transferred": gettext("transferred"),
+    "handoff.faq_promoted": gettext("answer saved as draft FAQ"),
+    "handoff.handed_back": gettext("handed back to the bot"),
+    "handoff.solved": gettext("solved"),
+    "handoff.closed": gettext("closed"),
+  };
+  var PRESENCES = { online: gettext("online"), away: gettext("away"), offline: gettext("offline") };
+  var PRIORITIES = { high: gettext("high"), urgent: gettext("urgent") };
 
   var state = {
     me: null,
@@ -72,19 +99,19 @@
 
   function since(iso) {
     var minutes = Math.max(0, Math.floor((Date.now() - new Date(iso).getTime()) / 60000));
-    if (minutes < 1) return "now";
-    if (minutes < 60) return minutes + " min";
+    if (minutes < 1) return gettext("now");
+    if (minutes < 60) return interpolate(gettext("%(minutes)s min"), { minutes: minutes }, true);
     var hours = Math.floor(minutes / 60);
-    if (hours < 48) return hours + " h " + (minutes % 60) + " min";
-    return Math.floor(hours / 24) + " d";
+    if (hours < 48) return interpolate(gettext("%(hours)s h %(minutes)s min"), { hours: hours, minutes: minutes % 60 }, true);
+    return interpolate(gettext("%(days)s d"), { days: Math.floor(hours / 24) }, true);
   }
 
   function dueState(iso, doneIso) {
     if (!iso || doneIso) return null;
     var left = (new Date(iso).getTime() - Date.now()) / 60000;
-    if (left < 0) return { cls: "overdue", text: "overdue " + since(iso) };
-    if (left < 5) return { cls: "soon", text: "due in " + Math.ceil(left) + " min" };
-    return { cls: "", text: "due " + clock(iso) };
+    if (left < 0) return { cls: "overdue", text: interpolate(gettext("overdue %(time)s"), { time: since(iso) }, true) };
+    if (left < 5) return { cls: "soon", text: interpolate(gettext("due in %(minutes)s min"), { minutes: Math.ceil(left) }, true) };
+    return { cls: "", text: interpolate(gettext("due %(time)s"), { time: clock(iso) }, true) };
   }
 
   function codePoints(text) {
@@ -108,10 +135,10 @@
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + window.location.host + document.body.dataset.socketPath);
-    setConnection("connecting", "Connecting…");
+    setConnection("connecting", gettext("Connecting…"));
     socket.addEventListener("open", function () {
       backoff = 500;
-      setConnection("open", "Live");
+      setConnection("open", gettext("Live"));
       clearInterval(pingTimer);
       pingTimer = setInterval(function () { send({ type: "ping" }); }, PING_MS);
     });
@@ -123,11 +150,11 @@
     socket.addEventListener("close", function (event) {
       clearInterval(pingTimer);
       if (event.code === 4401 || event.code === 4403) {
-        setConnection("closed", event.code === 4401 ? "Signed out" : "Not an agent");
+        setConnection("closed", event.code === 4401 ? gettext("Signed out") : gettext("Not an agent"));
         if (event.code === 4401) window.location.reload();
         return;
       }
-      setConnection("closed", "Reconnecting…");
+      setConnection("closed", gettext("Reconnecting…"));
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 15000);
     });
@@ -141,7 +168,7 @@
 
   function send(frame, onResult) {
     if (!socket || socket.readyState !== WebSocket.OPEN) {
-      toast("Not connected; try again in a moment.", true);
+      toast(gettext("Not connected; try again in a moment."), true);
       return null;
     }
     refCounter += 1;
@@ -195,11 +222,11 @@
     state.seenTickets.add(ticket.id);
     if (active) state.tickets.set(ticket.id, ticket);
     else state.tickets.delete(ticket.id);
-    if (live && isNew && ticket.status === "new") notify("New ticket", ticket.visitor_name + ": " + ticket.subject);
+    if (live && isNew && ticket.status === "new") notify(gettext("New ticket"), ticket.visitor_name + ": " + ticket.subject);
     var nowMine = state.me && ticket.assignee && ticket.assignee.id === state.me.id;
     var wasMine = before && before.assignee && state.me && before.assignee.id === state.me.id;
     if (live && active && nowMine && !wasMine && !state.claiming.has(ticket.id)) {
-      notify("Ticket assigned to you", ticket.visitor_name + ": " + ticket.subject);
+      notify(gettext("Ticket assigned to you"), ticket.visitor_name + ": " + ticket.subject);
     }
     state.claiming.delete(ticket.id);
     if (state.detail && state.detail.ticket.id === ticket.id) {
@@ -303,8 +330,8 @@
     if (!state.detail || state.detail.conversation.id !== frame.conversation_id) return;
     var node = $("typing");
     if (!frame.active) { node.hidden = true; return; }
-    var who = frame.author === "visitor" ? (state.detail.ticket.visitor_name || "The visitor") : frame.name;
-    node.textContent = who + " is typing…";
+    var who = frame.author === "visitor" ? (state.detail.ticket.visitor_name || gettext("The visitor")) : frame.name;
+    node.textContent = interpolate(gettext("%(name)s is typing…"), { name: who }, true);
     node.hidden = false;
   }
 
@@ -405,7 +432,7 @@
     tickets.forEach(function (t) { list.appendChild(ticketItem(t)); });
     $("queue-empty").hidden = tickets.length > 0;
     var waiting = Array.from(state.tickets.values()).filter(function (t) { return t.status === "new"; }).length;
-    document.title = (waiting ? "(" + waiting + ") " : "") + "Agent console · csbot";
+    document.title = (waiting ? "(" + waiting + ") " : "") + gettext("Agent console") + " · csbot";
   }
 
   function ticketItem(t) {
@@ -421,13 +448,13 @@
     var tags = el("div", "tags");
     tags.appendChild(el("span", "badge", REASONS[t.reason] || t.reason));
     if (t.language) tags.appendChild(el("span", "badge", t.language));
-    if (t.channel === "message") tags.appendChild(el("span", "badge message", "left a message"));
-    if (t.priority === "high" || t.priority === "urgent") tags.appendChild(el("span", "badge " + t.priority, t.priority));
+    if (t.channel === "message") tags.appendChild(el("span", "badge message", gettext("left a message")));
+    if (t.priority === "high" || t.priority === "urgent") tags.appendChild(el("span", "badge " + t.priority, PRIORITIES[t.priority]));
     if (t.assignee) tags.appendChild(el("span", "badge agent", t.assignee.name));
     var due = dueState(t.first_response_due_at, t.first_responded_at);
     if (due && due.cls) tags.appendChild(el("span", "badge " + due.cls, due.text));
     var unread = state.unread.get(t.id);
-    if (unread) tags.appendChild(el("span", "badge unread", unread + " new"));
+    if (unread) tags.appendChild(el("span", "badge unread", interpolate(gettext("%(count)s new"), { count: unread }, true)));
     li.appendChild(tags);
     li.addEventListener("click", function () { select(t.id); });
     return li;
@@ -442,7 +469,7 @@
       dot.dataset.presence = a.presence;
       li.appendChild(dot);
       li.appendChild(el("span", "", a.name));
-      li.appendChild(el("span", "hint", a.presence));
+      li.appendChild(el("span", "hint", PRESENCES[a.presence] || a.presence));
       list.appendChild(li);
     });
   }
@@ -488,20 +515,20 @@
     $("ticket-title").textContent = "#" + t.id + " · " + t.visitor_name;
     var sub = [REASONS[t.reason] || t.reason];
     if (t.detail) sub.push(t.detail);
-    sub.push(t.team ? t.team.name : "no team");
-    sub.push(t.assignee ? "with " + t.assignee.name : "unassigned");
+    sub.push(t.team ? t.team.name : gettext("no team"));
+    sub.push(t.assignee ? interpolate(gettext("with %(name)s"), { name: t.assignee.name }, true) : gettext("unassigned"));
     $("ticket-sub").textContent = sub.join(" · ");
     var status = $("conversation-status");
-    status.textContent = "conversation: " + d.conversation.status;
+    status.textContent = interpolate(gettext("conversation: %(status)s"), { status: CONVERSATION_STATUSES[d.conversation.status] || d.conversation.status }, true);
     status.className = "badge " + d.conversation.status;
     var claimable = t.status === "new" && !t.assignee;
     $("claim-banner").hidden = !claimable;
-    $("claim-text").textContent = "Waiting " + since(t.created_at) + " for an agent.";
+    $("claim-text").textContent = interpolate(gettext("Waiting %(time)s for an agent."), { time: since(t.created_at) }, true);
     var canReply = mine();
     $("composer-hint").textContent = state.mode === "reply" && !canReply ?
-      (claimable ? "Claim the ticket to reply." : "Only the assigned agent replies; notes are open to the team.") : "";
+      (claimable ? gettext("Claim the ticket to reply.") : gettext("Only the assigned agent replies; notes are open to the team.")) : "";
     $("send").disabled = state.mode === "reply" && !canReply;
-    document.querySelector('[data-action="pending"]').textContent = t.status === "pending" ? "Reopen" : "Pending";
+    document.querySelector('[data-action="pending"]').textContent = t.status === "pending" ? gettext("Reopen") : gettext("Pending");
   }
 
   function sourceItem(citation) {
@@ -522,8 +549,8 @@
 
   function messageNode(m) {
     var li = el("li", "msg " + m.author + " " + m.state);
-    var who = { visitor: state.detail.ticket.visitor_name, bot: "Bot", agent: m.author_name || "Agent", system: "" }[m.author];
-    if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · interrupted" : "")));
+    var who = { visitor: state.detail.ticket.visitor_name, bot: gettext("Bot"), agent: m.author_name || gettext("Agent"), system: "" }[m.author];
+    if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · " + gettext("interrupted") : "")));
     li.appendChild(el("div", "body", m.text));
     if (m.citations && m.citations.length) {
       var sources = el("ol", "sources");
@@ -554,35 +581,35 @@
     var t = d.ticket;
     var dl = $("ticket-fields");
     clear(dl);
-    field(dl, "Status", t.status);
-    field(dl, "Channel", t.channel === "message" ? "left a message" : "live chat");
-    field(dl, "Site", t.site.name);
-    field(dl, "Language", t.language);
-    field(dl, "Opened", new Date(t.created_at).toLocaleString());
+    field(dl, gettext("Status"), TICKET_STATUSES[t.status] || t.status);
+    field(dl, gettext("Channel"), t.channel === "message" ? gettext("left a message") : gettext("live chat"));
+    field(dl, gettext("Site"), t.site.name);
+    field(dl, gettext("Language"), t.language);
+    field(dl, gettext("Opened"), new Date(t.created_at).toLocaleString());
     var first = dueState(t.first_response_due_at, t.first_responded_at);
-    field(dl, "First response", t.first_responded_at ? "at " + clock(t.first_responded_at) : first && first.text);
+    field(dl, gettext("First response"), t.first_responded_at ? interpolate(gettext("at %(time)s"), { time: clock(t.first_responded_at) }, true) : first && first.text);
     var resolution = dueState(t.resolution_due_at, t.solved_at);
-    field(dl, "Resolution", resolution && resolution.text);
+    field(dl, gettext("Resolution"), resolution && resolution.text);
     $("priority").value = t.priority;
     if (document.activeElement !== $("tags")) $("tags").value = t.tags.join(", ");
     var v = d.visitor;
     var vl = $("visitor-fields");
     clear(vl);
-    field(vl, "Name", v.name || t.visitor_name);
-    field(vl, "Email", v.email || t.contact_email);
-    field(vl, "User id", v.external_id);
-    field(vl, "Language", v.language);
-    field(vl, "First seen", new Date(v.created_at).toLocaleString());
-    field(vl, "Last seen", v.last_seen_at && new Date(v.last_seen_at).toLocaleString());
-    field(vl, "Conversations", String(v.conversations));
+    field(vl, gettext("Name"), v.name || t.visitor_name);
+    field(vl, gettext("Email"), v.email || t.contact_email);
+    field(vl, gettext("User id"), v.external_id);
+    field(vl, gettext("Language"), v.language);
+    field(vl, gettext("First seen"), new Date(v.created_at).toLocaleString());
+    field(vl, gettext("Last seen"), v.last_seen_at && new Date(v.last_seen_at).toLocaleString());
+    field(vl, gettext("Conversations"), String(v.conversations));
     if (v.previous_tickets.length) {
-      field(vl, "Earlier tickets", v.previous_tickets.map(function (p) { return "#" + p.id + " " + p.subject + " (" + p.status + ")"; }).join("\n"));
+      field(vl, gettext("Earlier tickets"), v.previous_tickets.map(function (p) { return "#" + p.id + " " + p.subject + " (" + (TICKET_STATUSES[p.status] || p.status) + ")"; }).join("\n"));
     }
     var active = t.status === "new" || t.status === "open" || t.status === "pending";
     document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = !active && !b.dataset.always; });
     var faqLink = $("faq-link");
     faqLink.hidden = !t.faq_id;
-    faqLink.textContent = t.faq_id ? "Draft FAQ entry #" + t.faq_id + " waits for an admin." : "";
+    faqLink.textContent = t.faq_id ? interpolate(gettext("Draft FAQ entry #%(id)s waits for an admin."), { id: t.faq_id }, true) : "";
     $("priority").disabled = $("tags").disabled = !active;
   }
 
@@ -594,20 +621,20 @@
       li.insertBefore(el("span", "meta", (n.author ? n.author.name : "—") + " · " + clock(n.created_at)), li.firstChild);
       list.appendChild(li);
     });
-    if (!state.detail.notes.length) list.appendChild(el("li", "hint", "No notes yet. Notes are never shown to the visitor."));
+    if (!state.detail.notes.length) list.appendChild(el("li", "hint", gettext("No notes yet. Notes are never shown to the visitor.")));
   }
 
   function renderHistory() {
     var list = $("history");
     clear(list);
     state.detail.events.forEach(function (e) {
-      var li = el("li", "", e.kind.replace("handoff.", "").replace(/_/g, " "));
+      var li = el("li", "", HISTORY[e.kind] || e.kind.replace("handoff.", "").replace(/_/g, " "));
       var extra = [];
       if (e.data.reason) extra.push(REASONS[e.data.reason] || e.data.reason);
       if (e.data.detail) extra.push(e.data.detail);
-      if (e.data.via) extra.push("via " + e.data.via.replace("_", " "));
-      if (e.actor) extra.push("by " + e.actor.name);
-      else if (e.data.by) extra.push("by " + e.data.by);
+      if (e.data.via) extra.push(interpolate(gettext("via %(channel)s"), { channel: e.data.via.replace("_", " ") }, true));
+      if (e.actor) extra.push(interpolate(gettext("by %(name)s"), { name: e.actor.name }, true));
+      else if (e.data.by) extra.push(interpolate(gettext("by %(name)s"), { name: e.data.by }, true));
       li.appendChild(el("span", "meta", clock(e.created_at) + (extra.length ? " · " + extra.join(" · ") : "")));
       list.appendChild(li);
     });
@@ -621,7 +648,7 @@
     document.querySelectorAll(".composer-tabs [data-mode]").forEach(function (tab) {
       tab.setAttribute("aria-selected", String(tab.dataset.mode === mode));
     });
-    $("composer-text").placeholder = mode === "note" ? "Internal note — only agents see this" : "Reply to the visitor — type / for canned replies";
+    $("composer-text").placeholder = mode === "note" ? gettext("Internal note — only agents see this") : gettext("Reply to the visitor — type / for canned replies");
     renderDetailHead();
   }
 
@@ -630,7 +657,7 @@
     if (!text.trim() || !state.detail) return;
     var ticketId = state.detail.ticket.id;
     var type = state.mode === "note" ? "note.add" : "message.send";
-    if (type === "message.send" && !mine()) { toast("Claim the ticket before replying.", true); return; }
+    if (type === "message.send" && !mine()) { toast(gettext("Claim the ticket before replying."), true); return; }
     stopTyping();
     // Cleared at once so a second Enter cannot send it twice; an error puts it back.
     var ref = send({ type: type, ticket_id: ticketId, text: text });
@@ -730,15 +757,15 @@
   }
 
   var RESULT_TOASTS = {
-    "faq.promote": function (frame) { toast("Saved as draft FAQ entry #" + frame.faq_id + " for an admin to publish."); },
-    "ticket.transfer": function () { toast("Transferred."); },
+    "faq.promote": function (frame) { toast(interpolate(gettext("Saved as draft FAQ entry #%(id)s for an admin to publish."), { id: frame.faq_id }, true)); },
+    "ticket.transfer": function () { toast(gettext("Transferred.")); },
   };
 
   function claim() {
     if (!state.detail) return;
     state.claiming.add(state.detail.ticket.id);
     send({ type: "ticket.claim", ticket_id: state.detail.ticket.id }, function () {
-      toast("You have the ticket. The visitor is told you joined.");
+      toast(gettext("You have the ticket. The visitor is told you joined."));
       setMode("reply");
       $("composer-text").focus();
     });
@@ -749,11 +776,11 @@
     if (!state.detail || (button && button.disabled)) return;
     var id = state.detail.ticket.id;
     if (action === "hand_back") {
-      confirmThen("Hand ticket #" + id + " back to the bot? The ticket is solved and the bot answers again.", function () { ticketAction("ticket.hand_back"); });
+      confirmThen(interpolate(gettext("Hand ticket #%(id)s back to the bot? The ticket is solved and the bot answers again."), { id: id }, true), function () { ticketAction("ticket.hand_back"); });
     } else if (action === "solve") {
-      confirmThen("Solve ticket #" + id + "? The conversation closes; the visitor's next message starts a new one.", function () { ticketAction("ticket.solve"); });
+      confirmThen(interpolate(gettext("Solve ticket #%(id)s? The conversation closes; the visitor's next message starts a new one."), { id: id }, true), function () { ticketAction("ticket.solve"); });
     } else if (action === "close") {
-      confirmThen("Close ticket #" + id + " without solving it (spam, duplicate)?", function () { ticketAction("ticket.close"); });
+      confirmThen(interpolate(gettext("Close ticket #%(id)s without solving it (spam, duplicate)?"), { id: id }, true), function () { ticketAction("ticket.close"); });
     } else if (action === "pending") {
       ticketAction("ticket.update", { pending: state.detail.ticket.status !== "pending" });
     } else if (action === "transfer") {
@@ -798,7 +825,7 @@
     option(teams, "", "—");
     state.agents.forEach(function (a) {
       if (t.team && a.team_ids.indexOf(t.team.id) >= 0 && (!t.assignee || a.id !== t.assignee.id)) {
-        option(agents, a.id, a.name + " (" + a.presence + ")");
+        option(agents, a.id, a.name + " (" + (PRESENCES[a.presence] || a.presence) + ")");
       }
     });
     state.teams.forEach(function (team) {
@@ -817,7 +844,7 @@
 
   function askSuggestion() {
     if (!state.detail) return;
-    $("composer-hint").textContent = "Asking the bot for a suggestion…";
+    $("composer-hint").textContent = gettext("Asking the bot for a suggestion…");
     ticketAction("assist.request");
   }
 

@@ -22,12 +22,10 @@ def send(page, text: str) -> None:
     page.get_by_role("button", name="Send").click()
 
 
-@pytest.fixture
-def console(browser, live_app, demo_site):
-    """Mei's console, signed in, live."""
-    mei = agent_create("mei", team=Team.objects.create(site=demo_site, name="Support"))
-    name, value = session_cookie(mei).split("=", 1)
-    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 850})
+def console_open(browser, live_app, agent, *, locale: str):
+    """Open the agent's console, signed in, in a browser that prefers ``locale``."""
+    name, value = session_cookie(agent).split("=", 1)
+    context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 850})
     context.set_default_timeout(10_000)
     context.route("**/*", _loopback_only)
     context.add_cookies([{"name": name, "value": value, "url": live_app.url}])
@@ -35,8 +33,27 @@ def console(browser, live_app, demo_site):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(live_app.url + "/console/")
+    return context, page, errors
+
+
+@pytest.fixture
+def console(browser, live_app, demo_site):
+    """Mei's console, signed in, live."""
+    mei = agent_create("mei", team=Team.objects.create(site=demo_site, name="Support"))
+    context, page, errors = console_open(browser, live_app, mei, locale="en-US")
     expect(page.locator("#connection")).to_have_text("Live")
     yield page
+    context.close()
+    assert errors == []
+
+
+def test_the_console_scripts_speak_the_agents_language(browser, live_app, demo_site):
+    mei = agent_create("mei", team=Team.objects.create(site=demo_site, name="客服组"))
+    context, page, errors = console_open(browser, live_app, mei, locale="zh-CN")
+
+    # Set by console.js once the socket opens: the script's own strings, from the catalog.
+    expect(page.locator("#connection")).to_have_text("已连接")
+    expect(page).to_have_title("坐席工作台 · csbot")
     context.close()
     assert errors == []
 

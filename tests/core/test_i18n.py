@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gettext
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
 HAN = re.compile(r"[\u4e00-\u9fff]")
+# gettext("…") and pgettext("context", "…") calls in the console's script, as (context, msgid).
+CONSOLE_GETTEXT = re.compile(r'(?:p?gettext)\((?:"([^"]*)", )?"((?:[^"\\]|\\.)*)"\)')
 
 
 @dataclass
@@ -28,14 +31,19 @@ class Entry:
     msgstr: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     line: int = 0
+    catalog: str = ""
 
 
-def po_entries() -> list[Entry]:
-    """Parse django.po: enough of the format for what makemessages writes, header left out."""
+# Server-rendered strings, and the console's scripts (served by the JavaScript catalog view).
+CATALOGS = ("django", "djangojs")
+
+
+def po_entries(catalog: str) -> list[Entry]:
+    """Parse a .po file: enough of the format for what makemessages writes, header left out."""
     entries: list[Entry] = []
     current: Entry | None = None
     target = ""
-    lines = (MESSAGES / "django.po").read_text(encoding="utf-8").splitlines()
+    lines = (MESSAGES / f"{catalog}.po").read_text(encoding="utf-8").splitlines()
     for number, line in enumerate([*lines, ""], start=1):
         if line.startswith("#~"):
             continue  # obsolete: no longer in the source
@@ -44,7 +52,7 @@ def po_entries() -> list[Entry]:
                 entries.append(current)
             current = None
             continue
-        current = current or Entry(line=number)
+        current = current or Entry(line=number, catalog=catalog)
         if line.startswith("#,"):
             current.flags += [flag.strip() for flag in line[2:].split(",")]
         elif line.startswith("#"):
@@ -66,7 +74,7 @@ def po_entries() -> list[Entry]:
 
 
 def described(entries: list[Entry]) -> str:
-    return "\n".join(f"  django.po:{entry.line}: {entry.msgid!r}" for entry in entries)
+    return "\n".join(f"  {entry.catalog}.po:{entry.line}: {entry.msgid!r}" for entry in entries)
 
 
 @pytest.fixture
@@ -136,9 +144,10 @@ def test_admin_shows_csbot_apps_and_help_in_chinese(
     assert "填入 script 标签的 data-site 属性" in form
 
 
-def test_every_message_has_a_chinese_translation() -> None:
-    untranslated = [e for e in po_entries() if not e.msgstr or not all(e.msgstr)]
-    fuzzy = [e for e in po_entries() if "fuzzy" in e.flags]
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_every_message_has_a_chinese_translation(catalog: str) -> None:
+    untranslated = [e for e in po_entries(catalog) if not e.msgstr or not all(e.msgstr)]
+    fuzzy = [e for e in po_entries(catalog) if "fuzzy" in e.flags]
 
     assert not untranslated, (
         "Untranslated strings in locale/zh_Hans (run makemessages, translate, compilemessages):\n"
@@ -149,10 +158,11 @@ def test_every_message_has_a_chinese_translation() -> None:
     )
 
 
-def test_translations_keep_every_placeholder() -> None:
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_translations_keep_every_placeholder(catalog: str) -> None:
     broken = [
         entry
-        for entry in po_entries()
+        for entry in po_entries(catalog)
         for msgstr in entry.msgstr
         if sorted(set(PLACEHOLDER.findall(msgstr)))
         != sorted(set(PLACEHOLDER.findall(entry.msgid + (entry.msgid_plural or ""))))
@@ -161,19 +171,48 @@ def test_translations_keep_every_placeholder() -> None:
     assert not broken, "Translations that lose or add a placeholder:\n" + described(broken)
 
 
-def test_compiled_catalog_matches_the_po_file() -> None:
-    with (MESSAGES / "django.mo").open("rb") as compiled:
-        catalog = gettext.GNUTranslations(compiled)
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_compiled_catalog_matches_the_po_file(catalog: str) -> None:
+    with (MESSAGES / f"{catalog}.mo").open("rb") as compiled:
+        compiled_catalog = gettext.GNUTranslations(compiled)
 
     stale = []
-    for entry in po_entries():
+    for entry in po_entries(catalog):
         if entry.msgctxt is not None:
-            found = catalog.pgettext(entry.msgctxt, entry.msgid)
+            found = compiled_catalog.pgettext(entry.msgctxt, entry.msgid)
         elif entry.msgid_plural is not None:
-            found = catalog.ngettext(entry.msgid, entry.msgid_plural, 1)
+            found = compiled_catalog.ngettext(entry.msgid, entry.msgid_plural, 1)
         else:
-            found = catalog.gettext(entry.msgid)
+            found = compiled_catalog.gettext(entry.msgid)
         if found != entry.msgstr[0]:
             stale.append(entry)
 
-    assert not stale, "django.mo is older than django.po; run compilemessages:\n" + described(stale)
+    assert not stale, (
+        f"{catalog}.mo is older than {catalog}.po; run compilemessages:\n" + described(stale)
+    )
+
+
+def test_every_console_script_string_is_in_the_catalog() -> None:
+    script = (ROOT / "static" / "console" / "console.js").read_text(encoding="utf-8")
+    in_script = set(CONSOLE_GETTEXT.findall(script))
+    in_catalog = {(e.msgctxt or "", e.msgid) for e in po_entries("djangojs")}
+
+    missing = in_script - in_catalog
+    assert in_script, "console.js no longer calls gettext(): the pattern below is out of date"
+    assert not missing, (
+        "console.js strings missing from djangojs.po (run makemessages -d djangojs):\n"
+        + "\n".join(f"  {context!r} {msgid!r}" for context, msgid in sorted(missing))
+    )
+
+
+def test_console_script_catalog_follows_the_language_cookie(chinese_client: Client) -> None:
+    # The view writes the catalog as JSON: a translated pair appears as json.dumps writes it.
+    placeholder = json.dumps(
+        {"Reply to the visitor — type / for canned replies": "回复访客——输入 / 使用快捷回复"}
+    )[1:-1]
+
+    chinese = chinese_client.get("/jsi18n/").content.decode()
+    english = Client().get("/jsi18n/", headers={"accept-language": "en"}).content.decode()
+
+    assert placeholder in chinese
+    assert "Reply to the visitor" not in english
