@@ -22,8 +22,8 @@ class BotSettings(models.Model):
         _("persona"),
         blank=True,
         help_text=_(
-            "Who the assistant is and how it speaks, e.g. \u201cYou are Lumi, the friendly "
-            "assistant of Lumen & Co.\u201d Goes into the model's instructions; it cannot "
+            "Who the assistant is and how it speaks, e.g. “You are Lumi, the friendly "
+            "assistant of Lumen & Co.” Goes into the model's instructions; it cannot "
             "override the rules about answering only from the knowledge base."
         ),
     )
@@ -44,8 +44,8 @@ class BotSettings(models.Model):
         default=True,
         help_text=_(
             "An answer must cite the knowledge base: the visitor sees nothing until the model has "
-            "cited a passage, and an answer without a valid citation is replaced by \u201cI "
-            "don't know\u201d."
+            "cited a passage, and an answer without a valid citation is replaced by “I "
+            "don't know”."
         ),
     )
     max_passages = models.PositiveSmallIntegerField(
@@ -91,7 +91,7 @@ class SensitiveTerm(models.Model):
 
     class Action(models.TextChoices):
         BLOCK = "block", _("block: refuse and say so")
-        MASK = "mask", _("mask: replace with \uff0a")
+        MASK = "mask", _("mask: replace with ＊")
         HANDOFF = "handoff", _("hand off: refuse and call a human")
 
     term = models.CharField(

@@ -159,6 +159,17 @@ def test_every_message_has_a_chinese_translation(catalog: str) -> None:
 
 
 @pytest.mark.parametrize("catalog", CATALOGS)
+def test_no_message_id_holds_an_escape_the_source_decodes(catalog: str) -> None:
+    # xgettext copies "\\u201c" from Python source as six characters, so the msgid never equals
+    # the decoded string Django looks up and the translation is silently never used.
+    escaped = [entry for entry in po_entries(catalog) if "\\u" in entry.msgid]
+
+    assert not escaped, "Write the character itself in the source, not a \\u escape:\n" + (
+        described(escaped)
+    )
+
+
+@pytest.mark.parametrize("catalog", CATALOGS)
 def test_translations_keep_every_placeholder(catalog: str) -> None:
     broken = [
         entry
