@@ -34,6 +34,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Earlier keys, still accepted while rotating: sessions, visitor tokens and sealed API keys made
+# with them stay valid (apps/core/lib/sealed.py).
+SECRET_KEY_FALLBACKS = env.list("CSBOT_SECRET_KEY_FALLBACKS")
 DEBUG = env.bool("CSBOT_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("CSBOT_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSBOT_CSRF_TRUSTED_ORIGINS")

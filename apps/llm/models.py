@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import SealedCharField
 from apps.llm.presets import PRESETS, preset_choices
 from apps.llm.routes import Timeouts
 from apps.llm.types import ERROR_KINDS
@@ -38,8 +39,9 @@ class ModelProvider(models.Model):
             "Empty: the provider's public API. Set it for a proxy or a self-hosted server."
         ),
     )
-    # Write-only in the admin (forms.ModelProviderForm); never logged, never shown back.
-    api_key = models.CharField(_("API key"), max_length=500, blank=True)
+    # Write-only in the admin (forms.ModelProviderForm); never logged, never shown back; sealed
+    # in the database.
+    api_key = SealedCharField(_("API key"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

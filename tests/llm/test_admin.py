@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +18,7 @@ from tests.llm.provider_replies import openai_error, openai_stream
 pytestmark = pytest.mark.django_db(transaction=True)
 
 KEY = "sk-live-abcdef0123456789"
+sealing = importlib.import_module("apps.llm.migrations.0002_seal_provider_api_keys")
 
 
 def provider_form(site, **fields) -> dict[str, str]:
@@ -161,3 +166,50 @@ def test_a_price_version_cannot_be_edited(admin_client):
     price.refresh_from_db()
     assert price.input_cny == Decimal("0.8")
     assert 'name="input_cny"' not in admin_client.get(url).content.decode()
+
+
+def stored_api_key(provider: ModelProvider) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT api_key FROM llm_modelprovider WHERE id = %s", [provider.pk])
+        return cursor.fetchone()[0]
+
+
+def test_the_database_holds_the_key_sealed(site):
+    provider = ModelProvider.objects.create(site=site, preset="deepseek", api_key=KEY)
+
+    assert KEY not in stored_api_key(provider)
+    assert ModelProvider.objects.get().api_key == KEY
+
+
+def test_a_key_sealed_under_a_rotated_secret_reads_while_it_is_a_fallback(site, settings, caplog):
+    provider = ModelProvider.objects.create(site=site, preset="deepseek", api_key=KEY)
+    old_secret = settings.SECRET_KEY
+
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a new secret key" * 4, [old_secret]
+    assert ModelProvider.objects.get().api_key == KEY
+
+    settings.SECRET_KEY_FALLBACKS = []
+    with caplog.at_level(logging.ERROR):
+        unreadable = ModelProvider.objects.get(pk=provider.pk)
+
+    assert unreadable.api_key == ""
+    assert "CSBOT_SECRET_KEY_FALLBACKS" in caplog.text
+    assert KEY not in caplog.text
+
+
+def test_the_migration_seals_keys_stored_in_plain_text(site):
+    provider = ModelProvider.objects.create(site=site, preset="deepseek")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE llm_modelprovider SET api_key = %s WHERE id = %s", [KEY, provider.pk]
+        )
+    assert ModelProvider.objects.get().api_key == KEY  # read as it is until sealed
+
+    with connection.schema_editor() as schema_editor:
+        sealing.seal_stored_keys(django_apps, schema_editor)
+    sealed = stored_api_key(provider)
+    with connection.schema_editor() as schema_editor:
+        sealing.unseal_stored_keys(django_apps, schema_editor)
+
+    assert KEY not in sealed
+    assert stored_api_key(provider) == KEY
