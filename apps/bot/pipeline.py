@@ -18,12 +18,14 @@ from channels.db import database_sync_to_async
 
 from apps.bot.answer import AnswerDelta, AnswerEvent, AnswerFinal, AnswerReset
 from apps.bot.models import AnswerAudit
+from apps.bot.normalise import language_detect
 from apps.bot.records import answer_audit_create, answer_audit_reply_link
 from apps.bot.replies import unavailable_reply
 from apps.bot.respond import respond
 from apps.bot.selectors import question_context
 from apps.bot.trace import Ask, Trace
 from apps.chat.models import Conversation
+from apps.chat.services import conversation_language_set
 from apps.handoff.selectors import handoff_settings_get
 from apps.handoff.services import handoff_request
 from apps.knowledge.selectors import collections_for_site
@@ -46,6 +48,7 @@ def ask_for(*, conversation_id: int, question_id: int) -> Ask:
         ),
         turns=tuple(context.turns),
         fallback_language=context.fallback_language,
+        conversation_language=context.conversation.language,
         previous_decision=context.previous_decision,
         abstentions=context.abstentions,
         abstain_limit=handoff_settings_get(site=site).abstain_limit,
@@ -60,6 +63,7 @@ async def answer(*, conversation_id: int, question_id: int) -> AsyncGenerator[An
     ask = await database_sync_to_async(ask_for)(
         conversation_id=conversation_id, question_id=question_id
     )
+    await _language_record(ask, conversation_id)
     trace = Trace()
     final: AnswerFinal | None = None
     shown = False
@@ -96,6 +100,20 @@ async def answer(*, conversation_id: int, question_id: int) -> AsyncGenerator[An
     finally:
         # Runs when reply_run closes the generator, after it stored the final answer.
         await _after_reply(audit, trace, ask)
+
+
+async def _language_record(ask: Ask, conversation_id: int) -> None:
+    """Hold the conversation in the language of the visitor's first question that shows one.
+
+    Greetings and lines the bot writes outside an answer read it; later questions only fill it
+    in when it is still unknown ("ok", an order number say nothing).
+    """
+    spoken = language_detect(ask.question, fallback="")
+    first = not any(turn.role == "user" for turn in ask.turns)
+    if spoken and spoken != ask.conversation_language and (first or not ask.conversation_language):
+        await database_sync_to_async(conversation_language_set)(
+            conversation_id=conversation_id, language=spoken, replace=first
+        )
 
 
 async def _after_reply(audit: AnswerAudit, trace: Trace, ask: Ask) -> None:

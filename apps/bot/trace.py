@@ -25,6 +25,8 @@ class Ask:
     collection_ids: tuple[int, ...]
     turns: tuple[Turn, ...] = ()
     fallback_language: str = "en"
+    # Conversation.language as stored ("" until a question showed one).
+    conversation_language: str = ""
     previous_decision: str = ""
     # Answers in a row, just before this one, that the bot could not ground.
     abstentions: int = 0

@@ -50,6 +50,17 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
     )
 
 
+def conversation_language_set(*, conversation_id: int, language: str, replace: bool) -> bool:
+    """Record the language the conversation is held in; say whether it changed.
+
+    Without ``replace`` only a conversation with no language yet takes it, so a later "ok" or
+    an order number cannot undo what the visitor's first real question showed.
+    """
+    rows = Conversation.objects.filter(pk=conversation_id)
+    rows = rows.exclude(language=language) if replace else rows.filter(language="")
+    return rows.update(language=language) == 1
+
+
 class ConversationStatusChanged(Exception):
     """The conversation is no longer in a status that allows this (an agent took it over)."""
 

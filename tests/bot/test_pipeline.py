@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from apps.bot.answer import AnswerDelta, AnswerReset
 from apps.bot.models import AnswerAudit, BotSettings
 from apps.bot.texts import text_for
-from apps.chat.models import ConversationEvent, Message
+from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.services import conversation_open
 from apps.knowledge.models import Article
 from apps.knowledge.services.content import article_save
@@ -364,3 +364,23 @@ async def test_agent_assist_runs_the_pipeline_without_handing_over_or_counting_a
         lambda: list(AnswerAudit.objects.order_by("pk").values_list("for_agent", "handoff"))
     )()
     assert audits == [(False, ""), (True, "")]
+
+
+async def test_the_conversation_takes_the_language_of_the_first_question_that_shows_one(
+    help_centre, conversation, other_visitor
+):
+    async def language(of: Conversation) -> str:
+        await database_sync_to_async(of.refresh_from_db)(fields=["language"])
+        return of.language
+
+    await answered(conversation, "ok")
+    assert await language(conversation) == ""
+    await answered(conversation, "保修多久？")
+    assert await language(conversation) == "zh-hans"
+    await answered(conversation, "How long is the warranty?")
+    assert await language(conversation) == "zh-hans"
+    # The first question decides over a language the browser reported.
+    other = await database_sync_to_async(conversation_open)(visitor=other_visitor)
+    await database_sync_to_async(Conversation.objects.filter(pk=other.pk).update)(language="en")
+    await answered(other, "台灯坏了能保修吗？")
+    assert await language(other) == "zh-hans"
