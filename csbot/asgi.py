@@ -19,12 +19,15 @@ from django.urls import path  # noqa: E402
 
 from apps.chat.routing import websocket_urlpatterns as visitor_websockets  # noqa: E402
 from apps.handoff.routing import websocket_urlpatterns as console_websockets  # noqa: E402
+from csbot.lifespan import lifespan  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_asgi_app)
         if settings.CSBOT_SERVE_STATIC
         else django_asgi_app,
+        # Channels does not handle lifespan itself: the workers' background sweep starts here.
+        "lifespan": lifespan,
         "websocket": URLRouter(
             [
                 # Visitors come from the site owners' pages: the consumer checks Origin per site

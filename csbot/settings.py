@@ -199,6 +199,9 @@ CSBOT_MAX_FRAME_BYTES = env.int("CSBOT_MAX_FRAME_BYTES", 8 * 1024, minimum=512)
 CSBOT_MESSAGES_PER_MINUTE = env.int("CSBOT_MESSAGES_PER_MINUTE", 20, minimum=1)
 CSBOT_TOKENS_PER_MINUTE_PER_IP = env.int("CSBOT_TOKENS_PER_MINUTE_PER_IP", 30, minimum=1)
 CSBOT_SOCKETS_PER_IP = env.int("CSBOT_SOCKETS_PER_IP", 50, minimum=1)
+# A streaming answer renews its lease ten times within this many seconds; one not renewed for
+# that long lost its worker and is closed interrupted and handed over (docs/architecture.md).
+CSBOT_REPLY_LEASE_SECONDS = env.float("CSBOT_REPLY_LEASE_SECONDS", 10.0, minimum=0.5)
 
 LOGGING = {
     "version": 1,

@@ -1,20 +1,30 @@
-"""Run the bot's reply to a visitor message as a task of its own, persisting and publishing it."""
+"""Run the bot's reply to a visitor message as a task of its own, persisting and publishing it.
+
+A streamed answer holds a lease on its message: ``updated_at`` is a heartbeat the reply renews
+(with the text so far) while the bot still holds the conversation. A message left ``streaming``
+with a heartbeat older than ``CSBOT_REPLY_LEASE_SECONDS`` lost its writer (the worker died): the
+sweep closes it ``interrupted`` and hands the conversation to a human.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from contextlib import aclosing
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from apps.bot.answer import AnswerDelta, Answerer, AnswerFinal, AnswerReset
 from apps.chat import events
 from apps.chat.models import Conversation, Message
-from apps.chat.selectors import conversation_status
 from apps.chat.services import ConversationStatusChanged, message_create, message_finish
+from apps.handoff.models import Ticket
+from apps.handoff.services import handoff_request
 
 logger = logging.getLogger(__name__)
 
@@ -44,35 +54,59 @@ async def replies_wait() -> None:
         await asyncio.gather(*list(_running), return_exceptions=True)
 
 
-async def _bot_holds(conversation_id: int) -> None:
-    """Raise ``ConversationStatusChanged`` unless the bot still holds the conversation."""
-    status = await database_sync_to_async(conversation_status)(conversation_id=conversation_id)
-    if status != Conversation.Status.BOT:
-        raise ConversationStatusChanged(conversation_id)
+def heartbeat_seconds() -> float:
+    """How often a streaming reply renews its lease: ten times within one lease."""
+    return settings.CSBOT_REPLY_LEASE_SECONDS / 10
+
+
+def reply_heartbeat(*, message_id: int, text: str) -> bool:
+    """Save a streaming answer's text and renew its lease; False once it may not go on.
+
+    It may not once the conversation left the bot or the sweep closed the message. One
+    statement: the ownership check that used to run before every delta, now once a beat.
+    """
+    renewed = Message.objects.filter(
+        pk=message_id,
+        state=Message.State.STREAMING,
+        conversation__status=Conversation.Status.BOT,
+    ).update(text=text, updated_at=timezone.now())
+    return renewed == 1
+
+
+class _Stream:
+    """A started answer: its message, the text streamed so far, what the last beat saved."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.pieces: list[str] = []
+        self.saved = message.text
+        self.lost = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    async def beat(self) -> None:
+        """Renew the lease every beat until the bot loses the conversation or this is cancelled."""
+        while not self.lost:
+            await asyncio.sleep(heartbeat_seconds())
+            text = self.text
+            if await database_sync_to_async(reply_heartbeat)(message_id=self.message.pk, text=text):
+                self.saved = text
+            else:
+                self.lost = True
 
 
 async def reply_run(*, conversation_id: int, question_id: int) -> None:
-    """Answer one visitor message, checking right before every send that the bot still holds it.
+    """Answer one visitor message while the bot holds the conversation.
 
-    Once the conversation is waiting for or with an agent, nothing more of the answer is
-    published or stored, and a message already started is closed as interrupted.
+    Ownership is checked once a heartbeat while streaming (the visitor's socket drops bot deltas
+    as soon as it hears of a takeover) and inside every final write. Once the conversation is
+    waiting for or with an agent, nothing more is published or stored, and a started message is
+    closed interrupted with the text its last heartbeat saved while the bot held it.
     """
-    message: Message | None = None
-    streamed: list[str] = []
-    offset = 0
-
-    async def ensure_message() -> Message:
-        nonlocal message
-        if message is None:
-            message = await database_sync_to_async(message_create)(
-                conversation_id=conversation_id,
-                author_kind=Message.AuthorKind.BOT,
-                text="",
-                state=Message.State.STREAMING,
-                owner=Conversation.Status.BOT,
-            )
-        return message
-
+    stream: _Stream | None = None
+    beating: asyncio.Task[None] | None = None
     answerer = answerer_get()
     try:
         async with aclosing(
@@ -82,44 +116,38 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
                 if isinstance(event, AnswerDelta):
                     if not event.text:
                         continue
-                    current = await ensure_message()
-                    await _bot_holds(conversation_id)
+                    if stream is None:
+                        stream = _Stream(
+                            await database_sync_to_async(message_create)(
+                                conversation_id=conversation_id,
+                                author_kind=Message.AuthorKind.BOT,
+                                text="",
+                                state=Message.State.STREAMING,
+                                owner=Conversation.Status.BOT,
+                            )
+                        )
+                        beating = asyncio.create_task(stream.beat())
+                    if stream.lost:
+                        raise ConversationStatusChanged(conversation_id)
                     await events.delta_publish(
                         conversation_id=conversation_id,
-                        message_id=current.pk,
-                        seq=current.seq,
-                        offset=offset,
+                        message_id=stream.message.pk,
+                        seq=stream.message.seq,
+                        offset=len(stream.text),
                         text=event.text,
                     )
-                    streamed.append(event.text)
-                    offset += len(event.text)
+                    stream.pieces.append(event.text)
                 elif isinstance(event, AnswerReset):
-                    if message is not None:
+                    if stream is not None:
                         await events.reset_publish(
-                            conversation_id=conversation_id, message_id=message.pk, seq=message.seq
-                        )
-                    streamed.clear()
-                    offset = 0
-                elif isinstance(event, AnswerFinal):
-                    state = Message.State.COMPLETE if event.complete else Message.State.INTERRUPTED
-                    if message is None:
-                        # Not streamed: stored and published whole, in one owned step.
-                        await database_sync_to_async(message_create)(
                             conversation_id=conversation_id,
-                            author_kind=Message.AuthorKind.BOT,
-                            text=event.text,
-                            state=state,
-                            citations=event.citations,
-                            owner=Conversation.Status.BOT,
+                            message_id=stream.message.pk,
+                            seq=stream.message.seq,
                         )
-                    else:
-                        await database_sync_to_async(message_finish)(
-                            message=message,
-                            text=event.text,
-                            state=state,
-                            citations=event.citations,
-                            owner=Conversation.Status.BOT,
-                        )
+                        stream.pieces.clear()
+                elif isinstance(event, AnswerFinal):
+                    await _stop(beating)
+                    await _store_final(conversation_id, stream, event)
                     return
         raise RuntimeError(f"{settings.CSBOT_ANSWERER} ended without an AnswerFinal")
     except ConversationStatusChanged:
@@ -128,17 +156,115 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
             conversation_id,
             question_id,
         )
-        await _close_interrupted(message, streamed)
+        await _stop(beating)
+        await _close_interrupted(stream, taken_over=True)
     except Exception:
         logger.exception(
             "reply to message %s in conversation %s failed", question_id, conversation_id
         )
-        await _close_interrupted(message, streamed)
+        await _stop(beating)
+        await _close_interrupted(stream, taken_over=False)
+    finally:
+        await _stop(beating)
 
 
-async def _close_interrupted(message: Message | None, streamed: list[str]) -> None:
-    """End a started answer with only the text the visitor has already seen."""
-    if message is not None:
-        await database_sync_to_async(message_finish)(
-            message=message, text="".join(streamed), state=Message.State.INTERRUPTED
+async def _stop(beating: asyncio.Task[None] | None) -> None:
+    if beating is not None and not beating.done():
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)
+
+
+async def _store_final(conversation_id: int, stream: _Stream | None, final: AnswerFinal) -> None:
+    """Store the final answer in one owned step (created whole if nothing was streamed)."""
+    state = Message.State.COMPLETE if final.complete else Message.State.INTERRUPTED
+    if stream is None:
+        await database_sync_to_async(message_create)(
+            conversation_id=conversation_id,
+            author_kind=Message.AuthorKind.BOT,
+            text=final.text,
+            state=state,
+            citations=final.citations,
+            owner=Conversation.Status.BOT,
         )
+        return
+    await database_sync_to_async(message_finish)(
+        message=stream.message,
+        text=final.text,
+        state=state,
+        citations=final.citations,
+        owner=Conversation.Status.BOT,
+    )
+
+
+async def _close_interrupted(stream: _Stream | None, *, taken_over: bool) -> None:
+    """End a started answer that failed: all it streamed while the bot still holds the
+    conversation, else what its last heartbeat saved (never text from after a takeover)."""
+    if stream is None:
+        return
+    if not taken_over:
+        try:
+            await database_sync_to_async(message_finish)(
+                message=stream.message,
+                text=stream.text,
+                state=Message.State.INTERRUPTED,
+                owner=Conversation.Status.BOT,
+            )
+            return
+        except ConversationStatusChanged:
+            pass
+    await database_sync_to_async(message_finish)(
+        message=stream.message, text=stream.saved, state=Message.State.INTERRUPTED
+    )
+
+
+# --- recovering the answers of a worker that died ----------------------------------------------
+
+
+def replies_recover(*, conversation_id: int | None = None, limit: int = 100) -> list[int]:
+    """Close streaming answers whose lease expired as interrupted, and hand their conversations
+    over (reason ``interrupted``); return the ids of the messages closed.
+
+    Each close is a conditional UPDATE in the transaction that hands over: of several workers
+    sweeping at once exactly one closes a message, announces it and opens the ticket. The text
+    stays what the last heartbeat saved: all we know the visitor was shown.
+    """
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.CSBOT_REPLY_LEASE_SECONDS)
+    stale = Message.objects.filter(
+        author_kind=Message.AuthorKind.BOT, state=Message.State.STREAMING, updated_at__lt=cutoff
+    )
+    if conversation_id is not None:
+        stale = stale.filter(conversation_id=conversation_id)
+    closed = []
+    for message in stale.order_by("pk")[:limit]:
+        with transaction.atomic():
+            won = Message.objects.filter(
+                pk=message.pk, state=Message.State.STREAMING, updated_at__lt=cutoff
+            ).update(state=Message.State.INTERRUPTED, updated_at=timezone.now())
+            if won != 1:
+                continue
+            message.state = Message.State.INTERRUPTED
+            transaction.on_commit(lambda message=message: events.message_finished(message))
+            handoff_request(
+                conversation_id=message.conversation_id,
+                reason=Ticket.Reason.INTERRUPTED,
+                detail="the answer stopped mid-stream: the worker writing it went away",
+                by="system",
+            )
+        logger.warning(
+            "answer %s in conversation %s lost its worker; closed and handed over",
+            message.pk,
+            message.conversation_id,
+        )
+        closed.append(message.pk)
+    return closed
+
+
+async def replies_sweep_forever() -> None:
+    """Recover dead workers' answers now and every half lease, until cancelled (worker lifespan)."""
+    while True:
+        try:
+            await database_sync_to_async(replies_recover)()
+        except Exception:
+            # A database outage must not end the sweep: the next round retries.
+            logger.exception("sweeping interrupted answers failed")
+        await asyncio.sleep(settings.CSBOT_REPLY_LEASE_SECONDS / 2)

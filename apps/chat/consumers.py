@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from apps.analytics.selectors import csat_request_for
 from apps.analytics.services import RatingRejected, csat_record, feedback_record
-from apps.bot.services import reply_start
+from apps.bot.services import replies_recover, reply_start
 from apps.chat import events, protocol
-from apps.chat.models import Conversation
+from apps.chat.models import Conversation, Message
 from apps.chat.selectors import conversation_get, conversation_status, messages_after, visitor_get
 from apps.chat.services import (
     ConversationStatusChanged,
@@ -218,6 +218,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         missed = await database_sync_to_async(messages_after)(
             conversation_id=self.conversation_id, after_seq=frame.last_seq
         )
+        if any(payload["state"] == Message.State.STREAMING for payload in missed):
+            # Maybe a dead worker's answer: recover it now, not at the next periodic sweep.
+            await database_sync_to_async(replies_recover)(conversation_id=self.conversation_id)
         for payload in missed:
             self.delivered.add(payload["seq"])
             await self.send_json({"type": "message.new", "message": payload})

@@ -97,6 +97,15 @@ class Message(models.Model):
                 name="message_unique_client_id",
             ),
         ]
+        indexes = [
+            # A streaming message's updated_at is its writer's heartbeat; the sweep looks for
+            # old ones (apps/bot/services.py replies_recover). Few rows stream at any time.
+            models.Index(
+                fields=["updated_at"],
+                condition=models.Q(state="streaming"),
+                name="message_streaming_heartbeat",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq} {self.author_kind}"

@@ -191,11 +191,13 @@ def message_finish(
     state: str,
     citations: Sequence[events.Citation] = (),
     owner: str | None = None,
-) -> Message:
+) -> bool:
     """Store the final text of a streamed message and publish ``chat.done`` after commit.
 
     With ``owner``, as in ``message_create``: unless the conversation still has that status,
-    ``ConversationStatusChanged`` is raised and the message is left as it was.
+    ``ConversationStatusChanged`` is raised and the message is left as it was. A message no
+    longer streaming (the sweep closed it when its writer seemed gone) is left as it was too;
+    returns whether this call finished it.
     """
     with transaction.atomic():
         if owner is not None:
@@ -205,9 +207,13 @@ def message_finish(
             )
             if held != 1:
                 raise ConversationStatusChanged(message.conversation_id)
+        finished = Message.objects.filter(pk=message.pk, state=Message.State.STREAMING).update(
+            text=text, state=state, citations=list(citations), updated_at=timezone.now()
+        )
+        if finished != 1:
+            return False
         message.text = text
         message.state = state
         message.citations = list(citations)
-        message.save(update_fields=["text", "state", "citations", "updated_at"])
         transaction.on_commit(lambda: events.message_finished(message))
-    return message
+    return True

@@ -183,6 +183,7 @@ class Ticket(models.Model):
         NEGATIVE_SENTIMENT = "negative_sentiment", _("the visitor is frustrated")
         CONTENT_FILTER = "content_filter", _("the guard stopped the answer")
         MODEL_UNAVAILABLE = "model_unavailable", _("no model could answer")
+        INTERRUPTED = "interrupted", _("the answer stopped mid-stream")
 
     class Channel(models.TextChoices):
         CHAT = "chat", _("live chat")

@@ -55,6 +55,21 @@ async def drain(ws) -> list[dict]:
     return frames
 
 
+@pytest.fixture
+def quick_heartbeat(settings):
+    """Beat every 50 ms: the held bot's text is saved before the test takes over."""
+    settings.CSBOT_REPLY_LEASE_SECONDS = 0.5
+
+
+async def saved_by_heartbeat(text: str) -> None:
+    """Wait until the streaming answer's heartbeat has stored ``text``."""
+    async with asyncio.timeout(5):
+        while True:
+            if await Message.objects.filter(author_kind="bot", text=text).aexists():
+                return
+            await asyncio.sleep(0.01)
+
+
 async def take_over_while_the_bot_waits(widget, console) -> None:
     """The visitor asks for a human and the agent claims; then the held bot may go on."""
     await widget.send_json_to({"type": "handoff.request"})
@@ -158,8 +173,14 @@ async def test_the_bot_says_nothing_once_the_conversation_is_handed_over_mid_ans
 
 
 async def test_a_takeover_mid_stream_cuts_the_bot_off_after_what_was_already_shown(
-    site, visitor, agent, gate
+    site, visitor, agent, gate, quick_heartbeat
 ):
+    """The interrupted answer keeps what its last heartbeat saved while the bot held it.
+
+    Ownership is checked once a heartbeat, not before every delta: the visitor's socket drops
+    the deltas that follow the takeover, and the stored text is the last one saved while the
+    bot held the conversation, never text generated after.
+    """
     answerers.gate = answerers.Gate(release_after=2)
     console, _ = await console_socket(agent)
     widget, _ = await visitor_socket(visitor)
@@ -171,6 +192,7 @@ async def test_a_takeover_mid_stream_cuts_the_bot_off_after_what_was_already_sho
     while len([f for f in before if f["type"] == "message.delta"]) < 2:
         before.append(await widget.receive_json_from(timeout=5))
     assert bot_text_in(before) == ["The ", "bot "]
+    await saved_by_heartbeat("The bot ")
 
     await take_over_while_the_bot_waits(widget, console)
     after = await drain(widget)
@@ -202,7 +224,7 @@ async def test_a_bot_delta_published_after_the_takeover_never_reaches_the_visito
 
 
 async def test_the_pipeline_handing_over_during_its_own_answer_drops_that_answer(
-    site, visitor, agent, gate
+    site, visitor, agent, gate, quick_heartbeat
 ):
     """Abstention decided mid-answer: the handoff wins over the text still being generated."""
     answerers.gate = answerers.Gate(release_after=1)
@@ -210,6 +232,7 @@ async def test_the_pipeline_handing_over_during_its_own_answer_drops_that_answer
     widget, ready = await visitor_socket(visitor)
     await widget.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "?"})
     await asyncio.wait_for(answerers.gate.reached.wait(), 5)
+    await saved_by_heartbeat("The ")
     outcome = await database_sync_to_async(handoff_request)(
         conversation_id=ready["conversation"]["id"], reason="missing_knowledge"
     )
