@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-from django.core.cache import cache
-
 from apps.chat.events import Citation
+from apps.core.cache import shared_cache
 
 _PREFIX = "bot:answer:"
 _VERSION = 1
@@ -40,7 +39,7 @@ def answer_key(
 
 
 async def answer_get(key: str) -> CachedAnswer | None:
-    data = await cache.aget(key)
+    data = await shared_cache().aget(key)
     if not isinstance(data, dict):
         return None
     try:
@@ -51,4 +50,4 @@ async def answer_get(key: str) -> CachedAnswer | None:
 
 async def answer_set(key: str, answer: CachedAnswer, *, seconds: int) -> None:
     if seconds > 0:
-        await cache.aset(key, asdict(answer), timeout=seconds)
+        await shared_cache().aset(key, asdict(answer), timeout=seconds)

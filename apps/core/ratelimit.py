@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import time
 
-from django.core.cache import cache
+from apps.core.cache import shared_cache
 
 
 def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
     """Count one hit; return ``True`` while the caller is within ``limit`` for this window."""
+    cache = shared_cache()
     window = int(time.time() // window_seconds)
     cache_key = f"ratelimit:{scope}:{key}:{window}"
     # add() is atomic: only the first hit of a window creates the counter.
@@ -30,6 +31,7 @@ def slot_acquire(*, scope: str, key: str, limit: int, ttl_seconds: int = 3600) -
     The counter expires ``ttl_seconds`` after the last acquisition, so slots held by a worker
     that died are given back eventually instead of locking the client out for good.
     """
+    cache = shared_cache()
     cache_key = f"slots:{scope}:{key}"
     cache.add(cache_key, 0, timeout=ttl_seconds)
     count = cache.incr(cache_key)
@@ -43,4 +45,4 @@ def slot_acquire(*, scope: str, key: str, limit: int, ttl_seconds: int = 3600) -
 def slot_release(*, scope: str, key: str) -> None:
     # ValueError: the counter expired while the socket was open; nothing left to give back.
     with contextlib.suppress(ValueError):
-        cache.decr(f"slots:{scope}:{key}")
+        shared_cache().decr(f"slots:{scope}:{key}")
