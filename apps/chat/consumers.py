@@ -7,6 +7,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -18,14 +19,13 @@ from apps.analytics.services import RatingRejected, csat_record, feedback_record
 from apps.bot.services import replies_recover, reply_start
 from apps.chat import events, protocol
 from apps.chat.models import Conversation, Message
-from apps.chat.selectors import conversation_get, conversation_status, messages_after, visitor_get
+from apps.chat.selectors import conversation_get, conversation_status, messages_after
 from apps.chat.services import (
     ConversationStatusChanged,
-    conversation_open,
     conversation_start,
     message_create_from_visitor,
+    visitor_hello,
     visitor_identify,
-    visitor_touch,
 )
 from apps.chat.tokens import visitor_token_read
 from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
@@ -68,7 +68,9 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         self.holds_slot = False
         # A close code must follow an accepted handshake to reach the browser.
         await self.accept()
-        if not slot_acquire(
+        # Redis round trips: on a thread of their own, neither blocking this worker's other
+        # sockets nor queueing behind their database calls.
+        if not await sync_to_async(slot_acquire, thread_sensitive=False)(
             scope="visitor-sockets", key=self.client_ip, limit=settings.CSBOT_SOCKETS_PER_IP
         ):
             await self.close(
@@ -80,13 +82,15 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNKNOWN_SITE, reason="unknown site")
             return
         origin = _header(self.scope, b"origin")
-        if not await database_sync_to_async(site_origin_allowed)(site=self.site, origin=origin):
+        if not site_origin_allowed(site=self.site, origin=origin):
             await self.close(code=CLOSE_FORBIDDEN_ORIGIN, reason="origin not allowed for this site")
             return
 
     async def disconnect(self, code: int) -> None:
         if self.holds_slot:
-            slot_release(scope="visitor-sockets", key=self.client_ip)
+            await sync_to_async(slot_release, thread_sensitive=False)(
+                scope="visitor-sockets", key=self.client_ip
+            )
         if self.conversation_id is not None:
             await self.channel_layer.group_discard(
                 events.conversation_group(self.conversation_id), self.channel_name
@@ -165,21 +169,18 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("already_hello", "this socket already said hello")
             return
         claim = visitor_token_read(frame.token)
-        visitor = None
+        found = None
         if claim is not None and claim.site_key == self.site.public_key:
-            visitor = await database_sync_to_async(visitor_get)(
+            found = await database_sync_to_async(visitor_hello)(
                 public_id=claim.visitor_public_id, site_id=self.site.pk
             )
-        if visitor is None:
+        if found is None:
             await self.send_error(
                 "unauthorized", "the visitor token is invalid or expired; fetch a new one"
             )
             await self.close(code=CLOSE_UNAUTHORIZED, reason="invalid visitor token")
             return
-        conversation: Conversation = await database_sync_to_async(conversation_open)(
-            visitor=visitor
-        )
-        await database_sync_to_async(visitor_touch)(visitor=visitor)
+        visitor, conversation = found
         self.visitor = visitor
         await self.join_conversation(conversation)
         await self.send_json(
@@ -268,7 +269,7 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         Asking for a human and leaving a message count too: each one writes to the
         conversation.
         """
-        within_limit = rate_limit_hit(
+        within_limit = await sync_to_async(rate_limit_hit, thread_sensitive=False)(
             scope="visitor-messages",
             key=str(self.visitor.public_id),
             limit=settings.CSBOT_MESSAGES_PER_MINUTE,

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.chat import events
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
+from apps.chat.selectors import visitor_get
 from apps.core.lib.pii import pii_mask
 from apps.sites.models import Site
 
@@ -42,6 +43,19 @@ def conversation_open(*, visitor: Visitor) -> Conversation:
     if conversation is not None:
         return conversation
     return conversation_start(visitor=visitor)
+
+
+def visitor_hello(*, public_id: str, site_id: int) -> tuple[Visitor, Conversation] | None:
+    """The visitor a socket's token names, seen now, with their latest conversation.
+
+    ``None`` when the site has no such visitor. One call for what ``hello`` needs: each
+    separate call from the socket waits its turn for a database thread.
+    """
+    visitor = visitor_get(public_id=public_id, site_id=site_id)
+    if visitor is None:
+        return None
+    visitor_touch(visitor=visitor)
+    return visitor, conversation_open(visitor=visitor)
 
 
 def conversation_start(*, visitor: Visitor) -> Conversation:
