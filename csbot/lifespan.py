@@ -5,20 +5,30 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from django.conf import settings
+
 from apps.bot.services import replies_sweep_forever
+from apps.chat.layerwatch import redis_watch_forever
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Sweep dead workers' answers from start-up to shutdown (uvicorn sends lifespan events)."""
-    sweep: asyncio.Task[None] | None = None
+    """From start-up to shutdown (uvicorn sends lifespan events): sweep dead workers' answers,
+    and watch for a restarted Redis."""
+    tasks: list[asyncio.Task[None]] = []
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            sweep = asyncio.create_task(replies_sweep_forever(), name="csbot-reply-sweep")
+            tasks.append(asyncio.create_task(replies_sweep_forever(), name="csbot-reply-sweep"))
+            if settings.REDIS_URL:
+                tasks.append(
+                    asyncio.create_task(
+                        redis_watch_forever(settings.REDIS_URL), name="csbot-redis-watch"
+                    )
+                )
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            if sweep is not None:
-                sweep.cancel()
-                await asyncio.gather(sweep, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await send({"type": "lifespan.shutdown.complete"})
             return

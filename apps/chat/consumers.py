@@ -18,6 +18,7 @@ from apps.analytics.selectors import csat_request_for
 from apps.analytics.services import RatingRejected, csat_record, feedback_record
 from apps.bot.services import replies_recover, reply_start
 from apps.chat import events, protocol
+from apps.chat.layerwatch import socket_opened
 from apps.chat.models import Conversation, Message
 from apps.chat.selectors import conversation_get, conversation_status, messages_after
 from apps.chat.services import (
@@ -78,6 +79,7 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.holds_slot = True
+        socket_opened(self)
         if self.site is None:
             await self.close(code=CLOSE_UNKNOWN_SITE, reason="unknown site")
             return

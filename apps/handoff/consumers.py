@@ -20,6 +20,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from apps.chat import events as chat_events
+from apps.chat.layerwatch import socket_opened
 from apps.chat.protocol import FrameError
 from apps.chat.services import ConversationStatusChanged
 from apps.handoff import events, protocol, services
@@ -63,6 +64,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         self.following: dict[int, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         await self.accept()
+        socket_opened(self)
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED, reason="sign in first")
             return

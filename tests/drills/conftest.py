@@ -17,9 +17,24 @@ from apps.handoff.services.presence import agent_session_open
 from apps.sites.models import Site
 from tests.bot.conftest import help_centre
 from tests.conftest import SITE_ORIGIN, agent_create
+from tests.handoff.conftest import _fresh_channel_layer, _no_connection_left_in_the_sync_thread
+from tests.llm.fixtures import chain, fresh_breaker, llm_clients_closed, provider
 from tests.llm.loopback import LoopbackServer
 
-__all__ = ["QUESTION", "SITE_ORIGIN", "help_centre", "model_env", "receive_until", "socket_url"]
+__all__ = [
+    "QUESTION",
+    "SITE_ORIGIN",
+    "_fresh_channel_layer",
+    "_no_connection_left_in_the_sync_thread",
+    "chain",
+    "fresh_breaker",
+    "help_centre",
+    "llm_clients_closed",
+    "model_env",
+    "provider",
+    "receive_until",
+    "socket_url",
+]
 
 QUESTION = "How long do refunds take to reach Alipay?"
 MODEL = "openai/gpt-4o-mini"
