@@ -9,6 +9,7 @@ its event loop does not share a CPU with the client being measured.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -79,3 +80,18 @@ def rss_mib(pids: Sequence[int]) -> float:
             if line.startswith("VmRSS:"):
                 total_kib += int(line.split()[1])
     return round(total_kib / 1024, 1)
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time the processes ``pids`` have used so far, summed (from /proc)."""
+    ticks = 0
+    for pid in pids:
+        # Fields after the command name (which may hold spaces): utime and stime are 12 and 13.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def open_files(pids: Sequence[int]) -> int:
+    """File descriptors the processes ``pids`` hold: sockets, database and Redis connections."""
+    return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in pids)
