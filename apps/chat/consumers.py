@@ -31,7 +31,12 @@ from apps.chat.services import (
 from apps.chat.tokens import visitor_token_read
 from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
 from apps.handoff.models import Ticket
-from apps.handoff.services import handoff_request, handoff_triggers_check, ticket_leave_message
+from apps.handoff.services import (
+    handoff_request,
+    handoff_triggers_check,
+    ticket_leave_message,
+    ticket_visitor_replied,
+)
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
@@ -264,6 +269,8 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
             )
             if handed_over is None:
                 reply_start(conversation_id=conversation.pk, question_id=result.message.pk)
+        elif result.created and conversation.status == Conversation.Status.AGENT:
+            await database_sync_to_async(ticket_visitor_replied)(conversation_id=conversation.pk)
 
     async def over_limit(self, *, client_id: str | None = None) -> bool:
         """Count one message-like frame; past the limit, say so and return True.

@@ -226,6 +226,8 @@ class Ticket(models.Model):
     first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
     first_responded_at = models.DateTimeField(_("first response"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    # While the ticket waits on the visitor its resolution clock stands still (docs/handoff.md).
+    pending_since = models.DateTimeField(_("pending since"), null=True, blank=True)
     solved_at = models.DateTimeField(_("solved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     # The draft FAQ entry an agent wrote from this ticket, for an admin to review and publish.

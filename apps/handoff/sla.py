@@ -22,6 +22,32 @@ def _weekly_minutes(windows: Sequence[Window]) -> int:
     )
 
 
+def business_minutes(
+    *, start: dt.datetime, end: dt.datetime, windows: Sequence[Window], time_zone: str
+) -> int:
+    """Return the whole minutes of business time from ``start`` to ``end`` (0 if it is not after).
+
+    No windows means always open.
+    """
+    if end <= start:
+        return 0
+    if not windows:
+        return (end - start) // dt.timedelta(minutes=1)
+    zone = zoneinfo.ZoneInfo(time_zone)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    total = dt.timedelta()
+    day = local_start.date()
+    while day <= local_end.date():
+        for window in windows:
+            if window.weekday != day.weekday():
+                continue
+            opens = dt.datetime.combine(day, window.opens, tzinfo=zone)
+            closes = dt.datetime.combine(day, window.closes, tzinfo=zone)
+            total += max(min(closes, local_end) - max(opens, local_start), dt.timedelta())
+        day += dt.timedelta(days=1)
+    return total // dt.timedelta(minutes=1)
+
+
 def business_deadline(
     *, start: dt.datetime, minutes: int, windows: Sequence[Window], time_zone: str
 ) -> dt.datetime:

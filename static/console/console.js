@@ -588,7 +588,7 @@
     field(dl, gettext("Opened"), new Date(t.created_at).toLocaleString());
     var first = dueState(t.first_response_due_at, t.first_responded_at);
     field(dl, gettext("First response"), t.first_responded_at ? interpolate(gettext("at %(time)s"), { time: clock(t.first_responded_at) }, true) : first && first.text);
-    var resolution = dueState(t.resolution_due_at, t.solved_at);
+    var resolution = t.status === "pending" ? { text: gettext("paused while waiting on the visitor") } : dueState(t.resolution_due_at, t.solved_at);
     field(dl, gettext("Resolution"), resolution && resolution.text);
     $("priority").value = t.priority;
     if (document.activeElement !== $("tags")) $("tags").value = t.tags.join(", ");

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from apps.handoff.sla import business_deadline
+from apps.handoff.sla import business_deadline, business_minutes
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
@@ -57,3 +57,24 @@ def test_long_deadlines_span_several_days():
 def test_zero_minutes_is_the_next_opening():
     assert deadline(at(5, 12), 0) == at(7, 9)
     assert deadline(at(0, 12), 0) == at(0, 12)
+
+
+def minutes_between(start: dt.datetime, end: dt.datetime, windows=WEEKDAYS_9_TO_18) -> int:
+    return business_minutes(start=start, end=end, windows=windows, time_zone="Asia/Shanghai")
+
+
+def test_business_minutes_count_only_opening_hours():
+    # Friday 17:30 to Monday 09:15: 30 minutes on Friday, 15 on Monday.
+    assert minutes_between(at(4, 17, 30), at(7, 9, 15)) == 45
+    assert minutes_between(at(0, 10), at(0, 10, 20)) == 20
+    assert minutes_between(at(1, 19), at(2, 8)) == 0
+
+
+def test_business_minutes_are_wall_minutes_without_hours_and_zero_backwards():
+    assert minutes_between(at(5, 23), at(6, 1), windows=[]) == 120
+    assert minutes_between(at(0, 12), at(0, 11)) == 0
+
+
+def test_business_minutes_undo_a_business_deadline():
+    start = at(4, 16)
+    assert minutes_between(start, deadline(start, 500)) == 500

@@ -392,3 +392,25 @@ async def test_round_robin_respects_capacity_and_away(english, visitor, agent, t
     assert ticket.assignee_id == teammate.pk
     for ws in (mei, li, widget):
         await ws.disconnect()
+
+
+async def test_the_visitors_answer_puts_a_pending_ticket_back_to_open(english, visitor, agent):
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    ticket = await claimed_ticket(widget, console)
+    await console.send_json_to(
+        {"type": "ticket.update", "ticket_id": ticket["id"], "pending": True, "ref": "p"}
+    )
+    pending = await frame_of(
+        console, lambda f: f["type"] == "ticket" and f["ticket"]["status"] == "pending"
+    )
+    assert pending["ticket"]["id"] == ticket["id"]
+
+    await widget.send_json_to(
+        {"type": "message.send", "client_id": "c-00000003", "text": "Here is my order number"}
+    )
+
+    reopened = await frame_of(console, lambda f: f["type"] == "ticket")
+    assert (reopened["ticket"]["id"], reopened["ticket"]["status"]) == (ticket["id"], "open")
+    await widget.disconnect()
+    await console.disconnect()

@@ -24,6 +24,7 @@ from apps.handoff.services.tickets import (
     ticket_reply,
     ticket_solve,
     ticket_update,
+    ticket_visitor_replied,
 )
 
 __all__ = [
@@ -42,5 +43,6 @@ __all__ = [
     "ticket_solve",
     "ticket_transfer",
     "ticket_update",
+    "ticket_visitor_replied",
     "tickets_autoassign",
 ]

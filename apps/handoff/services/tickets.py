@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from apps.chat.services import (
 from apps.handoff import events
 from apps.handoff.mail import reply_email_send
 from apps.handoff.models import Ticket, TicketNote
+from apps.handoff.selectors import ticket_active_for_conversation
 from apps.handoff.services.assignment import tickets_autoassign
 from apps.handoff.services.common import (
     Status,
@@ -28,7 +30,30 @@ from apps.handoff.services.common import (
     publish_ticket,
     record,
 )
+from apps.handoff.sla import business_deadline, business_minutes
 from apps.handoff.webhooks import webhook_deliveries_enqueue
+
+
+def _resolution_clock_resumed(ticket: Ticket, now: dt.datetime) -> dict[str, Any]:
+    """The fields that restart the resolution clock of a ticket leaving pending at ``now``.
+
+    The due time moves on by the business time the ticket waited on the visitor, so a ticket
+    that was overdue when it was set pending comes back exactly as overdue.
+    """
+    if ticket.pending_since is None:
+        return {}
+    changes: dict[str, Any] = {"pending_since": None}
+    windows = list(ticket.site.business_hours.all())
+    time_zone = ticket.site.time_zone
+    paused = business_minutes(
+        start=ticket.pending_since, end=now, windows=windows, time_zone=time_zone
+    )
+    if paused and ticket.resolution_due_at is not None:
+        changes["resolution_due_at"] = business_deadline(
+            start=ticket.resolution_due_at, minutes=paused, windows=windows, time_zone=time_zone
+        )
+    return changes
+
 
 # --- ending a handoff ------------------------------------------------------------------------
 
@@ -44,6 +69,7 @@ def _end(
     )
     now = timezone.now()
     stamp = {"solved_at": now} if status == Ticket.Status.SOLVED else {"closed_at": now}
+    stamp.update(_resolution_clock_resumed(ticket, now))
     with transaction.atomic():
         done = Ticket.objects.filter(pk=ticket.pk, status__in=Ticket.ACTIVE).update(
             status=status, updated_at=now, **stamp
@@ -159,7 +185,8 @@ def ticket_update(
 ) -> Ticket:
     """Change a ticket's priority, tags, or whether it waits on the visitor (pending)."""
     ticket = agent_ticket(agent, ticket_id)
-    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    now = timezone.now()
+    changes: dict[str, Any] = {"updated_at": now}
     if priority is not None:
         if priority not in Ticket.Priority.values:
             raise TicketConflict("bad_priority", f"priority is one of {Ticket.Priority.values}")
@@ -168,11 +195,34 @@ def ticket_update(
         changes["tags"] = sorted({tag.strip()[:40] for tag in tags if tag.strip()})[:20]
     rows = Ticket.objects.filter(pk=ticket.pk, status__in=Ticket.ACTIVE)
     if pending is not None:
-        rows = rows.filter(assignee__isnull=False)
-        changes["status"] = Ticket.Status.PENDING if pending else Ticket.Status.OPEN
+        # Only from the status read above: the clock fields are worked out from it.
+        rows = rows.filter(assignee__isnull=False, status=ticket.status)
+        if not pending:
+            changes.update(status=Ticket.Status.OPEN, **_resolution_clock_resumed(ticket, now))
+        elif ticket.status != Ticket.Status.PENDING:
+            changes.update(status=Ticket.Status.PENDING, pending_since=now)
     with transaction.atomic():
         if rows.update(**changes) != 1:
-            raise TicketConflict("changed", "only an active, assigned ticket can be pending")
+            raise TicketConflict(
+                "changed",
+                "the ticket changed, or is not active and assigned; reload it",
+            )
         publish_ticket(ticket.pk)
     ticket.refresh_from_db()
     return ticket
+
+
+def ticket_visitor_replied(*, conversation_id: int) -> bool:
+    """Reopen the conversation's ticket if it was waiting on the visitor: they have answered."""
+    ticket = ticket_active_for_conversation(conversation_id=conversation_id)
+    if ticket is None or ticket.status != Ticket.Status.PENDING:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        reopened = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.PENDING).update(
+            status=Ticket.Status.OPEN, updated_at=now, **_resolution_clock_resumed(ticket, now)
+        )
+        if reopened != 1:
+            return False
+        publish_ticket(ticket.pk)
+    return True
