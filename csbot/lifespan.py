@@ -9,11 +9,12 @@ from django.conf import settings
 
 from apps.bot.services import replies_sweep_forever
 from apps.chat.layerwatch import redis_watch_forever
+from apps.handoff.webhooks import webhook_runner_kick, webhook_runner_stop
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """From start-up to shutdown (uvicorn sends lifespan events): sweep dead workers' answers,
-    and watch for a restarted Redis."""
+    watch for a restarted Redis, and post webhook deliveries left due by a stopped worker."""
     tasks: list[asyncio.Task[None]] = []
     while True:
         message = await receive()
@@ -25,10 +26,13 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
                         redis_watch_forever(settings.REDIS_URL), name="csbot-redis-watch"
                     )
                 )
+            # Its thread checks for due deliveries once and ends if there are none.
+            webhook_runner_kick()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(webhook_runner_stop)
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from apps.chat.services import conversation_open
@@ -20,6 +22,7 @@ from apps.handoff.models import Webhook, WebhookDelivery
 from apps.handoff.services import handoff_request, ticket_claim, ticket_solve
 from apps.handoff.services.presence import agent_session_open
 from apps.handoff.webhooks import RETRY_DELAYS, webhook_deliveries_run_due, webhook_signature
+from csbot.lifespan import lifespan
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -182,3 +185,36 @@ def test_signature_matches_the_documented_recipe():
     assert webhook_signature(secret="s3cret", timestamp=1700000000, body=body) == (
         f"t=1700000000,v1={digest}"
     )
+
+
+def test_a_starting_worker_posts_deliveries_a_stopped_one_left_due(site, receiver):
+    # Due since a worker died between attempts: nobody enqueues anything new.
+    WebhookDelivery.objects.create(
+        webhook=Webhook.objects.create(site=site, url=receiver.url),
+        event="ticket.created",
+        payload={"event": "ticket.created"},
+        next_attempt_at=timezone.now() - dt.timedelta(minutes=5),
+        attempts=1,
+    )
+    events = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    def retried() -> None:
+        try:
+            settled(2)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    async def receive() -> dict[str, str]:
+        if not events[1:]:
+            await asyncio.to_thread(retried)  # shut down only once the retry went out
+        return events.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    asyncio.run(lifespan({"type": "lifespan"}, receive, send))
+
+    assert WebhookDelivery.objects.get().status == "delivered"
+    assert len(receiver.requests) == 1
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
