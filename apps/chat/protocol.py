@@ -111,7 +111,15 @@ def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = True
     # bool is an int subclass; a seq of `true` is a client bug worth reporting.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise FrameError("bad_frame", f"'{name}' must be a {kind.__name__}")
+    if kind is str:
+        nul_refuse(name, value)
     return value
+
+
+def nul_refuse(name: str, value: str) -> None:
+    """Refuse a string holding NUL: PostgreSQL text cannot store it, so it is never valid."""
+    if "\x00" in value:
+        raise FrameError("bad_frame", f"'{name}' must not contain NUL characters")
 
 
 def _short_text(data: dict[str, Any], name: str, limit: int) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from apps.chat.protocol import MAX_MESSAGE_CHARS, FrameError
+from apps.chat.protocol import MAX_MESSAGE_CHARS, FrameError, nul_refuse
 
 MAX_NOTE_CHARS = 8000
 MAX_FAQ_QUESTION_CHARS = 500
@@ -69,11 +69,14 @@ def _value(name: str, spec: Spec, raw: Any) -> Any:
     if not isinstance(raw, spec.kind) or (spec.kind is int and isinstance(raw, bool)):
         raise FrameError("bad_frame", f"'{name}' must be a {spec.kind.__name__}")
     if spec.kind is str:
+        nul_refuse(name, raw)
         if spec.limit and len(raw) > spec.limit:
             raise FrameError("too_long", f"'{name}' is longer than {spec.limit} characters")
         if not raw.strip():
             raise FrameError("bad_frame", f"'{name}' is empty")
-    if spec.kind is list and not all(isinstance(item, str) and len(item) <= 40 for item in raw):
+    if spec.kind is list and not all(
+        isinstance(item, str) and len(item) <= 40 and "\x00" not in item for item in raw
+    ):
         raise FrameError("bad_frame", f"'{name}' must be a list of short strings")
     return raw
 
