@@ -26,7 +26,9 @@ def jsonl_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     ``"alternatives"`` (list of other phrasings), ``"url"``, ``"tags"``, ``"status"``.
     """
     entries = []
-    for number, line in enumerate(text_decode(data, name=name).splitlines(), start=1):
+    # Lines end at \n only (JSON Lines): str.splitlines would also cut at U+2028, U+0085 and
+    # other separators that JSON leaves unescaped inside strings.
+    for number, line in enumerate(text_decode(data, name=name).split("\n"), start=1):
         if not line.strip():
             continue
         location = f"{name} line {number}"

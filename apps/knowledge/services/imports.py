@@ -31,6 +31,23 @@ from apps.knowledge.services.content import (
 logger = logging.getLogger(__name__)
 
 _PROGRESS_EVERY = 200
+# Which column each imported field lands in, by kind (see _entry_apply).
+_COLUMNS = {
+    "article": {
+        "external_id": "external_id",
+        "title": "title",
+        "body": "body",
+        "source_url": "source_url",
+        "tags": "tags",
+    },
+    "faq": {
+        "external_id": "external_id",
+        "title": "question",
+        "body": "answer",
+        "alternatives": "alternatives",
+        "tags": "tags",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +68,7 @@ def collection_import(
     progress: Progress | None = None,
 ) -> ImportResult:
     """Create or update the entries in ``collection``; with ``replace``, delete the rest."""
-    _check_unique_ids(entries)
+    _check_entries(entries)
     total = len(entries)
     with transaction.atomic():
         # Concurrent imports into one collection run one after the other (a no-op on SQLite,
@@ -118,7 +135,12 @@ def collection_import(
     )
 
 
-def _check_unique_ids(entries: Sequence[ImportedEntry]) -> None:
+def _check_entries(entries: Sequence[ImportedEntry]) -> None:
+    """Refuse, naming the line, what the database would reject mid-import.
+
+    PostgreSQL text cannot hold NUL and its varchar columns refuse longer values; SQLite would
+    store both, so the check runs here for every database alike.
+    """
     seen: dict[str, str] = {}
     for entry in entries:
         if entry.external_id in seen:
@@ -127,6 +149,17 @@ def _check_unique_ids(entries: Sequence[ImportedEntry]) -> None:
                 location=entry.location,
             )
         seen[entry.external_id] = entry.location
+        model = Article if entry.kind == "article" else FAQEntry
+        for name, column in _COLUMNS[entry.kind].items():
+            value = getattr(entry, name)
+            text = "\n".join(value) if isinstance(value, tuple) else value
+            if "\x00" in text:
+                raise ImportFailed(f"{name} contains a NUL character", location=entry.location)
+            limit = model._meta.get_field(column).max_length
+            if limit and len(text) > limit:
+                raise ImportFailed(
+                    f"{name} is longer than {limit} characters", location=entry.location
+                )
 
 
 def _entry_apply(
