@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
+
+    def ready(self) -> None:
+        from apps.core.lib.logs import http_trace_redact
+
+        http_trace_redact()
