@@ -1,0 +1,18 @@
+"""The handoff personas and socket hygiene, shared: the security suite drives the same sockets."""
+
+from __future__ import annotations
+
+from tests.handoff.conftest import (  # noqa: F401 (fixtures)
+    _fresh_channel_layer,
+    _no_connection_left_in_the_sync_thread,
+    _no_webhook_thread_left,
+    english,
+    team,
+)
+from tests.llm.fixtures import (  # noqa: F401 (fixtures)
+    backup,
+    chain,
+    fresh_breaker,
+    llm_clients_closed,
+    provider,
+)
