@@ -8,12 +8,16 @@ stored and are published directly from async code.
 
 from __future__ import annotations
 
+import logging
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
 
 from apps.chat.models import Message
+
+logger = logging.getLogger(__name__)
 
 
 class Citation(TypedDict):
@@ -121,10 +125,20 @@ def message_payload(message: Message) -> MessagePayload:
 
 
 async def _group_send(conversation_id: int, event: ChatEvent) -> None:
+    """Send to the conversation's group; while the layer's Redis is down, log and drop it.
+
+    An event announces a row already committed, and clients catch up through ``resume`` when
+    they reconnect: a layer outage must not turn a stored write into an error for its caller
+    (a visitor's message stored but not acknowledged, an answer handed over because a delta
+    could not be announced).
+    """
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS is not configured")
-    await layer.group_send(conversation_group(conversation_id), dict(event))
+    try:
+        await layer.group_send(conversation_group(conversation_id), dict(event))
+    except (RedisError, OSError) as exc:
+        logger.warning("%s for conversation %s not sent: %s", event["type"], conversation_id, exc)
 
 
 def message_created(message: Message) -> None:

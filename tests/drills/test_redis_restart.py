@@ -14,10 +14,17 @@ from typing import Any
 
 import pytest
 import redis
+from channels.layers import channel_layers
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from apps.chat.models import Message
+from apps.chat.services import (
+    conversation_open,
+    message_create,
+    message_create_from_visitor,
+    message_finish,
+)
 from tests.conftest import token_for
 from tests.drills.conftest import SITE_ORIGIN, receive_until, socket_url
 from tests.workers import asgi_workers, free_port
@@ -160,3 +167,38 @@ def test_after_a_redis_restart_the_sockets_reconnect_and_hear_each_other_again(s
     assert set(heard) <= all_seqs
     visitor_seqs = {m.seq for m in stored}
     assert visitor_seqs <= set(heard)
+
+
+@pytest.fixture
+def dead_layer(settings: Any) -> Iterator[None]:
+    """The channel layer pointed at a port where no Redis listens."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{free_port()}/0"}]},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def test_while_redis_is_down_writes_are_stored_and_their_events_dropped(visitor, dead_layer):
+    conversation = conversation_open(visitor=visitor)
+    result = message_create_from_visitor(
+        conversation=conversation, client_id="c-redis-down", text="Still there?"
+    )
+    answer = message_create(
+        conversation_id=conversation.pk,
+        author_kind=Message.AuthorKind.BOT,
+        text="",
+        state=Message.State.STREAMING,
+        owner="bot",
+    )
+    assert message_finish(message=answer, text="Yes.", state="complete", owner="bot")
+    assert result.created
+    stored = Message.objects.filter(conversation=conversation).order_by("seq")
+    assert [(m.author_kind, m.text, m.state) for m in stored] == [
+        ("visitor", "Still there?", "complete"),
+        ("bot", "Yes.", "complete"),
+    ]
