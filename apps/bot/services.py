@@ -15,7 +15,7 @@ from contextlib import aclosing
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -86,12 +86,25 @@ class _Stream:
     def text(self) -> str:
         return "".join(self.pieces)
 
+    def reset(self) -> None:
+        """Drop the text of an attempt being regenerated: the visitor was told to discard it."""
+        self.pieces.clear()
+        self.saved = ""
+
     async def beat(self) -> None:
         """Renew the lease every beat until the bot loses the conversation or this is cancelled."""
         while not self.lost:
             await asyncio.sleep(heartbeat_seconds())
             text = self.text
-            if await database_sync_to_async(reply_heartbeat)(message_id=self.message.pk, text=text):
+            try:
+                held = await database_sync_to_async(reply_heartbeat)(
+                    message_id=self.message.pk, text=text
+                )
+            except DatabaseError:
+                # A brief outage: beat again. A long one lets the lease expire, as if dead.
+                logger.warning("heartbeat of answer %s failed", self.message.pk, exc_info=True)
+                continue
+            if held:
                 self.saved = text
             else:
                 self.lost = True
@@ -144,7 +157,7 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
                             message_id=stream.message.pk,
                             seq=stream.message.seq,
                         )
-                        stream.pieces.clear()
+                        stream.reset()
                 elif isinstance(event, AnswerFinal):
                     await _stop(beating)
                     await _store_final(conversation_id, stream, event)
