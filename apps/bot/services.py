@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 from contextlib import aclosing
+from functools import partial
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -247,7 +248,7 @@ def replies_recover(*, conversation_id: int | None = None, limit: int = 100) -> 
     )
     if conversation_id is not None:
         stale = stale.filter(conversation_id=conversation_id)
-    closed = []
+    closed: list[int] = []
     for message in stale.order_by("pk")[:limit]:
         with transaction.atomic():
             won = Message.objects.filter(
@@ -256,7 +257,7 @@ def replies_recover(*, conversation_id: int | None = None, limit: int = 100) -> 
             if won != 1:
                 continue
             message.state = Message.State.INTERRUPTED
-            transaction.on_commit(lambda message=message: events.message_finished(message))
+            transaction.on_commit(partial(events.message_finished, message))
             handoff_request(
                 conversation_id=message.conversation_id,
                 reason=Ticket.Reason.INTERRUPTED,
