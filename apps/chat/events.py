@@ -9,7 +9,8 @@ stored and are published directly from async code.
 from __future__ import annotations
 
 import logging
-from typing import Literal, TypedDict
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -124,21 +125,25 @@ def message_payload(message: Message) -> MessagePayload:
     }
 
 
-async def _group_send(conversation_id: int, event: ChatEvent) -> None:
-    """Send to the conversation's group; while the layer's Redis is down, log and drop it.
+async def group_send(group: str, event: Mapping[str, Any]) -> None:
+    """Send to a group; while the layer's Redis is down, log and drop the event.
 
-    An event announces a row already committed, and clients catch up through ``resume`` when
-    they reconnect: a layer outage must not turn a stored write into an error for its caller
-    (a visitor's message stored but not acknowledged, an answer handed over because a delta
-    could not be announced).
+    An event announces a row already committed, and clients catch up through ``resume`` (or
+    the console's reload) when they reconnect: a layer outage must not turn a stored write into
+    an error for its caller (a visitor's message stored but not acknowledged, an answer handed
+    over because a delta could not be announced). The console's events go through here too.
     """
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS is not configured")
     try:
-        await layer.group_send(conversation_group(conversation_id), dict(event))
+        await layer.group_send(group, dict(event))
     except (RedisError, OSError) as exc:
-        logger.warning("%s for conversation %s not sent: %s", event["type"], conversation_id, exc)
+        logger.warning("%s to %s not sent: %s", event["type"], group, exc)
+
+
+async def _group_send(conversation_id: int, event: ChatEvent) -> None:
+    await group_send(conversation_group(conversation_id), event)
 
 
 def message_created(message: Message) -> None:

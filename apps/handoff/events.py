@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
+from apps.chat import events as chat_events
 from apps.handoff.models import TicketNote
 from apps.handoff.selectors import (
     AgentPayload,
@@ -53,10 +53,7 @@ def site_group(site_id: int) -> str:
 
 
 async def _group_send(group: str, event: ConsoleEvent) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        raise RuntimeError("CHANNEL_LAYERS is not configured")
-    await layer.group_send(group, dict(event))
+    await chat_events.group_send(group, event)
 
 
 def ticket_changed(*, ticket_id: int, previous_team_id: int | None = None) -> None:

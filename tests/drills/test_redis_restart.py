@@ -25,7 +25,10 @@ from apps.chat.services import (
     message_create_from_visitor,
     message_finish,
 )
-from tests.conftest import token_for
+from apps.handoff.models import Team, Ticket
+from apps.handoff.services import handoff_request
+from apps.handoff.services.presence import agent_session_open
+from tests.conftest import agent_create, token_for
 from tests.drills.conftest import SITE_ORIGIN, receive_until, socket_url
 from tests.workers import asgi_workers, free_port
 
@@ -196,9 +199,15 @@ def test_while_redis_is_down_writes_are_stored_and_their_events_dropped(visitor,
         owner="bot",
     )
     assert message_finish(message=answer, text="Yes.", state="complete", owner="bot")
+    # The console's events (presence, the new ticket) are dropped the same way.
+    agent = agent_create("mei", team=Team.objects.create(site=visitor.site, name="Support"))
+    agent_session_open(user=agent, channel_name="drill.console.mei")
+    outcome = handoff_request(conversation_id=conversation.pk, reason="customer_request")
+    assert outcome.state in {"waiting", "assigned"}
     assert result.created
     stored = Message.objects.filter(conversation=conversation).order_by("seq")
-    assert [(m.author_kind, m.text, m.state) for m in stored] == [
+    assert [(m.author_kind, m.text, m.state) for m in stored][:2] == [
         ("visitor", "Still there?", "complete"),
         ("bot", "Yes.", "complete"),
     ]
+    assert Ticket.objects.filter(conversation=conversation).count() == 1
