@@ -110,7 +110,7 @@ def asgi_workers(count: int, **extra_env: str) -> Iterator[list[Worker]]:
                 worker.process.wait()
 
 
-def _wait_until_serving(worker: Worker, timeout: float = 20) -> None:
+def _wait_until_serving(worker: Worker, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
