@@ -5,7 +5,7 @@ passages on one core). Above it the vectors are clustered (IVF, as faiss's ``Ind
 spherical k-means puts each vector in the list of its nearest centroid, the matrix is kept in
 list order, and a question scans only the lists of its ``probe`` nearest centroids, with exact
 cosines. Exact search at 100k passages streams 150 MB per question and is bound by memory
-bandwidth (20–50 ms on the shared 2-core machine); the lists cut that to about a twelfth.
+bandwidth (20–50 ms on the shared 2-core machine); the lists cut that to about an eighth.
 
 Vectors added since the clustering sit in a tail that every search scans exactly, like the
 lexical index's delta; the lists are laid out again from memory when the tail or the deleted
@@ -23,13 +23,15 @@ import numpy as np
 COMPACT_FRACTION = 0.2
 # Vectors before the index clusters itself; below, exact search costs at most a few ms.
 ANN_MIN = 20_000
-# Lists scanned per question, as a share of all lists (at least PROBE_MIN lists).
-PROBE_FRACTION = 1 / 12
+# Lists scanned per question, as a share of all lists (at least PROBE_MIN lists). On faq-dev's
+# e5 vectors, 2√n lists probed an eighth at a time keep every relevant passage that exact search
+# finds among the 40 nearest (docs/knowledge.md, "Search latency").
+PROBE_FRACTION = 1 / 8
 PROBE_MIN = 8
 # Tail (vectors added since the lists were laid out) scanned exactly before a relayout.
 TAIL_FRACTION = 0.1
 KMEANS_ITERATIONS = 8
-KMEANS_SAMPLE_PER_LIST = 48
+KMEANS_SAMPLE_PER_LIST = 40
 _CHUNK = 8192
 _SEED = 20241121
 
@@ -49,6 +51,7 @@ class DenseIndex:
         # IVF: unit centroids, and slots [bounds[l], bounds[l + 1]) form list l; slots from
         # ``clustered`` on are the tail. ``trained_on``: live vectors when the centroids were made.
         self.centroids: np.ndarray | None = None
+        self.mean = np.zeros(dim, dtype=np.float32)
         self.bounds = np.zeros(1, dtype=np.int64)
         self.clustered = 0
         self.trained_on = 0
@@ -110,7 +113,8 @@ class DenseIndex:
             slots = np.arange(self.size)
             sims = self.matrix[: self.size] @ query
         else:
-            nearest = np.argpartition(-(self.centroids @ query), probe - 1)[:probe]
+            routing = self.centroids @ (query - self.mean)
+            nearest = np.argpartition(-routing, probe - 1)[:probe]
             ranges = [(int(self.bounds[n]), int(self.bounds[n + 1])) for n in nearest]
             ranges.append((self.clustered, self.size))
             # Each list is a contiguous block: one small product per list, no gather copy.
@@ -152,10 +156,13 @@ class DenseIndex:
         keep = np.flatnonzero(self.alive[: self.size])
         matrix = self.matrix[keep]
         if train:
-            self.centroids = _kmeans(matrix, _list_count(len(keep)))
+            # Lists are made around the mean: e5 vectors share one strong direction, and
+            # around the origin a few central lists took half of every probe (measured).
+            self.mean = matrix.mean(axis=0)
+            self.centroids = _kmeans(matrix - self.mean, _list_count(len(keep)))
             self.trained_on = len(keep)
         if self.centroids is not None:
-            lists = _nearest(matrix, self.centroids)
+            lists = _nearest(matrix, self.centroids, self.mean)
             order = np.argsort(lists, kind="stable")
             keep, matrix = keep[order], matrix[order]
             counts = np.bincount(lists, minlength=len(self.centroids))
@@ -180,21 +187,26 @@ class DenseIndex:
 
 
 def _list_count(vectors: int) -> int:
-    # √n lists (faiss's rule of thumb is 1–16 √n): lists of a few hundred vectors, so a
-    # probe is a handful of efficient matrix products and the centroids themselves are cheap.
-    return max(1, round(math.sqrt(vectors)))
+    # 2√n lists (faiss's rule of thumb is 1–16 √n): on faq-dev's vectors, for the same share
+    # scanned, √n lists lost relevant passages and 4√n made training four times dearer.
+    return max(1, round(2 * math.sqrt(vectors)))
 
 
-def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Index of each vector's most similar centroid, in chunks to bound memory."""
+def _nearest(
+    vectors: np.ndarray, centroids: np.ndarray, mean: np.ndarray | None = None
+) -> np.ndarray:
+    """Index of each vector's most similar centroid (around ``mean``), in chunks."""
     out = np.empty(len(vectors), dtype=np.int64)
     for lo in range(0, len(vectors), _CHUNK):
-        out[lo : lo + _CHUNK] = np.argmax(vectors[lo : lo + _CHUNK] @ centroids.T, axis=1)
+        chunk = vectors[lo : lo + _CHUNK]
+        if mean is not None:
+            chunk = chunk - mean
+        out[lo : lo + _CHUNK] = np.argmax(chunk @ centroids.T, axis=1)
     return out
 
 
 def _kmeans(vectors: np.ndarray, lists: int) -> np.ndarray:
-    """Spherical k-means on a seeded sample: unit centroids by cosine."""
+    """Spherical k-means on a seeded sample: unit centroids, vectors assigned by dot product."""
     rng = np.random.default_rng(_SEED)
     sample_size = min(len(vectors), lists * KMEANS_SAMPLE_PER_LIST)
     sample = vectors[np.sort(rng.choice(len(vectors), sample_size, replace=False))]
