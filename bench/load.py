@@ -368,6 +368,7 @@ def run_workers(
                 "answers_complete": complete,
                 "answers_incomplete": sum(len(s["sent"]) for s in streamed) - complete,
                 "tokens_out_of_order_or_twice": sum(s["duplicated_tokens"] for s in streamed),
+                "answers_timed_out": sum(s["timed_out"] for s in streamed),
                 "incomplete_examples": [i for s in streamed for i in s["incomplete"]][:5],
             },
             "database": check_database(

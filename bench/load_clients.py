@@ -180,6 +180,8 @@ async def _stream(
             if not a.complete(plan.expected_answer)
         ][:20],
         "duplicated_tokens": sum(a.offset_faults for a in flat),
+        # Not answered within FRAME_TIMEOUT: an overloaded server, counted apart from errors.
+        "timed_out": sum(a.error.startswith("TimeoutError") for a in flat),
     }
 
 

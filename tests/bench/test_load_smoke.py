@@ -38,6 +38,7 @@ def test_the_load_benchmark_holds_every_socket_and_loses_or_repeats_nothing():
         "answers_complete": 10,
         "answers_incomplete": 0,
         "tokens_out_of_order_or_twice": 0,
+        "answers_timed_out": 0,
         "incomplete_examples": [],
     }
     database = run["database"]
