@@ -21,6 +21,7 @@ import importlib.metadata
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -46,16 +47,23 @@ def _installed() -> list[tuple[str, str]]:
     return sorted(packages.items())
 
 
-def _get(url: str) -> dict | None:
-    """The JSON at ``url``; None for a 404. Other failures raise."""
+def _get(url: str, *, attempts: int = 3) -> dict | None:
+    """The JSON at ``url``; None for a 404. Other failures are retried, then raise."""
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise
+    for attempt in range(1, attempts + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            if attempt == attempts or exc.code < 500:
+                raise
+        except OSError:
+            if attempt == attempts:
+                raise
+        time.sleep(attempt)
+    return None
 
 
 def _vulnerabilities(data: dict) -> list[str]:
