@@ -34,7 +34,13 @@ def slot_acquire(*, scope: str, key: str, limit: int, ttl_seconds: int = 3600) -
     cache = shared_cache()
     cache_key = f"slots:{scope}:{key}"
     cache.add(cache_key, 0, timeout=ttl_seconds)
-    count = cache.incr(cache_key)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:
+        # The counter vanished between add() and incr() (expired, or Redis lost its data):
+        # this socket starts a new count.
+        cache.add(cache_key, 1, timeout=ttl_seconds)
+        count = 1
     cache.touch(cache_key, ttl_seconds)
     if count > limit:
         cache.decr(cache_key)
