@@ -13,13 +13,17 @@ def visitor_get(*, public_id: str, site_id: int) -> Visitor | None:
 def messages_after(
     *, conversation_id: int, after_seq: int, limit: int = 500
 ) -> list[MessagePayload]:
-    """The conversation's messages with ``seq > after_seq``, oldest first, as protocol payloads."""
-    rows = (
+    """The conversation's messages with ``seq > after_seq``, oldest first, as protocol payloads.
+
+    Past ``limit`` messages, the newest ``limit``: a visitor back after a long conversation
+    needs its end, not its beginning.
+    """
+    newest = (
         Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
         .select_related("author")
-        .order_by("seq")[:limit]
+        .order_by("-seq")[:limit]
     )
-    return [message_payload(message) for message in rows]
+    return [message_payload(message) for message in reversed(newest)]
 
 
 def conversation_status(*, conversation_id: int) -> str:
