@@ -145,7 +145,11 @@ if REDIS_URL:
                     }
                 ],
                 "prefix": env.str("CSBOT_REDIS_PREFIX", "csbot"),
-                "capacity": 1500,
+                # Counted per worker, not per socket: all of a worker's sockets share one Redis
+                # key, and group_send silently drops what is over it (channels_redis logs it at
+                # INFO). 1,500 was reached with 100 answers streaming on a busy worker
+                # (bench/load.py): deltas, and even final answers, never reached their sockets.
+                "capacity": 100_000,
                 "expiry": 60,
             },
         }
@@ -158,7 +162,14 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # Per socket here; group_send silently drops what is over it. The default 100 lost
+            # the end of a fast answer whose deltas were published before the socket ran.
+            "CONFIG": {"capacity": 10_000},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -327,3 +327,21 @@ async def test_sockets_per_address_are_limited_and_given_back(site, visitor, set
     again, _ = await connected(site, visitor)
     await again.disconnect()
     await second.disconnect()
+
+
+async def test_a_burst_of_deltas_reaches_the_socket_whole(site, visitor):
+    # Published back to back, before the socket's consumer has run once: a channel layer that
+    # holds fewer drops the rest, and the visitor sees a gap until they resume.
+    from apps.chat import events
+
+    ws, ready = await connected(site, visitor)
+    conversation_id = ready["conversation"]["id"]
+    for offset in range(300):
+        await events.delta_publish(
+            conversation_id=conversation_id, message_id=1, seq=1, offset=offset, text="x"
+        )
+
+    offsets = [(await ws.receive_json_from(timeout=5))["offset"] for _ in range(300)]
+
+    assert offsets == list(range(300))
+    await ws.disconnect()
