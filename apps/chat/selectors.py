@@ -10,6 +10,18 @@ def visitor_get(*, public_id: str, site_id: int) -> Visitor | None:
     )
 
 
+def visitor_language(*, visitor: Visitor) -> str:
+    """The language the visitor last wrote in (their latest conversation's), else the browser's."""
+    latest = (
+        Conversation.objects.filter(visitor=visitor)
+        .exclude(language="")
+        .order_by("-created_at")
+        .values_list("language", flat=True)
+        .first()
+    )
+    return latest or visitor.language
+
+
 def messages_after(
     *, conversation_id: int, after_seq: int, limit: int = 500
 ) -> list[MessagePayload]:

@@ -10,11 +10,16 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from apps.chat.selectors import visitor_get
+from apps.chat.selectors import visitor_get, visitor_language
 from apps.chat.services import visitor_create
 from apps.chat.tokens import visitor_token_issue, visitor_token_read
 from apps.core.ratelimit import rate_limit_hit
-from apps.sites.selectors import site_get_by_key, site_is_open, site_origin_allowed
+from apps.sites.selectors import (
+    site_get_by_key,
+    site_greeting,
+    site_is_open,
+    site_origin_allowed,
+)
 
 _MAX_BODY_BYTES = 4096
 
@@ -91,7 +96,9 @@ def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
                 "visitor_id": str(visitor.public_id),
                 "site": {
                     "name": site.name,
-                    "greeting": site.greeting,
+                    "greeting": site_greeting(
+                        site=site, language=visitor_language(visitor=visitor)
+                    ),
                     "theme_color": site.theme_color,
                     "default_language": site.default_language,
                     "open": site_is_open(site=site, at=timezone.now()),

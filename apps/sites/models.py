@@ -44,7 +44,17 @@ class Site(models.Model):
     default_language = models.CharField(
         _("default language"), max_length=10, choices=Language.choices, default=Language.CHINESE
     )
-    greeting = models.TextField(_("greeting"), blank=True)
+    greeting = models.TextField(
+        _("greeting"), blank=True, help_text=_("In the site's default language.")
+    )
+    greeting_other = models.TextField(
+        _("greeting in the other language"),
+        blank=True,
+        help_text=_(
+            "Shown instead to visitors who write or browse in the other language (English on a "
+            "Chinese site, Chinese on an English one). Empty: everyone sees the greeting."
+        ),
+    )
     theme_color = models.CharField(
         _("theme colour"),
         max_length=7,

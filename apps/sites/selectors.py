@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from apps.sites.models import Site
+from apps.sites.models import Language, Site
 from apps.sites.origins import origin_allowed, origin_patterns_parse
 
 
@@ -25,3 +25,18 @@ def site_is_open(*, site: Site, at: dt.datetime) -> bool:
         window.weekday == local.weekday() and window.opens <= local.time() < window.closes
         for window in windows
     )
+
+
+def site_greeting(*, site: Site, language: str) -> str:
+    """The greeting for a visitor in ``language`` ("zh-CN", "en-US", "zh-hans"; "" if unknown)."""
+    code = language.lower()
+    spoken: str
+    if code.startswith("zh"):
+        spoken = Language.CHINESE
+    elif code.startswith("en"):
+        spoken = Language.ENGLISH
+    else:
+        spoken = site.default_language
+    if spoken != site.default_language and site.greeting_other:
+        return site.greeting_other
+    return site.greeting

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from apps.chat.models import Visitor
+from apps.chat.services import conversation_language_set, conversation_open
 from apps.chat.tokens import visitor_token_read
+from apps.sites.models import Site
 from tests.conftest import SITE_ORIGIN, token_for
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +96,23 @@ def test_new_visitors_per_ip_are_rate_limited(client, site, settings):
     codes = [post_session(client, site.public_key, {}).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert Visitor.objects.count() == 3
+
+
+def test_the_greeting_follows_the_language_the_visitor_writes_or_browses_in(client, site):
+    site.greeting, site.greeting_other = "你好！有什么可以帮您？", "Hi! How can I help?"
+    site.save()
+
+    def greeting(body: dict) -> str:
+        return post_session(client, site.public_key, body).json()["site"]["greeting"]
+
+    assert greeting({"language": "en-US"}) == "Hi! How can I help?"
+    assert greeting({"language": "zh-CN"}) == "你好！有什么可以帮您？"
+    assert greeting({}) == "你好！有什么可以帮您？"  # unknown: the site's default language
+    # A visitor whose browser is English but who wrote in Chinese is greeted in Chinese.
+    visitor = Visitor.objects.get(language="en-US")
+    conversation = conversation_open(visitor=visitor)
+    conversation_language_set(conversation_id=conversation.pk, language="zh-hans", replace=True)
+    assert greeting({"token": token_for(visitor)}) == "你好！有什么可以帮您？"
+    # Without a greeting in the other language everyone gets the site's own.
+    Site.objects.filter(pk=site.pk).update(greeting_other="")
+    assert greeting({"language": "en-US"}) == "你好！有什么可以帮您？"
