@@ -42,8 +42,6 @@ class LocalE5Embedder:
 
     name = "multilingual-e5-small-q4"
     dim = 384
-    # The model runs in C with the GIL released, so a search can score words meanwhile.
-    releases_gil = True
 
     def __init__(self) -> None:
         try:
