@@ -89,6 +89,10 @@ def test_a_growing_tail_is_laid_out_into_the_lists() -> None:
     index.upsert((10_000 + n, vector) for n, vector in enumerate(extra))
     assert index.clustered == index.size == 3600  # laid out again from memory
     assert index.centroids is centroids  # same lists: growth by a fifth is no reason to retrain
+    # Every vector sits in the list of its nearest centroid, old ones and newly assigned alike.
+    routing = (index.matrix[: index.size] - index.mean) @ centroids.T
+    in_list = np.searchsorted(index.bounds, np.arange(index.size), side="right") - 1
+    assert np.array_equal(in_list, np.argmax(routing, axis=1))
     for n in (0, 299, 599):
         assert _ids(index.search(extra[n], 1)) == [10_000 + n]
 

@@ -162,7 +162,15 @@ class DenseIndex:
             self.centroids = _kmeans(matrix - self.mean, _list_count(len(keep)))
             self.trained_on = len(keep)
         if self.centroids is not None:
-            lists = _nearest(matrix, self.centroids, self.mean)
+            if train:
+                lists = _nearest(matrix, self.centroids, self.mean)
+            else:
+                # Slots already in a list stay in it; only the tail is assigned (at 100k, all
+                # of them would cost a second of CPU on the search that triggers the layout).
+                lists = np.empty(len(keep), dtype=np.int64)
+                known = keep < self.clustered
+                lists[known] = np.searchsorted(self.bounds, keep[known], side="right") - 1
+                lists[~known] = _nearest(matrix[~known], self.centroids, self.mean)
             order = np.argsort(lists, kind="stable")
             keep, matrix = keep[order], matrix[order]
             counts = np.bincount(lists, minlength=len(self.centroids))
