@@ -89,6 +89,10 @@ class Matcher:
     def __bool__(self) -> bool:
         return self.size > 0
 
+    def could_grow_into_a_term(self, folded: str) -> bool:
+        """Whether ``folded`` begins some term (or is one): more text may complete it."""
+        return self.size > 0 and self._automaton.match(folded)
+
     def scan(self, folded: str) -> Iterable[tuple[int, str, tuple[Term, ...]]]:
         """Yield ``(end, key, terms)`` for each key in ``folded``; end is exclusive."""
         if not self.size or not folded:
@@ -172,8 +176,9 @@ class StreamVerdict:
 class StreamGuard:
     """Lets streamed text through only once no sensitive term can still be forming in it.
 
-    The last ``longest - 1`` folded characters are held back (a term cut between two deltas is
-    never half shown), and so is an undecided Latin match. A block or hand-off hit stops the
+    The longest tail of the text that begins some term is held back (a term cut between two
+    deltas is never half shown), and so is an undecided Latin match; everything before it is
+    released at once, so ordinary text is not delayed. A block or hand-off hit stops the
     stream: nothing from its start on is ever released. Mask hits are released masked.
     """
 
@@ -243,11 +248,14 @@ class StreamGuard:
         return StreamVerdict(piece, self.stopped, tuple(new_masks))
 
     def _held_from(self, folded_length: int) -> int:
-        """Original index of the first held-back character."""
+        """Original index of the first held-back character (the length if none is held)."""
+        # Only a tail shorter than the longest term can be one still forming.
         keep = max(self.matcher.longest - 1, 0)
-        if keep == 0 or folded_length < keep:
-            return 0 if keep else self._buffer.length
-        return self._buffer.origin[folded_length - keep]
+        tail = "".join(self._buffer.folded[max(folded_length - keep, 0) :])
+        for size in range(len(tail), 0, -1):
+            if self.matcher.could_grow_into_a_term(tail[-size:]):
+                return self._buffer.origin[folded_length - size]
+        return self._buffer.length
 
 
 def _shifted(hits: list[Hit], start: int, end: int) -> list[Hit]:

@@ -102,6 +102,20 @@ def test_clean_text_streams_through_whole_once_finished(matcher):
     assert "".join(shown) == "Refunds reach Alipay within 3 days."
 
 
+def test_text_that_cannot_begin_a_term_is_released_at_once(matcher):
+    guard = StreamGuard(matcher)
+
+    # Nothing here begins a term ("free money" is ten characters long, but "Refunds" is not
+    # its beginning): every delta shows at once instead of trailing the longest term's length.
+    assert guard.feed("Refunds").text == "Refunds"
+    assert guard.feed(" reach you").text == " reach you"
+    # Only the tail that may still become a term waits: "fre" may be "free money".
+    assert guard.feed(" in three days, fre").text == " in three days, "
+    assert guard.feed("e of charge").text == "free of charge"
+    assert guard.feed(" 违").text == " "
+    assert guard.feed("约金").text == "违约金"
+
+
 def test_mask_terms_are_released_masked(matcher):
     shown, stop = _stream(StreamGuard(matcher), ["what an id", "iot, really"])
     assert stop is None
