@@ -11,6 +11,7 @@ from apps.bot.guard import Matcher, Term
 from apps.bot.memory import Turn
 from apps.bot.models import AnswerAudit, BotSettings, SensitiveTerm
 from apps.chat.models import Conversation, Message
+from apps.chat.selectors import conversation_language
 from apps.sites.models import Site
 
 # Turns read back from the database at most; the token budget picks from these.
@@ -108,16 +109,7 @@ def question_context(*, conversation_id: int, question_id: int) -> QuestionConte
         question=question,
         settings=bot_settings_get(site=site),
         turns=turns,
-        fallback_language=_language_of(conversation),
+        fallback_language=conversation_language(conversation),
         previous_decision=decisions[0] if decisions else "",
         abstentions=abstentions,
     )
-
-
-def _language_of(conversation: Conversation) -> str:
-    for code in (conversation.language, conversation.visitor.language):
-        if code.lower().startswith("zh"):
-            return "zh-hans"
-        if code.lower().startswith("en"):
-            return "en"
-    return conversation.site.default_language

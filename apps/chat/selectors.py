@@ -2,12 +2,21 @@ from __future__ import annotations
 
 from apps.chat.events import MessagePayload, message_payload
 from apps.chat.models import Conversation, Message, Visitor
+from apps.sites.models import Language
 
 
 def visitor_get(*, public_id: str, site_id: int) -> Visitor | None:
     return (
         Visitor.objects.filter(public_id=public_id, site_id=site_id).select_related("site").first()
     )
+
+
+def conversation_language(conversation: Conversation) -> str:
+    """The language to address the conversation's visitor in: theirs if known, else the site's."""
+    for code in (conversation.language, conversation.visitor.language):
+        if ours := Language.of(code):
+            return ours
+    return conversation.site.default_language
 
 
 def visitor_language(*, visitor: Visitor) -> str:

@@ -6,8 +6,6 @@ lines must read right in both languages whether or not compiled catalogues are d
 
 from __future__ import annotations
 
-from apps.chat.models import Conversation
-
 ENGLISH = "en"
 CHINESE = "zh-hans"
 
@@ -54,17 +52,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         CHINESE: "您也可以回到我们网站的在线客服窗口查看并回复。",
     },
 }
-
-
-def language_of(conversation: Conversation) -> str:
-    """The language to address this conversation's visitor in: theirs, else the site's."""
-    for candidate in (conversation.language, conversation.visitor.language):
-        code = (candidate or "").lower()
-        if code.startswith("zh"):
-            return CHINESE
-        if code.startswith("en"):
-            return ENGLISH
-    return CHINESE if conversation.site.default_language == CHINESE else ENGLISH
 
 
 def text_for(key: str, language: str, **values: str) -> str:

@@ -22,6 +22,16 @@ class Language(models.TextChoices):
     ENGLISH = "en", "English"
     CHINESE = "zh-hans", "简体中文"
 
+    @classmethod
+    def of(cls, code: str | None) -> str:
+        """Our code for a language tag (zh, zh-CN, zh-Hans, en, en-US…); "" for any other."""
+        tag = (code or "").strip().lower()
+        if tag.startswith("zh"):
+            return cls.CHINESE
+        if tag.startswith("en"):
+            return cls.ENGLISH
+        return ""
+
 
 class Site(models.Model):
     """One widget installation: the page(s) a site owner pasted the script tag into."""

@@ -29,14 +29,7 @@ def site_is_open(*, site: Site, at: dt.datetime) -> bool:
 
 def site_greeting(*, site: Site, language: str) -> str:
     """The greeting for a visitor in ``language`` ("zh-CN", "en-US", "zh-hans"; "" if unknown)."""
-    code = language.lower()
-    spoken: str
-    if code.startswith("zh"):
-        spoken = Language.CHINESE
-    elif code.startswith("en"):
-        spoken = Language.ENGLISH
-    else:
-        spoken = site.default_language
+    spoken = Language.of(language) or site.default_language
     if spoken != site.default_language and site.greeting_other:
         return site.greeting_other
     return site.greeting

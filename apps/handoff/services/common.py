@@ -9,6 +9,7 @@ from django.db import transaction
 
 from apps.chat import events as chat_events
 from apps.chat.models import Conversation, ConversationEvent, Message
+from apps.chat.selectors import conversation_language
 from apps.chat.services import (
     conversation_event_record,
     conversation_status_move,
@@ -20,7 +21,7 @@ from apps.handoff.selectors import (
     display_name,
     ticket_get_for_agent,
 )
-from apps.handoff.texts import language_of, text_for
+from apps.handoff.texts import text_for
 
 Status = Conversation.Status
 
@@ -56,7 +57,7 @@ def conversation_get(conversation_id: int) -> Conversation:
 
 def announce(conversation: Conversation, key: str, **values: str) -> Message:
     """Tell the visitor what happened, as a system message in their language."""
-    text = text_for(key, language_of(conversation), **values)
+    text = text_for(key, conversation_language(conversation), **values)
     return message_create(
         conversation_id=conversation.pk, author_kind=Message.AuthorKind.SYSTEM, text=text
     )

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.chat import events as chat_events
 from apps.chat.models import Conversation, ConversationEvent, Message
+from apps.chat.selectors import conversation_language
 from apps.chat.services import (
     conversation_status_move,
     message_create_from_visitor,
@@ -34,7 +35,6 @@ from apps.handoff.services.common import (
     record,
 )
 from apps.handoff.sla import business_deadline
-from apps.handoff.texts import language_of
 from apps.handoff.triggers import keyword_trigger, phrases_parse
 from apps.handoff.webhooks import webhook_deliveries_enqueue
 
@@ -83,7 +83,7 @@ def _ticket_for_handoff(
                 channel=channel,
                 priority=priority,
                 team=team,
-                language=language_of(conversation),
+                language=conversation_language(conversation),
                 subject=(question.text if question is not None else "")[:200],
                 contact_name=contact_name,
                 contact_email=contact_email,
