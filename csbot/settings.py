@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from apps.core.lib.env import Env, parse_database_url, validate_redis_url
+from apps.core.lib.redis_options import channel_layer_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -133,16 +134,10 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # redis-py 8 caps a pool at 100 connections and then raises instead of
-                        # waiting; every socket joining or leaving a group briefly takes one.
-                        "max_connections": env.int("CSBOT_REDIS_MAX_CONNECTIONS", 1000, minimum=10),
-                        # redis-py 8 also reads with a 5 s socket timeout, which kills the
-                        # layer's blocking BZPOPMIN (5 s) on every idle worker (channels_redis
-                        # #422). Longer than that, not None: a dead Redis must still surface.
-                        "socket_timeout": 15,
-                    }
+                    channel_layer_host(
+                        REDIS_URL,
+                        max_connections=env.int("CSBOT_REDIS_MAX_CONNECTIONS", 1000, minimum=10),
+                    )
                 ],
                 "prefix": env.str("CSBOT_REDIS_PREFIX", "csbot"),
                 # Counted per worker, not per socket: all of a worker's sockets share one Redis

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import redis
 from channels.layers import channel_layers
+from channels_redis.core import RedisChannelLayer
+from django.core.cache.backends.redis import RedisCache
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -25,6 +27,7 @@ from apps.chat.services import (
     message_create_from_visitor,
     message_finish,
 )
+from apps.core.lib.redis_options import channel_layer_host
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services import handoff_request
 from apps.handoff.services.presence import agent_session_open
@@ -170,6 +173,35 @@ def test_after_a_redis_restart_the_sockets_reconnect_and_hear_each_other_again(s
     assert set(heard) <= all_seqs
     visitor_seqs = {m.seq for m in stored}
     assert visitor_seqs <= set(heard)
+
+
+def test_pooled_connections_from_before_a_restart_are_replaced_not_failed():
+    """What a socket reconnecting right after a restart meets: its worker's pools still hold
+    connections to the old server. A command finding one runs on a fresh connection instead."""
+    with private_redis() as server:
+        layer = RedisChannelLayer(hosts=[channel_layer_host(server.url, max_connections=10)])
+        cache = RedisCache(server.url, {})
+
+        async def layer_round_trip(channel: str) -> dict:
+            await layer.group_add("drill", channel)
+            await layer.group_send("drill", {"type": "said", "text": channel})
+            return await layer.receive(channel)
+
+        async def scenario() -> list[dict]:
+            heard = [await layer_round_trip(await layer.new_channel())]
+            server.kill()
+            server.start()
+            heard.append(await layer_round_trip(await layer.new_channel()))
+            await layer.flush()
+            return heard
+
+        cache.set("drill", "before")
+        heard = asyncio.run(scenario())
+        # The restarted server is empty: the key is gone, and reading it does not raise.
+        assert cache.get("drill") is None
+        cache.set("drill", "after")
+        assert cache.get("drill") == "after"
+    assert [message["type"] for message in heard] == ["said", "said"]
 
 
 @pytest.fixture
