@@ -131,7 +131,7 @@ if REDIS_URL:
     validate_redis_url("REDIS_URL", REDIS_URL)
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "apps.core.channel_layer.WaitingRedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     channel_layer_host(

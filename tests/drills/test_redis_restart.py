@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import redis
 from channels.layers import channel_layers
-from channels_redis.core import RedisChannelLayer
 from django.core.cache.backends.redis import RedisCache
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -27,6 +26,7 @@ from apps.chat.services import (
     message_create_from_visitor,
     message_finish,
 )
+from apps.core.channel_layer import WaitingRedisChannelLayer
 from apps.core.lib.redis_options import channel_layer_host
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services import handoff_request
@@ -179,7 +179,7 @@ def test_pooled_connections_from_before_a_restart_are_replaced_not_failed():
     """What a socket reconnecting right after a restart meets: its worker's pools still hold
     connections to the old server. A command finding one runs on a fresh connection instead."""
     with private_redis() as server:
-        layer = RedisChannelLayer(hosts=[channel_layer_host(server.url, max_connections=10)])
+        layer = WaitingRedisChannelLayer(hosts=[channel_layer_host(server.url, max_connections=10)])
         cache = RedisCache(server.url, {})
 
         async def layer_round_trip(channel: str) -> dict:

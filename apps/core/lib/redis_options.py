@@ -18,12 +18,13 @@ from redis.backoff import NoBackoff
 
 
 def channel_layer_host(url: str, *, max_connections: int) -> dict[str, Any]:
-    """One ``hosts`` entry for channels_redis (its keys go to redis-py's async pool)."""
+    """One ``hosts`` entry for ``apps.core.channel_layer.WaitingRedisChannelLayer`` (its keys
+    go to redis-py's asyncio ``BlockingConnectionPool``)."""
     return {
         "address": url,
-        # redis-py 8 caps a pool at 100 connections and then raises instead of waiting; every
-        # socket joining or leaving a group briefly takes one.
         "max_connections": max_connections,
+        # Seconds a command waits for a free pooled connection before it fails.
+        "timeout": 10,
         # redis-py 8 also reads with a 5 s socket timeout, which kills the layer's blocking
         # BZPOPMIN (5 s) on every idle worker (channels_redis #422). Longer than that, not None:
         # a dead Redis must still surface.
