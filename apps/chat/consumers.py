@@ -20,11 +20,10 @@ from apps.bot.services import replies_recover, reply_start
 from apps.chat import events, protocol
 from apps.chat.layerwatch import socket_opened
 from apps.chat.models import Conversation, Message
-from apps.chat.selectors import conversation_get, conversation_status, messages_after
+from apps.chat.selectors import conversation_status, messages_after
 from apps.chat.services import (
     ConversationStatusChanged,
     conversation_start,
-    message_create_from_visitor,
     visitor_hello,
     visitor_identify,
 )
@@ -33,9 +32,8 @@ from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
 from apps.handoff.models import Ticket
 from apps.handoff.services import (
     handoff_request,
-    handoff_triggers_check,
     ticket_leave_message,
-    ticket_visitor_replied,
+    visitor_message_receive,
 )
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
@@ -241,36 +239,27 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
         if await self.over_limit(client_id=frame.client_id):
             return
-        conversation = await database_sync_to_async(conversation_get)(
-            conversation_id=self.conversation_id
-        )
         try:
-            result = await database_sync_to_async(message_create_from_visitor)(
-                conversation=conversation, client_id=frame.client_id, text=frame.text
+            received = await database_sync_to_async(visitor_message_receive)(
+                conversation_id=self.conversation_id, client_id=frame.client_id, text=frame.text
             )
         except ConversationStatusChanged:
             # Closed: this message opens the visitor's next conversation.
-            conversation = await self.start_conversation()
-            result = await database_sync_to_async(message_create_from_visitor)(
-                conversation=conversation, client_id=frame.client_id, text=frame.text
+            await self.start_conversation()
+            received = await database_sync_to_async(visitor_message_receive)(
+                conversation_id=self.conversation_id, client_id=frame.client_id, text=frame.text
             )
         await self.send_json(
             {
                 "type": "message.ack",
                 "client_id": frame.client_id,
-                "id": result.message.pk,
-                "seq": result.message.seq,
-                "duplicate": not result.created,
+                "id": received.message.pk,
+                "seq": received.message.seq,
+                "duplicate": not received.created,
             }
         )
-        if result.created and conversation.status == Conversation.Status.BOT:
-            handed_over = await database_sync_to_async(handoff_triggers_check)(
-                conversation_id=conversation.pk, text=frame.text
-            )
-            if handed_over is None:
-                reply_start(conversation_id=conversation.pk, question_id=result.message.pk)
-        elif result.created and conversation.status == Conversation.Status.AGENT:
-            await database_sync_to_async(ticket_visitor_replied)(conversation_id=conversation.pk)
+        if received.bot_answers:
+            reply_start(conversation_id=self.conversation_id, question_id=received.message.pk)
 
     async def over_limit(self, *, client_id: str | None = None) -> bool:
         """Count one message-like frame; past the limit, say so and return True.

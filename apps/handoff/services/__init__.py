@@ -13,9 +13,11 @@ from apps.handoff.services.assignment import ticket_claim, ticket_transfer, tick
 from apps.handoff.services.common import HandoffOutcome, TicketConflict, TicketNotFound
 from apps.handoff.services.requests import (
     LeftMessage,
+    VisitorMessageReceived,
     handoff_request,
     handoff_triggers_check,
     ticket_leave_message,
+    visitor_message_receive,
 )
 from apps.handoff.services.tickets import (
     ticket_close,
@@ -32,6 +34,7 @@ __all__ = [
     "LeftMessage",
     "TicketConflict",
     "TicketNotFound",
+    "VisitorMessageReceived",
     "handoff_request",
     "handoff_triggers_check",
     "ticket_claim",
@@ -45,4 +48,5 @@ __all__ = [
     "ticket_update",
     "ticket_visitor_replied",
     "tickets_autoassign",
+    "visitor_message_receive",
 ]

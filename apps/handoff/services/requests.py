@@ -34,6 +34,7 @@ from apps.handoff.services.common import (
     publish_ticket,
     record,
 )
+from apps.handoff.services.tickets import ticket_visitor_replied
 from apps.handoff.sla import business_deadline
 from apps.handoff.triggers import keyword_trigger, phrases_parse
 from apps.handoff.webhooks import webhook_deliveries_enqueue
@@ -185,6 +186,34 @@ def handoff_triggers_check(*, conversation_id: int, text: str) -> HandoffOutcome
         detail=f"keyword: {match.phrase}",
         by="visitor",
     )
+
+
+@dataclass(frozen=True)
+class VisitorMessageReceived:
+    message: Message
+    created: bool
+    # The bot still holds the conversation after this message: it should answer it.
+    bot_answers: bool
+
+
+def visitor_message_receive(
+    *, conversation_id: int, client_id: str, text: str
+) -> VisitorMessageReceived:
+    """Store a visitor's message once per ``client_id`` and act on a new one: hand over when
+    its words ask for a human, reopen a ticket that waited on the visitor.
+
+    One call for the socket, so the question queues once for the worker's database thread
+    before it is acknowledged, not three times. Raises ``ConversationStatusChanged`` for a
+    closed conversation: the message belongs in a new one.
+    """
+    conversation = conversation_get(conversation_id)
+    stored = message_create_from_visitor(conversation=conversation, client_id=client_id, text=text)
+    bot_answers = False
+    if stored.created and conversation.status == Conversation.Status.BOT:
+        bot_answers = handoff_triggers_check(conversation_id=conversation_id, text=text) is None
+    elif stored.created and conversation.status == Conversation.Status.AGENT:
+        ticket_visitor_replied(conversation_id=conversation_id)
+    return VisitorMessageReceived(stored.message, created=stored.created, bot_answers=bot_answers)
 
 
 def _visitor_contact_fill(visitor: Any, *, name: str, email: str) -> None:
