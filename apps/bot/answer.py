@@ -2,7 +2,7 @@
 
 An answerer is an async generator ``answer(*, conversation_id, question_id)`` yielding these
 events; ``apps.bot.services.reply_run`` persists and publishes them. It yields any number of
-``AnswerDelta``/``AnswerReset`` and ends with exactly one ``AnswerFinal``.
+``AnswerStarted``/``AnswerDelta``/``AnswerReset`` and ends with exactly one ``AnswerFinal``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from apps.chat.events import Citation
+
+
+@dataclass(frozen=True)
+class AnswerStarted:
+    """A model was asked: text will probably stream. The answer's message can be created while
+    the model thinks, rather than after its first token."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class AnswerFinal:
     complete: bool = True
 
 
-AnswerEvent = AnswerDelta | AnswerReset | AnswerFinal
+AnswerEvent = AnswerStarted | AnswerDelta | AnswerReset | AnswerFinal
 
 
 class Answerer(Protocol):

@@ -1,9 +1,10 @@
 """The answering core: normalise → guard the question → search → decide → generate → check.
 
-``respond`` yields what the visitor sees (``AnswerDelta``/``AnswerReset``, then one
-``AnswerFinal``) and records in a ``Trace`` what it found and decided. It reads (knowledge,
-settings, terms) but writes nothing: ``pipeline.answer`` stores the audit and hands over,
-``bot_eval`` scores. Each step is a small function.
+``respond`` yields what the visitor sees (``AnswerStarted`` when it asks the model,
+``AnswerDelta``/``AnswerReset``, then one ``AnswerFinal``) and records in a ``Trace`` what it
+found and decided. It reads (knowledge, settings, terms) but writes nothing:
+``pipeline.answer`` stores the audit and hands over, ``bot_eval`` scores. Each step is a
+small function.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 
 from apps.bot import cache, replies
-from apps.bot.answer import AnswerEvent, AnswerFinal, AnswerReset
+from apps.bot.answer import AnswerEvent, AnswerFinal, AnswerReset, AnswerStarted
 from apps.bot.checks import passages_check, question_check
 from apps.bot.decide import decide, usable
 from apps.bot.generate import Generation
@@ -280,6 +281,7 @@ async def _generate(
         strict=ask.settings.strict_citations,
         trace=trace,
     )
+    yield AnswerStarted()
     async with aclosing(generation.events()) as events:
         async for event in events:
             yield event

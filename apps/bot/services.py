@@ -20,7 +20,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from apps.bot.answer import AnswerDelta, Answerer, AnswerFinal, AnswerReset
+from apps.bot.answer import AnswerDelta, Answerer, AnswerFinal, AnswerReset, AnswerStarted
 from apps.chat import events
 from apps.chat.models import Conversation, Message
 from apps.chat.services import ConversationStatusChanged, message_create, message_finish
@@ -120,6 +120,8 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
     closed interrupted with the text its last heartbeat saved while the bot held it.
     """
     stream: _Stream | None = None
+    # The answer's message, created while the model thinks (``AnswerStarted``).
+    opening: asyncio.Task[Message] | None = None
     beating: asyncio.Task[None] | None = None
     answerer = answerer_get()
     try:
@@ -127,19 +129,14 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
             answerer(conversation_id=conversation_id, question_id=question_id)
         ) as answer:
             async for event in answer:
-                if isinstance(event, AnswerDelta):
+                if isinstance(event, AnswerStarted):
+                    if opening is None and stream is None:
+                        opening = asyncio.create_task(_message_open(conversation_id))
+                elif isinstance(event, AnswerDelta):
                     if not event.text:
                         continue
                     if stream is None:
-                        stream = _Stream(
-                            await database_sync_to_async(message_create)(
-                                conversation_id=conversation_id,
-                                author_kind=Message.AuthorKind.BOT,
-                                text="",
-                                state=Message.State.STREAMING,
-                                owner=Conversation.Status.BOT,
-                            )
-                        )
+                        stream = _Stream(await (opening or _message_open(conversation_id)))
                         beating = asyncio.create_task(stream.beat())
                     if stream.lost:
                         raise ConversationStatusChanged(conversation_id)
@@ -161,6 +158,8 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
                         stream.reset()
                 elif isinstance(event, AnswerFinal):
                     await _stop(beating)
+                    if stream is None and opening is not None:
+                        stream = _Stream(await opening)
                     await _store_final(conversation_id, stream, event)
                     return
         raise RuntimeError(f"{settings.CSBOT_ANSWERER} ended without an AnswerFinal")
@@ -171,15 +170,40 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
             question_id,
         )
         await _stop(beating)
-        await _close_interrupted(stream, taken_over=True)
+        await _close_interrupted(stream or await _opened(opening), taken_over=True)
     except Exception:
         logger.exception(
             "reply to message %s in conversation %s failed", question_id, conversation_id
         )
         await _stop(beating)
-        await _close_interrupted(stream, taken_over=False)
+        await _close_interrupted(stream or await _opened(opening), taken_over=False)
     finally:
         await _stop(beating)
+
+
+async def _message_open(conversation_id: int) -> Message:
+    """Create the bot's answer, empty and streaming, while the bot still holds the conversation."""
+    return await database_sync_to_async(message_create)(
+        conversation_id=conversation_id,
+        author_kind=Message.AuthorKind.BOT,
+        text="",
+        state=Message.State.STREAMING,
+        owner=Conversation.Status.BOT,
+    )
+
+
+async def _opened(opening: asyncio.Task[Message] | None) -> _Stream | None:
+    """The message an interrupted reply had created, if it did: it must not stay streaming.
+
+    Awaited, never cancelled: a cancelled task may still have created the row on its thread.
+    """
+    if opening is None:
+        return None
+    try:
+        return _Stream(await opening)
+    except Exception:
+        # Refused (the conversation left the bot) or failed: nothing to close.
+        return None
 
 
 async def _stop(beating: asyncio.Task[None] | None) -> None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
 import pytest
 from channels.db import database_sync_to_async
 
 from apps.bot.answer import AnswerDelta, AnswerReset
 from apps.bot.models import AnswerAudit, BotSettings
+from apps.bot.services import reply_run
 from apps.bot.texts import text_for
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.services import conversation_open
 from apps.knowledge.models import Article
 from apps.knowledge.services.content import article_save
 from apps.llm.models import UsageRecord
-from tests.bot.conftest import SHIPPING_URL, answered, replied
+from tests.bot.conftest import SHIPPING_URL, answered, replied, visitor_says
 from tests.llm.loopback import CUT
 from tests.llm.provider_replies import openai_error, openai_stream
 
@@ -316,6 +320,37 @@ async def test_a_short_question_is_not_joined_to_the_one_before_if_that_only_fin
     assert (audit.decision, audit.rewrite, audit.standalone) == ("abstain", "", "要发票吗？")
 
 
+async def test_the_answers_message_is_open_while_the_model_thinks_and_then_filled(
+    help_centre, conversation, chain, provider
+):
+    # Created after the model's first token, it made every streamed answer's first token wait
+    # for one more database call.
+    chain((MODEL[0], provider.url))
+    thinking = openai_stream(["Delivery to Xinjiang takes 4-7 days [1]."])
+    provider.reply(dataclasses.replace(thinking, delay=1.0))
+    question = await visitor_says(conversation, "How many days does delivery to Xinjiang take?")
+    run = asyncio.create_task(reply_run(conversation_id=conversation.pk, question_id=question.pk))
+
+    def bot_messages() -> list[tuple[int, str, str]]:
+        return list(
+            Message.objects.filter(conversation=conversation, author_kind="bot").values_list(
+                "pk", "text", "state"
+            )
+        )
+
+    # Polled while the model still delays its answer (1 s).
+    for _ in range(40):
+        await asyncio.sleep(0.02)
+        if opened := await database_sync_to_async(bot_messages)():
+            break
+    assert not run.done()
+    [(opened_pk, text, state)] = opened
+    assert (text, state) == ("", "streaming")
+    await run
+    [(pk, text, state)] = await database_sync_to_async(bot_messages)()
+    assert (pk, text, state) == (opened_pk, "Delivery to Xinjiang takes 4-7 days [1].", "complete")
+
+
 async def test_when_no_model_can_answer_the_visitor_is_told_and_handed_over(
     help_centre, conversation, chain, provider
 ):
@@ -339,7 +374,7 @@ async def test_a_stream_broken_after_text_is_reset_and_regenerated_on_the_next_r
     backup.reply(openai_stream(["Refunds reach Alipay in 3 working days [1]."]))
     turn = await answered(conversation, "How long do refunds take to reach Alipay?")
     kinds = [type(e).__name__ for e in turn.events]
-    assert kinds[0] == "AnswerDelta"
+    assert kinds[:2] == ["AnswerStarted", "AnswerDelta"]
     assert "AnswerReset" in kinds
     after_reset = kinds[kinds.index("AnswerReset") + 1 :]
     assert after_reset[0] == "AnswerDelta"
