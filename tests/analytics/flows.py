@@ -43,7 +43,7 @@ def ask(visitor: Visitor, text: str) -> Message:
     )
     conversation.refresh_from_db()
     if conversation.status == Conversation.Status.BOT and (
-        handoff_triggers_check(conversation_id=conversation.pk, text=text) is None
+        handoff_triggers_check(conversation=conversation, text=text) is None
     ):
         async_to_sync(_reply)(conversation.pk, stored.message.pk)
     return stored.message

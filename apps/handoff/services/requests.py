@@ -166,12 +166,11 @@ def handoff_request(
     return HandoffOutcome("waiting", ticket_id=ticket.pk)
 
 
-def handoff_triggers_check(*, conversation_id: int, text: str) -> HandoffOutcome | None:
+def handoff_triggers_check(*, conversation: Conversation, text: str) -> HandoffOutcome | None:
     """Hand over if the visitor's words ask for a human or show strong frustration.
 
     Call before the bot answers a visitor message; ``None`` means answer as usual.
     """
-    conversation = conversation_get(conversation_id)
     policy = handoff_settings_get(site=conversation.site)
     match = keyword_trigger(
         text,
@@ -181,7 +180,7 @@ def handoff_triggers_check(*, conversation_id: int, text: str) -> HandoffOutcome
     if match is None:
         return None
     return handoff_request(
-        conversation_id=conversation_id,
+        conversation_id=conversation.pk,
         reason=match.reason,
         detail=f"keyword: {match.phrase}",
         by="visitor",
@@ -210,7 +209,7 @@ def visitor_message_receive(
     stored = message_create_from_visitor(conversation=conversation, client_id=client_id, text=text)
     bot_answers = False
     if stored.created and conversation.status == Conversation.Status.BOT:
-        bot_answers = handoff_triggers_check(conversation_id=conversation_id, text=text) is None
+        bot_answers = handoff_triggers_check(conversation=conversation, text=text) is None
     elif stored.created and conversation.status == Conversation.Status.AGENT:
         ticket_visitor_replied(conversation_id=conversation_id)
     return VisitorMessageReceived(stored.message, created=stored.created, bot_answers=bot_answers)
