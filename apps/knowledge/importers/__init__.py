@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
 
+from apps.sites.models import Language
+
 FORMATS = ("jsonl", "csv", "md", "html", "pdf", "docx")
 _EXTENSIONS = {
     ".jsonl": "jsonl",
@@ -78,13 +80,11 @@ def language_detect(text: str) -> str:
 
 
 def language_parse(value: str, *, location: str) -> str:
-    """Map the language codes files use (zh, zh-CN, zh-hans, en, en-US) to ours."""
-    code = value.strip().lower().replace("_", "-")
-    if code.startswith("zh"):
-        return "zh-hans"
-    if code.startswith("en"):
-        return "en"
-    raise ImportFailed(f"unknown language {value!r}; use en or zh", location=location)
+    """Map the language codes files use (zh, zh-CN, zh_Hans, en, en-US) to ours."""
+    language = Language.of(value)
+    if not language:
+        raise ImportFailed(f"unknown language {value!r}; use en or zh", location=location)
+    return language
 
 
 def text_decode(data: bytes, *, name: str) -> str:
