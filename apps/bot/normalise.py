@@ -10,8 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-ENGLISH = "en"
-CHINESE = "zh-hans"
+from apps.core.lib.languages import CHINESE, ENGLISH
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")

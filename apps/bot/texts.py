@@ -6,8 +6,7 @@ these lines must read right in both languages whether or not compiled catalogues
 
 from __future__ import annotations
 
-ENGLISH = "en"
-CHINESE = "zh-hans"
+from apps.core.lib.languages import CHINESE, ENGLISH
 
 _TEXTS: dict[str, dict[str, str]] = {
     # No grounded answer: say so plainly, never guess, and offer a person.

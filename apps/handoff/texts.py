@@ -6,8 +6,7 @@ lines must read right in both languages whether or not compiled catalogues are d
 
 from __future__ import annotations
 
-ENGLISH = "en"
-CHINESE = "zh-hans"
+from apps.core.lib.languages import CHINESE, ENGLISH
 
 _TEXTS: dict[str, dict[str, str]] = {
     "waiting": {

@@ -8,6 +8,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.lib import languages
+
 
 def _new_public_key() -> str:
     return "site_" + secrets.token_urlsafe(12)
@@ -19,18 +21,14 @@ def _validate_time_zone(value: str) -> None:
 
 
 class Language(models.TextChoices):
-    ENGLISH = "en", "English"
-    CHINESE = "zh-hans", "简体中文"
+    ENGLISH = languages.ENGLISH, "English"
+    CHINESE = languages.CHINESE, "简体中文"
 
     @classmethod
     def of(cls, code: str | None) -> str:
         """Our code for a language tag (zh, zh-CN, zh-Hans, en, en-US…); "" for any other."""
-        tag = (code or "").strip().lower()
-        if tag.startswith("zh"):
-            return cls.CHINESE
-        if tag.startswith("en"):
-            return cls.ENGLISH
-        return ""
+        ours = languages.language_code(code)
+        return cls(ours) if ours else ""
 
 
 class Site(models.Model):

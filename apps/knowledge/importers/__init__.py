@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
 
-from apps.sites.models import Language
+from apps.core.lib.languages import language_code
 
 FORMATS = ("jsonl", "csv", "md", "html", "pdf", "docx")
 _EXTENSIONS = {
@@ -81,7 +81,7 @@ def language_detect(text: str) -> str:
 
 def language_parse(value: str, *, location: str) -> str:
     """Map the language codes files use (zh, zh-CN, zh_Hans, en, en-US) to ours."""
-    language = Language.of(value)
+    language = language_code(value)
     if not language:
         raise ImportFailed(f"unknown language {value!r}; use en or zh", location=location)
     return language
