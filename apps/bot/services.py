@@ -82,6 +82,34 @@ class _Stream:
         self.pieces: list[str] = []
         self.saved = message.text
         self.lost = False
+        self.beating: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, conversation_id: int) -> _Stream:
+        """Create the bot's answer, empty and streaming, while the bot still holds the
+        conversation, and renew its lease from now on: a model may think longer than a lease
+        before its first token."""
+        stream = cls(
+            await database_sync_to_async(message_create)(
+                conversation_id=conversation_id,
+                author_kind=Message.AuthorKind.BOT,
+                text="",
+                state=Message.State.STREAMING,
+                owner=Conversation.Status.BOT,
+            )
+        )
+        stream.beating = asyncio.create_task(stream.beat())
+        return stream
+
+    def drop_lease(self) -> None:
+        if self.beating is not None:
+            self.beating.cancel()
+
+    async def stop(self) -> None:
+        """Stop renewing the lease: the final write or the interruption comes next."""
+        self.drop_lease()
+        if self.beating is not None:
+            await asyncio.gather(self.beating, return_exceptions=True)
 
     @property
     def text(self) -> str:
@@ -121,8 +149,7 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
     """
     stream: _Stream | None = None
     # The answer's message, created while the model thinks (``AnswerStarted``).
-    opening: asyncio.Task[Message] | None = None
-    beating: asyncio.Task[None] | None = None
+    opening: asyncio.Task[_Stream] | None = None
     answerer = answerer_get()
     try:
         async with aclosing(
@@ -131,13 +158,12 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
             async for event in answer:
                 if isinstance(event, AnswerStarted):
                     if opening is None and stream is None:
-                        opening = asyncio.create_task(_message_open(conversation_id))
+                        opening = asyncio.create_task(_Stream.open(conversation_id))
                 elif isinstance(event, AnswerDelta):
                     if not event.text:
                         continue
                     if stream is None:
-                        stream = _Stream(await (opening or _message_open(conversation_id)))
-                        beating = asyncio.create_task(stream.beat())
+                        stream = await (opening or _Stream.open(conversation_id))
                     if stream.lost:
                         raise ConversationStatusChanged(conversation_id)
                     await events.delta_publish(
@@ -157,9 +183,10 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
                         )
                         stream.reset()
                 elif isinstance(event, AnswerFinal):
-                    await _stop(beating)
                     if stream is None and opening is not None:
-                        stream = _Stream(await opening)
+                        stream = await opening
+                    if stream is not None:
+                        await stream.stop()
                     await _store_final(conversation_id, stream, event)
                     return
         raise RuntimeError(f"{settings.CSBOT_ANSWERER} ended without an AnswerFinal")
@@ -169,30 +196,27 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
             conversation_id,
             question_id,
         )
-        await _stop(beating)
         await _close_interrupted(stream or await _opened(opening), taken_over=True)
     except Exception:
         logger.exception(
             "reply to message %s in conversation %s failed", question_id, conversation_id
         )
-        await _stop(beating)
         await _close_interrupted(stream or await _opened(opening), taken_over=False)
     finally:
-        await _stop(beating)
+        if stream is not None:
+            stream.drop_lease()
+        if opening is not None:
+            # Also when this reply was cancelled before its message was created: once it is,
+            # nothing renews its lease, and the sweep closes it as a dead worker's.
+            opening.add_done_callback(_lease_drop)
 
 
-async def _message_open(conversation_id: int) -> Message:
-    """Create the bot's answer, empty and streaming, while the bot still holds the conversation."""
-    return await database_sync_to_async(message_create)(
-        conversation_id=conversation_id,
-        author_kind=Message.AuthorKind.BOT,
-        text="",
-        state=Message.State.STREAMING,
-        owner=Conversation.Status.BOT,
-    )
+def _lease_drop(opening: asyncio.Task[_Stream]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().drop_lease()
 
 
-async def _opened(opening: asyncio.Task[Message] | None) -> _Stream | None:
+async def _opened(opening: asyncio.Task[_Stream] | None) -> _Stream | None:
     """The message an interrupted reply had created, if it did: it must not stay streaming.
 
     Awaited, never cancelled: a cancelled task may still have created the row on its thread.
@@ -200,16 +224,10 @@ async def _opened(opening: asyncio.Task[Message] | None) -> _Stream | None:
     if opening is None:
         return None
     try:
-        return _Stream(await opening)
+        return await opening
     except Exception:
         # Refused (the conversation left the bot) or failed: nothing to close.
         return None
-
-
-async def _stop(beating: asyncio.Task[None] | None) -> None:
-    if beating is not None and not beating.done():
-        beating.cancel()
-        await asyncio.gather(beating, return_exceptions=True)
 
 
 async def _store_final(conversation_id: int, stream: _Stream | None, final: AnswerFinal) -> None:
@@ -239,6 +257,7 @@ async def _close_interrupted(stream: _Stream | None, *, taken_over: bool) -> Non
     conversation, else what its last heartbeat saved (never text from after a takeover)."""
     if stream is None:
         return
+    await stream.stop()
     if not taken_over:
         try:
             await database_sync_to_async(message_finish)(

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 
 from apps.bot.answer import AnswerDelta, AnswerReset
 from apps.bot.models import AnswerAudit, BotSettings
-from apps.bot.services import reply_run
+from apps.bot.services import replies_recover, reply_run
 from apps.bot.texts import text_for
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.services import conversation_open
@@ -349,6 +349,26 @@ async def test_the_answers_message_is_open_while_the_model_thinks_and_then_fille
     await run
     [(pk, text, state)] = await database_sync_to_async(bot_messages)()
     assert (pk, text, state) == (opened_pk, "Delivery to Xinjiang takes 4-7 days [1].", "complete")
+
+
+async def test_a_model_thinking_longer_than_the_lease_keeps_its_answer(
+    help_centre, conversation, chain, provider, settings
+):
+    # The answer's message is open while the model thinks: its lease is renewed meanwhile, or
+    # the sweep would take a slow model's answer for a dead worker's and hand it over.
+    settings.CSBOT_REPLY_LEASE_SECONDS = 0.5
+    chain((MODEL[0], provider.url))
+    slow = openai_stream(["Delivery to Xinjiang takes 4-7 days [1]."])
+    provider.reply(dataclasses.replace(slow, delay=1.5))
+    question = await visitor_says(conversation, "How many days does delivery to Xinjiang take?")
+    run = asyncio.create_task(reply_run(conversation_id=conversation.pk, question_id=question.pk))
+    await asyncio.sleep(1.2)
+    assert await database_sync_to_async(replies_recover)() == []
+    await run
+    reply = await database_sync_to_async(
+        lambda: Message.objects.get(conversation=conversation, author_kind="bot")
+    )()
+    assert (reply.state, reply.text) == ("complete", "Delivery to Xinjiang takes 4-7 days [1].")
 
 
 async def test_when_no_model_can_answer_the_visitor_is_told_and_handed_over(
