@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from functools import partial
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -58,6 +60,22 @@ async def replies_wait() -> None:
 def heartbeat_seconds() -> float:
     """How often a streaming reply renews its lease: ten times within one lease."""
     return settings.CSBOT_REPLY_LEASE_SECONDS / 10
+
+
+# Heartbeats run on a thread of their own, not on the worker's one database thread that every
+# socket and reply queues on: under load that queue grew longer than a lease, and the sweep
+# took live answers for dead ones (bench.load, 500 answers at once on one worker: 100 of them).
+_heartbeat_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csbot-heartbeat")
+
+
+def _heartbeat_on_its_thread(*, message_id: int, text: str) -> bool:
+    try:
+        return reply_heartbeat(message_id=message_id, text=text)
+    finally:
+        # Closed here, in the context the query ran in. channels' database_sync_to_async closes
+        # in the thread's own context, which did not see this connection: on a thread of one's
+        # own it stayed checked out of the pool (a test database then could not be dropped).
+        close_old_connections()
 
 
 def reply_heartbeat(*, message_id: int, text: str) -> bool:
@@ -126,9 +144,9 @@ class _Stream:
             await asyncio.sleep(heartbeat_seconds())
             text = self.text
             try:
-                held = await database_sync_to_async(reply_heartbeat)(
-                    message_id=self.message.pk, text=text
-                )
+                held = await sync_to_async(
+                    _heartbeat_on_its_thread, thread_sensitive=False, executor=_heartbeat_thread
+                )(message_id=self.message.pk, text=text)
             except DatabaseError:
                 # A brief outage: beat again. A long one lets the lease expire, as if dead.
                 logger.warning("heartbeat of answer %s failed", self.message.pk, exc_info=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -369,6 +370,34 @@ async def test_a_model_thinking_longer_than_the_lease_keeps_its_answer(
         lambda: Message.objects.get(conversation=conversation, author_kind="bot")
     )()
     assert (reply.state, reply.text) == ("complete", "Delivery to Xinjiang takes 4-7 days [1].")
+
+
+async def test_a_busy_database_thread_does_not_hold_back_the_answers_heartbeat(
+    help_centre, conversation, chain, provider, settings
+):
+    # Under load every socket's and reply's database calls queue on one thread per worker;
+    # heartbeats queued there grew older than a lease and live answers were swept as dead.
+    settings.CSBOT_REPLY_LEASE_SECONDS = 0.5
+    chain((MODEL[0], provider.url))
+    slow = openai_stream(["Delivery to Xinjiang takes 4-7 days [1]."])
+    provider.reply(dataclasses.replace(slow, delay=2.0))
+    question = await visitor_says(conversation, "How many days does delivery to Xinjiang take?")
+    run = asyncio.create_task(reply_run(conversation_id=conversation.pk, question_id=question.pk))
+    opened = Message.objects.filter(conversation=conversation, author_kind="bot").exists
+    for _ in range(50):
+        await asyncio.sleep(0.02)
+        if await database_sync_to_async(opened)():
+            break
+    busy = asyncio.create_task(database_sync_to_async(time.sleep)(1.5))
+    await asyncio.sleep(1.2)
+    sweep = database_sync_to_async(replies_recover, thread_sensitive=False)
+    assert await sweep() == []
+    await busy
+    await run
+    reply = await database_sync_to_async(
+        lambda: Message.objects.get(conversation=conversation, author_kind="bot")
+    )()
+    assert reply.state == "complete"
 
 
 async def test_when_no_model_can_answer_the_visitor_is_told_and_handed_over(
