@@ -321,35 +321,46 @@ async def test_a_short_question_is_not_joined_to_the_one_before_if_that_only_fin
     assert (audit.decision, audit.rewrite, audit.standalone) == ("abstain", "", "要发票吗？")
 
 
+XINJIANG = "Delivery to Xinjiang takes 4-7 days [1]."
+
+
+async def answer_from_a_slow_model(
+    conversation: Conversation, chain, provider, *, thinks: float
+) -> asyncio.Task[None]:
+    """Start the bot's reply to a delivery question; the model is silent ``thinks`` seconds."""
+    chain((MODEL[0], provider.url))
+    provider.reply(dataclasses.replace(openai_stream([XINJIANG]), delay=thinks))
+    question = await visitor_says(conversation, "How many days does delivery to Xinjiang take?")
+    return asyncio.create_task(reply_run(conversation_id=conversation.pk, question_id=question.pk))
+
+
+def bot_messages(conversation: Conversation) -> list[tuple[int, str, str]]:
+    rows = Message.objects.filter(conversation=conversation, author_kind="bot")
+    return list(rows.values_list("pk", "text", "state"))
+
+
+async def opened_answer(conversation: Conversation) -> list[tuple[int, str, str]]:
+    """Poll (up to 1 s) until the bot's answer exists."""
+    for _ in range(50):
+        await asyncio.sleep(0.02)
+        if opened := await database_sync_to_async(bot_messages)(conversation):
+            return opened
+    return []
+
+
 async def test_the_answers_message_is_open_while_the_model_thinks_and_then_filled(
     help_centre, conversation, chain, provider
 ):
     # Created after the model's first token, it made every streamed answer's first token wait
     # for one more database call.
-    chain((MODEL[0], provider.url))
-    thinking = openai_stream(["Delivery to Xinjiang takes 4-7 days [1]."])
-    provider.reply(dataclasses.replace(thinking, delay=1.0))
-    question = await visitor_says(conversation, "How many days does delivery to Xinjiang take?")
-    run = asyncio.create_task(reply_run(conversation_id=conversation.pk, question_id=question.pk))
-
-    def bot_messages() -> list[tuple[int, str, str]]:
-        return list(
-            Message.objects.filter(conversation=conversation, author_kind="bot").values_list(
-                "pk", "text", "state"
-            )
-        )
-
-    # Polled while the model still delays its answer (1 s).
-    for _ in range(40):
-        await asyncio.sleep(0.02)
-        if opened := await database_sync_to_async(bot_messages)():
-            break
+    run = await answer_from_a_slow_model(conversation, chain, provider, thinks=1.5)
+    [(opened_pk, text, state)] = await opened_answer(conversation)
     assert not run.done()
-    [(opened_pk, text, state)] = opened
     assert (text, state) == ("", "streaming")
     await run
-    [(pk, text, state)] = await database_sync_to_async(bot_messages)()
-    assert (pk, text, state) == (opened_pk, "Delivery to Xinjiang takes 4-7 days [1].", "complete")
+    assert await database_sync_to_async(bot_messages)(conversation) == [
+        (opened_pk, XINJIANG, "complete")
+    ]
 
 
 async def test_a_model_thinking_longer_than_the_lease_keeps_its_answer(
@@ -358,18 +369,12 @@ async def test_a_model_thinking_longer_than_the_lease_keeps_its_answer(
     # The answer's message is open while the model thinks: its lease is renewed meanwhile, or
     # the sweep would take a slow model's answer for a dead worker's and hand it over.
     settings.CSBOT_REPLY_LEASE_SECONDS = 0.5
-    chain((MODEL[0], provider.url))
-    slow = openai_stream(["Delivery to Xinjiang takes 4-7 days [1]."])
-    provider.reply(dataclasses.replace(slow, delay=1.5))
-    question = await visitor_says(conversation, "How many days does delivery to Xinjiang take?")
-    run = asyncio.create_task(reply_run(conversation_id=conversation.pk, question_id=question.pk))
+    run = await answer_from_a_slow_model(conversation, chain, provider, thinks=1.5)
     await asyncio.sleep(1.2)
     assert await database_sync_to_async(replies_recover)() == []
     await run
-    reply = await database_sync_to_async(
-        lambda: Message.objects.get(conversation=conversation, author_kind="bot")
-    )()
-    assert (reply.state, reply.text) == ("complete", "Delivery to Xinjiang takes 4-7 days [1].")
+    [(_, text, state)] = await database_sync_to_async(bot_messages)(conversation)
+    assert (text, state) == (XINJIANG, "complete")
 
 
 async def test_a_busy_database_thread_does_not_hold_back_the_answers_heartbeat(
@@ -378,26 +383,16 @@ async def test_a_busy_database_thread_does_not_hold_back_the_answers_heartbeat(
     # Under load every socket's and reply's database calls queue on one thread per worker;
     # heartbeats queued there grew older than a lease and live answers were swept as dead.
     settings.CSBOT_REPLY_LEASE_SECONDS = 0.5
-    chain((MODEL[0], provider.url))
-    slow = openai_stream(["Delivery to Xinjiang takes 4-7 days [1]."])
-    provider.reply(dataclasses.replace(slow, delay=2.0))
-    question = await visitor_says(conversation, "How many days does delivery to Xinjiang take?")
-    run = asyncio.create_task(reply_run(conversation_id=conversation.pk, question_id=question.pk))
-    opened = Message.objects.filter(conversation=conversation, author_kind="bot").exists
-    for _ in range(50):
-        await asyncio.sleep(0.02)
-        if await database_sync_to_async(opened)():
-            break
+    run = await answer_from_a_slow_model(conversation, chain, provider, thinks=2.0)
+    assert await opened_answer(conversation)
     busy = asyncio.create_task(database_sync_to_async(time.sleep)(1.5))
     await asyncio.sleep(1.2)
     sweep = database_sync_to_async(replies_recover, thread_sensitive=False)
     assert await sweep() == []
     await busy
     await run
-    reply = await database_sync_to_async(
-        lambda: Message.objects.get(conversation=conversation, author_kind="bot")
-    )()
-    assert reply.state == "complete"
+    [(_, text, state)] = await database_sync_to_async(bot_messages)(conversation)
+    assert (text, state) == (XINJIANG, "complete")
 
 
 async def test_when_no_model_can_answer_the_visitor_is_told_and_handed_over(
