@@ -120,6 +120,7 @@ class _Stream:
         return stream
 
     def drop_lease(self) -> None:
+        """Stop renewing the lease without waiting (from a ``finally`` or a task callback)."""
         if self.beating is not None:
             self.beating.cancel()
 
