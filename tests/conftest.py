@@ -12,6 +12,7 @@ from django.core.cache import cache
 from apps.chat.models import Visitor
 from apps.chat.services import visitor_create
 from apps.chat.tokens import visitor_token_issue
+from apps.core.memo import site_settings
 from apps.sites.models import Site
 
 SITE_ORIGIN = "https://shop.example.com"
@@ -49,6 +50,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def _fresh_cache() -> None:
     # Rate-limit counters live in the cache; each test starts with none.
     cache.clear()
+    # A rolled-back test's site settings would otherwise reach the next test's site of that pk.
+    site_settings.forget()
 
 
 @pytest.fixture

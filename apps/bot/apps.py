@@ -8,3 +8,9 @@ class BotConfig(AppConfig):
     name = "apps.bot"
     label = "bot"
     verbose_name = _("Bot")
+
+    def ready(self) -> None:
+        from apps.bot.models import BotSettings, SensitiveTerm
+        from apps.core.memo import forget_on_change
+
+        forget_on_change(BotSettings, SensitiveTerm)

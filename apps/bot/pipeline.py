@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
@@ -28,7 +29,7 @@ from apps.chat.models import Conversation
 from apps.chat.services import conversation_language_set
 from apps.handoff.selectors import handoff_settings_get
 from apps.handoff.services import handoff_request
-from apps.knowledge.selectors import collections_for_site
+from apps.knowledge.selectors import collection_ids_for_site
 from apps.llm.services import usage_flush, usage_link_message
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,7 @@ def ask_for(*, conversation_id: int, question_id: int) -> Ask:
         settings=context.settings,
         site_name=site.name,
         site_id=site.pk,
-        collection_ids=tuple(
-            collections_for_site(site_id=site.pk).order_by("pk").values_list("pk", flat=True)
-        ),
+        collection_ids=collection_ids_for_site(site_id=site.pk),
         turns=tuple(context.turns),
         fallback_language=context.fallback_language,
         conversation_language=context.conversation.language,
@@ -116,20 +115,23 @@ async def _language_record(ask: Ask, conversation_id: int) -> None:
         )
 
 
+def _reply_link(audit: AnswerAudit, call_ids: list[uuid.UUID]) -> None:
+    """Point the audit and the answer's model usage at the stored reply, in one database call."""
+    reply_id = answer_audit_reply_link(audit=audit)
+    if reply_id is not None and call_ids:
+        usage_link_message(call_ids=call_ids, message_id=reply_id)
+
+
 async def _after_reply(audit: AnswerAudit, trace: Trace, ask: Ask) -> None:
     """Link the stored reply and its model usage; hand over if the answer said so. Never raises:
     the answer is already with the visitor."""
     try:
         if not ask.may_hand_off:
             return
-        reply = await database_sync_to_async(answer_audit_reply_link)(audit=audit)
-        if reply is not None and trace.call_ids:
+        if trace.call_ids:
             # Usage records are written in the background: let this answer's land first.
             await usage_flush()
-            for call_id in trace.call_ids:
-                await database_sync_to_async(usage_link_message)(
-                    call_id=call_id, message_id=reply.pk
-                )
+        await database_sync_to_async(_reply_link)(audit, trace.call_ids)
         if trace.handoff:
             await database_sync_to_async(handoff_request)(
                 conversation_id=audit.conversation_id,

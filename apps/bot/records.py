@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from apps.bot.guard import Hit as TermHit
@@ -18,6 +18,7 @@ from apps.bot.selectors import guard_matcher
 from apps.bot.trace import GuardVerdict, Trace
 from apps.chat.events import Citation
 from apps.chat.models import Message
+from apps.core.memo import site_settings
 from apps.knowledge.models import Article, Collection, FAQEntry, Status
 
 
@@ -97,20 +98,23 @@ def answer_audit_create(
     return audit
 
 
-def answer_audit_reply_link(*, audit: AnswerAudit) -> Message | None:
-    """Point the audit at the bot message that carried the answer, once it is stored."""
-    reply = (
+def answer_audit_reply_link(*, audit: AnswerAudit) -> int | None:
+    """Point the audit at the bot message that carried the answer, once it is stored; return
+    that message's id."""
+    question_seq = Message.objects.filter(pk=audit.question_id).values("seq")
+    reply_id = (
         Message.objects.filter(
             conversation_id=audit.conversation_id,
             author_kind=Message.AuthorKind.BOT,
-            seq__gt=audit.question.seq,
+            seq__gt=Subquery(question_seq),
         )
         .order_by("seq")
+        .values_list("pk", flat=True)
         .first()
     )
-    if reply is not None:
-        AnswerAudit.objects.filter(pk=audit.pk).update(reply=reply)
-    return reply
+    if reply_id is not None:
+        AnswerAudit.objects.filter(pk=audit.pk).update(reply_id=reply_id)
+    return reply_id
 
 
 def guard_events_review(*, event_ids: Sequence[int], user: object) -> int:
@@ -195,4 +199,5 @@ def sensitive_terms_add(
         for term in wanted
         if term not in existing
     )
+    site_settings.forget()  # bulk_create sends no post_save
     return len(created)

@@ -39,8 +39,7 @@ from apps.knowledge.search.analyzer import FUNCTION_WORDS
 from apps.knowledge.selectors import Hit, kb_version, passages_search
 from apps.llm.gateway import Done
 from apps.llm.routes import Route
-from apps.llm.selectors import chain_for_site
-from apps.llm.services import chat_stream
+from apps.llm.services import chain_get, chat_stream
 from apps.llm.types import ChatRequest, Document
 
 SEARCH_LIMIT = 10
@@ -64,12 +63,14 @@ class _Prepared:
         return any(route.provider != "offline" for route in self.routes)
 
 
-def _prepare(ask: Ask) -> _Prepared:
-    return _Prepared(
-        matcher=guard_matcher(site_id=ask.site_id),
-        routes=chain_for_site(site_id=ask.site_id),
-        kb_version=kb_version(collections=ask.collection_ids),
-    )
+def _matcher_and_kb_version(ask: Ask) -> tuple[Matcher, str]:
+    return guard_matcher(site_id=ask.site_id), kb_version(collections=ask.collection_ids)
+
+
+async def _prepare(ask: Ask) -> _Prepared:
+    matcher, version = await database_sync_to_async(_matcher_and_kb_version)(ask)
+    routes = await chain_get(site_id=ask.site_id)
+    return _Prepared(matcher=matcher, routes=routes, kb_version=version)
 
 
 async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
@@ -78,7 +79,7 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
     if ask.may_hand_off and _accepts_offer(ask):
         yield replies.handover_reply(trace)
         return
-    prepared = await database_sync_to_async(_prepare)(ask)
+    prepared = await _prepare(ask)
     trace.kb_version = prepared.kb_version
     question, stop = question_check(ask.question, prepared.matcher, trace)
     if stop is not None:

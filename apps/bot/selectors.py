@@ -12,6 +12,7 @@ from apps.bot.memory import Turn
 from apps.bot.models import AnswerAudit, BotSettings, SensitiveTerm
 from apps.chat.models import Conversation, Message
 from apps.chat.selectors import conversation_language
+from apps.core.memo import site_settings
 from apps.sites.models import Site
 
 # Turns read back from the database at most; the token budget picks from these.
@@ -19,8 +20,12 @@ HISTORY_LIMIT = 20
 
 
 def bot_settings_get(*, site: Site) -> BotSettings:
-    """The site's settings, or unsaved defaults when it has none."""
-    return BotSettings.objects.filter(site=site).first() or BotSettings(site=site)
+    """The site's settings, or unsaved defaults when it has none; kept a second, read-only
+    (``apps/core/memo.py``)."""
+    return site_settings.get(
+        ("bot", site.pk),
+        lambda: BotSettings.objects.filter(site=site).first() or BotSettings(site=site),
+    )
 
 
 def _terms_query(site_id: int | None) -> Q:
@@ -54,8 +59,11 @@ _matchers = _MatcherCache()
 
 
 def guard_matcher(*, site_id: int | None) -> Matcher:
-    """The active sensitive terms of every site plus those of ``site_id``, ready to match."""
-    return _matchers.get(site_id)
+    """The active sensitive terms of every site plus those of ``site_id``, ready to match.
+
+    The term table's stamp is read at most once a second (``apps/core/memo.py``).
+    """
+    return site_settings.get(("guard", site_id), lambda: _matchers.get(site_id))
 
 
 @dataclass(frozen=True)

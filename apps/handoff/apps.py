@@ -8,3 +8,10 @@ class HandoffConfig(AppConfig):
     name = "apps.handoff"
     label = "handoff"
     verbose_name = _("Handoff")
+
+    def ready(self) -> None:
+        from apps.core.memo import forget_on_change
+        from apps.handoff.models import HandoffSettings, Team
+
+        # Team: the settings carry their default team.
+        forget_on_change(HandoffSettings, Team)

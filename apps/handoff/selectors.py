@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
 from apps.chat.selectors import messages_after
+from apps.core.memo import site_settings
 from apps.handoff.models import (
     AgentProfile,
     AgentSession,
@@ -188,9 +189,14 @@ def agent_round_robin_candidates(*, team: Team, at: dt.datetime) -> list[AgentPr
 
 
 def handoff_settings_get(*, site: Site) -> HandoffSettings:
-    """The site's handoff settings; the defaults (unsaved) when the admin set none."""
-    found = HandoffSettings.objects.filter(site=site).select_related("default_team").first()
-    return found if found is not None else HandoffSettings(site=site)
+    """The site's handoff settings; the defaults (unsaved) when the admin set none. Kept a
+    second, read-only (``apps/core/memo.py``)."""
+
+    def load() -> HandoffSettings:
+        found = HandoffSettings.objects.filter(site=site).select_related("default_team").first()
+        return found if found is not None else HandoffSettings(site=site)
+
+    return site_settings.get(("handoff", site.pk), load)
 
 
 def team_for_new_ticket(*, site: Site, policy: HandoffSettings) -> Team | None:

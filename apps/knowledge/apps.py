@@ -18,3 +18,8 @@ class KnowledgeConfig(AppConfig):
         # threads a 10k-passage dense search took 13 / 28 ms p50 / p95 on the busy 2-core
         # machine (threads spin-waiting for a core), with one thread 1.3 / 5.4 ms.
         threadpool_limits(limits=1, user_api="blas")
+
+        from apps.core.memo import forget_on_change
+        from apps.knowledge.models import Collection
+
+        forget_on_change(Collection, Collection.sites.through)

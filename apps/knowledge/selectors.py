@@ -12,10 +12,11 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.urls import reverse
 
+from apps.core.memo import site_settings
 from apps.knowledge.models import Article, Collection, FAQEntry, Passage, Status
 from apps.knowledge.search import hybrid
 from apps.knowledge.search.embedders import embedder_get
-from apps.knowledge.search.engine import indexes_fresh
+from apps.knowledge.search.engine import indexes_fresh, versions_read
 
 CollectionsArg = Iterable[Collection | int]
 
@@ -164,11 +165,10 @@ def article_url(article: Article) -> str:
 
 def kb_version(*, collections: CollectionsArg) -> str:
     """A string that changes whenever the searchable content or tuning of ``collections`` does."""
-    from apps.knowledge.models import TuningState
-
     ids = _collection_ids(collections)
-    versions = dict(Collection.objects.filter(pk__in=ids).values_list("pk", "version"))
-    tuning = TuningState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    rows = versions_read(ids) if ids else []
+    versions = {pk: version for pk, version, _, _ in rows}
+    tuning = next((row[3] for row in rows), None) or 0
     embedder = embedder_get()
     parts = [f"{pk}.{versions.get(pk, 0)}" for pk in ids]
     return f"t{tuning}:{embedder.name if embedder else 'lexical'}:" + ",".join(parts)
@@ -176,6 +176,13 @@ def kb_version(*, collections: CollectionsArg) -> str:
 
 def collections_for_site(*, site_id: int) -> QuerySet[Collection]:
     return Collection.objects.filter(sites=site_id)
+
+
+def collection_ids_for_site(*, site_id: int) -> tuple[int, ...]:
+    """The ids of the collections the site answers from, in order; kept a second, like the
+    site's other settings (``apps/core/memo.py``)."""
+    linked = collections_for_site(site_id=site_id).order_by("pk").values_list("pk", flat=True)
+    return site_settings.get(("collections", site_id), lambda: tuple(linked))
 
 
 def article_get_published(*, collection_slug: str, article_id: int) -> Article | None:

@@ -86,9 +86,9 @@ def _cost(price: ModelPrice | None, usage: Usage) -> tuple[Decimal, Decimal]:
     return (cny / _MILLION).quantize(_COST_PLACES), (usd / _MILLION).quantize(_COST_PLACES)
 
 
-def usage_link_message(*, call_id: uuid.UUID, message_id: int) -> int:
-    """Attach a call's records to the message it produced (known only once it was created)."""
-    return UsageRecord.objects.filter(call_id=call_id).update(message_id=message_id)
+def usage_link_message(*, call_ids: Sequence[uuid.UUID], message_id: int) -> int:
+    """Attach calls' records to the message they produced (known only once it was created)."""
+    return UsageRecord.objects.filter(call_id__in=call_ids).update(message_id=message_id)
 
 
 def _gateway(record: Recorder) -> Gateway:
@@ -150,6 +150,11 @@ def _failed(task: asyncio.Task[object]) -> bool:
 _routes = LoopBound(_RouteCache)
 
 
+async def chain_get(*, site_id: int | None) -> tuple[Route, ...]:
+    """The site's chain as ``chat_stream`` will use it (read at most every ``TTL`` seconds)."""
+    return await _routes.get().chain(site_id)
+
+
 def _recorder(
     purpose: str,
     site_id: int | None = None,
@@ -181,7 +186,7 @@ async def chat_stream(
     or ``failed`` (no route answered). An empty complete answer from the offline answerer means
     it found nothing to quote. Every attempt is recorded as a UsageRecord.
     """
-    routes = await _routes.get().chain(site_id)
+    routes = await chain_get(site_id=site_id)
     gateway = _gateway(_recorder(Purpose.CHAT, site_id, conversation_id, message_id))
     async with aclosing(gateway.stream(routes, request)) as events:
         async for event in events:

@@ -149,7 +149,7 @@ async def test_records_can_be_linked_to_the_message_they_produced(chain, provide
     )
 
     linked = await database_sync_to_async(usage_link_message)(
-        call_id=done.call_id, message_id=message.pk
+        call_ids=[done.call_id], message_id=message.pk
     )
 
     assert linked == 1

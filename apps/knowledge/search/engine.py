@@ -74,7 +74,7 @@ def indexes_fresh(
     *, collection_ids: list[int], embedder: Embedder | None
 ) -> tuple[list[CollectionIndex], Analyzer]:
     """Return up-to-date indexes of the collections and the analyzer their terms came from."""
-    rows = _versions_read(collection_ids)
+    rows = versions_read(collection_ids)
     tuning_version = next((row[3] for row in rows), None) or 0
     analyzer = analyzer_current(tuning_version)
     model = embedder.name if embedder else ""
@@ -93,7 +93,7 @@ def indexes_fresh(
     return out, analyzer
 
 
-def _versions_read(collection_ids: list[int]) -> list[tuple[int, int, int, int | None]]:
+def versions_read(collection_ids: list[int]) -> list[tuple[int, int, int, int | None]]:
     """Each collection's version and pruned revision, and the tuning version, in one query.
 
     Plain SQL: this runs before every search, and the ORM's query building would cost more
