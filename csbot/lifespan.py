@@ -5,27 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from django.conf import settings
-
 from apps.bot.services import replies_sweep_forever
-from apps.chat.layerwatch import redis_watch_forever
 from apps.handoff.webhooks import webhook_runner_kick, webhook_runner_stop
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """From start-up to shutdown (uvicorn sends lifespan events): sweep dead workers' answers,
-    watch for a restarted Redis, and post webhook deliveries left due by a stopped worker."""
+    """From start-up to shutdown (uvicorn sends lifespan events): sweep dead workers' answers
+    and post webhook deliveries left due by a stopped worker."""
     tasks: list[asyncio.Task[None]] = []
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             tasks.append(asyncio.create_task(replies_sweep_forever(), name="csbot-reply-sweep"))
-            if settings.REDIS_URL:
-                tasks.append(
-                    asyncio.create_task(
-                        redis_watch_forever(settings.REDIS_URL), name="csbot-redis-watch"
-                    )
-                )
             # Its thread checks for due deliveries once and ends if there are none.
             webhook_runner_kick()
             await send({"type": "lifespan.startup.complete"})

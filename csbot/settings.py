@@ -131,21 +131,11 @@ if REDIS_URL:
     validate_redis_url("REDIS_URL", REDIS_URL)
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "apps.core.channel_layer.WaitingRedisChannelLayer",
+            "BACKEND": "apps.core.channel_layer.ResubscribingPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    channel_layer_host(
-                        REDIS_URL,
-                        max_connections=env.int("CSBOT_REDIS_MAX_CONNECTIONS", 1000, minimum=10),
-                    )
-                ],
+                "hosts": [channel_layer_host(REDIS_URL)],
                 "prefix": env.str("CSBOT_REDIS_PREFIX", "csbot"),
-                # Counted per worker, not per socket: all of a worker's sockets share one Redis
-                # key, and group_send silently drops what is over it (channels_redis logs it at
-                # INFO). 1,500 was reached with 100 answers streaming on a busy worker
-                # (bench/load.py): deltas, and even final answers, never reached their sockets.
-                "capacity": 100_000,
-                "expiry": 60,
+                "on_resubscribe": "apps.chat.layerwatch.layer_resubscribed",
             },
         }
     }

@@ -1,20 +1,18 @@
-"""Notice that the channel layer's Redis restarted, and make this worker's sockets reconnect.
+"""Close this worker's sockets when the channel layer may have lost their events.
 
-A Redis that restarts without persistence forgets every group: a socket that survived the
-restart stays open but no longer hears its conversation (or its agent's queue) from any worker.
-Closing it with 1012 (service restart) makes the client reconnect, say ``hello`` and ``resume``,
-which rejoins the groups and replays whatever was stored meanwhile.
+The production layer (``apps/core/channel_layer.py``) is Redis pub/sub: while a worker's
+subscriber connection is away (Redis restarted, the network failed), events published for its
+sockets are lost, and a Redis that restarts forgets nothing it would need to replay them. When
+the connection comes back, the layer calls ``layer_resubscribed``: every socket of the worker is
+closed with 1012 (service restart), and the client reconnects, says ``hello`` and ``resume``,
+which replays whatever was stored meanwhile.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from typing import Protocol
-
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +28,7 @@ _sockets: weakref.WeakSet[Closable] = weakref.WeakSet()
 
 
 def socket_opened(consumer: Closable) -> None:
-    """Register an accepted socket to be closed if the channel layer's Redis restarts."""
+    """Register an accepted socket to be closed if the channel layer loses events."""
     _sockets.add(consumer)
 
 
@@ -47,21 +45,7 @@ async def sockets_close_all() -> int:
     return len(sockets)
 
 
-async def redis_watch_forever(url: str, *, every: float = 1.0) -> None:
-    """Poll the Redis server's run id; when it changes, close this worker's sockets."""
-    client = aioredis.Redis.from_url(url)
-    known = ""
-    try:
-        while True:
-            try:
-                run_id = (await client.info("server"))["run_id"]
-            except RedisError:
-                # Down: keep the last id; sockets whose layer receive fails are closed anyway.
-                run_id = ""
-            if run_id and known and run_id != known:
-                closed = await sockets_close_all()
-                logger.warning("Redis restarted: closed %d sockets so they reconnect", closed)
-            known = run_id or known
-            await asyncio.sleep(every)
-    finally:
-        await client.aclose()
+async def layer_resubscribed() -> None:
+    """The channel layer's ``on_resubscribe``: its events may be lost, so the sockets resume."""
+    closed = await sockets_close_all()
+    logger.warning("channel layer reconnected to Redis: closed %d sockets so they resume", closed)

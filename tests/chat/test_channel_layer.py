@@ -1,4 +1,5 @@
-"""The production channel layer under a burst larger than its connection pool."""
+"""The production channel layer: Redis pub/sub, closing the worker's sockets when its
+subscriptions were interrupted (events published meanwhile are lost)."""
 
 from __future__ import annotations
 
@@ -6,33 +7,87 @@ import asyncio
 import uuid
 
 import pytest
+import redis
 from django.conf import settings
 
-from apps.core.channel_layer import WaitingRedisChannelLayer
+from apps.chat import layerwatch
+from apps.core.channel_layer import ResubscribingPubSubChannelLayer
 from apps.core.lib.redis_options import channel_layer_host
 from tests.workers import FALLBACK_REDIS_URL
 
 pytestmark = pytest.mark.redis
 
+REDIS_URL = settings.REDIS_URL or FALLBACK_REDIS_URL
 
-def test_a_burst_of_leaving_sockets_waits_for_pooled_connections_instead_of_failing():
-    # As when a worker's sockets all close at once: far more group_discard calls than the pool
-    # has connections (redis-py's own pool raised MaxConnectionsError past its size).
-    layer = WaitingRedisChannelLayer(
-        hosts=[channel_layer_host(settings.REDIS_URL or FALLBACK_REDIS_URL, max_connections=3)],
+
+class Socket:
+    """Stands for a consumer registered with ``layerwatch``."""
+
+    def __init__(self) -> None:
+        self.closed_with: int | bool | None = None
+        self._closed = asyncio.Event()
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        self.closed_with = code
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        async with asyncio.timeout(10):
+            await self._closed.wait()
+
+
+def layer_for_test() -> ResubscribingPubSubChannelLayer:
+    return ResubscribingPubSubChannelLayer(
+        hosts=[channel_layer_host(REDIS_URL)],
         prefix=f"csbot-test-{uuid.uuid4().hex}",
+        on_resubscribe="apps.chat.layerwatch.layer_resubscribed",
     )
 
-    async def burst() -> None:
-        channels = [await layer.new_channel() for _ in range(200)]
-        await asyncio.gather(*(layer.group_add("leaving", channel) for channel in channels))
-        await asyncio.gather(*(layer.group_discard("leaving", channel) for channel in channels))
-        # Every one left: a message to the group reaches none of them.
-        await layer.group_send("leaving", {"type": "after"})
+
+def subscribers_cut_off() -> int:
+    """What Redis does to a subscriber that reads too slowly, or a network failure looks like."""
+    return redis.Redis.from_url(REDIS_URL).client_kill_filter(_type="pubsub", skipme=True)
+
+
+async def receive(layer: ResubscribingPubSubChannelLayer, channel: str) -> dict:
+    return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+
+def test_a_group_event_reaches_every_member_once_and_leavers_none():
+    layer = layer_for_test()
+
+    async def scenario() -> None:
+        staying, leaving = await layer.new_channel(), await layer.new_channel()
+        for channel in (staying, leaving):
+            await layer.group_add("conversation-1", channel)
+        await layer.group_discard("conversation-1", leaving)
+        await layer.group_send("conversation-1", {"type": "chat.message", "n": 1})
+        await layer.group_send("conversation-1", {"type": "chat.message", "n": 2})
+        assert [(await receive(layer, staying))["n"] for _ in range(2)] == [1, 2]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(leaving), timeout=0.3)
+        await layer.flush()
+
+    asyncio.run(scenario())
+
+
+def test_a_cut_off_subscription_closes_the_workers_sockets_and_then_hears_again():
+    layer = layer_for_test()
+
+    async def scenario() -> dict:
+        socket = Socket()
+        channel = await layer.new_channel()
+        await layer.group_add("conversation-1", channel)
+        layerwatch.socket_opened(socket)
+        assert await asyncio.to_thread(subscribers_cut_off) >= 1
+        # Whatever was published while it was away is gone: the socket must resume instead.
+        await socket.wait_closed()
+
+        assert socket.closed_with == layerwatch.CLOSE_SERVICE_RESTART
+        await layer.group_send("conversation-1", {"type": "chat.message", "n": 3})
         try:
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(layer.receive(channels[-1]), timeout=0.5)
+            return await receive(layer, channel)
         finally:
             await layer.flush()
 
-    asyncio.run(burst())
+    assert asyncio.run(scenario())["n"] == 3

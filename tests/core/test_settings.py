@@ -56,7 +56,7 @@ def test_database_and_redis_urls_select_the_production_parts(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "django.db.backends.postgresql" in result.stdout
-    assert "apps.core.channel_layer.WaitingRedisChannelLayer" in result.stdout
+    assert "apps.core.channel_layer.ResubscribingPubSubChannelLayer" in result.stdout
     assert "RedisCache" in result.stdout
 
 

@@ -19,6 +19,7 @@ from django.core.cache.backends.redis import RedisCache
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from apps.chat import layerwatch
 from apps.chat.models import Message
 from apps.chat.services import (
     conversation_open,
@@ -26,11 +27,12 @@ from apps.chat.services import (
     message_create_from_visitor,
     message_finish,
 )
-from apps.core.channel_layer import WaitingRedisChannelLayer
+from apps.core.channel_layer import ResubscribingPubSubChannelLayer
 from apps.core.lib.redis_options import channel_layer_host
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services import handoff_request
 from apps.handoff.services.presence import agent_session_open
+from tests.chat.test_channel_layer import Socket
 from tests.conftest import agent_create, token_for
 from tests.drills.conftest import SITE_ORIGIN, receive_until, socket_url
 from tests.workers import asgi_workers, free_port
@@ -108,8 +110,8 @@ async def join(url: str, token: str, last_seq: int, seen: list[dict]) -> Any:
 
 
 async def closed_by_the_server(ws: Any) -> None:
-    """Wait until the server closes the socket: 1012 from the Redis watch, or dropped when the
-    layer's receive failed (frames meanwhile are dropped). A deaf open socket times out."""
+    """Wait until the server closes the socket: 1012 once the worker's layer is subscribed
+    again (frames meanwhile are dropped). A deaf open socket times out."""
     async with asyncio.timeout(15):
         with contextlib.suppress(ConnectionClosed):
             async for _ in ws:
@@ -140,7 +142,7 @@ def test_after_a_redis_restart_the_sockets_reconnect_and_hear_each_other_again(s
 
         # As the widget does: reconnect, resume from the last seq held, resend what was not
         # acknowledged (same client id). A socket may be closed once more when its worker's
-        # Redis watch notices the restart after it reconnected: then again.
+        # layer subscribes again after it reconnected: then again.
         async with asyncio.timeout(30):
             while True:
                 seen = max(f["message"]["seq"] for f in tab_b if f["type"] == "message.new")
@@ -175,23 +177,33 @@ def test_after_a_redis_restart_the_sockets_reconnect_and_hear_each_other_again(s
     assert visitor_seqs <= set(heard)
 
 
-def test_pooled_connections_from_before_a_restart_are_replaced_not_failed():
-    """What a socket reconnecting right after a restart meets: its worker's pools still hold
-    connections to the old server. A command finding one runs on a fresh connection instead."""
+def test_after_a_restart_the_layer_publishes_at_once_and_its_sockets_resume():
+    """What a worker meets right after a restart: its pools still hold connections to the old
+    server. A publish finding one runs on a fresh connection instead of failing; the subscriber
+    connection comes back with its subscriptions and closes the sockets so they resume."""
     with private_redis() as server:
-        layer = WaitingRedisChannelLayer(hosts=[channel_layer_host(server.url, max_connections=10)])
+        layer = ResubscribingPubSubChannelLayer(
+            hosts=[channel_layer_host(server.url)],
+            on_resubscribe="apps.chat.layerwatch.layer_resubscribed",
+        )
         cache = RedisCache(server.url, {})
 
-        async def layer_round_trip(channel: str) -> dict:
+        async def scenario() -> list[str]:
+            socket = Socket()
+            channel = await layer.new_channel()
             await layer.group_add("drill", channel)
-            await layer.group_send("drill", {"type": "said", "text": channel})
-            return await layer.receive(channel)
-
-        async def scenario() -> list[dict]:
-            heard = [await layer_round_trip(await layer.new_channel())]
+            await layer.group_send("drill", {"type": "said", "text": "before"})
+            heard = [(await layer.receive(channel))["text"]]
+            layerwatch.socket_opened(socket)
             server.kill()
             server.start()
-            heard.append(await layer_round_trip(await layer.new_channel()))
+            # Nobody may hear this one (the subscriber may still be away), but it must not raise.
+            await layer.group_send("drill", {"type": "said", "text": "meanwhile"})
+            await socket.wait_closed()
+            await layer.group_send("drill", {"type": "said", "text": "after"})
+            async with asyncio.timeout(5):
+                while heard[-1] != "after":
+                    heard.append((await layer.receive(channel))["text"])
             await layer.flush()
             return heard
 
@@ -201,7 +213,8 @@ def test_pooled_connections_from_before_a_restart_are_replaced_not_failed():
         assert cache.get("drill") is None
         cache.set("drill", "after")
         assert cache.get("drill") == "after"
-    assert [message["type"] for message in heard] == ["said", "said"]
+    assert heard[0] == "before"
+    assert heard[-1] == "after"
 
 
 @pytest.fixture
@@ -209,8 +222,11 @@ def dead_layer(settings: Any) -> Iterator[None]:
     """The channel layer pointed at a port where no Redis listens."""
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{free_port()}/0"}]},
+            "BACKEND": "apps.core.channel_layer.ResubscribingPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [channel_layer_host(f"redis://127.0.0.1:{free_port()}/0")],
+                "on_resubscribe": "apps.chat.layerwatch.layer_resubscribed",
+            },
         }
     }
     channel_layers.backends.clear()
