@@ -9,7 +9,6 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
@@ -28,6 +27,7 @@ from apps.chat.services import (
     visitor_identify,
 )
 from apps.chat.tokens import visitor_token_read
+from apps.core.consumers import JsonConsumer
 from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
 from apps.handoff.models import Ticket
 from apps.handoff.services import (
@@ -53,7 +53,7 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
+class VisitorChatConsumer(JsonConsumer):
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         site_key = (query.get("site") or [""])[0][:40]

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
@@ -23,6 +22,7 @@ from apps.chat import events as chat_events
 from apps.chat.layerwatch import socket_opened
 from apps.chat.protocol import FrameError
 from apps.chat.services import ConversationStatusChanged
+from apps.core.consumers import JsonConsumer
 from apps.handoff import events, protocol, services
 from apps.handoff.assist import assist_suggest
 from apps.handoff.selectors import (
@@ -54,7 +54,7 @@ def _db(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return database_sync_to_async(function)
 
 
-class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+class ConsoleConsumer(JsonConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.registered = False

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from apps.bot.services import replies_wait
@@ -344,4 +347,26 @@ async def test_a_burst_of_deltas_reaches_the_socket_whole(site, visitor):
     offsets = [(await ws.receive_json_from(timeout=5))["offset"] for _ in range(300)]
 
     assert offsets == list(range(300))
+    await ws.disconnect()
+
+
+async def test_deltas_reach_the_socket_while_the_database_thread_is_busy(site, visitor):
+    # Channels' own dispatch closes stale connections on the database thread before every
+    # event: each delta of an answer waited there behind every database call of the worker.
+    from apps.chat import events
+
+    ws, ready = await connected(site, visitor)
+    conversation_id = ready["conversation"]["id"]
+    busy = asyncio.create_task(sync_to_async(time.sleep)(2))
+    await asyncio.sleep(0.1)  # the sleep holds the database thread now
+    for offset in range(3):
+        await events.delta_publish(
+            conversation_id=conversation_id, message_id=1, seq=1, offset=offset, text="x"
+        )
+
+    offsets = [(await ws.receive_json_from(timeout=1))["offset"] for _ in range(3)]
+
+    assert offsets == [0, 1, 2]
+    assert not busy.done()
+    await busy
     await ws.disconnect()
