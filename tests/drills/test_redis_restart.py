@@ -32,7 +32,7 @@ from apps.core.lib.redis_options import channel_layer_host
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services import handoff_request
 from apps.handoff.services.presence import agent_session_open
-from tests.chat.test_channel_layer import Socket
+from tests.chat.test_channel_layer import Socket, received_until_heard
 from tests.conftest import agent_create, token_for
 from tests.drills.conftest import SITE_ORIGIN, receive_until, socket_url
 from tests.workers import asgi_workers, free_port
@@ -200,10 +200,9 @@ def test_after_a_restart_the_layer_publishes_at_once_and_its_sockets_resume():
             # Nobody may hear this one (the subscriber may still be away), but it must not raise.
             await layer.group_send("drill", {"type": "said", "text": "meanwhile"})
             await socket.wait_closed()
-            await layer.group_send("drill", {"type": "said", "text": "after"})
-            async with asyncio.timeout(5):
-                while heard[-1] != "after":
-                    heard.append((await layer.receive(channel))["text"])
+            after = {"type": "said", "text": "after"}
+            received = await received_until_heard(layer, "drill", channel, after)
+            heard.extend(message["text"] for message in received)
             await layer.flush()
             return heard
 
