@@ -181,8 +181,12 @@ def collections_for_site(*, site_id: int) -> QuerySet[Collection]:
 def collection_ids_for_site(*, site_id: int) -> tuple[int, ...]:
     """The ids of the collections the site answers from, in order; kept a second, like the
     site's other settings (``apps/core/memo.py``)."""
-    linked = collections_for_site(site_id=site_id).order_by("pk").values_list("pk", flat=True)
-    return site_settings.get(("collections", site_id), lambda: tuple(linked))
+
+    def load() -> tuple[int, ...]:
+        linked = collections_for_site(site_id=site_id).order_by("pk")
+        return tuple(linked.values_list("pk", flat=True))
+
+    return site_settings.get(("collections", site_id), load)
 
 
 def article_get_published(*, collection_slug: str, article_id: int) -> Article | None:
