@@ -208,9 +208,10 @@ def test_widget_works_on_a_page_with_hostile_global_css(
 
     page.get_by_role("textbox", name="Message").press_sequentially("Do you ship abroad?")
     page.keyboard.press("Enter")
-    expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship in 48 hours.")
     bubble = widget(page, ".msg.bot[data-seq='2'] .bubble")
-    assert bubble.evaluate("el => getComputedStyle(el).fontSize") == "15px"
+    expect(bubble).to_have_text("Parcels ship in 48 hours.")
+    # Retried: message.done rebuilds the bubble, and a style read from the one it replaced is "".
+    expect(bubble).to_have_css("font-size", "15px")
 
 
 def test_widget_works_under_a_strict_content_security_policy(
