@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from functools import partial
@@ -19,6 +20,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
+from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -28,6 +30,7 @@ from apps.chat.models import Conversation, Message
 from apps.chat.services import ConversationStatusChanged, message_create, message_finish
 from apps.handoff.models import Ticket
 from apps.handoff.services import handoff_request
+from apps.llm.loopbound import LoopBound
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ async def replies_wait() -> None:
 
 
 def heartbeat_seconds() -> float:
-    """How often a streaming reply renews its lease: ten times within one lease."""
+    """How often streaming replies renew their leases: ten times within one lease."""
     return settings.CSBOT_REPLY_LEASE_SECONDS / 10
 
 
@@ -67,10 +70,41 @@ def heartbeat_seconds() -> float:
 # took live answers for dead ones (bench.load, 500 answers at once on one worker: 100 of them).
 _heartbeat_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csbot-heartbeat")
 
+# Three query parameters an answer: SQLite allows 999 a statement.
+_HEARTBEAT_BATCH = 300
 
-def _heartbeat_on_its_thread(*, message_id: int, text: str) -> bool:
+
+def replies_heartbeat(texts: Mapping[int, str]) -> set[int]:
+    """Save streaming answers' text so far and renew their leases; return the ids still held.
+
+    An answer is no longer held once its conversation left the bot or the sweep closed it.
+    Renewal and ownership check are one conditional UPDATE for up to ``_HEARTBEAT_BATCH``
+    answers; the renewed rows are then told apart by the timestamp that UPDATE wrote.
+    """
+    renewed_at = timezone.now()
+    ids = list(texts)
+    for start in range(0, len(ids), _HEARTBEAT_BATCH):
+        batch = ids[start : start + _HEARTBEAT_BATCH]
+        Message.objects.filter(
+            pk__in=batch,
+            state=Message.State.STREAMING,
+            conversation__status=Conversation.Status.BOT,
+        ).update(
+            text=Case(
+                *(When(pk=pk, then=Value(texts[pk])) for pk in batch), output_field=TextField()
+            ),
+            updated_at=renewed_at,
+        )
+    return set(
+        Message.objects.filter(
+            pk__in=ids, state=Message.State.STREAMING, updated_at=renewed_at
+        ).values_list("pk", flat=True)
+    )
+
+
+def _heartbeat_on_its_thread(texts: Mapping[int, str]) -> set[int]:
     try:
-        return reply_heartbeat(message_id=message_id, text=text)
+        return replies_heartbeat(texts)
     finally:
         # Closed here, in the context the query ran in. channels' database_sync_to_async closes
         # in the thread's own context, which did not see this connection: on a thread of one's
@@ -78,18 +112,49 @@ def _heartbeat_on_its_thread(*, message_id: int, text: str) -> bool:
         close_old_connections()
 
 
-def reply_heartbeat(*, message_id: int, text: str) -> bool:
-    """Save a streaming answer's text and renew its lease; False once it may not go on.
+class _Heartbeat:
+    """The running loop's streaming answers, their leases renewed together once a beat.
 
-    It may not once the conversation left the bot or the sweep closed the message. One
-    statement: the ownership check that used to run before every delta, now once a beat.
+    One statement a beat for all of a worker's answers, not one each: with hundreds streaming,
+    a statement per answer and beat kept the heartbeat thread and the database busy, and under
+    overload some leases lapsed while their answers were still streaming.
     """
-    renewed = Message.objects.filter(
-        pk=message_id,
-        state=Message.State.STREAMING,
-        conversation__status=Conversation.Status.BOT,
-    ).update(text=text, updated_at=timezone.now())
-    return renewed == 1
+
+    def __init__(self) -> None:
+        self._streams: set[_Stream] = set()
+        self._beating: asyncio.Task[None] | None = None
+
+    def join(self, stream: _Stream) -> None:
+        self._streams.add(stream)
+        if self._beating is None or self._beating.done():
+            self._beating = asyncio.create_task(self._beat(), name="csbot-reply-heartbeat")
+
+    def leave(self, stream: _Stream) -> None:
+        self._streams.discard(stream)
+
+    async def _beat(self) -> None:
+        while self._streams:
+            await asyncio.sleep(heartbeat_seconds())
+            texts = {stream: stream.text for stream in self._streams}
+            if not texts:
+                return
+            try:
+                held = await sync_to_async(
+                    _heartbeat_on_its_thread, thread_sensitive=False, executor=_heartbeat_thread
+                )({stream.message.pk: text for stream, text in texts.items()})
+            except DatabaseError:
+                # A brief outage: beat again. A long one lets the leases expire, as if dead.
+                logger.warning("renewing %d answers' leases failed", len(texts), exc_info=True)
+                continue
+            for stream, text in texts.items():
+                if stream.message.pk in held:
+                    stream.saved = text
+                else:
+                    stream.lost = True
+                    self.leave(stream)
+
+
+_heartbeats = LoopBound(_Heartbeat)
 
 
 class _Stream:
@@ -100,7 +165,6 @@ class _Stream:
         self.pieces: list[str] = []
         self.saved = message.text
         self.lost = False
-        self.beating: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, conversation_id: int) -> _Stream:
@@ -116,19 +180,14 @@ class _Stream:
                 owner=Conversation.Status.BOT,
             )
         )
-        stream.beating = asyncio.create_task(stream.beat())
+        _heartbeats.get().join(stream)
         return stream
 
     def drop_lease(self) -> None:
-        """Stop renewing the lease without waiting (from a ``finally`` or a task callback)."""
-        if self.beating is not None:
-            self.beating.cancel()
-
-    async def stop(self) -> None:
-        """Stop renewing the lease: the final write or the interruption comes next."""
-        self.drop_lease()
-        if self.beating is not None:
-            await asyncio.gather(self.beating, return_exceptions=True)
+        """Stop renewing the lease: the final write or the interruption comes next. A beat
+        already under way may still renew it; it cannot undo that write, which ends the
+        streaming state every renewal requires."""
+        _heartbeats.get().leave(self)
 
     @property
     def text(self) -> str:
@@ -138,24 +197,6 @@ class _Stream:
         """Drop the text of an attempt being regenerated: the visitor was told to discard it."""
         self.pieces.clear()
         self.saved = ""
-
-    async def beat(self) -> None:
-        """Renew the lease every beat until the bot loses the conversation or this is cancelled."""
-        while not self.lost:
-            await asyncio.sleep(heartbeat_seconds())
-            text = self.text
-            try:
-                held = await sync_to_async(
-                    _heartbeat_on_its_thread, thread_sensitive=False, executor=_heartbeat_thread
-                )(message_id=self.message.pk, text=text)
-            except DatabaseError:
-                # A brief outage: beat again. A long one lets the lease expire, as if dead.
-                logger.warning("heartbeat of answer %s failed", self.message.pk, exc_info=True)
-                continue
-            if held:
-                self.saved = text
-            else:
-                self.lost = True
 
 
 async def reply_run(*, conversation_id: int, question_id: int) -> None:
@@ -205,7 +246,7 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
                     if stream is None and opening is not None:
                         stream = await opening
                     if stream is not None:
-                        await stream.stop()
+                        stream.drop_lease()
                     await _store_final(conversation_id, stream, event)
                     return
         raise RuntimeError(f"{settings.CSBOT_ANSWERER} ended without an AnswerFinal")
@@ -276,7 +317,7 @@ async def _close_interrupted(stream: _Stream | None, *, taken_over: bool) -> Non
     conversation, else what its last heartbeat saved (never text from after a takeover)."""
     if stream is None:
         return
-    await stream.stop()
+    stream.drop_lease()
     if not taken_over:
         try:
             await database_sync_to_async(message_finish)(
