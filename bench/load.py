@@ -217,9 +217,13 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        self.peak = max(self.peak, rss_mib(self.pids))
+
     def _run(self) -> None:
+        self._sample()
         while not self._stop.wait(0.5):
-            self.peak = max(self.peak, rss_mib(self.pids))
+            self._sample()
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
@@ -228,6 +232,8 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        # A phase shorter than the interval is still sampled at its end.
+        self._sample()
 
 
 @contextlib.contextmanager
