@@ -158,13 +158,16 @@ _heartbeats = LoopBound(_Heartbeat)
 
 
 class _Stream:
-    """A started answer: its message, the text streamed so far, what the last beat saved."""
+    """A started answer: its message, the text published so far, what the last beat saved."""
 
     def __init__(self, message: Message) -> None:
         self.message = message
         self.pieces: list[str] = []
         self.saved = message.text
         self.lost = False
+        self._length = 0
+        self._unsent: list[str] = []
+        self._sending: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, conversation_id: int) -> _Stream:
@@ -183,19 +186,63 @@ class _Stream:
         _heartbeats.get().join(stream)
         return stream
 
+    def send(self, text: str) -> None:
+        """Publish ``text`` after everything sent before it.
+
+        Text that arrives while a publish is under way goes out with the next one, as one
+        delta: an idle worker publishes every token at once, a busy one fewer, longer deltas
+        instead of a publish per token it has fallen behind on.
+        """
+        self._unsent.append(text)
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self._send_unsent())
+
+    async def _send_unsent(self) -> None:
+        while self._unsent:
+            text = "".join(self._unsent)
+            self._unsent.clear()
+            await events.delta_publish(
+                conversation_id=self.message.conversation_id,
+                message_id=self.message.pk,
+                seq=self.message.seq,
+                offset=self._length,
+                text=text,
+            )
+            self.pieces.append(text)
+            self._length += len(text)
+
+    async def sent(self) -> None:
+        """Wait until everything given to ``send`` is published."""
+        if self._sending is not None:
+            await self._sending
+
     def drop_lease(self) -> None:
-        """Stop renewing the lease: the final write or the interruption comes next. A beat
-        already under way may still renew it; it cannot undo that write, which ends the
-        streaming state every renewal requires."""
+        """Stop renewing the lease (also from a task callback)."""
         _heartbeats.get().leave(self)
+
+    def stop(self) -> None:
+        """Stop renewing the lease and publishing: the final write or the interruption comes
+        next. A publish or a beat already under way may still end; neither can undo that
+        write, which ends the streaming state both require (renewals in the database, deltas
+        in the widget)."""
+        self._unsent.clear()
+        self.drop_lease()
 
     @property
     def text(self) -> str:
+        """What was published: what the visitor may have been shown."""
         return "".join(self.pieces)
 
-    def reset(self) -> None:
-        """Drop the text of an attempt being regenerated: the visitor was told to discard it."""
+    async def reset(self) -> None:
+        """Drop the text of an attempt being regenerated and tell the visitor to discard it."""
+        await self.sent()
+        await events.reset_publish(
+            conversation_id=self.message.conversation_id,
+            message_id=self.message.pk,
+            seq=self.message.seq,
+        )
         self.pieces.clear()
+        self._length = 0
         self.saved = ""
 
 
@@ -226,27 +273,16 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
                         stream = await (opening or _Stream.open(conversation_id))
                     if stream.lost:
                         raise ConversationStatusChanged(conversation_id)
-                    await events.delta_publish(
-                        conversation_id=conversation_id,
-                        message_id=stream.message.pk,
-                        seq=stream.message.seq,
-                        offset=len(stream.text),
-                        text=event.text,
-                    )
-                    stream.pieces.append(event.text)
+                    stream.send(event.text)
                 elif isinstance(event, AnswerReset):
                     if stream is not None:
-                        await events.reset_publish(
-                            conversation_id=conversation_id,
-                            message_id=stream.message.pk,
-                            seq=stream.message.seq,
-                        )
-                        stream.reset()
+                        await stream.reset()
                 elif isinstance(event, AnswerFinal):
                     if stream is None and opening is not None:
                         stream = await opening
                     if stream is not None:
-                        stream.drop_lease()
+                        await stream.sent()
+                        stream.stop()
                     await _store_final(conversation_id, stream, event)
                     return
         raise RuntimeError(f"{settings.CSBOT_ANSWERER} ended without an AnswerFinal")
@@ -264,7 +300,7 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
         await _close_interrupted(stream or await _opened(opening), taken_over=False)
     finally:
         if stream is not None:
-            stream.drop_lease()
+            stream.stop()
         if opening is not None:
             # Also when this reply was cancelled before its message was created: once it is,
             # nothing renews its lease, and the sweep closes it as a dead worker's.
@@ -317,7 +353,7 @@ async def _close_interrupted(stream: _Stream | None, *, taken_over: bool) -> Non
     conversation, else what its last heartbeat saved (never text from after a takeover)."""
     if stream is None:
         return
-    stream.drop_lease()
+    stream.stop()
     if not taken_over:
         try:
             await database_sync_to_async(message_finish)(

@@ -23,6 +23,14 @@ async def streaming(*, conversation_id: int, question_id: int) -> AsyncIterator[
     )
 
 
+async def paced(*, conversation_id: int, question_id: int) -> AsyncIterator[AnswerEvent]:
+    """The same answer with its tokens apart, as a model streams them."""
+    for token in STREAMED_TOKENS:
+        await asyncio.sleep(0.02)
+        yield AnswerDelta(token)
+    yield AnswerFinal(text="".join(STREAMED_TOKENS))
+
+
 async def regenerating(*, conversation_id: int, question_id: int) -> AsyncIterator[AnswerEvent]:
     yield AnswerDelta("first attempt, cut")
     yield AnswerReset()
