@@ -145,7 +145,7 @@ def message_create_from_visitor(
     existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
     if existing is not None:
         return VisitorMessageResult(existing, created=False)
-    if Site.objects.filter(pk=conversation.site_id, mask_pii=True).exists():
+    if conversation.site.mask_pii:
         text = pii_mask(text)
     try:
         with transaction.atomic():
