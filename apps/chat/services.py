@@ -142,14 +142,12 @@ def message_create_from_visitor(
     message for a closed conversation raises ``ConversationStatusChanged``: it belongs in a new
     conversation.
     """
-    existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
-    if existing is not None:
-        return VisitorMessageResult(existing, created=False)
     if conversation.site.mask_pii:
         text = pii_mask(text)
     try:
         with transaction.atomic():
-            # Re-checked under the seq lock: two sockets of one visitor may resend at once.
+            # Checked for a resend under the seq lock, the check that two sockets of one
+            # visitor resending at once needs anyway; a new message's path has no other.
             seq = _seq_next(conversation.pk, statuses=OPEN_STATUSES)
             if Message.objects.filter(conversation=conversation, client_id=client_id).exists():
                 raise IntegrityError("duplicate client id")
@@ -165,6 +163,12 @@ def message_create_from_visitor(
         return VisitorMessageResult(
             Message.objects.get(conversation=conversation, client_id=client_id), created=False
         )
+    except ConversationStatusChanged:
+        # Closed since it was sent: a resend is still the message stored then.
+        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+        if existing is None:
+            raise
+        return VisitorMessageResult(existing, created=False)
     return VisitorMessageResult(message, created=True)
 
 

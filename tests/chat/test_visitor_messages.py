@@ -1,0 +1,67 @@
+"""Storing a visitor's message once per client id (``message_create_from_visitor``)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.chat.models import Conversation, Message
+from apps.chat.services import (
+    ConversationStatusChanged,
+    conversation_open,
+    message_create_from_visitor,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def fresh(conversation: Conversation) -> Conversation:
+    """The conversation as the socket reads it for every message: with its site."""
+    return Conversation.objects.select_related("site").get(pk=conversation.pk)
+
+
+def test_a_resend_returns_the_stored_message_and_allocates_no_seq(visitor):
+    conversation = conversation_open(visitor=visitor)
+    first = message_create_from_visitor(
+        conversation=fresh(conversation), client_id="c-00000001", text="Where is my parcel?"
+    )
+    again = message_create_from_visitor(
+        conversation=fresh(conversation), client_id="c-00000001", text="Where is my parcel?"
+    )
+    assert (first.created, again.created) == (True, False)
+    assert again.message.pk == first.message.pk
+    assert fresh(conversation).last_seq == first.message.seq
+    assert Message.objects.count() == 1
+
+
+def test_a_resend_after_the_conversation_closed_is_still_the_stored_message(visitor):
+    conversation = conversation_open(visitor=visitor)
+    first = message_create_from_visitor(
+        conversation=fresh(conversation), client_id="c-00000001", text="Thanks, bye"
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.CLOSED)
+    again = message_create_from_visitor(
+        conversation=fresh(conversation), client_id="c-00000001", text="Thanks, bye"
+    )
+    assert (again.created, again.message.pk) == (False, first.message.pk)
+    # A new message belongs in the visitor's next conversation.
+    with pytest.raises(ConversationStatusChanged):
+        message_create_from_visitor(
+            conversation=fresh(conversation), client_id="c-00000002", text="One more thing"
+        )
+    assert Message.objects.count() == 1
+
+
+def test_a_new_message_costs_four_statements(visitor):
+    conversation = fresh(conversation_open(visitor=visitor))
+    with CaptureQueriesContext(connection) as statements:
+        message_create_from_visitor(conversation=conversation, client_id="c-00000001", text="Hi")
+    # The seq allocation (UPDATE, then reading it), the duplicate check under its lock, the
+    # INSERT; transaction statements (SAVEPOINT, BEGIN, COMMIT) are not counted.
+    executed = [q["sql"] for q in statements.captured_queries]
+    assert len([sql for sql in executed if not _transaction_control(sql)]) == 4, executed
+
+
+def _transaction_control(sql: str) -> bool:
+    return sql.split()[0].upper() in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"}
