@@ -216,17 +216,13 @@ class _Stream:
         if self._sending is not None:
             await self._sending
 
-    def drop_lease(self) -> None:
-        """Stop renewing the lease (also from a task callback)."""
-        _heartbeats.get().leave(self)
-
     def stop(self) -> None:
-        """Stop renewing the lease and publishing: the final write or the interruption comes
-        next. A publish or a beat already under way may still end; neither can undo that
-        write, which ends the streaming state both require (renewals in the database, deltas
-        in the widget)."""
+        """Stop renewing the lease and publishing (also from a task callback): the final write
+        or the interruption comes next. A publish or a beat already under way may still end;
+        neither can undo that write, which ends the streaming state both require (renewals in
+        the database, deltas in the widget)."""
         self._unsent.clear()
-        self.drop_lease()
+        _heartbeats.get().leave(self)
 
     @property
     def text(self) -> str:
@@ -304,12 +300,12 @@ async def reply_run(*, conversation_id: int, question_id: int) -> None:
         if opening is not None:
             # Also when this reply was cancelled before its message was created: once it is,
             # nothing renews its lease, and the sweep closes it as a dead worker's.
-            opening.add_done_callback(_lease_drop)
+            opening.add_done_callback(_stop_opened)
 
 
-def _lease_drop(opening: asyncio.Task[_Stream]) -> None:
+def _stop_opened(opening: asyncio.Task[_Stream]) -> None:
     if not opening.cancelled() and opening.exception() is None:
-        opening.result().drop_lease()
+        opening.result().stop()
 
 
 async def _opened(opening: asyncio.Task[_Stream] | None) -> _Stream | None:
