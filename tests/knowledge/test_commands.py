@@ -103,6 +103,9 @@ def test_kb_eval_prints_the_issue_json_shape(tmp_path: Path, help_centre: Collec
     calibrated = json.loads(_run("kb_eval", queries, json=True, calibration=True)[0])
     assert 0 <= calibrated["calibration"]["ece"] <= 1
     assert set(calibrated["calibration"]["thresholds"]) == {"0.5", "0.7", "0.8", "0.9"}
+    calibration_table, _ = _run("kb_eval", queries, calibration=True)
+    assert "calibration of the top hit: ECE" in calibration_table
+    assert "confidence ≥ 0.8: answers" in calibration_table
 
 
 def test_kb_eval_refuses_bad_input(tmp_path: Path, help_centre: Collection) -> None:

@@ -90,7 +90,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"{'group':<8} {'queries':>7} {'R@1':>7} {'R@5':>7} {'MRR@10':>7}")
         for group, m in result.items():
-            if group != "latency_ms":
+            if group not in {"latency_ms", "calibration"}:
                 self.stdout.write(
                     f"{group:<8} {m['queries']:>7} {m['recall@1']:>7.3f} {m['recall@5']:>7.3f} "
                     f"{m['mrr@10']:>7.3f}"
