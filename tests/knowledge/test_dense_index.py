@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apps.knowledge.search.dense import DenseIndex
+from apps.knowledge.search.dense import DenseIndex, QuantisedColumns
 
 DIM = 32
 
@@ -33,13 +33,61 @@ def _ids(hits: list[tuple[int, float]]) -> list[int]:
     return [pid for pid, _ in hits]
 
 
-def test_small_index_searches_exactly() -> None:
+@pytest.mark.parametrize("int8", [True, False], ids=["int8 copy", "float32 only"])
+def test_small_index_searches_exactly(int8: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not int8:  # as without onnxruntime
+        monkeypatch.setattr("apps.knowledge.search.dense._int8_session", lambda: None)
+    elif not QuantisedColumns.available():
+        pytest.skip("the int8 copy needs onnxruntime")
     vectors = _clustered(500)
     index = _index(vectors)
     assert index.centroids is None
+    assert index.quantised.size == (500 if int8 else 0)
     query = vectors[7]
     expected = np.argsort(-(vectors @ query), kind="stable")[:10]
     assert _ids(index.search(query, 10)) == expected.tolist()
+
+
+def _float32_scan(vectors: dict[int, np.ndarray], query: np.ndarray, limit: int) -> list:
+    ids = sorted(vectors)
+    sims = np.stack([vectors[pid] for pid in ids]) @ query
+    return [ids[n] for n in np.argsort(-sims, kind="stable")[:limit]]
+
+
+@pytest.mark.skipif(
+    not QuantisedColumns.available(), reason="the int8 scan needs onnxruntime; float32 otherwise"
+)
+def test_exact_search_through_the_int8_copy_follows_every_edit() -> None:
+    vectors = dict(enumerate(_clustered(900)))
+    index = _index(np.stack(list(vectors.values())), ann_min=100_000)
+    queries = [*_clustered(20, seed=9), *_clustered(4, seed=11)]
+    added = _clustered(300, seed=8)
+    index.upsert((5_000 + n, vector) for n, vector in enumerate(added))
+    vectors.update((5_000 + n, vector) for n, vector in enumerate(added))
+    replacements = _clustered(2, seed=11)
+    index.upsert([(3, replacements[0])])  # replaced: searched by its new value only
+    vectors[3] = replacements[0]
+    index.remove(range(100, 400))  # enough dead slots that the index compacts itself
+    for pid in range(100, 400):
+        del vectors[pid]
+    assert index.size == len(vectors)  # compacted: every slot moved
+    index.upsert([(7_000, replacements[1])])
+    vectors[7_000] = replacements[1]
+    assert index.quantised.size == index.size
+
+    def assert_exact() -> None:
+        for query in queries:
+            hits = index.search(query, 20)
+            assert _ids(hits) == _float32_scan(vectors, query, 20)
+            for pid, cosine in hits:  # rescored from the float32 rows: exact, not approximate
+                assert cosine == pytest.approx(float(vectors[pid] @ query), abs=1e-6)
+
+    assert_exact()
+    # A search while an upsert on another thread has not quantised its rows yet: those rows
+    # are scanned in float32.
+    index.quantised = QuantisedColumns()
+    index.quantised.extend(index.matrix, index.size - 50)
+    assert_exact()
 
 
 def test_large_index_clusters_and_probing_every_list_is_exact() -> None:

@@ -1,11 +1,13 @@
 """An in-memory matrix of passage vectors, searched by cosine similarity.
 
-Below ``ANN_MIN`` vectors the search is exact: one matrix-vector product (about 1 ms for 10k
-passages on one core). Above it the vectors are clustered (IVF, as faiss's ``IndexIVFFlat``):
-spherical k-means puts each vector in the list of its nearest centroid, the matrix is kept in
-list order, and a question scans only the lists of its ``probe`` nearest centroids, with exact
-cosines. Exact search at 100k passages streams 150 MB per question and is bound by memory
-bandwidth (20–50 ms on the shared 2-core machine); the lists cut that to about an eighth.
+Below ``ANN_MIN`` vectors the search is exact: every vector is scored, through an int8 copy of
+the matrix where ONNX Runtime is installed, and the best candidates are scored again with their
+float32 rows, so the cosines returned are exact (``QuantisedColumns``). Above it the vectors
+are clustered (IVF, as faiss's ``IndexIVFFlat``): spherical k-means puts each vector in the list
+of its nearest centroid, the matrix is kept in list order, and a question scans only the lists
+of its ``probe`` nearest centroids, with exact cosines. Exact search at 100k passages streams
+150 MB per question and is bound by memory bandwidth (20–50 ms on the shared 2-core machine);
+the lists cut that to about an eighth.
 
 Vectors added since the clustering sit in a tail that every search scans exactly, like the
 lexical index's delta; the lists are laid out again from memory when the tail or the deleted
@@ -15,8 +17,11 @@ or shrunk by half. Clustering is seeded: every worker builds the same lists.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +39,9 @@ KMEANS_ITERATIONS = 8
 KMEANS_SAMPLE_PER_LIST = 40
 _CHUNK = 8192
 _SEED = 20241121
+# Candidates the int8 scan passes on to exact rescoring, beyond the ``limit`` asked for: a
+# quantised cosine is off by a few thousandths, more than the gaps between neighbours.
+RESCORE_EXTRA = 32
 
 
 class DenseIndex:
@@ -55,6 +63,7 @@ class DenseIndex:
         self.bounds = np.zeros(1, dtype=np.int64)
         self.clustered = 0
         self.trained_on = 0
+        self.quantised = QuantisedColumns()
 
     @property
     def count(self) -> int:
@@ -70,7 +79,13 @@ class DenseIndex:
 
     def nbytes(self) -> int:
         centroids = 0 if self.centroids is None else self.centroids.nbytes
-        return self.matrix.nbytes + self.slot_ids.nbytes + self.alive.nbytes + centroids
+        return (
+            self.matrix.nbytes
+            + self.slot_ids.nbytes
+            + self.alive.nbytes
+            + centroids
+            + self.quantised.nbytes()
+        )
 
     def upsert(self, rows: Iterable[tuple[int, np.ndarray]]) -> None:
         rows = list(rows)
@@ -88,10 +103,12 @@ class DenseIndex:
                 self.slot_of[pid] = self.size
                 self.size += 1
         self._maintain()
+        self._quantise()
 
     def remove(self, passage_ids: Iterable[int]) -> None:
         self._remove(passage_ids)
         self._maintain()
+        self._quantise()
 
     def vector(self, passage_id: int) -> np.ndarray | None:
         slot = self.slot_of.get(passage_id)
@@ -109,6 +126,8 @@ class DenseIndex:
             return []
         query = query.astype(np.float32, copy=False)
         probe = self.probe if probe is None else probe
+        if self.centroids is None and QuantisedColumns.available():
+            return self._search_quantised(query, limit)
         if self.centroids is None or probe <= 0 or probe >= len(self.centroids):
             slots = np.arange(self.size)
             sims = self.matrix[: self.size] @ query
@@ -125,6 +144,29 @@ class DenseIndex:
         top = np.argpartition(-sims, limit - 1)[:limit]
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(int(self.slot_ids[slots[n]]), float(sims[n])) for n in top if sims[n] > -np.inf]
+
+    def _search_quantised(self, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        size = self.size
+        approximate = self.quantised.products(query)[:size]
+        if len(approximate) < size:  # rows an upsert on another thread has not quantised yet
+            approximate = np.concatenate(
+                [approximate, self.matrix[len(approximate) : size] @ query]
+            )
+        approximate[~self.alive[:size]] = -np.inf
+        pool = min(limit + RESCORE_EXTRA, size)
+        slots = np.argpartition(-approximate, pool - 1)[:pool]
+        slots = slots[approximate[slots] > -np.inf]
+        sims = self.matrix[slots] @ query
+        # Slot order breaks ties, as in the float32 scan.
+        order = np.lexsort((slots, -sims))[:limit]
+        return [(int(self.slot_ids[slots[n]]), float(sims[n])) for n in order]
+
+    def _quantise(self) -> None:
+        """Bring the int8 copy up to date; a clustered index scans float32 lists, and keeps none."""
+        if self.centroids is not None:
+            self.quantised = QuantisedColumns()
+        elif QuantisedColumns.available():
+            self.quantised.extend(self.matrix, self.size)
 
     def _remove(self, passage_ids: Iterable[int]) -> None:
         for pid in passage_ids:
@@ -180,6 +222,7 @@ class DenseIndex:
         self.alive = np.ones(len(keep), dtype=bool)
         self.size = self.clustered = len(keep)
         self.slot_of = {int(pid): slot for slot, pid in enumerate(self.slot_ids)}
+        self.quantised = QuantisedColumns()  # every slot moved
 
     def _reserve(self, needed: int) -> None:
         if needed <= len(self.slot_ids):
@@ -192,6 +235,87 @@ class DenseIndex:
         alive = np.zeros(capacity, dtype=bool)
         alive[: self.size] = self.alive[: self.size]
         self.matrix, self.slot_ids, self.alive = matrix, slot_ids, alive
+
+
+class QuantisedColumns:
+    """An int8 copy of a matrix's rows, transposed, scored by ONNX Runtime's VNNI kernel.
+
+    Exact search at 10k passages reads 15 MB of float32 per question, and just after the
+    question's model run has pushed them out of the cache that took 1.0–1.4 ms; the int8 copy,
+    a quarter of the bytes, takes 0.4–0.5 ms (docs/knowledge.md, *Search latency*). Each row
+    has its own scale. Slots are only ever appended or all moved (``DenseIndex._layout``, which
+    starts a new copy), so the copy follows by quantising the slots added since. Searches run
+    beside an index's refresh without its lock: they read one snapshot of the copy, and the
+    refresh writes only past the snapshot's end, or into new arrays.
+    """
+
+    def __init__(self) -> None:
+        # (columns, scales, slots quantised)
+        self._snapshot = (np.zeros((0, 0), dtype=np.int8), np.zeros(0, dtype=np.float32), 0)
+
+    @staticmethod
+    def available() -> bool:
+        return _int8_session() is not None
+
+    @property
+    def size(self) -> int:
+        return self._snapshot[2]
+
+    def nbytes(self) -> int:
+        columns, scales, _ = self._snapshot
+        return columns.nbytes + scales.nbytes
+
+    def products(self, query: np.ndarray) -> np.ndarray:
+        """Approximately ``matrix[:self.size] @ query``."""
+        columns, scales, size = self._snapshot
+        query_scale = max(float(np.abs(query).max()), 1e-12) / 127
+        # Unsigned with zero point 128: the kernel multiplies uint8 by int8.
+        query_u8 = (np.rint(query / query_scale) + 128).astype(np.uint8).reshape(1, -1)
+        (products,) = _int8_session().run(None, {"query": query_u8, "columns": columns})
+        return products[0, :size] * (scales[:size] * query_scale)
+
+    def extend(self, matrix: np.ndarray, size: int) -> None:
+        """Quantise ``matrix``'s rows from ``self.size`` up to ``size`` (by the index's writer)."""
+        columns, scales, done = self._snapshot
+        if size <= done:
+            return
+        if size > columns.shape[1]:
+            # The kernel scores every column, spare ones too: grow by an eighth, not double.
+            capacity = size + max(size // 8, 256)
+            grown = np.zeros((matrix.shape[1], capacity), dtype=np.int8)
+            grown_scales = np.zeros(capacity, dtype=np.float32)
+            if done:
+                grown[:, :done], grown_scales[:done] = columns[:, :done], scales[:done]
+            columns, scales = grown, grown_scales
+        rows = matrix[done:size]
+        row_scales = np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127
+        columns[:, done:size] = np.rint(rows / row_scales[:, None]).astype(np.int8).T
+        scales[done:size] = row_scales
+        self._snapshot = (columns, scales, size)
+
+
+@lru_cache(maxsize=1)
+def _int8_session() -> Any:
+    """A one-node ONNX Runtime graph, uint8 query × int8 columns, or None without the package."""
+    if not all(importlib.util.find_spec(package) for package in ("onnx", "onnxruntime")):
+        return None
+    from onnx import TensorProto, helper
+
+    from .e5_onnx import onnx_session
+
+    node = helper.make_node("MatMulInteger", ["query", "columns", "zero_point"], ["products"])
+    graph = helper.make_graph(
+        [node],
+        "dense-int8",
+        [
+            helper.make_tensor_value_info("query", TensorProto.UINT8, [1, "dim"]),
+            helper.make_tensor_value_info("columns", TensorProto.INT8, ["dim", "slots"]),
+        ],
+        [helper.make_tensor_value_info("products", TensorProto.INT32, [1, "slots"])],
+        [helper.make_tensor("zero_point", TensorProto.UINT8, [], [128])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    return onnx_session(model.SerializeToString())
 
 
 def _list_count(vectors: int) -> int:

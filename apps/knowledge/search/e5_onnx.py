@@ -193,8 +193,6 @@ class E5OnnxEncoder:
     """
 
     def __init__(self, path: str | None = None) -> None:
-        import onnxruntime
-
         model = e5_file_read(path)
         self.dim = model.hidden
         self._bos, self._eos = model.bos, model.eos
@@ -209,14 +207,7 @@ class E5OnnxEncoder:
         self._width = model.hidden
         self._positions = model.tensors["emb.pos"].reshape(-1, model.hidden)
         self._token_type = model.tensors["emb.type"][: model.hidden]
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(
-            encoder_graph(model), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnx_session(encoder_graph(model))
 
     def token_ids(self, text: str, *, is_query: bool) -> list[int]:
         """Return the model's input: markers around the first 510 tokens of prefix + text."""
@@ -228,6 +219,22 @@ class E5OnnxEncoder:
         embedded = blocks_expand(self._words[ids], self._width) + self._positions[: len(ids)]
         (mean,) = self._session.run(None, {"embedded": embedded + self._token_type})
         return mean / np.linalg.norm(mean)
+
+
+def onnx_session(model: bytes) -> Any:
+    """An ONNX Runtime session of a serialised model, on one thread that does not spin.
+
+    Web workers share the cores: a second thread, or one spin-waiting for work, takes time
+    from the other requests (docs/knowledge.md).
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def encoder_graph(model: E5File) -> bytes:
