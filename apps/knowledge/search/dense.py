@@ -162,10 +162,12 @@ class DenseIndex:
         return [(int(self.slot_ids[slots[n]]), float(sims[n])) for n in order]
 
     def _quantise(self) -> None:
-        """Bring the int8 copy up to date; a clustered index scans float32 lists, and keeps none."""
-        if self.centroids is not None:
-            self.quantised = QuantisedColumns()
-        elif QuantisedColumns.available():
+        """Bring the int8 copy up to date.
+
+        A clustered index scans float32 lists and keeps the copy empty: ``_layout``, which
+        clusters, starts a new one.
+        """
+        if self.centroids is None and QuantisedColumns.available():
             self.quantised.extend(self.matrix, self.size)
 
     def _remove(self, passage_ids: Iterable[int]) -> None:

@@ -204,7 +204,6 @@ class E5OnnxEncoder:
             unk=model.unk,
         )
         self._words = model.tensors["emb.word"].reshape(-1, model.hidden // BLOCK * BLOCK_BYTES)
-        self._width = model.hidden
         self._positions = model.tensors["emb.pos"].reshape(-1, model.hidden)
         self._token_type = model.tensors["emb.type"][: model.hidden]
         self._session = onnx_session(encoder_graph(model))
@@ -216,7 +215,7 @@ class E5OnnxEncoder:
 
     def encode(self, text: str, *, is_query: bool) -> np.ndarray:
         ids = self.token_ids(text, is_query=is_query)
-        embedded = blocks_expand(self._words[ids], self._width) + self._positions[: len(ids)]
+        embedded = blocks_expand(self._words[ids], self.dim) + self._positions[: len(ids)]
         (mean,) = self._session.run(None, {"embedded": embedded + self._token_type})
         return mean / np.linalg.norm(mean)
 
