@@ -40,7 +40,7 @@ def ask_for(*, conversation_id: int, question_id: int) -> Ask:
     context = question_context(conversation_id=conversation_id, question_id=question_id)
     site = context.site
     return Ask(
-        question=context.question.text,
+        question=context.question,
         settings=context.settings,
         site_name=site.name,
         site_id=site.pk,

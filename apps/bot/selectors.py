@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Subquery
 
 from apps.bot.guard import Matcher, Term
 from apps.bot.memory import Turn
@@ -72,7 +72,8 @@ class QuestionContext:
 
     conversation: Conversation
     site: Site
-    question: Message
+    # The visitor message's text.
+    question: str
     settings: BotSettings
     # Earlier visitor and bot/agent turns, oldest first (system messages left out).
     turns: list[Turn]
@@ -86,21 +87,10 @@ class QuestionContext:
 
 def question_context(*, conversation_id: int, question_id: int) -> QuestionContext:
     conversation = Conversation.objects.select_related("site", "visitor").get(pk=conversation_id)
-    question = Message.objects.get(pk=question_id, conversation_id=conversation_id)
-    earlier = list(
-        Message.objects.filter(conversation_id=conversation_id, seq__lt=question.seq)
-        .exclude(author_kind=Message.AuthorKind.SYSTEM)
-        .exclude(text="")
-        .order_by("-seq")
-        .values_list("author_kind", "text")[:HISTORY_LIMIT]
-    )
-    turns = [
-        Turn("user" if kind == Message.AuthorKind.VISITOR else "assistant", text)
-        for kind, text in reversed(earlier)
-    ]
+    seq, question, turns = _question_and_turns(conversation_id, question_id)
     decisions = list(
         AnswerAudit.objects.filter(
-            conversation_id=conversation_id, question__seq__lt=question.seq, for_agent=False
+            conversation_id=conversation_id, question__seq__lt=seq, for_agent=False
         )
         .order_by("-question__seq")
         .values_list("decision", flat=True)[:HISTORY_LIMIT]
@@ -121,3 +111,24 @@ def question_context(*, conversation_id: int, question_id: int) -> QuestionConte
         previous_decision=decisions[0] if decisions else "",
         abstentions=abstentions,
     )
+
+
+def _question_and_turns(conversation_id: int, question_id: int) -> tuple[int, str, list[Turn]]:
+    """The question's seq and text and the turns before it, oldest first, in one statement."""
+    question_seq = Message.objects.filter(pk=question_id, conversation_id=conversation_id)
+    rows = list(
+        Message.objects.filter(
+            conversation_id=conversation_id, seq__lte=Subquery(question_seq.values("seq"))
+        )
+        .filter(Q(pk=question_id) | ~Q(author_kind=Message.AuthorKind.SYSTEM) & ~Q(text=""))
+        .order_by("-seq")
+        .values_list("pk", "seq", "author_kind", "text")[: HISTORY_LIMIT + 1]
+    )
+    if not rows or rows[0][0] != question_id:
+        raise Message.DoesNotExist(f"no message {question_id} in conversation {conversation_id}")
+    (_, seq, _, question), earlier = rows[0], rows[1:]
+    turns = [
+        Turn("user" if kind == Message.AuthorKind.VISITOR else "assistant", text)
+        for _, _, kind, text in reversed(earlier)
+    ]
+    return seq, question, turns

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.chat import events
@@ -111,20 +110,41 @@ def conversation_event_record(
     )
 
 
+_SEQ_FIELDS = ("id", "last_seq", "updated_at", "status")
+
+
 def _seq_next(conversation_id: int, *, statuses: Sequence[str] | None = None) -> int:
     """Allocate the next seq of a conversation; the caller holds an open transaction.
 
-    The UPDATE comes first: it takes the row lock (PostgreSQL) or the write lock (SQLite), so
-    concurrent allocations on several workers wait for each other instead of colliding. With
-    ``statuses`` it is also the ownership check: it raises ``ConversationStatusChanged`` unless
-    the conversation is in one of them, and holds the row so no takeover slips in before commit.
+    The UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite), so concurrent
+    allocations on several workers wait for each other instead of colliding. With ``statuses``
+    it is also the ownership check: it raises ``ConversationStatusChanged`` unless the
+    conversation is in one of them, and holds the row so no takeover slips in before commit.
+    One statement, ``UPDATE … RETURNING`` (PostgreSQL, SQLite ≥ 3.35), which ``QuerySet.update``
+    cannot say: every message stored pays for this round trip while holding that lock.
     """
-    rows = Conversation.objects.filter(pk=conversation_id)
-    if statuses is not None:
-        rows = rows.filter(status__in=statuses)
-    if rows.update(last_seq=F("last_seq") + 1, updated_at=timezone.now()) != 1:
+    if statuses is not None and not statuses:
         raise ConversationStatusChanged(conversation_id)
-    return Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
+    quote = connection.ops.quote_name
+    fields = {name: quote(Conversation._meta.get_field(name).column) for name in _SEQ_FIELDS}
+    sql = (
+        f"UPDATE {quote(Conversation._meta.db_table)}"  # noqa: S608 - names from the model
+        f" SET {fields['last_seq']} = {fields['last_seq']} + 1, {fields['updated_at']} = %s"
+        f" WHERE {fields['id']} = %s"
+    )
+    params: list[object] = [
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        conversation_id,
+    ]
+    if statuses is not None:
+        sql += f" AND {fields['status']} IN ({', '.join(['%s'] * len(statuses))})"
+        params.extend(statuses)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + f" RETURNING {fields['last_seq']}", params)
+        row = cursor.fetchone()
+    if row is None:
+        raise ConversationStatusChanged(conversation_id)
+    return row[0]
 
 
 @dataclass(frozen=True)
@@ -146,14 +166,11 @@ def message_create_from_visitor(
         text = pii_mask(text)
     try:
         with transaction.atomic():
-            # Checked for a resend under the seq lock, the check that two sockets of one
-            # visitor resending at once needs anyway; a new message's path has no other.
-            seq = _seq_next(conversation.pk, statuses=OPEN_STATUSES)
-            if Message.objects.filter(conversation=conversation, client_id=client_id).exists():
-                raise IntegrityError("duplicate client id")
+            # A resend breaks the unique (conversation, client_id) constraint and rolls back
+            # the seq too; two sockets resending at once queue on the seq lock first.
             message = Message.objects.create(
                 conversation=conversation,
-                seq=seq,
+                seq=_seq_next(conversation.pk, statuses=OPEN_STATUSES),
                 author_kind=Message.AuthorKind.VISITOR,
                 client_id=client_id,
                 text=text,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -53,14 +55,43 @@ def test_a_resend_after_the_conversation_closed_is_still_the_stored_message(visi
     assert Message.objects.count() == 1
 
 
-def test_a_new_message_costs_four_statements(visitor):
+@pytest.mark.django_db(transaction=True)
+def test_the_same_message_sent_from_two_sockets_at_once_is_stored_once(visitor):
+    conversation = conversation_open(visitor=visitor)
+    barrier = threading.Barrier(4)
+    results = []
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            results.append(
+                message_create_from_visitor(
+                    conversation=fresh(conversation), client_id="c-00000001", text="Refund?"
+                )
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(result.created for result in results) == [False, False, False, True]
+    assert len({result.message.pk for result in results}) == 1
+    # The resends' seq allocations rolled back with their inserts.
+    assert fresh(conversation).last_seq == results[0].message.seq == 1
+    assert Message.objects.count() == 1
+
+
+def test_a_new_message_costs_two_statements(visitor):
     conversation = fresh(conversation_open(visitor=visitor))
     with CaptureQueriesContext(connection) as statements:
         message_create_from_visitor(conversation=conversation, client_id="c-00000001", text="Hi")
-    # The seq allocation (UPDATE, then reading it), the duplicate check under its lock, the
-    # INSERT; transaction statements (SAVEPOINT, BEGIN, COMMIT) are not counted.
+    # The seq allocation (UPDATE … RETURNING) and the INSERT, which a resend's client id fails;
+    # transaction statements (SAVEPOINT, BEGIN, COMMIT) are not counted.
     executed = [q["sql"] for q in statements.captured_queries]
-    assert len([sql for sql in executed if not _transaction_control(sql)]) == 4, executed
+    assert len([sql for sql in executed if not _transaction_control(sql)]) == 2, executed
 
 
 def _transaction_control(sql: str) -> bool:
