@@ -24,6 +24,7 @@ docs/benchmarks.md ("Load") has the figures and how to read them.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import json
 import multiprocessing
@@ -322,6 +323,7 @@ def run_workers(
                 provider_url=provider_url,
                 model=MODEL,
                 expected_answer=expected,
+                clients=args.clients,
             )
             for n, (idle_part, active_part) in enumerate(
                 zip(_split(idle, args.clients), _split(active, args.clients), strict=True)
@@ -343,10 +345,10 @@ def run_workers(
                 cpu_open * 1000 / max(1, result["sockets_opened"]), 2
             )
             warm = ask_all(pipes, "warm")
-            floor = ask_all(pipes, "floor", args.rounds)
+            floor = ask_all(pipes, "floor", (args.rounds, args.stagger))
             with RssSampler(pids) as sampler, profiled(pids, args.py_spy, f"{count}w-stream"):
                 started, cpu_before = time.perf_counter(), cpu_seconds(pids)
-                streamed = ask_all(pipes, "stream", args.rounds)
+                streamed = ask_all(pipes, "stream", (args.rounds, args.stagger))
                 seconds = time.perf_counter() - started
                 cpu_stream = cpu_seconds(pids) - cpu_before
             result["rss_mib_peak_streaming"] = sampler.peak
@@ -366,6 +368,7 @@ def run_workers(
                 "added_ms": _added(ttft, floor_ttft),
             },
             "inter_token": {"csbot": itl, "floor": floor_itl, "added_ms": _added(itl, floor_itl)},
+            "answers_in_flight": in_flight(streamed),
             "stream_seconds": round(seconds, 2),
             "floor_seconds": round(max(f["seconds"] for f in floor), 2),
             "answers_per_second": round(complete / seconds, 1),
@@ -385,6 +388,21 @@ def run_workers(
     return result
 
 
+def in_flight(streamed: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many answers were under way (asked, final not yet in) as each measured question
+    was asked, over all client processes: the concurrency the figures were taken at."""
+    spans = sorted(span for s in streamed for span in s["spans"])
+    starts = [start for start, _ in spans]
+    counts = []
+    for asked in _merged(streamed, "measured_sent_at"):
+        begun = bisect.bisect_right(starts, asked)
+        counts.append(sum(1 for _, done in spans[:begun] if done > asked))
+    if not counts:
+        return {}
+    counts.sort()
+    return {f"p{q}": counts[min(len(counts) - 1, len(counts) * q // 100)] for q in (10, 50, 90)}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=int, default=10000, help="open sockets, active included")
@@ -395,6 +413,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between tokens")
     parser.add_argument("--first-token", type=float, default=0.2, help="provider prefill, s")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        help="start the asking sockets evenly over this many seconds, and leave each one's "
+        "first question out of the figures (steady state); 0: all at once",
+    )
     parser.add_argument("--embeddings", default="off", choices=["off", "local"])
     parser.add_argument("--py-spy", metavar="DIR", help="folded stacks of the workers per phase")
     args = parser.parse_args(argv)
@@ -440,6 +465,7 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, An
         "interval_s": args.interval,
         "provider_first_token_s": args.first_token,
         "client_processes": args.clients,
+        "stagger_s": args.stagger,
         "embeddings": args.embeddings,
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "cpus": os.cpu_count(),

@@ -35,6 +35,8 @@ class ClientPlan:
     provider_url: str
     model: str
     expected_answer: str
+    # How many client processes share the visitors (to interleave their start times).
+    clients: int = 1
 
 
 @dataclass
@@ -42,7 +44,13 @@ class Answer:
     """One question as this visitor lived it."""
 
     client_id: str
+    # The visitor's how-manieth question (0 first); with a stagger the first ones ramp up.
+    round: int = 0
     acked: int = 0
+    # When it was sent and when its final answer (or an error) arrived: perf_counter, which
+    # every process on the machine reads from the same clock.
+    sent_at: float = 0.0
+    done_at: float = 0.0
     # Seconds from sending the question to the first delta, and between later deltas.
     first_token: float | None = None
     gaps: list[float] = field(default_factory=list)
@@ -97,9 +105,11 @@ async def _serve(conn: Connection, plan: ClientPlan) -> None:
                 }
             )
         elif command == "floor":
-            conn.send(await _floor(plan, len(active), rounds=argument))
+            rounds, stagger = argument
+            conn.send(await _floor(plan, len(active), rounds=rounds, stagger=stagger))
         elif command == "stream":
-            conn.send(await _stream(plan, active, rounds=argument))
+            rounds, stagger = argument
+            conn.send(await _stream(plan, active, rounds=rounds, stagger=stagger))
         elif command == "warm":
             # One question through each worker, not timed: imports, index, connections.
             conn.send(await _stream(plan, active[: len(plan.ws_urls)], rounds=1, tag="w"))
@@ -154,17 +164,42 @@ async def _open(plan: ClientPlan, index: int, token: str, number: str) -> Visito
                 raise RuntimeError(frame["code"])
 
 
+def _delays(plan: ClientPlan, count: int, stagger: float) -> list[float]:
+    """When each of ``count`` visitors starts: evenly over ``stagger`` seconds, the client
+    processes' visitors interleaved (0 for all without a stagger)."""
+    clients = plan.clients
+    return [stagger * (k * clients + plan.number) / (count * clients) for k in range(count)]
+
+
+def _measured(answers: list[Answer], stagger: float) -> list[Answer]:
+    """The answers the figures are taken from: with a stagger, not each visitor's first, which
+    ran while the others were still joining."""
+    return [a for a in answers if not stagger or a.round > 0]
+
+
 async def _stream(
-    plan: ClientPlan, active: list[Visitor], *, rounds: int, tag: str = "r"
+    plan: ClientPlan,
+    active: list[Visitor],
+    *,
+    rounds: int,
+    stagger: float = 0.0,
+    tag: str = "r",
 ) -> dict[str, Any]:
-    """Each active visitor asks ``rounds`` questions, one after the other."""
+    """Each active visitor asks ``rounds`` questions, one after the other, the first after
+    its share of ``stagger``."""
     started = time.perf_counter()
-    answers = await asyncio.gather(*(_converse(plan, v, rounds, tag) for v in active))
+    delays = _delays(plan, len(active), stagger)
+    answers = await asyncio.gather(
+        *(_converse(plan, v, rounds, tag, delay) for v, delay in zip(active, delays, strict=True))
+    )
     flat = [answer for per_visitor in answers for answer in per_visitor]
+    measured = _measured(flat, stagger)
     return {
         "seconds": time.perf_counter() - started,
-        "first_token": [a.first_token for a in flat if a.first_token is not None],
-        "gaps": [gap for a in flat for gap in a.gaps],
+        "first_token": [a.first_token for a in measured if a.first_token is not None],
+        "gaps": [gap for a in measured for gap in a.gaps],
+        "spans": [(a.sent_at, a.done_at) for a in flat],
+        "measured_sent_at": [a.sent_at for a in measured],
         "sent": [a.client_id for a in flat],
         "complete": sum(a.complete(plan.expected_answer) for a in flat),
         "incomplete": [
@@ -185,22 +220,27 @@ async def _stream(
     }
 
 
-async def _converse(plan: ClientPlan, visitor: Visitor, rounds: int, tag: str) -> list[Answer]:
+async def _converse(
+    plan: ClientPlan, visitor: Visitor, rounds: int, tag: str, delay: float = 0.0
+) -> list[Answer]:
+    await asyncio.sleep(delay)
     answers = []
     for n in range(rounds):
         # A different order number each time: the answer cache never answers for the model.
         number = f"{visitor.number}{tag}{n}"
-        answer = Answer(client_id=f"load-{number}")
+        answer = Answer(client_id=f"load-{number}", round=n)
         answers.append(answer)
         try:
             await _ask(visitor.ws, answer, QUESTION.format(n=number))
         except Exception as exc:
             answer.error = type(exc).__name__ + ": " + str(exc)[:80]
+        finally:
+            answer.done_at = time.perf_counter()
     return answers
 
 
 async def _ask(ws: Any, answer: Answer, text: str) -> None:
-    sent = time.perf_counter()
+    sent = answer.sent_at = time.perf_counter()
     await ws.send(json.dumps({"type": "message.send", "client_id": answer.client_id, "text": text}))
     last = sent
     async with asyncio.timeout(FRAME_TIMEOUT):
@@ -230,8 +270,11 @@ async def _ask(ws: Any, answer: Answer, text: str) -> None:
                 return
 
 
-async def _floor(plan: ClientPlan, concurrency: int, *, rounds: int) -> dict[str, Any]:
-    """The bare provider read with httpx: as many streams at once as this process's visitors."""
+async def _floor(
+    plan: ClientPlan, concurrency: int, *, rounds: int, stagger: float = 0.0
+) -> dict[str, Any]:
+    """The bare provider read with httpx: as many streams at once as this process's visitors,
+    started as they are."""
     import httpx
 
     payload = {
@@ -246,7 +289,7 @@ async def _floor(plan: ClientPlan, concurrency: int, *, rounds: int) -> dict[str
     started = time.perf_counter()
     async with httpx.AsyncClient(limits=limits, timeout=FRAME_TIMEOUT) as client:
 
-        async def read() -> None:
+        async def read(counted: bool) -> None:
             sent = time.perf_counter()
             last = None
             url = f"{plan.provider_url}/chat/completions"
@@ -254,17 +297,18 @@ async def _floor(plan: ClientPlan, concurrency: int, *, rounds: int) -> dict[str
                 async for line in response.aiter_lines():
                     if line.startswith("data: {") and '"content"' in line:
                         now = time.perf_counter()
-                        if last is None:
+                        if counted and last is None:
                             first_tokens.append(now - sent)
-                        else:
+                        elif counted:
                             gaps.append(now - last)
                         last = now
 
-        async def loop() -> None:
-            for _ in range(rounds):
-                await read()
+        async def loop(delay: float) -> None:
+            await asyncio.sleep(delay)
+            for n in range(rounds):
+                await read(counted=not stagger or n > 0)
 
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        await asyncio.gather(*(loop(delay) for delay in _delays(plan, concurrency, stagger)))
     return {"seconds": time.perf_counter() - started, "first_token": first_tokens, "gaps": gaps}
 
 

@@ -63,3 +63,40 @@ def test_the_load_benchmark_holds_every_socket_and_loses_or_repeats_nothing():
         assert set(run[figure]["csbot"]) == {"p50_ms", "p90_ms", "p99_ms"}
     for key in ("rss_mib_idle", "rss_mib_peak_streaming", "answers_per_second", "open_seconds"):
         assert run[key] > 0, key
+
+
+def test_a_staggered_run_measures_every_visitors_later_questions_at_full_concurrency():
+    args = load.parse_args(
+        [
+            "--sockets=20",
+            "--streams=6",
+            "--rounds=2",
+            "--workers=1",
+            "--tokens=20",
+            "--interval=0.02",
+            "--first-token=0.05",
+            "--clients=2",
+            "--stagger=0.4",
+        ]
+    )
+
+    result = load.measure(args)
+
+    (run,) = result["runs"]
+    assert run["client"]["answers_complete"] == 12
+    assert result["lost"] == result["duplicated"] == 0
+    # Second questions are asked while the other five visitors' answers stream.
+    assert 4 <= run["answers_in_flight"]["p50"] <= 6
+    assert run["first_token"]["csbot"]["p50_ms"] > 0
+
+
+def test_answers_in_flight_counts_those_asked_and_not_yet_answered_at_each_measured_question():
+    streamed = [
+        {"spans": [(0.0, 10.0), (3.0, 4.0)], "measured_sent_at": [3.0]},
+        {"spans": [(1.0, 2.0), (5.0, 6.0)], "measured_sent_at": [1.0, 5.0]},
+    ]
+    # At 1.0: (0, 10) and itself; at 3.0: (0, 10) and itself; at 5.0: (0, 10) and itself.
+    assert load.in_flight(streamed) == {"p10": 2, "p50": 2, "p90": 2}
+    streamed[0]["spans"].append((0.5, 5.5))
+    # (0.5, 5.5) is under way at all three.
+    assert load.in_flight(streamed) == {"p10": 3, "p50": 3, "p90": 3}
