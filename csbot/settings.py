@@ -198,6 +198,9 @@ CSBOT_SOCKETS_PER_IP = env.int("CSBOT_SOCKETS_PER_IP", 50, minimum=1)
 # A streaming answer renews its lease ten times within this many seconds; one not renewed for
 # that long lost its worker and is closed interrupted and handed over (docs/architecture.md).
 CSBOT_REPLY_LEASE_SECONDS = env.float("CSBOT_REPLY_LEASE_SECONDS", 10.0, minimum=0.5)
+# A streaming answer publishes a delta at most this often (the first token at once): a model
+# sending chunks faster costs one publish, event and frame per window instead of per chunk.
+CSBOT_DELTA_INTERVAL_MS = env.int("CSBOT_DELTA_INTERVAL_MS", 40, minimum=0)
 
 LOGGING = {
     "version": 1,

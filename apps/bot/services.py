@@ -168,6 +168,8 @@ class _Stream:
         self._length = 0
         self._unsent: list[str] = []
         self._sending: asyncio.Task[None] | None = None
+        # The event loop's time before which the next delta waits (the first goes at once).
+        self._next_delta_at = 0.0
 
     @classmethod
     async def open(cls, conversation_id: int) -> _Stream:
@@ -189,16 +191,24 @@ class _Stream:
     def send(self, text: str) -> None:
         """Publish ``text`` after everything sent before it.
 
-        Text that arrives while a publish is under way goes out with the next one, as one
-        delta: an idle worker publishes every token at once, a busy one fewer, longer deltas
-        instead of a publish per token it has fallen behind on.
+        Deltas go out at most every ``CSBOT_DELTA_INTERVAL_MS``, the first at once; text that
+        arrives in between, or while a publish is under way, goes out with the next one as one
+        delta. A model streaming chunks faster than that, or a worker behind on its streams,
+        costs a publish, an event per socket and a frame per window instead of per chunk.
         """
         self._unsent.append(text)
         if self._sending is None or self._sending.done():
             self._sending = asyncio.create_task(self._send_unsent())
 
     async def _send_unsent(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._unsent:
+            wait = self._next_delta_at - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                if not self._unsent:
+                    return  # stopped meanwhile
+            self._next_delta_at = loop.time() + settings.CSBOT_DELTA_INTERVAL_MS / 1000
             text = "".join(self._unsent)
             self._unsent.clear()
             await events.delta_publish(

@@ -24,9 +24,20 @@ async def streaming(*, conversation_id: int, question_id: int) -> AsyncIterator[
 
 
 async def paced(*, conversation_id: int, question_id: int) -> AsyncIterator[AnswerEvent]:
-    """The same answer with its tokens apart, as a model streams them."""
+    """The same answer with its tokens further apart than the delta interval (40 ms)."""
+    async for event in _spaced(0.06):
+        yield event
+
+
+async def hurried(*, conversation_id: int, question_id: int) -> AsyncIterator[AnswerEvent]:
+    """The same answer with its tokens 5 ms apart, faster than deltas go out."""
+    async for event in _spaced(0.005):
+        yield event
+
+
+async def _spaced(seconds: float) -> AsyncIterator[AnswerEvent]:
     for token in STREAMED_TOKENS:
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(seconds)
         yield AnswerDelta(token)
     yield AnswerFinal(text="".join(STREAMED_TOKENS))
 

@@ -222,6 +222,21 @@ async def test_tokens_a_model_streams_apart_reach_the_socket_one_delta_each(
     await ws.disconnect()
 
 
+async def test_tokens_faster_than_the_delta_interval_go_out_together_after_the_first(
+    site, visitor, settings
+):
+    settings.CSBOT_ANSWERER = "tests.chat.answerers.hurried"
+    settings.CSBOT_DELTA_INTERVAL_MS = 200
+    ws, _ = await connected(site, visitor)
+    await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "q"})
+    frames = await frames_until(ws, "message.done")
+    deltas = [(f["offset"], f["text"]) for f in frames if f["type"] == "message.delta"]
+    # Six tokens over 30 ms: the first at once, the other five within the next interval.
+    assert deltas == [(0, STREAMED_TOKENS[0]), (3, "".join(STREAMED_TOKENS[1:]))]
+    assert frames[-1]["message"]["text"] == "".join(STREAMED_TOKENS)
+    await ws.disconnect()
+
+
 async def test_tokens_that_arrive_while_a_delta_is_being_published_go_out_as_one(
     site, visitor, streaming_answerer
 ):
