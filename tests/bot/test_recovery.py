@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from django.db import connection
@@ -21,6 +20,7 @@ from apps.chat.services import (
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services.presence import agent_session_open
 from tests.conftest import agent_create
+from tests.threads import at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -115,21 +115,7 @@ def test_one_statement_renews_every_answer_still_held_and_tells_which(conversati
 def test_two_workers_sweeping_at_once_close_and_hand_over_once(conversation, settings):
     settings.CSBOT_REPLY_LEASE_SECONDS = 10
     dead = streaming(conversation, "Refunds take ", beat_ago=11)
-    barrier = threading.Barrier(2)
-    closed: list[list[int]] = []
-
-    def sweep() -> None:
-        barrier.wait()
-        try:
-            closed.append(replies_recover())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    closed = at_once([replies_recover] * 2)
     assert sorted(closed) == [[], [dead.pk]]
     assert ConversationEvent.objects.filter(kind="handoff.requested").count() == 1
     assert Ticket.objects.count() == 1

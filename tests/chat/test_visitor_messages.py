@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,9 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from apps.chat.models import Conversation, Message
 from apps.chat.services import (
     ConversationStatusChanged,
+    VisitorMessageResult,
     conversation_open,
     message_create_from_visitor,
 )
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -56,27 +56,15 @@ def test_a_resend_after_the_conversation_closed_is_still_the_stored_message(visi
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_same_message_sent_from_two_sockets_at_once_is_stored_once(visitor):
+def test_the_same_message_sent_from_four_sockets_at_once_is_stored_once(visitor):
     conversation = conversation_open(visitor=visitor)
-    barrier = threading.Barrier(4)
-    results = []
 
-    def send() -> None:
-        barrier.wait()
-        try:
-            results.append(
-                message_create_from_visitor(
-                    conversation=fresh(conversation), client_id="c-00000001", text="Refund?"
-                )
-            )
-        finally:
-            connection.close()
+    def send() -> VisitorMessageResult:
+        return message_create_from_visitor(
+            conversation=fresh(conversation), client_id="c-00000001", text="Refund?"
+        )
 
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = at_once([send] * 4)
     assert sorted(result.created for result in results) == [False, False, False, True]
     assert len({result.message.pk for result in results}) == 1
     # The resends' seq allocations rolled back with their inserts.

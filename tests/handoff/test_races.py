@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+from functools import partial
 
 import pytest
 from channels.db import database_sync_to_async
@@ -22,6 +22,7 @@ from tests.handoff.sockets import (
     system_texts,
     visitor_socket,
 )
+from tests.threads import at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -121,26 +122,15 @@ def test_concurrent_claims_from_two_threads_give_the_ticket_to_exactly_one(
     ticket_id = handoff_request(
         conversation_id=conversation.pk, reason="customer_request"
     ).ticket_id
-    barrier = threading.Barrier(2)
-    outcomes: dict[str, str] = {}
 
-    def claim(user) -> None:
-        barrier.wait()
+    def claim(user) -> tuple[str, str]:
         try:
             ticket_claim(ticket_id=ticket_id, agent=user)
-            outcomes[user.username] = "won"
         except TicketConflict as exc:
-            outcomes[user.username] = exc.code
-        finally:
-            from django.db import connection
+            return user.username, exc.code
+        return user.username, "won"
 
-            connection.close()
-
-    threads = [threading.Thread(target=claim, args=(user,)) for user in (agent, teammate)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = dict(at_once([partial(claim, agent), partial(claim, teammate)]))
     assert sorted(outcomes.values()) == ["taken", "won"]
     winner = next(name for name, outcome in outcomes.items() if outcome == "won")
     assert Ticket.objects.get(pk=ticket_id).assignee.username == winner
