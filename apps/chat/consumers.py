@@ -249,17 +249,21 @@ class VisitorChatConsumer(JsonConsumer):
             received = await database_sync_to_async(visitor_message_receive)(
                 conversation_id=self.conversation_id, client_id=frame.client_id, text=frame.text
             )
-        await self.send_json(
-            {
-                "type": "message.ack",
-                "client_id": frame.client_id,
-                "id": received.message.pk,
-                "seq": received.message.seq,
-                "duplicate": not received.created,
-            }
-        )
-        if received.bot_answers:
-            reply_start(conversation_id=self.conversation_id, question_id=received.message.pk)
+        try:
+            await self.send_json(
+                {
+                    "type": "message.ack",
+                    "client_id": frame.client_id,
+                    "id": received.message.pk,
+                    "seq": received.message.seq,
+                    "duplicate": not received.created,
+                }
+            )
+        finally:
+            # Stored is stored: a visitor who left before the ack reached them finds the answer
+            # on their next resume, and their resend is only a duplicate.
+            if received.bot_answers:
+                reply_start(conversation_id=self.conversation_id, question_id=received.message.pk)
 
     async def over_limit(self, *, client_id: str | None = None) -> bool:
         """Count one message-like frame; past the limit, say so and return True.

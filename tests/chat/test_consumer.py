@@ -7,6 +7,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from uvicorn.protocols.utils import ClientDisconnected
 
 from apps.bot.services import replies_wait
 from apps.chat import protocol
@@ -113,6 +114,42 @@ async def test_message_is_stored_before_the_ack_and_a_resend_stores_nothing(site
     assert (again["id"], again["seq"], again["duplicate"]) == (ack["id"], ack["seq"], True)
     assert await Message.objects.filter(author_kind="visitor").acount() == 1
     await replies_wait()
+    await ws.disconnect()
+
+
+class _GoneAtTheAck(asyncio.Queue):
+    """The server's side of a socket whose visitor left as the message was being stored: from
+    the ack on, sending raises what uvicorn raises once the connection is gone."""
+
+    gone = False
+
+    async def put(self, event: dict) -> None:
+        if event["type"] == "websocket.send" and '"message.ack"' in event.get("text", ""):
+            self.gone = True
+        if self.gone:
+            raise ClientDisconnected()
+        await super().put(event)
+
+
+async def test_a_message_stored_as_the_visitor_leaves_is_answered_and_replayed(
+    site, visitor, streaming_answerer
+):
+    ws = communicator(site.public_key)
+    ws._output_queue = _GoneAtTheAck()  # asgiref gives the application this queue's put as send
+    await ws.connect()
+    await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor)})
+    assert (await ws.receive_json_from())["type"] == "ready"
+    await ws.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "q"})
+    with pytest.raises(ClientDisconnected):
+        await ws.wait()
+    await replies_wait()
+
+    ws, ready = await connected(site, visitor)
+    assert ready["conversation"]["last_seq"] == 2
+    await ws.send_json_to({"type": "resume", "last_seq": 0})
+    frames = await frames_until(ws, "resumed")
+    replayed = [(f["message"]["author"], f["message"]["text"]) for f in frames[:-1]]
+    assert replayed == [("visitor", "q"), ("bot", "Parcels ship in 48 h [1].")]
     await ws.disconnect()
 
 
