@@ -19,10 +19,10 @@ from apps.bot.services import replies_recover, reply_start
 from apps.chat import events, protocol
 from apps.chat.layerwatch import socket_opened
 from apps.chat.models import Conversation, Message
-from apps.chat.selectors import conversation_status, messages_after
+from apps.chat.selectors import conversation_get, conversation_status, messages_after
 from apps.chat.services import (
     ConversationStatusChanged,
-    conversation_start,
+    conversation_next,
     visitor_hello,
     visitor_identify,
 )
@@ -198,13 +198,22 @@ class VisitorChatConsumer(JsonConsumer):
         )
 
     async def start_conversation(self) -> Conversation:
-        """Leave a closed conversation for a new one, and tell the widget."""
-        conversation = await database_sync_to_async(conversation_start)(visitor=self.visitor)
+        """Leave a closed conversation for the visitor's next one (``conversation_next``)."""
+        conversation = await database_sync_to_async(conversation_next)(
+            visitor=self.visitor, closed_id=self.conversation_id
+        )
+        await self.move_to(conversation)
+        return conversation
+
+    async def move_to(self, conversation: Conversation) -> None:
+        """Move to the visitor's next conversation; tell the widget, and show it what another
+        tab already wrote there."""
         await self.join_conversation(conversation)
         await self.send_json(
             {"type": "conversation.new", "conversation": _conversation_frame(conversation)}
         )
-        return conversation
+        if conversation.last_seq:
+            await self.replay(after_seq=0)
 
     async def join_conversation(self, conversation: Conversation) -> None:
         conversation_id = conversation.pk
@@ -221,8 +230,17 @@ class VisitorChatConsumer(JsonConsumer):
         )
 
     async def on_resume(self, frame: protocol.Resume) -> None:
+        await self.replay(after_seq=frame.last_seq)
+        self.status = await database_sync_to_async(conversation_status)(
+            conversation_id=self.conversation_id
+        )
+        await self.send_json({"type": "resumed", "status": self.status})
+        await self.csat_offer()
+
+    async def replay(self, *, after_seq: int) -> None:
+        """Send the conversation's messages after ``after_seq``, each as ``message.new``."""
         missed = await database_sync_to_async(messages_after)(
-            conversation_id=self.conversation_id, after_seq=frame.last_seq
+            conversation_id=self.conversation_id, after_seq=after_seq
         )
         if any(payload["state"] == Message.State.STREAMING for payload in missed):
             # Maybe a dead worker's answer: recover it now, not at the next periodic sweep.
@@ -230,11 +248,6 @@ class VisitorChatConsumer(JsonConsumer):
         for payload in missed:
             self.delivered.add(payload["seq"])
             await self.send_json({"type": "message.new", "message": payload})
-        self.status = await database_sync_to_async(conversation_status)(
-            conversation_id=self.conversation_id
-        )
-        await self.send_json({"type": "resumed", "status": self.status})
-        await self.csat_offer()
 
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
         if await self.over_limit(client_id=frame.client_id):
@@ -426,6 +439,15 @@ class VisitorChatConsumer(JsonConsumer):
                 "opens_at": event["opens_at"],
             }
         )
+
+    async def chat_continued(self, event: events.ChatContinuedEvent) -> None:
+        """Another of the visitor's sockets began their next conversation: this one follows."""
+        if event["conversation_id"] != self.conversation_id:
+            return  # this socket began it, and is there already
+        conversation = await database_sync_to_async(conversation_get)(
+            conversation_id=event["next_conversation_id"]
+        )
+        await self.move_to(conversation)
 
 
 def _conversation_frame(conversation: Conversation) -> dict[str, Any]:

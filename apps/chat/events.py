@@ -92,6 +92,14 @@ class ChatHandoffUnavailableEvent(TypedDict):
     opens_at: str | None
 
 
+class ChatContinuedEvent(TypedDict):
+    """The visitor's closed conversation goes on in their next one, begun from another socket."""
+
+    type: Literal["chat.continued"]
+    conversation_id: int
+    next_conversation_id: int
+
+
 ChatEvent = (
     ChatMessageEvent
     | ChatDeltaEvent
@@ -100,6 +108,7 @@ ChatEvent = (
     | ChatTypingEvent
     | ChatStatusEvent
     | ChatHandoffUnavailableEvent
+    | ChatContinuedEvent
 )
 
 
@@ -186,6 +195,17 @@ def handoff_unavailable(*, conversation_id: int, reason: str, opens_at: str | No
         "opens_at": opens_at,
     }
     async_to_sync(_group_send)(conversation_id, event)
+
+
+def conversation_continued(*, closed_id: int, next_id: int) -> None:
+    """Send the visitor's other sockets on ``closed_id`` to ``next_id``; call from
+    ``transaction.on_commit``."""
+    event: ChatContinuedEvent = {
+        "type": "chat.continued",
+        "conversation_id": closed_id,
+        "next_conversation_id": next_id,
+    }
+    async_to_sync(_group_send)(closed_id, event)
 
 
 async def delta_publish(

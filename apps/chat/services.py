@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -61,6 +62,31 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
     return Conversation.objects.create(
         site_id=visitor.site_id, visitor=visitor, language=visitor.language
     )
+
+
+def conversation_next(*, visitor: Visitor, closed_id: int) -> Conversation:
+    """Where the visitor goes on after their conversation ``closed_id`` was closed: the open
+    conversation another of their sockets (a second tab) began since, else a new one, which
+    their other sockets on ``closed_id`` are sent to.
+
+    The visitor's row is locked meanwhile, so two tabs writing at once begin one conversation
+    between them (SQLite ignores the lock; the embedded default's one process makes every
+    database call on one thread).
+    """
+    with transaction.atomic():
+        Visitor.objects.select_for_update().values_list("pk").get(pk=visitor.pk)
+        begun = (
+            Conversation.objects.filter(visitor=visitor, pk__gt=closed_id, status__in=OPEN_STATUSES)
+            .order_by("-pk")
+            .first()
+        )
+        if begun is not None:
+            return begun
+        conversation = conversation_start(visitor=visitor)
+        transaction.on_commit(
+            partial(events.conversation_continued, closed_id=closed_id, next_id=conversation.pk)
+        )
+        return conversation
 
 
 def conversation_language_set(*, conversation_id: int, language: str, replace: bool) -> bool:

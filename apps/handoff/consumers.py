@@ -398,3 +398,7 @@ class ConsoleConsumer(JsonConsumer):
         self, event: chat_events.ChatHandoffUnavailableEvent
     ) -> None:
         """The visitor is offered the leave-a-message form; the console has nothing to show."""
+
+    async def chat_continued(self, event: chat_events.ChatContinuedEvent) -> None:
+        """The visitor went on in a new conversation; it gets a ticket of its own if handed
+        over, so the console has nothing to show."""

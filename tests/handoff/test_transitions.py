@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 
 from apps.bot.services import replies_wait
 from apps.chat.models import Conversation, ConversationEvent, Message
+from apps.chat.services import conversation_next, conversation_open
 from apps.handoff.models import AgentProfile, HandoffSettings, Ticket
 from apps.handoff.services import handoff_request
 from tests.handoff.sockets import (
@@ -256,6 +257,48 @@ async def test_solving_closes_the_conversation_and_the_next_message_starts_a_new
     assert await Ticket.objects.acount() == 1
     await widget.disconnect()
     await console.disconnect()
+
+
+async def test_after_closing_a_second_tab_goes_on_in_the_conversation_the_first_began(
+    english, visitor, agent, settings
+):
+    settings.CSBOT_ANSWERER = "tests.handoff.answerers.gated"
+    console, _ = await console_socket(agent)
+    first, ready = await visitor_socket(visitor)
+    second, _ = await visitor_socket(visitor)
+    ticket = await claimed_ticket(first, console)
+    await console.send_json_to({"type": "ticket.solve", "ticket_id": ticket["id"]})
+    await frame_of(first, lambda f: f["type"] == "conversation.status" and f["status"] == "closed")
+    await frame_of(second, lambda f: f["type"] == "conversation.status" and f["status"] == "closed")
+
+    await first.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "Hi"})
+    begun = (await frame_of(first, "conversation.new"))["conversation"]
+    assert begun["id"] != ready["conversation"]["id"]
+    moved = (await frame_of(second, "conversation.new"))["conversation"]
+    assert moved["id"] == begun["id"]
+    shown = await frame_of(
+        second, lambda f: f["type"] == "message.new" and f["message"]["author"] == "visitor"
+    )
+    assert shown["message"]["text"] == "Hi"
+
+    await second.send_json_to({"type": "message.send", "client_id": "c-00000002", "text": "And"})
+    frames = await frames_until(second, "message.ack")
+    assert "conversation.new" not in [f["type"] for f in frames]
+    stored = await Message.objects.aget(pk=frames[-1]["id"])
+    assert stored.conversation_id == begun["id"]
+    assert await Conversation.objects.filter(visitor=visitor).acount() == 2
+    await replies_wait()
+    for ws in (first, second, console):
+        await ws.disconnect()
+
+
+def test_a_tab_that_had_not_heard_yet_goes_on_in_the_conversation_begun_in_another(visitor):
+    closed = conversation_open(visitor=visitor)
+    Conversation.objects.filter(pk=closed.pk).update(status=Conversation.Status.CLOSED)
+    begun = conversation_next(visitor=visitor, closed_id=closed.pk)
+    assert conversation_next(visitor=visitor, closed_id=closed.pk) == begun
+    Conversation.objects.filter(pk=begun.pk).update(status=Conversation.Status.CLOSED)
+    assert conversation_next(visitor=visitor, closed_id=closed.pk) not in (closed, begun)
 
 
 async def test_a_returning_visitor_sees_how_a_closed_conversation_ended(english, visitor, agent):
