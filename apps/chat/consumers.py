@@ -28,6 +28,7 @@ from apps.chat.services import (
 )
 from apps.chat.tokens import visitor_token_read
 from apps.core.consumers import JsonConsumer
+from apps.core.lib.jsontext import json_parse
 from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
 from apps.handoff.models import Ticket
 from apps.handoff.services import (
@@ -115,9 +116,9 @@ class VisitorChatConsumer(JsonConsumer):
             )
             return
         try:
-            data = json.loads(text_data)
-        except ValueError:
-            await self.send_error("bad_json", "the frame is not valid JSON")
+            data = json_parse(text_data)
+        except ValueError as exc:
+            await self.send_error("bad_json", f"the frame is not valid JSON: {exc}")
             return
         try:
             frame = protocol.frame_parse(data)

@@ -14,7 +14,7 @@ PROTOCOL_VERSION = 1
 # 2000 characters of Chinese (3 bytes each in UTF-8) still fit a frame of CSBOT_MAX_FRAME_BYTES.
 MAX_MESSAGE_CHARS = 2000
 MAX_COMMENT_CHARS = 1000
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class FrameError(Exception):
@@ -131,7 +131,7 @@ def _short_text(data: dict[str, Any], name: str, limit: int) -> str:
 
 def _message(data: dict[str, Any]) -> MessageSend:
     client_id = _field(data, "client_id", str)
-    if not _CLIENT_ID.match(client_id):
+    if not _CLIENT_ID.fullmatch(client_id):
         raise FrameError("bad_frame", "'client_id' must be 8-64 characters of A-Z a-z 0-9 _ -")
     text = _field(data, "text", str)
     if not text.strip():

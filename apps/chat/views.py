@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import logging
+import re
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -13,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from apps.chat.selectors import visitor_get, visitor_language
 from apps.chat.services import visitor_create
 from apps.chat.tokens import visitor_token_issue, visitor_token_read
+from apps.core.lib.jsontext import json_parse
 from apps.core.ratelimit import rate_limit_hit
 from apps.sites.selectors import (
     site_get_by_key,
@@ -22,6 +25,9 @@ from apps.sites.selectors import (
 )
 
 _MAX_BODY_BYTES = 4096
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
+
+logger = logging.getLogger(__name__)
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
@@ -46,6 +52,16 @@ def _client_ip(request: HttpRequest) -> str:
 @csrf_exempt
 @require_http_methods(["POST", "OPTIONS"])
 def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
+    """Check the page's origin, then return the site's widget settings and a visitor token
+    (``_session``); a database that cannot answer is a JSON 503, not an error page."""
+    try:
+        return _session(request, site_key)
+    except DatabaseError:
+        logger.exception("database unavailable while starting a widget session")
+        return _error(503, "unavailable", "the chat cannot start right now; retry in a moment")
+
+
+def _session(request: HttpRequest, site_key: str) -> HttpResponse:
     """Check the page's origin, then return the site's widget settings and a visitor token.
 
     A valid token in the body is returned as it is (the same visitor, the same history);
@@ -62,9 +78,9 @@ def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
     if len(request.body) > _MAX_BODY_BYTES:
         return _with_cors(_error(413, "too_large", "the request body is too large"), origin)
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return _with_cors(_error(400, "bad_json", "the body is not valid JSON"), origin)
+        body = json_parse(request.body.decode() or "{}")
+    except ValueError as exc:
+        return _with_cors(_error(400, "bad_json", f"the body is not valid JSON: {exc}"), origin)
     if not isinstance(body, dict):
         return _with_cors(_error(400, "bad_json", "the body must be a JSON object"), origin)
 
@@ -83,7 +99,9 @@ def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
             return _with_cors(
                 _error(429, "rate_limited", "too many new visitors from this address"), origin
             )
-        language = body.get("language") if isinstance(body.get("language"), str) else ""
+        language = body.get("language")
+        if not isinstance(language, str) or not _LANGUAGE_TAG.fullmatch(language):
+            language = ""  # what the browser's navigator.language would be, or nothing
         visitor = visitor_create(site=site, language=language)
         token = visitor_token_issue(
             visitor_public_id=str(visitor.public_id), site_key=site.public_key

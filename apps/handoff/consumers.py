@@ -23,6 +23,7 @@ from apps.chat.layerwatch import socket_opened
 from apps.chat.protocol import FrameError
 from apps.chat.services import ConversationStatusChanged
 from apps.core.consumers import JsonConsumer
+from apps.core.lib.jsontext import json_parse
 from apps.handoff import events, protocol, services
 from apps.handoff.assist import assist_suggest
 from apps.handoff.selectors import (
@@ -145,9 +146,9 @@ class ConsoleConsumer(JsonConsumer):
             await self.send_error("bad_frame", "frames are JSON text of at most 32 KiB")
             return
         try:
-            frame = protocol.frame_parse(json.loads(text_data))
-        except ValueError:
-            await self.send_error("bad_json", "the frame is not valid JSON")
+            frame = protocol.frame_parse(json_parse(text_data))
+        except ValueError as exc:
+            await self.send_error("bad_json", f"the frame is not valid JSON: {exc}")
             return
         except FrameError as exc:
             await self.send_error(exc.code, exc.message)

@@ -164,6 +164,10 @@ async def test_a_message_stored_as_the_visitor_leaves_is_answered_and_replayed(
         ('{"type": "message.send", "client_id": "c-00000001", "text": 5}', "bad_frame"),
         ('{"type": "resume", "last_seq": true}', "bad_frame"),
         ('{"type": "hello", "v": 99, "token": "t"}', "unsupported_version"),
+        ("[" * 4000 + "]" * 4000, "bad_json"),
+        ('{"type": "message.send", "client_id": "c-00000001", "text": "hi \\ud800"}', "bad_json"),
+        ('{"type": "identify", "name": "\\udfff"}', "bad_json"),
+        ('{"type": "message.send", "client_id": "c-00000001\\n", "text": "hi"}', "bad_frame"),
     ],
 )
 async def test_malformed_frames_get_an_error_and_keep_the_socket(site, visitor, raw, code):

@@ -78,7 +78,9 @@ def test_unknown_site_is_404(client, db):
     assert post_session(client, "site_nope", {}).status_code == 404
 
 
-@pytest.mark.parametrize("raw", ["{not json", "[]", "x" * 5000])
+@pytest.mark.parametrize(
+    "raw", ["{not json", "[]", "x" * 5000, "[" * 2000 + "]" * 2000, '{"language": "\\ud800"}']
+)
 def test_a_bad_body_is_a_clear_error(client, site, raw):
     response = client.post(
         f"/api/widget/{site.public_key}/session",

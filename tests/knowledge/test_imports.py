@@ -137,6 +137,9 @@ def test_import_leaves_other_collections_alone(
             "used twice",
         ),
         (b'{"id": "a", "title": "ok"}\n\xff\xfe\n', "kb.jsonl line 2", "not UTF-8"),
+        (b'{"id": "a", "title": "\\ud800"}\n', "kb.jsonl line 1", "lone surrogate"),
+        (b"[" * 3000 + b"]" * 3000 + b"\n", "kb.jsonl line 1", "nested too deeply"),
+        (b'{"id": ' + b"9" * 5000 + b', "title": "ok"}\n', "kb.jsonl line 1", "invalid JSON"),
     ],
 )
 def test_broken_jsonl_is_rejected_with_its_line_and_changes_nothing(
@@ -282,6 +285,9 @@ def test_docx_headings_lists_and_tables_are_kept(collection: Collection) -> None
         ("broken.docx", b"PK\x03\x04 not a zip", "DOCX"),
         ("empty.html", b"<html><body><script>x()</script></body></html>", "no text"),
         ("binary.md", b"# Title\nok\n\x00\x01", "binary"),
+        ("empty.md", b" \n\t\n", "empty"),
+        ("empty.jsonl", b"", "empty"),
+        ("blank.csv", b"\n\n", "empty"),
     ],
 )
 def test_broken_documents_are_rejected_cleanly(

@@ -111,4 +111,8 @@ def entries_parse(data: bytes, *, name: str, fmt: str = "auto") -> list[Imported
     }
     if fmt not in parsers:
         raise ImportFailed(f"unknown format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
+    # Refused before parsing: an empty article from a blank page, or, with --replace, an
+    # emptied collection from a download cut to nothing.
+    if not data.strip():
+        raise ImportFailed("the file is empty; nothing was imported", location=name)
     return parsers[fmt](data, name=name)

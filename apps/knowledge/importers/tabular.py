@@ -8,6 +8,7 @@ import io
 import json
 from typing import Any
 
+from apps.core.lib.jsontext import json_parse
 from apps.knowledge.importers import (
     ImportedEntry,
     ImportFailed,
@@ -33,9 +34,11 @@ def jsonl_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
             continue
         location = f"{name} line {number}"
         try:
-            row = json.loads(line)
+            row = json_parse(line)
         except json.JSONDecodeError as exc:
             raise ImportFailed(f"invalid JSON: {exc.msg}", location=location) from exc
+        except ValueError as exc:
+            raise ImportFailed(f"invalid JSON: {exc}", location=location) from exc
         if not isinstance(row, dict):
             raise ImportFailed("each line must be a JSON object", location=location)
         entries.append(_jsonl_entry(row, location))
