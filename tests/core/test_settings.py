@@ -70,6 +70,9 @@ def test_database_and_redis_urls_select_the_production_parts(tmp_path):
         ("CSBOT_MESSAGES_PER_MINUTE", "many"),
         ("CSBOT_MAX_FRAME_BYTES", "10"),
         ("CSBOT_LOG_LEVEL", "LOUD"),
+        ("CSBOT_REPLY_LEASE_SECONDS", "nan"),
+        ("CSBOT_LLM_TOTAL_TIMEOUT", "inf"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/abc"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, name, value):
@@ -103,6 +106,12 @@ def test_sqlite_url_needs_a_file():
 def test_redis_url_needs_a_host():
     with pytest.raises(ImproperlyConfigured, match="REDIS_URL must name a host"):
         validate_redis_url("REDIS_URL", "redis://")
+
+
+def test_redis_url_database_is_a_number():
+    assert validate_redis_url("R", "redis://127.0.0.1:6379/3") == "redis://127.0.0.1:6379/3"
+    with pytest.raises(ImproperlyConfigured, match="Redis databases are numbers"):
+        validate_redis_url("R", "redis://127.0.0.1:6379/cache")
 
 
 def test_env_list_and_bounds():

@@ -6,6 +6,7 @@ typo stops start-up instead of silently falling back to a default.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ class Env:
             value = float(raw.strip())
         except ValueError:
             raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}") from None
+        if not math.isfinite(value):
+            # nan compares false with every bound and inf sleeps forever: neither is a setting.
+            raise ImproperlyConfigured(f"{name} must be a finite number; got {raw!r}")
         if minimum is not None and value < minimum:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}")
         return value
@@ -160,4 +164,9 @@ def validate_redis_url(name: str, url: str) -> str:
         parts.port  # noqa: B018 - urlsplit validates the port lazily
     except ValueError:
         raise ImproperlyConfigured(f"{name} has an invalid port") from None
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        raise ImproperlyConfigured(
+            f"{name} names database {database!r}; Redis databases are numbers, e.g. /0"
+        )
     return url
