@@ -50,9 +50,18 @@ class ImportForm(forms.Form):
         required=False,
     )
 
+    def clean_new_collection(self) -> str:
+        name = self.cleaned_data["new_collection"].strip()
+        if name and Collection.objects.filter(name=name).exists():
+            raise forms.ValidationError(
+                _("A collection named %(name)s exists already: choose it above."),
+                params={"name": name},
+            )
+        return name
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("collection") and not data.get("new_collection", "").strip():
+        if not data.get("collection") and not data.get("new_collection"):
             raise forms.ValidationError(_("Choose a collection or name a new one."))
         upload = data.get("file")
         if upload is not None and upload.size > MAX_UPLOAD_BYTES:
@@ -92,12 +101,12 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         collection = form.cleaned_data["collection"] or collection_create(
-            name=form.cleaned_data["new_collection"].strip()
+            name=form.cleaned_data["new_collection"]
         )
         upload = form.cleaned_data["file"]
         job = import_job_create(
             collection=collection,
-            file_name=upload.name,
+            file_name=upload.name[: ImportJob._meta.get_field("file_name").max_length],
             fmt=form.cleaned_data["format"],
             replace=form.cleaned_data["replace"],
             user_id=request.user.pk,

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from apps.knowledge.models import Article, Collection, FAQEntry, ImportJob, Status, SynonymGroup
 from apps.knowledge.selectors import passages_search
+from apps.knowledge.services.content import collection_create
 
 pytestmark = pytest.mark.django_db
 
@@ -232,6 +233,33 @@ def test_broken_upload_fails_with_the_line_and_imports_nothing(admin_client: Cli
     assert progress["state"] == "failed"
     assert "kb.jsonl line 2" in progress["message"]
     assert not Article.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["Kept", " Kept "])
+def test_a_new_collection_named_like_an_existing_one_is_refused_on_the_form(
+    admin_client: Client, name: str
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    Collection.objects.create(name="Kept", slug="kept")
+    response = admin_client.post(
+        reverse("admin:knowledge_import"),
+        {
+            "file": SimpleUploadedFile("faq.csv", b"Question?,Answer.\n"),
+            "new_collection": name,
+            "format": "auto",
+        },
+    )
+    assert response.status_code == 200
+    assert "exists already" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_a_long_collection_name_gets_a_slug_that_fits() -> None:
+    name = "知识库" * 66
+    first, second = collection_create(name=name), collection_create(name=name + "!")
+    assert len(first.slug) <= 100
+    assert first.slug != second.slug
 
 
 def _wait_finished(client: Client, job_id: int) -> dict:

@@ -42,7 +42,9 @@ Progress = Callable[[int, int], None]
 
 # --- Collections ----------------------------------------------------------------------------
 def collection_create(*, name: str, description: str = "", slug: str = "") -> Collection:
-    base = slug or slugify(name, allow_unicode=True) or "kb"
+    # Room for the "-n" that tells apart collections whose names begin alike.
+    room = Collection._meta.get_field("slug").max_length - 8
+    base = (slug or slugify(name, allow_unicode=True) or "kb")[:room].rstrip("-")
     candidate, n = base, 1
     while Collection.objects.filter(slug=candidate).exists():
         n += 1
