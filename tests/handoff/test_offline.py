@@ -128,6 +128,18 @@ async def test_a_left_message_opens_a_ticket_and_the_reply_reaches_widget_and_in
     await console.disconnect()
 
 
+async def test_a_second_left_message_with_a_corrected_address_is_answered_there(site, visitor):
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to({**LEAVE, "email": "li@exmaple.com"})
+    first = await frame_of(widget, "leave_message.ack")
+    await widget.send_json_to({**LEAVE, "client_id": "c-left-0002", "email": "li@example.com"})
+    second = await frame_of(widget, "leave_message.ack")
+    assert second["ticket_id"] == first["ticket_id"]
+    ticket = await Ticket.objects.aget(pk=first["ticket_id"])
+    assert ticket.contact_email == "li@example.com"
+    await widget.disconnect()
+
+
 async def test_leave_message_needs_an_email(site, visitor):
     widget, _ = await visitor_socket(visitor)
     await widget.send_json_to({**LEAVE, "email": ""})

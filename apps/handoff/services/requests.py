@@ -254,7 +254,7 @@ def ticket_leave_message(
     reason = unavailable.data.get("reason") if unavailable is not None else None
     policy = handoff_settings_get(site=conversation.site)
     with transaction.atomic():
-        ticket, _ = _ticket_for_handoff(
+        ticket, created = _ticket_for_handoff(
             conversation=conversation,
             reason=reason if reason in Ticket.Reason.values else Ticket.Reason.CUSTOMER_REQUEST,
             detail="left a message",
@@ -264,6 +264,11 @@ def ticket_leave_message(
             contact_name=name,
             contact_email=email,
         )
+        if not created:
+            # The latest form says where to reply: a corrected address, as announced below.
+            ticket.contact_name = name or ticket.contact_name
+            ticket.contact_email = email or ticket.contact_email
+            ticket.save(update_fields=["contact_name", "contact_email", "updated_at"])
         record(conversation, "handoff.message_left", by="visitor", ticket=ticket.pk)
         announce(conversation, "message_left", email=email)
         publish_ticket(ticket.pk)
