@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from apps.bot.answer import AnswerDelta, AnswerReset
 from apps.bot.models import AnswerAudit, BotSettings
 from apps.bot.services import replies_recover, reply_run
 from apps.bot.texts import text_for
+from apps.chat import protocol
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.services import conversation_open
 from apps.knowledge.models import Article
@@ -67,6 +69,19 @@ async def test_an_unrelated_question_is_declined_plainly_in_the_visitors_languag
     assert audit.decision == "abstain"
     assert audit.reason in ("low_confidence", "no_hits")
     assert audit.language == "zh-hans"
+
+
+@pytest.mark.parametrize("word", ["送达", "shipping "])
+async def test_one_word_repeated_to_the_length_limit_still_gets_an_answer(
+    help_centre, conversation, word
+):
+    message = (word * 2000)[: protocol.MAX_MESSAGE_CHARS]
+    await replied(conversation, message)
+    reply = await Message.objects.aget(conversation=conversation, author_kind="bot")
+    assert reply.state == "complete"
+    assert reply.text
+    audit = await AnswerAudit.objects.aget(reply=reply)
+    assert all(math.isfinite(row["confidence"]) for row in audit.passages)
 
 
 async def test_a_grounded_model_answer_streams_and_cites_the_source_article(
