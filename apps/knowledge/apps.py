@@ -21,5 +21,8 @@ class KnowledgeConfig(AppConfig):
 
         from apps.core.memo import forget_on_change
         from apps.knowledge.models import Collection
+        from apps.knowledge.search.embedders import embeddings_config_check
+
+        embeddings_config_check()
 
         forget_on_change(Collection, Collection.sites.through)

@@ -73,6 +73,7 @@ def test_database_and_redis_urls_select_the_production_parts(tmp_path):
         ("CSBOT_REPLY_LEASE_SECONDS", "nan"),
         ("CSBOT_LLM_TOTAL_TIMEOUT", "inf"),
         ("REDIS_URL", "redis://127.0.0.1:6379/abc"),
+        ("CSBOT_EMBEDDINGS", "gateway"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, name, value):

@@ -64,6 +64,12 @@ class LocalE5Embedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
 
+_NO_GATEWAY_MODEL = (
+    "CSBOT_EMBEDDINGS=gateway needs an embeddings model: set CSBOT_LLM_EMBEDDINGS "
+    "(e.g. qwen/text-embedding-v4), or use CSBOT_EMBEDDINGS=local or off"
+)
+
+
 class GatewayEmbedder:
     """The model gateway's instance-wide embeddings model (``apps.llm``), called synchronously.
 
@@ -76,10 +82,7 @@ class GatewayEmbedder:
 
         route = embedding_route_for_site(site_id=None)
         if route is None:
-            raise ImproperlyConfigured(
-                "CSBOT_EMBEDDINGS=gateway needs an embeddings model: set CSBOT_LLM_EMBEDDINGS "
-                "(e.g. qwen/text-embedding-v4), or use CSBOT_EMBEDDINGS=local or off"
-            )
+            raise ImproperlyConfigured(_NO_GATEWAY_MODEL)
         self.name = route.label
         self._dim: int | None = None
 
@@ -118,6 +121,15 @@ def embeddings_mode() -> str:
             f"CSBOT_EMBEDDINGS must be one of {', '.join(MODES)}; got {mode!r}"
         )
     return mode
+
+
+def embeddings_config_check() -> None:
+    """Stop start-up on a setting every search would fail on, instead of at the first
+    question (the gateway mode without the gateway's embeddings model)."""
+    from apps.llm.config import env_config
+
+    if embeddings_mode() == "gateway" and env_config().embeddings is None:
+        raise ImproperlyConfigured(_NO_GATEWAY_MODEL)
 
 
 @lru_cache(maxsize=4)
