@@ -54,6 +54,17 @@ def _float32_scan(vectors: dict[int, np.ndarray], query: np.ndarray, limit: int)
     return [ids[n] for n in np.argsort(-sims, kind="stable")[:limit]]
 
 
+@pytest.mark.skipif(not QuantisedColumns.available(), reason="the int8 scan needs onnxruntime")
+def test_the_int8_products_do_not_saturate_without_vnni() -> None:
+    # Every component of one sign: the uint8 × int8 pairs are as large as they get, which an
+    # AVX2-only CPU adds in 16 bits.
+    rows = np.abs(_clustered(64))
+    query = rows[0]
+    columns = QuantisedColumns()
+    columns.extend(rows, len(rows))
+    assert columns.products(query) == pytest.approx(rows @ query, rel=0.02)
+
+
 @pytest.mark.skipif(
     not QuantisedColumns.available(), reason="the int8 scan needs onnxruntime; float32 otherwise"
 )
