@@ -50,6 +50,7 @@ class TicketPayload(TypedDict):
     language: str
     subject: str
     visitor_name: str
+    visitor_tag: str
     contact_email: str
     created_at: str
     updated_at: str
@@ -80,9 +81,10 @@ def display_name(user: Any) -> str:
     return user.get_short_name() or user.get_username()
 
 
-def visitor_label(visitor: Visitor) -> str:
-    """How agents call a visitor: their name, else their email, else a short stable tag."""
-    return visitor.name or visitor.email or f"Visitor {visitor.public_id.hex[:6]}"
+def visitor_tag(visitor: Visitor) -> str:
+    """A short stable tag for a visitor who gave no name: the console shows "Visitor <tag>"
+    in the agent's language."""
+    return visitor.public_id.hex[:6]
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -263,7 +265,9 @@ def ticket_payload(ticket: Ticket) -> TicketPayload:
         "tags": list(ticket.tags),
         "language": ticket.language,
         "subject": ticket.subject,
-        "visitor_name": ticket.contact_name or visitor_label(ticket.visitor),
+        # "" when the visitor gave none: the console names them by visitor_tag.
+        "visitor_name": ticket.contact_name or ticket.visitor.name or ticket.visitor.email,
+        "visitor_tag": visitor_tag(ticket.visitor),
         "contact_email": ticket.contact_email or ticket.visitor.email,
         "created_at": ticket.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),

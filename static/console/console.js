@@ -41,6 +41,12 @@
     "handoff.solved": gettext("solved"),
     "handoff.closed": gettext("closed"),
   };
+  var VIA = {
+    claim: gettext("claimed"),
+    round_robin: gettext("assigned automatically"),
+    transfer: gettext("transferred"),
+  };
+  var ACTORS = { visitor: gettext("the visitor"), system: gettext("the system") };
   var PRESENCES = { online: gettext("online"), away: gettext("away"), offline: gettext("offline") };
   var PRIORITIES = { high: gettext("high"), urgent: gettext("urgent") };
 
@@ -222,11 +228,11 @@
     state.seenTickets.add(ticket.id);
     if (active) state.tickets.set(ticket.id, ticket);
     else state.tickets.delete(ticket.id);
-    if (live && isNew && ticket.status === "new") notify(gettext("New ticket"), ticket.visitor_name + ": " + ticket.subject);
+    if (live && isNew && ticket.status === "new") notify(gettext("New ticket"), visitorName(ticket) + ": " + ticket.subject);
     var nowMine = state.me && ticket.assignee && ticket.assignee.id === state.me.id;
     var wasMine = before && before.assignee && state.me && before.assignee.id === state.me.id;
     if (live && active && nowMine && !wasMine && !state.claiming.has(ticket.id)) {
-      notify(gettext("Ticket assigned to you"), ticket.visitor_name + ": " + ticket.subject);
+      notify(gettext("Ticket assigned to you"), visitorName(ticket) + ": " + ticket.subject);
     }
     state.claiming.delete(ticket.id);
     if (state.detail && state.detail.ticket.id === ticket.id) {
@@ -288,6 +294,11 @@
     renderAgents();
   }
 
+  /** The visitor's name, email or the name they left; else "Visitor" and their short tag. */
+  function visitorName(ticket) {
+    return ticket.visitor_name || interpolate(gettext("Visitor %(tag)s"), { tag: ticket.visitor_tag }, true);
+  }
+
   function ticketOfConversation(conversationId) {
     var found = null;
     state.tickets.forEach(function (t) { if (t.conversation_id === conversationId) found = t; });
@@ -306,7 +317,7 @@
       if (ticket && !viewing) {
         state.unread.set(ticket.id, (state.unread.get(ticket.id) || 0) + 1);
         renderQueue();
-        notify(ticket.visitor_name, message.text);
+        notify(visitorName(ticket), message.text);
       }
     }
   }
@@ -330,7 +341,7 @@
     if (!state.detail || state.detail.conversation.id !== frame.conversation_id) return;
     var node = $("typing");
     if (!frame.active) { node.hidden = true; return; }
-    var who = frame.author === "visitor" ? (state.detail.ticket.visitor_name || gettext("The visitor")) : frame.name;
+    var who = frame.author === "visitor" ? visitorName(state.detail.ticket) : frame.name;
     node.textContent = interpolate(gettext("%(name)s is typing…"), { name: who }, true);
     node.hidden = false;
   }
@@ -441,7 +452,7 @@
     li.dataset.ticketId = t.id;
     li.setAttribute("aria-current", String(t.id === state.selectedId));
     var line1 = el("div", "line1");
-    line1.appendChild(el("span", "who", t.visitor_name));
+    line1.appendChild(el("span", "who", visitorName(t)));
     line1.appendChild(el("span", "wait", since(t.created_at)));
     li.appendChild(line1);
     li.appendChild(el("div", "subject", t.subject || "—"));
@@ -512,7 +523,7 @@
     var d = state.detail;
     if (!d) return;
     var t = d.ticket;
-    $("ticket-title").textContent = "#" + t.id + " · " + t.visitor_name;
+    $("ticket-title").textContent = "#" + t.id + " · " + visitorName(t);
     var sub = [REASONS[t.reason] || t.reason];
     if (t.detail) sub.push(t.detail);
     sub.push(t.team ? t.team.name : gettext("no team"));
@@ -549,7 +560,7 @@
 
   function messageNode(m) {
     var li = el("li", "msg " + m.author + " " + m.state);
-    var who = { visitor: state.detail.ticket.visitor_name, bot: gettext("Bot"), agent: m.author_name || gettext("Agent"), system: "" }[m.author];
+    var who = { visitor: visitorName(state.detail.ticket), bot: gettext("Bot"), agent: m.author_name || gettext("Agent"), system: "" }[m.author];
     if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · " + gettext("interrupted") : "")));
     li.appendChild(el("div", "body", m.text));
     if (m.citations && m.citations.length) {
@@ -595,7 +606,7 @@
     var v = d.visitor;
     var vl = $("visitor-fields");
     clear(vl);
-    field(vl, gettext("Name"), v.name || t.visitor_name);
+    field(vl, gettext("Name"), v.name || visitorName(t));
     field(vl, gettext("Email"), v.email || t.contact_email);
     field(vl, gettext("User id"), v.external_id);
     field(vl, gettext("Language"), v.language);
@@ -632,9 +643,9 @@
       var extra = [];
       if (e.data.reason) extra.push(REASONS[e.data.reason] || e.data.reason);
       if (e.data.detail) extra.push(e.data.detail);
-      if (e.data.via) extra.push(interpolate(gettext("via %(channel)s"), { channel: e.data.via.replace("_", " ") }, true));
+      if (e.data.via) extra.push(VIA[e.data.via] || e.data.via.replace(/_/g, " "));
       if (e.actor) extra.push(interpolate(gettext("by %(name)s"), { name: e.actor.name }, true));
-      else if (e.data.by) extra.push(interpolate(gettext("by %(name)s"), { name: e.data.by }, true));
+      else if (e.data.by) extra.push(interpolate(gettext("by %(name)s"), { name: ACTORS[e.data.by] || e.data.by }, true));
       li.appendChild(el("span", "meta", clock(e.created_at) + (extra.length ? " · " + extra.join(" · ") : "")));
       list.appendChild(li);
     });
