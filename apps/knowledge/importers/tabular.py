@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from typing import Any
 
 from apps.core.lib.jsontext import json_parse
@@ -18,6 +19,7 @@ from apps.knowledge.importers import (
 )
 
 _STATUSES = ("draft", "published", "archived")
+_WEB_ADDRESS = re.compile(r"https?://[^\s/]+", re.IGNORECASE)
 
 
 def jsonl_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
@@ -47,7 +49,9 @@ def jsonl_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
 
 def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
     for key in ("id", "title"):
-        if not isinstance(row.get(key), str | int) or not str(row[key]).strip():
+        value = row.get(key)
+        # bool is an int to isinstance: true would become the id "True".
+        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
             raise ImportFailed(f"missing {key!r}", location=location)
     kind = row.get("kind", "article")
     if kind not in ("article", "faq"):
@@ -70,6 +74,14 @@ def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
         else language_detect(f"{title}\n{body}")
     )
     tags = row.get("tags", "")
+    if not isinstance(tags, str) and not (
+        isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+    ):
+        raise ImportFailed("tags must be a string or a list of strings", location=location)
+    url = row.get("url", "")
+    if not isinstance(url, str) or (url and not _WEB_ADDRESS.match(url)):
+        # A citation links to it: anything but a web address would be a dead or unsafe link.
+        raise ImportFailed("url must be an http:// or https:// address", location=location)
     return ImportedEntry(
         kind=kind,
         external_id=str(row["id"]).strip(),
@@ -78,8 +90,8 @@ def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
         language=language,
         location=location,
         alternatives=tuple(a.strip() for a in alternatives if a.strip()),
-        source_url=str(row.get("url", "")),
-        tags=", ".join(tags) if isinstance(tags, list) else str(tags),
+        source_url=url,
+        tags=", ".join(tags) if isinstance(tags, list) else tags,
         status=status,
     )
 
