@@ -126,3 +126,11 @@ def test_env_list_and_bounds():
 def test_health_answers_when_the_database_does(client):
     response = client.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"ok": True})
+
+
+def test_the_favicon_browsers_ask_for_is_there(client):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/csbot/favicon.svg")
+    assert finders.find("csbot/favicon.svg")
