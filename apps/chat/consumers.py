@@ -198,23 +198,22 @@ class VisitorChatConsumer(JsonConsumer):
             }
         )
 
-    async def start_conversation(self) -> Conversation:
+    async def start_conversation(self) -> None:
         """Leave a closed conversation for the visitor's next one (``conversation_next``)."""
         conversation = await database_sync_to_async(conversation_next)(
             visitor=self.visitor, closed_id=self.conversation_id
         )
         await self.move_to(conversation)
-        return conversation
 
     async def move_to(self, conversation: Conversation) -> None:
         """Move to the visitor's next conversation; tell the widget, and show it what another
-        tab already wrote there."""
+        tab already wrote there. Replayed whatever ``conversation.last_seq`` said when it was
+        read: a message stored since then, before this socket joined, is only in the replay."""
         await self.join_conversation(conversation)
         await self.send_json(
             {"type": "conversation.new", "conversation": _conversation_frame(conversation)}
         )
-        if conversation.last_seq:
-            await self.replay(after_seq=0)
+        await self.replay(after_seq=0)
 
     async def join_conversation(self, conversation: Conversation) -> None:
         conversation_id = conversation.pk

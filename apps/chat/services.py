@@ -69,12 +69,13 @@ def conversation_next(*, visitor: Visitor, closed_id: int) -> Conversation:
     conversation another of their sockets (a second tab) began since, else a new one, which
     their other sockets on ``closed_id`` are sent to.
 
-    The visitor's row is locked meanwhile, so two tabs writing at once begin one conversation
-    between them (SQLite ignores the lock; the embedded default's one process makes every
-    database call on one thread).
+    Two tabs writing at once begin one conversation between them: the first statement
+    writes (the visitor was seen now), which takes the visitor's row on PostgreSQL and the
+    database's write lock on SQLite until the transaction ends. A ``SELECT … FOR UPDATE``
+    would lock nothing on SQLite, and two readers upgrading to writers there fail at once.
     """
     with transaction.atomic():
-        Visitor.objects.select_for_update().values_list("pk").get(pk=visitor.pk)
+        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now())
         begun = (
             Conversation.objects.filter(visitor=visitor, pk__gt=closed_id, status__in=OPEN_STATUSES)
             .order_by("-pk")

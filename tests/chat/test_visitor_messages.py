@@ -10,6 +10,7 @@ from apps.chat.models import Conversation, Message
 from apps.chat.services import (
     ConversationStatusChanged,
     VisitorMessageResult,
+    conversation_next,
     conversation_open,
     message_create_from_visitor,
 )
@@ -70,6 +71,18 @@ def test_the_same_message_sent_from_four_sockets_at_once_is_stored_once(visitor)
     # The resends' seq allocations rolled back with their inserts.
     assert fresh(conversation).last_seq == results[0].message.seq == 1
     assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_writing_at_once_after_a_close_begin_one_conversation(visitor):
+    closed = conversation_open(visitor=visitor)
+    Conversation.objects.filter(pk=closed.pk).update(status=Conversation.Status.CLOSED)
+
+    def go_on() -> Conversation:
+        return conversation_next(visitor=visitor, closed_id=closed.pk)
+
+    assert len({conversation.pk for conversation in at_once([go_on] * 4)}) == 1
+    assert Conversation.objects.filter(visitor=visitor).count() == 2
 
 
 def test_a_new_message_costs_two_statements(visitor):

@@ -7,7 +7,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from apps.chat.events import conversation_group
-from apps.chat.services import conversation_open
+from apps.chat.models import Conversation
+from apps.chat.services import conversation_next, conversation_open
 from apps.handoff.events import site_group, team_group
 from apps.handoff.models import Ticket
 from apps.handoff.services import handoff_request, ticket_claim, ticket_note_add
@@ -140,6 +141,19 @@ async def test_chat_handoff_unavailable_event(english, conversation):
         "conversation_id": conversation.pk,
         "reason": "nobody_online",
         "opens_at": None,
+    }
+
+
+async def test_chat_continued_event_names_the_closed_and_the_next_conversation(conversation):
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(status="closed")
+    channel = await listening(conversation_group(conversation.pk))
+    following = await database_sync_to_async(conversation_next)(
+        visitor=conversation.visitor, closed_id=conversation.pk
+    )
+    assert await heard(channel, "chat.continued") == {
+        "type": "chat.continued",
+        "conversation_id": conversation.pk,
+        "next_conversation_id": following.pk,
     }
 
 
