@@ -25,7 +25,8 @@ from apps.sites.selectors import (
 )
 
 _MAX_BODY_BYTES = 4096
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
+# A browser's navigator.language, short enough for Visitor.language (16 characters).
+_LANGUAGE_TAG = re.compile(r"(?=.{2,16}$)[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
 
 logger = logging.getLogger(__name__)
 

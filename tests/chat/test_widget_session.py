@@ -37,6 +37,13 @@ def test_a_new_visitor_gets_a_token_for_this_site(client, site):
     assert response["Access-Control-Allow-Origin"] == SITE_ORIGIN
 
 
+@pytest.mark.parametrize("language", ["en-GB-oxendict-ab", "zh\u0000CN", "<script>", 5])
+def test_a_language_that_is_not_a_short_tag_is_dropped(client, site, language):
+    response = post_session(client, site.public_key, {"language": language})
+    assert response.status_code == 200
+    assert Visitor.objects.get(public_id=response.json()["visitor_id"]).language == ""
+
+
 def test_a_valid_token_is_reused_and_no_visitor_is_created(client, site, visitor):
     token = token_for(visitor)
     response = post_session(client, site.public_key, {"token": token})
