@@ -106,7 +106,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         job = import_job_create(
             collection=collection,
-            file_name=upload.name[: ImportJob._meta.get_field("file_name").max_length],
+            file_name=upload.name,
             fmt=form.cleaned_data["format"],
             replace=form.cleaned_data["replace"],
             user_id=request.user.pk,

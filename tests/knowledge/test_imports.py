@@ -141,6 +141,7 @@ def test_import_leaves_other_collections_alone(
         (b'{"id": true, "title": "ok"}\n', "kb.jsonl line 1", "missing 'id'"),
         (b'{"id": "a", "title": "ok", "url": ["x"]}\n', "kb.jsonl line 1", "url must be"),
         (b'{"id": "a", "title": "ok", "url": "javascript:alert(1)"}\n', "kb.jsonl line 1", "url"),
+        (b'{"id": "a", "title": "ok", "url": "https://a b"}\n', "kb.jsonl line 1", "url must be"),
         (b'{"id": "a", "title": "ok", "tags": {"a": 1}}\n', "kb.jsonl line 1", "tags must be"),
         (b"[" * 3000 + b"]" * 3000 + b"\n", "kb.jsonl line 1", "nested too deeply"),
         (b'{"id": ' + b"9" * 5000 + b', "title": "ok"}\n', "kb.jsonl line 1", "invalid JSON"),

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
+from urllib.parse import urlsplit
 
 from apps.core.lib.languages import language_code
 
@@ -85,6 +86,12 @@ def language_parse(value: str, *, location: str) -> str:
     if not language:
         raise ImportFailed(f"unknown language {value!r}; use en or zh", location=location)
     return language
+
+
+def is_web_address(url: str) -> bool:
+    """An absolute http(s) address with a host and no spaces: what a citation may link to."""
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and url.split() == [url]
 
 
 def text_decode(data: bytes, *, name: str) -> str:

@@ -12,7 +12,13 @@ import re
 import zipfile
 from pathlib import PurePath
 
-from apps.knowledge.importers import ImportedEntry, ImportFailed, language_detect, text_decode
+from apps.knowledge.importers import (
+    ImportedEntry,
+    ImportFailed,
+    is_web_address,
+    language_detect,
+    text_decode,
+)
 
 _H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -99,7 +105,7 @@ def html_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
         raise ImportFailed("the HTML document has no text", location=name)
     url = canonical.get("href", "") if canonical is not None else ""
     return [
-        _article(name, title, "\n\n".join(blocks), source_url=url if url.startswith("http") else "")
+        _article(name, title, "\n\n".join(blocks), source_url=url if is_web_address(url) else "")
     ]
 
 

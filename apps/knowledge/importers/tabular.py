@@ -6,20 +6,19 @@ import csv
 import hashlib
 import io
 import json
-import re
 from typing import Any
 
 from apps.core.lib.jsontext import json_parse
 from apps.knowledge.importers import (
     ImportedEntry,
     ImportFailed,
+    is_web_address,
     language_detect,
     language_parse,
     text_decode,
 )
 
 _STATUSES = ("draft", "published", "archived")
-_WEB_ADDRESS = re.compile(r"https?://[^\s/]+", re.IGNORECASE)
 
 
 def jsonl_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
@@ -79,7 +78,7 @@ def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
     ):
         raise ImportFailed("tags must be a string or a list of strings", location=location)
     url = row.get("url", "")
-    if not isinstance(url, str) or (url and not _WEB_ADDRESS.match(url)):
+    if not isinstance(url, str) or (url and not is_web_address(url)):
         # A citation links to it: anything but a web address would be a dead or unsafe link.
         raise ImportFailed("url must be an http:// or https:// address", location=location)
     return ImportedEntry(
