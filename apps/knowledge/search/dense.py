@@ -239,6 +239,14 @@ class DenseIndex:
         self.matrix, self.slot_ids, self.alive = matrix, slot_ids, alive
 
 
+# Columns use 7 bits, not 8. Without VNNI (AVX2 only, as on the AMD EPYC machines here) the
+# kernel adds pairs of uint8 × int8 products in 16 bits and saturates: with the query's full
+# 0–255 range and ±127 columns, products came out wrong by up to 80,000 and exact search
+# missed true top-20 hits; with ±63 columns a pair stays under 32,767 (ONNX Runtime's
+# "reduce_range"). The float32 rescoring of the best candidates makes up the lost bit.
+_COLUMN_LEVELS = 63
+
+
 class QuantisedColumns:
     """An int8 copy of a matrix's rows, transposed, scored by ONNX Runtime's VNNI kernel.
 
@@ -294,14 +302,6 @@ class QuantisedColumns:
         columns[:, done:size] = np.rint(rows / row_scales[:, None]).astype(np.int8).T
         scales[done:size] = row_scales
         self._snapshot = (columns, scales, size)
-
-
-# Columns use 7 bits, not 8. Without VNNI (AVX2 only, as on the AMD EPYC machines here) the
-# kernel adds pairs of uint8 × int8 products in 16 bits and saturates: with the query's full
-# 0–255 range and ±127 columns, products came out wrong by up to 80,000 and exact search
-# missed true top-20 hits; with ±63 columns a pair stays under 32,767 (ONNX Runtime's
-# "reduce_range"). The float32 rescoring of the best candidates makes up the lost bit.
-_COLUMN_LEVELS = 63
 
 
 @lru_cache(maxsize=1)
