@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from apps.core import views as core_views
@@ -11,8 +9,7 @@ from apps.core import views as core_views
 urlpatterns = [
     path("", core_views.demo_shop, name="demo-shop"),
     path("healthz", core_views.health, name="health"),
-    # Browsers ask every page's host for it, the admin's pages included.
-    path("favicon.ico", RedirectView.as_view(url=static("csbot/favicon.svg"), permanent=True)),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     # gettext() for the console's scripts, in the language of the page that loads them.

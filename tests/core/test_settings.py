@@ -132,5 +132,5 @@ def test_the_favicon_browsers_ask_for_is_there(client):
     from django.contrib.staticfiles import finders
 
     response = client.get("/favicon.ico")
-    assert (response.status_code, response["Location"]) == (301, "/static/csbot/favicon.svg")
+    assert (response.status_code, response["Location"]) == (302, "/static/csbot/favicon.svg")
     assert finders.find("csbot/favicon.svg")
