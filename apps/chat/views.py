@@ -53,8 +53,8 @@ def _client_ip(request: HttpRequest) -> str:
 @csrf_exempt
 @require_http_methods(["POST", "OPTIONS"])
 def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
-    """Check the page's origin, then return the site's widget settings and a visitor token
-    (``_session``); a database that cannot answer is a JSON 503, not an error page."""
+    """The widget's first call (``_session``); a database that cannot answer is a JSON 503,
+    not an error page."""
     try:
         return _session(request, site_key)
     except DatabaseError:
