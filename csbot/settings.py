@@ -183,7 +183,7 @@ CSBOT_SERVE_STATIC = env.bool("CSBOT_SERVE_STATIC", default=True)
 # --- Email (offline-message replies) ----------------------------------------------------------
 EMAIL_BACKEND = env.str("CSBOT_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("CSBOT_EMAIL_HOST", "localhost")
-EMAIL_PORT = env.int("CSBOT_EMAIL_PORT", 25, minimum=1)
+EMAIL_PORT = env.int("CSBOT_EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env.str("CSBOT_EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env.str("CSBOT_EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env.bool("CSBOT_EMAIL_USE_TLS", default=False)

@@ -74,6 +74,7 @@ def test_database_and_redis_urls_select_the_production_parts(tmp_path):
         ("CSBOT_LLM_TOTAL_TIMEOUT", "inf"),
         ("REDIS_URL", "redis://127.0.0.1:6379/abc"),
         ("CSBOT_EMBEDDINGS", "gateway"),
+        ("CSBOT_EMAIL_PORT", "70000"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, name, value):
@@ -120,6 +121,8 @@ def test_env_list_and_bounds():
     assert env.list("HOSTS") == ["a.example", "b.example"]
     with pytest.raises(ImproperlyConfigured, match="N must be at least 5"):
         env.int("N", 10, minimum=5)
+    with pytest.raises(ImproperlyConfigured, match="N must be at most 2"):
+        env.int("N", 1, maximum=2)
 
 
 @pytest.mark.django_db

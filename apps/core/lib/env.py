@@ -40,7 +40,9 @@ class Env:
             f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}"
         )
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def int(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         raw = self._environ.get(name)
         if raw is None or not raw.strip():
             return default
@@ -50,6 +52,8 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be an integer; got {raw!r}") from None
         if minimum is not None and value < minimum:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}")
+        if maximum is not None and value > maximum:
+            raise ImproperlyConfigured(f"{name} must be at most {maximum}; got {value}")
         return value
 
     def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
