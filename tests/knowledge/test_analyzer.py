@@ -39,6 +39,14 @@ def test_removing_a_dictionary_word_restores_the_default_cut() -> None:
 def test_protected_pattern_is_one_exact_term_plus_its_parts() -> None:
     analyzer = Analyzer(Tuning(version=1, patterns=(r"[A-Z]{2}-\d{4}",)))
     assert analyzer.terms("LM-2041多少钱") == ["lm2041", "lm", "2041", "多少", "钱"]
+    # The parts say which code they belong to: a question weighs them only without it.
+    assert [t.part_of for t in analyzer.tokens("LM-2041多少钱")] == [
+        None,
+        "lm2041",
+        "lm2041",
+        None,
+        None,
+    ]
 
 
 def test_protected_code_typed_without_its_hyphen_gives_the_same_term() -> None:

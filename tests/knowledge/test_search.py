@@ -243,6 +243,31 @@ def test_protected_pattern_matches_a_code_exactly_and_first(collection: Collecti
         assert all(other.confidence < best.confidence for other in others)
 
 
+def test_a_protected_code_counts_once_against_what_the_question_asks(
+    collection: Collection,
+) -> None:
+    # Whole and parts (lm3307, lm, 3307) used to weigh the code three times over, so any entry
+    # naming the product outranked the one about the visitor's problem.
+    faq_create(
+        collection=collection,
+        question="How do I assemble the LM-3307 floor lamp?",
+        answer="Screw the three LM-3307 pole sections together.",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    faq_create(
+        collection=collection,
+        question="My lamp stopped working",
+        answer="Lamps have a 2-year warranty: send us a photo of the fault.",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    tuning_save(obj=ProtectedPattern(name="product code", pattern=r"[A-Z]{2}-\d{4}"))
+    assert _titles("The LM-3307 stopped working", [collection])[0] == "My lamp stopped working"
+    # Typed apart, the parts are all the question has of the code: they still find it.
+    assert _titles("LM 3307", [collection]) == ["How do I assemble the LM-3307 floor lamp?"]
+
+
 def test_new_pattern_reanalyses_existing_passages(collection: Collection) -> None:
     article_create(
         collection=collection,

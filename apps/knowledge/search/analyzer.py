@@ -60,6 +60,8 @@ class Token:
 
     term: str
     surface: str
+    # For the parts of a protected token (lm, 2041 of LM-2041): the whole token's term.
+    part_of: str | None = None
 
 
 @dataclass
@@ -175,9 +177,10 @@ class Analyzer:
                 continue
             out.extend(self._words(text[start : match.start()]))
             surface = match.group()
-            out.append(Token(protected_term(surface), surface))
+            whole = protected_term(surface)
+            out.append(Token(whole, surface))
             # The parts keep a code findable when it is typed another way (LM 2041).
-            out.extend(self._words(surface))
+            out.extend(Token(t.term, t.surface, whole) for t in self._words(surface))
             start = match.end()
         out.extend(self._words(text[start:]))
         return out

@@ -212,14 +212,20 @@ def _query_terms(
     """The question's terms, weighted by idf and their saturated count; unknown terms kept,
     unmatched."""
     doc_count = sum(i.lexical.doc_count for i in indexes)
+    tokens = analyzer.tokens(query)
+    dfs = {t.term: sum(i.lexical.term_df(t.term) for i in indexes) for t in tokens}
     counts: Counter[str] = Counter()
     surfaces: dict[str, str] = {}
-    for token in analyzer.tokens(query):
+    for token in tokens:
+        if token.part_of is not None and dfs.get(token.part_of):
+            # The code matched whole: its parts would count it two or three times over and
+            # let "LM-3307" outweigh what the question asks about it ("is broken").
+            continue
         counts[token.term] += 1
         surfaces.setdefault(token.term, token.surface)
     out = []
     for term, count in counts.items():
-        df = sum(i.lexical.term_df(term) for i in indexes)
+        df = dfs[term]
         weight = idf(doc_count, df) * (
             FUNCTION_WORD_WEIGHT if surfaces[term] in FUNCTION_WORDS else 1
         )
