@@ -18,6 +18,7 @@ from apps.bot.models import AnswerAudit
 from apps.bot.texts import text_for
 from apps.bot.trace import Ask, Trace
 from apps.chat.events import Citation
+from apps.handoff.details import HandoffDetail
 from apps.knowledge.selectors import Hit
 
 Kind = AnswerAudit.Decision
@@ -84,7 +85,7 @@ def abstain_reply(ask: Ask, trace: Trace, reason: str) -> AnswerFinal:
     if ask.may_hand_off and ask.abstain_limit and in_a_row >= ask.abstain_limit:
         # handoff's taxonomy: one miss is missing knowledge, a run of them a repeated failure.
         trace.handoff = "missing_knowledge" if in_a_row == 1 else "repeated_failure"
-        trace.handoff_detail = f"{in_a_row} question(s) in a row without a grounded answer"
+        trace.handoff_detail = HandoffDetail("unanswered", {"count": in_a_row})
         return AnswerFinal(text=text_for("abstain_handoff", trace.language))
     return AnswerFinal(text=text_for("abstain", trace.language))
 
@@ -96,7 +97,9 @@ def refuse_reply(ask: Ask, trace: Trace, reason: str, term: TermHit | None) -> A
     hand_off = term.term.action == "handoff" if term is not None else True
     if hand_off and ask.may_hand_off:
         trace.handoff = "content_filter"
-        trace.handoff_detail = f"{reason}: {term.term.category}" if term else reason
+        trace.handoff_detail = HandoffDetail(
+            reason, {"category": term.term.category} if term else {}
+        )
         return AnswerFinal(text=text_for("refuse_handoff", trace.language))
     return AnswerFinal(text=text_for("refuse", trace.language))
 
@@ -106,7 +109,7 @@ def unavailable_reply(ask: Ask, trace: Trace) -> AnswerFinal:
     trace.decision, trace.reason = Kind.FAIL, "model_failed"
     if ask.may_hand_off:
         trace.handoff = "model_unavailable"
-        trace.handoff_detail = trace.outcome or "failed"
+        trace.handoff_detail = HandoffDetail("model_failed", {"outcome": trace.outcome or "failed"})
         return AnswerFinal(text=text_for("unavailable", trace.language))
     return AnswerFinal(text=text_for("abstain", trace.language))
 
@@ -115,5 +118,5 @@ def handover_reply(trace: Trace) -> AnswerFinal:
     """The visitor said yes to the offer of a person."""
     trace.decision, trace.reason = Kind.HANDOFF, "accepted_offer"
     trace.handoff = "customer_request"
-    trace.handoff_detail = "accepted the bot's offer of a human"
+    trace.handoff_detail = HandoffDetail("accepted_offer")
     return AnswerFinal(text=text_for("handover", trace.language))

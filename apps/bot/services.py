@@ -28,6 +28,7 @@ from apps.bot.answer import AnswerDelta, Answerer, AnswerFinal, AnswerReset, Ans
 from apps.chat import events
 from apps.chat.models import Conversation, Message
 from apps.chat.services import ConversationStatusChanged, message_create, message_finish
+from apps.handoff.details import HandoffDetail
 from apps.handoff.models import Ticket
 from apps.handoff.services import handoff_request
 from apps.llm.loopbound import LoopBound
@@ -406,7 +407,7 @@ def replies_recover(*, conversation_id: int | None = None, limit: int = 100) -> 
             handoff_request(
                 conversation_id=message.conversation_id,
                 reason=Ticket.Reason.INTERRUPTED,
-                detail="the answer stopped mid-stream: the worker writing it went away",
+                detail=HandoffDetail("worker_lost"),
                 by="system",
             )
         logger.warning(

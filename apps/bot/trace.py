@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from apps.bot.guard import Hit as TermHit
 from apps.bot.memory import Turn
 from apps.bot.models import BotSettings
+from apps.handoff.details import HandoffDetail
 
 
 @dataclass(frozen=True)
@@ -72,4 +73,4 @@ class Trace:
     guard: list[GuardVerdict] = field(default_factory=list)
     # A Ticket.Reason to hand over with once the reply is stored, or "".
     handoff: str = ""
-    handoff_detail: str = ""
+    handoff_detail: HandoffDetail | None = None

@@ -30,6 +30,7 @@ from apps.chat.tokens import visitor_token_read
 from apps.core.consumers import JsonConsumer
 from apps.core.lib.jsontext import json_parse
 from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
+from apps.handoff.details import HandoffDetail
 from apps.handoff.models import Ticket
 from apps.handoff.services import (
     handoff_request,
@@ -306,7 +307,7 @@ class VisitorChatConsumer(JsonConsumer):
         outcome = await database_sync_to_async(handoff_request)(
             conversation_id=self.conversation_id,
             reason=Ticket.Reason.CUSTOMER_REQUEST,
-            detail="asked in the widget",
+            detail=HandoffDetail("widget_button"),
             by="visitor",
         )
         await self.send_json({"type": "handoff.ack", "state": outcome.state})

@@ -202,6 +202,10 @@ class Ticket(models.Model):
     )
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
     detail = models.CharField(_("detail"), max_length=500, blank=True)
+    # The detail as a code and its values (apps/handoff/details.py): the console words it in
+    # the agent's language.
+    detail_code = models.CharField(max_length=32, blank=True, editable=False)
+    detail_values = models.JSONField(default=dict, blank=True, editable=False)
     channel = models.CharField(
         _("channel"), max_length=10, choices=Channel.choices, default=Channel.CHAT
     )

@@ -43,6 +43,8 @@ class TicketPayload(TypedDict):
     priority: str
     reason: str
     detail: str
+    detail_code: str
+    detail_values: dict[str, Any]
     channel: str
     team: Person | None
     assignee: Person | None
@@ -259,6 +261,8 @@ def ticket_payload(ticket: Ticket) -> TicketPayload:
         "priority": ticket.priority,
         "reason": ticket.reason,
         "detail": ticket.detail,
+        "detail_code": ticket.detail_code,
+        "detail_values": ticket.detail_values,
         "channel": ticket.channel,
         "team": None if ticket.team is None else {"id": ticket.team.pk, "name": ticket.team.name},
         "assignee": _person(ticket.assignee),

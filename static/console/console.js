@@ -17,6 +17,20 @@
     model_unavailable: gettext("Model unavailable"),
     interrupted: gettext("Answer cut off"),
   };
+  // What more there is to say than the reason, by code (apps/handoff/details.py: the same
+  // wording in English); tickets from before the codes carry only their English text.
+  var DETAILS = {
+    widget_button: gettext("asked in the widget"),
+    keyword: gettext("keyword: %(phrase)s"),
+    left_message: gettext("left a message"),
+    unanswered: gettext("%(count)s question(s) in a row without a grounded answer"),
+    guard_input: gettext("the guard stopped the question: %(category)s"),
+    guard_output: gettext("the guard stopped the answer: %(category)s"),
+    provider_filter: gettext("the provider's content filter refused the answer"),
+    model_failed: gettext("no model could answer: %(outcome)s"),
+    accepted_offer: gettext("accepted the bot's offer of a human"),
+    worker_lost: gettext("the answer stopped mid-stream: the worker writing it went away"),
+  };
   var TICKET_STATUSES = {
     new: pgettext("ticket status", "new"),
     open: pgettext("ticket status", "open"),
@@ -299,6 +313,11 @@
     return ticket.visitor_name || interpolate(gettext("Visitor %(tag)s"), { tag: ticket.visitor_tag }, true);
   }
 
+  function detailText(fields) {
+    var wording = DETAILS[fields.detail_code];
+    return wording ? interpolate(wording, fields.detail_values || {}, true) : fields.detail;
+  }
+
   function ticketOfConversation(conversationId) {
     var found = null;
     state.tickets.forEach(function (t) { if (t.conversation_id === conversationId) found = t; });
@@ -525,7 +544,7 @@
     var t = d.ticket;
     $("ticket-title").textContent = "#" + t.id + " · " + visitorName(t);
     var sub = [REASONS[t.reason] || t.reason];
-    if (t.detail) sub.push(t.detail);
+    if (t.detail) sub.push(detailText(t));
     sub.push(t.team ? t.team.name : gettext("no team"));
     sub.push(t.assignee ? interpolate(gettext("with %(name)s"), { name: t.assignee.name }, true) : gettext("unassigned"));
     $("ticket-sub").textContent = sub.join(" · ");
@@ -642,7 +661,7 @@
       var li = el("li", "", HISTORY[e.kind] || e.kind.replace("handoff.", "").replace(/_/g, " "));
       var extra = [];
       if (e.data.reason) extra.push(REASONS[e.data.reason] || e.data.reason);
-      if (e.data.detail) extra.push(e.data.detail);
+      if (e.data.detail) extra.push(detailText(e.data));
       if (e.data.via) extra.push(VIA[e.data.via] || e.data.via.replace(/_/g, " "));
       if (e.actor) extra.push(interpolate(gettext("by %(name)s"), { name: e.actor.name }, true));
       else if (e.data.by) extra.push(interpolate(gettext("by %(name)s"), { name: ACTORS[e.data.by] || e.data.by }, true));

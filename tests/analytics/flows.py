@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from apps.bot.services import reply_run
 from apps.chat.models import Conversation, Message, Visitor
 from apps.chat.services import conversation_open, message_create_from_visitor
+from apps.handoff.details import HandoffDetail
 from apps.handoff.models import Ticket
 from apps.handoff.services import (
     handoff_request,
@@ -63,7 +64,7 @@ def ask_for_a_human(visitor: Visitor) -> Ticket | None:
     outcome = handoff_request(
         conversation_id=conversation.pk,
         reason=Ticket.Reason.CUSTOMER_REQUEST,
-        detail="asked in the widget",
+        detail=HandoffDetail("widget_button"),
         by="visitor",
     )
     return Ticket.objects.get(pk=outcome.ticket_id) if outcome.ticket_id else None

@@ -47,13 +47,22 @@ def console(browser, live_app, demo_site):
     assert errors == []
 
 
-def test_the_console_scripts_speak_the_agents_language(browser, live_app, demo_site):
+def test_the_console_scripts_speak_the_agents_language(page, browser, live_app, demo_site):
     mei = agent_create("mei", team=Team.objects.create(site=demo_site, name="客服组"))
-    context, page, errors = console_open(browser, live_app, mei, locale="zh-CN")
+    context, console, errors = console_open(browser, live_app, mei, locale="zh-CN")
 
     # Set by console.js once the socket opens: the script's own strings, from the catalog.
-    expect(page.locator("#connection")).to_have_text("已连接")
-    expect(page).to_have_title("坐席工作台 · csbot")
+    expect(console.locator("#connection")).to_have_text("已连接")
+    expect(console).to_have_title("坐席工作台 · csbot")
+
+    # The ticket says why it came in the agent's language, not as stored ("keyword: 转人工").
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "转人工")
+    expect(console.locator("#ticket-list li").first).to_contain_text("要求人工")
+    console.keyboard.press("j")
+    expect(console.locator("#ticket-sub")).to_contain_text("关键词：转人工")
+    expect(console.locator("#history")).to_contain_text("关键词：转人工")
     context.close()
     assert errors == []
 

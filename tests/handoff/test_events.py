@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 from apps.chat.events import conversation_group
 from apps.chat.models import Conversation
 from apps.chat.services import conversation_next, conversation_open
+from apps.handoff.details import HandoffDetail
 from apps.handoff.events import site_group, team_group
 from apps.handoff.models import Ticket
 from apps.handoff.services import handoff_request, ticket_claim, ticket_note_add
@@ -41,7 +42,9 @@ async def test_handoff_ticket_event(english, conversation, agent, team):
     await database_sync_to_async(agent_session_open)(user=agent, channel_name="test.mei")
     channel = await listening(team_group(team.pk))
     outcome = await database_sync_to_async(handoff_request)(
-        conversation_id=conversation.pk, reason="missing_knowledge", detail="no passage"
+        conversation_id=conversation.pk,
+        reason="missing_knowledge",
+        detail=HandoffDetail("unanswered", {"count": 1}),
     )
     ticket = await Ticket.objects.aget(pk=outcome.ticket_id)
     assert await heard(channel, "handoff.ticket") == {
@@ -54,7 +57,9 @@ async def test_handoff_ticket_event(english, conversation, agent, team):
             "status": "new",
             "priority": "normal",
             "reason": "missing_knowledge",
-            "detail": "no passage",
+            "detail": "1 question(s) in a row without a grounded answer",
+            "detail_code": "unanswered",
+            "detail_values": {"count": 1},
             "channel": "chat",
             "team": {"id": team.pk, "name": "Support"},
             "assignee": None,

@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from apps.bot.services import replies_wait
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.services import conversation_next, conversation_open
+from apps.handoff.details import HandoffDetail
 from apps.handoff.models import AgentProfile, HandoffSettings, Ticket
 from apps.handoff.services import handoff_request
 from tests.handoff.sockets import (
@@ -69,6 +70,8 @@ async def test_the_widget_button_queues_the_conversation_and_the_console_hears_o
     assert event.data == {
         "reason": "customer_request",
         "detail": "asked in the widget",
+        "detail_code": "widget_button",
+        "detail_values": {},
         "by": "visitor",
         "ticket": ticket["id"],
     }
@@ -88,6 +91,7 @@ async def test_asking_for_a_human_in_words_hands_over_instead_of_answering(
     assert system_texts(frames) == ["正在为您转接人工客服，请稍候。"]
     ticket = (await frame_of(console, "ticket"))["ticket"]
     assert (ticket["subject"], ticket["detail"]) == ("转人工", "keyword: 转人工")
+    assert (ticket["detail_code"], ticket["detail_values"]) == ("keyword", {"phrase": "转人工"})
     await replies_wait()
     assert not await Message.objects.filter(author_kind="bot").aexists()
     await widget.disconnect()
@@ -114,15 +118,16 @@ async def test_the_pipeline_hands_over_with_its_reason(english, visitor, agent):
     outcome = await database_sync_to_async(handoff_request)(
         conversation_id=ready["conversation"]["id"],
         reason="missing_knowledge",
-        detail="no passage above the threshold",
+        detail=HandoffDetail("unanswered", {"count": 1}),
     )
     assert outcome.state == "waiting"
     frames = await frames_until(widget, "conversation.status")
     assert status_frame(frames)["reason"] == "missing_knowledge"
     ticket = (await frame_of(console, "ticket"))["ticket"]
-    assert (ticket["reason"], ticket["detail"]) == (
+    assert (ticket["reason"], ticket["detail"], ticket["detail_values"]) == (
         "missing_knowledge",
-        "no passage above the threshold",
+        "1 question(s) in a row without a grounded answer",
+        {"count": 1},
     )
     again = await database_sync_to_async(handoff_request)(
         conversation_id=ready["conversation"]["id"], reason="repeated_failure"

@@ -16,6 +16,7 @@ from apps.chat.services import (
     conversation_status_move,
     message_create_from_visitor,
 )
+from apps.handoff.details import HandoffDetail, detail_fields
 from apps.handoff.models import HandoffSettings, Team, Ticket
 from apps.handoff.selectors import (
     handoff_availability,
@@ -55,7 +56,7 @@ def _ticket_for_handoff(
     *,
     conversation: Conversation,
     reason: str,
-    detail: str,
+    detail: HandoffDetail | None,
     channel: str,
     policy: HandoffSettings,
     team: Team | None,
@@ -80,7 +81,7 @@ def _ticket_for_handoff(
                 conversation=conversation,
                 visitor=conversation.visitor,
                 reason=reason,
-                detail=detail[:500],
+                **detail_fields(detail),
                 channel=channel,
                 priority=priority,
                 team=team,
@@ -104,7 +105,7 @@ def _ticket_for_handoff(
 
 
 def handoff_request(
-    *, conversation_id: int, reason: str, detail: str = "", by: str = "bot"
+    *, conversation_id: int, reason: str, detail: HandoffDetail | None = None, by: str = "bot"
 ) -> HandoffOutcome:
     """Hand a conversation the bot holds to humans, or tell the visitor nobody can take it now.
 
@@ -128,7 +129,7 @@ def handoff_request(
                 conversation,
                 "handoff.unavailable",
                 reason=reason,
-                detail=detail,
+                **detail_fields(detail),
                 by=by,
                 why=availability.reason,
             )
@@ -154,7 +155,12 @@ def handoff_request(
             team=team,
         )
         record(
-            conversation, "handoff.requested", reason=reason, detail=detail, by=by, ticket=ticket.pk
+            conversation,
+            "handoff.requested",
+            reason=reason,
+            **detail_fields(detail),
+            by=by,
+            ticket=ticket.pk,
         )
         announce(conversation, "waiting")
         publish_status(conversation_id, Status.WAITING, reason)
@@ -182,7 +188,7 @@ def handoff_triggers_check(*, conversation: Conversation, text: str) -> HandoffO
     return handoff_request(
         conversation_id=conversation.pk,
         reason=match.reason,
-        detail=f"keyword: {match.phrase}",
+        detail=HandoffDetail("keyword", {"phrase": match.phrase}),
         by="visitor",
     )
 
@@ -257,7 +263,7 @@ def ticket_leave_message(
         ticket, created = _ticket_for_handoff(
             conversation=conversation,
             reason=reason if reason in Ticket.Reason.values else Ticket.Reason.CUSTOMER_REQUEST,
-            detail="left a message",
+            detail=HandoffDetail("left_message"),
             channel=Ticket.Channel.MESSAGE,
             policy=policy,
             team=team_for_new_ticket(site=conversation.site, policy=policy),
