@@ -83,9 +83,14 @@
     seenTickets: new Set(),
     // Tickets this console asked to claim: their assignment is no news to announce.
     claiming: new Set(),
-    // Text of replies and notes sent but not yet confirmed, by ref.
+    // Replies and notes sent but not yet confirmed, by ref: {ticketId, text, mode}.
     unsent: new Map(),
+    // The ticket in the address (#ticket-12) when the page loaded: opened once the queue is in.
+    restoreId: null,
   };
+  var DRAFTS_KEY = "csbot.console.drafts";
+  var FILTER_KEY = "csbot.console.filter";
+  var TICKET_HASH = /^#ticket-(\d+)$/;
 
   var $ = function (id) { return document.getElementById(id); };
 
@@ -233,6 +238,8 @@
     renderQueue();
     renderAgents();
     if (state.selectedId !== null) send({ type: "ticket.open", ticket_id: state.selectedId });
+    else if (state.restoreId !== null && state.tickets.has(state.restoreId)) select(state.restoreId);
+    state.restoreId = null;
   }
 
   function upsertTicket(ticket, live) {
@@ -261,6 +268,7 @@
 
   function removeTicket(ticketId) {
     state.tickets.delete(ticketId);
+    draftSave(ticketId, null);
     if (state.selectedId === ticketId) closeDetail();
     renderQueue();
   }
@@ -392,7 +400,7 @@
     pendingRefs.delete(frame.ref);
     var unsent = state.unsent.get(frame.ref);
     state.unsent.delete(frame.ref);
-    if (unsent && !$("composer-text").value) $("composer-text").value = unsent;
+    if (unsent) putBack(unsent);
     if (frame.action === "assist.request") $("composer-hint").textContent = "";
     toast(frame.message, true);
   }
@@ -507,13 +515,19 @@
   function select(ticketId) {
     if (state.selectedId === ticketId) return;
     stopTyping();
+    draftKeep();
     state.selectedId = ticketId;
     state.detail = null;
+    draftRestore(ticketId);
+    history.replaceState(null, "", "#ticket-" + ticketId);
     send({ type: "ticket.open", ticket_id: ticketId });
     renderQueue();
   }
 
   function closeDetail() {
+    draftKeep();
+    draftRestore(null);
+    history.replaceState(null, "", window.location.pathname + window.location.search);
     state.selectedId = null;
     state.detail = null;
     $("ticket-view").hidden = true;
@@ -693,7 +707,54 @@
     var ref = send({ type: type, ticket_id: ticketId, text: text });
     if (ref) {
       $("composer-text").value = "";
-      state.unsent.set(ref, text);
+      draftSave(ticketId, null);
+      state.unsent.set(ref, { ticketId: ticketId, text: text, mode: state.mode });
+    }
+  }
+
+  /* ---------- drafts: one per ticket, kept in this tab across reloads ---------- */
+
+  // One shared box would carry what was typed for one visitor to the next ticket opened.
+  function draftsLoad() {
+    return storageGet(DRAFTS_KEY) || {};
+  }
+
+  function draftSave(ticketId, draft) {
+    var drafts = draftsLoad();
+    if (draft && draft.text) drafts[ticketId] = draft;
+    else delete drafts[ticketId];
+    storageSet(DRAFTS_KEY, drafts);
+  }
+
+  // This tab's drafts and queue tab, in sessionStorage. Without storage (off, full) they
+  // last until the page reloads.
+  function storageGet(key) {
+    try { return JSON.parse(window.sessionStorage.getItem(key)); } catch (e) { return null; }
+  }
+
+  function storageSet(key, value) {
+    try { window.sessionStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* see above */ }
+  }
+
+  function draftKeep() {
+    if (state.selectedId !== null) draftSave(state.selectedId, { text: $("composer-text").value, mode: state.mode });
+  }
+
+  function draftRestore(ticketId) {
+    var draft = ticketId === null ? null : draftsLoad()[ticketId];
+    setMode(draft ? draft.mode : "reply");
+    $("composer-text").value = draft ? draft.text : "";
+  }
+
+  // A send the server refused goes back where it was typed, never into another ticket's box.
+  function putBack(unsent) {
+    if (unsent.ticketId === state.selectedId) {
+      if ($("composer-text").value) return;
+      setMode(unsent.mode);
+      $("composer-text").value = unsent.text;
+      draftKeep();
+    } else if (!draftsLoad()[unsent.ticketId]) {
+      draftSave(unsent.ticketId, { text: unsent.text, mode: unsent.mode });
     }
   }
 
@@ -703,6 +764,7 @@
   }
 
   function onComposerInput() {
+    draftKeep();
     updateCanned();
     if (state.mode !== "reply") return;
     var now = Date.now();
@@ -762,6 +824,7 @@
     // Without a name "Hi {visitor}, …" reads "Hi, …" rather than greeting a placeholder.
     var text = visitor ? choice.text.split("{visitor}").join(visitor) : choice.text.replace(/ ?\{visitor\}/g, "");
     $("composer-text").value = text.split("{agent}").join(state.me.name);
+    draftKeep();
     $("canned-menu").hidden = true;
     state.cannedChoices = [];
     $("composer-text").focus();
@@ -942,6 +1005,7 @@
 
   function setFilter(filter) {
     state.filter = filter;
+    storageSet(FILTER_KEY, filter);
     renderQueue();
   }
 
@@ -967,11 +1031,19 @@
     $("suggestion-use").addEventListener("click", function () {
       setMode("reply");
       $("composer-text").value = $("suggestion-text").textContent;
+      draftKeep();
       $("suggestion").hidden = true;
       $("composer-text").focus();
     });
     $("suggestion-dismiss").addEventListener("click", function () { $("suggestion").hidden = true; });
     $("help-open").addEventListener("click", function () { $("help-dialog").showModal(); });
+    $("language").addEventListener("change", function (event) {
+      // The open ticket, drafts and tab come back after the reload (the address and this tab's
+      // storage); the server never sees the address's #ticket- part unless it is sent along.
+      draftKeep();
+      event.target.form.elements.next.value = window.location.pathname + window.location.hash;
+      event.target.form.submit();
+    });
     $("availability").addEventListener("change", function (event) {
       send({ type: "presence.set", availability: event.target.value });
     });
@@ -989,6 +1061,10 @@
     setInterval(function () { renderQueue(); if (state.detail) { renderDetailHead(); renderFields(); } }, 30000);
     setupNotifications();
     setMode("reply");
+    var filter = storageGet(FILTER_KEY);
+    if (document.querySelector('.tabs [data-filter="' + filter + '"]')) state.filter = filter;
+    var linked = TICKET_HASH.exec(window.location.hash);
+    if (linked) state.restoreId = Number(linked[1]);
     connect();
   }
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from apps.handoff.models import Team
+from apps.chat.services import conversation_open, message_create, visitor_create
+from apps.handoff.models import Team, Ticket
+from apps.handoff.services import handoff_request, ticket_claim
 from tests.browser.conftest import _loopback_only
 from tests.conftest import agent_create
 from tests.handoff.sockets import session_cookie
@@ -63,6 +65,11 @@ def test_the_console_scripts_speak_the_agents_language(page, browser, live_app, 
     console.keyboard.press("j")
     expect(console.locator("#ticket-sub")).to_contain_text("关键词：转人工")
     expect(console.locator("#history")).to_contain_text("关键词：转人工")
+
+    # The switch in the top bar overrides the browser's preference, and the ticket stays open.
+    console.locator("#language").select_option("en")
+    expect(console.locator("#connection")).to_have_text("Live")
+    expect(console.locator("#ticket-sub")).to_contain_text("keyword: 转人工")
     context.close()
     assert errors == []
 
@@ -110,3 +117,50 @@ def test_an_agent_takes_over_from_the_bot_replies_and_hands_back(page, console, 
     expect(console.locator("#transcript .msg.bot").last).to_contain_text(
         "Returns are free for 30 days."
     )
+
+
+def claimed_ticket(live_app, site, agent, question: str) -> Ticket:
+    """A visitor's question handed to ``agent``, claimed: it is in their "Mine" tab."""
+
+    def hand_over() -> int:
+        conversation = conversation_open(visitor=visitor_create(site=site))
+        message_create(conversation_id=conversation.pk, author_kind="visitor", text=question)
+        outcome = handoff_request(conversation_id=conversation.pk, reason="customer_request")
+        ticket_claim(ticket_id=outcome.ticket_id, agent=agent)
+        return outcome.ticket_id
+
+    return Ticket.objects.get(pk=live_app.call(hand_over))
+
+
+def test_a_draft_stays_with_its_ticket_and_survives_a_reload(console, live_app, demo_site):
+    mei = demo_site.teams.get().members.get()
+    # "Live" is the socket open; the ready frame lists her online, so a handoff can find her.
+    expect(console.locator("#agent-list")).to_contain_text("online")
+    wang = claimed_ticket(live_app, demo_site, mei, "Where is my refund?")
+    li = claimed_ticket(live_app, demo_site, mei, "Can I change my address?")
+    console.locator('.tabs [data-filter="mine"]').click()
+    box = console.locator("#composer-text")
+
+    console.locator(f'[data-ticket-id="{wang.pk}"]').click()
+    expect(console.locator("#transcript")).to_contain_text("Where is my refund?")
+    box.fill("Your refund of ¥299 is approved, Mr Wang.")
+    console.locator(f'[data-ticket-id="{li.pk}"]').click()
+    expect(console.locator("#transcript")).to_contain_text("Can I change my address?")
+    # Another visitor's reply must not sit ready to send to this one.
+    expect(box).to_have_value("")
+    box.fill("Yes: which address?")
+
+    console.locator(f'[data-ticket-id="{wang.pk}"]').click()
+    expect(box).to_have_value("Your refund of ¥299 is approved, Mr Wang.")
+    # The address names the open ticket: a reload comes back to it, draft and all.
+    console.reload()
+    expect(console.locator("#transcript")).to_contain_text("Where is my refund?")
+    expect(box).to_have_value("Your refund of ¥299 is approved, Mr Wang.")
+    console.locator(f'[data-ticket-id="{li.pk}"]').click()
+    expect(box).to_have_value("Yes: which address?")
+    expect(console.locator("#transcript")).to_contain_text("Can I change my address?")
+    box.press("Enter")
+    expect(console.locator("#transcript .msg.agent")).to_contain_text("Yes: which address?")
+    console.locator(f'[data-ticket-id="{wang.pk}"]').click()
+    console.locator(f'[data-ticket-id="{li.pk}"]').click()
+    expect(box).to_have_value("")
