@@ -217,6 +217,7 @@ class AnswerAudit(models.Model):
         REFUSE = "refuse", _("refused (guard)")
         FAIL = "fail", _("no model could answer")
         HANDOFF = "handoff", _("handed to a person on request")
+        DECLINED = "declined", _("the visitor declined a person")
 
     conversation = models.ForeignKey(
         "chat.Conversation", on_delete=models.CASCADE, related_name="answer_audits"

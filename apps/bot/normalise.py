@@ -38,7 +38,15 @@ _AFFIRMATIVE = re.compile(
     r"是|是的|好|好的|好啊|嗯|嗯嗯|可以|要|需要|行|麻烦了|麻烦你了)$",
     re.IGNORECASE,
 )
+# "No thanks" / "不用了，谢谢" after the offer of a person: the visitor carries on with the bot.
+_DECLINE = re.compile(
+    r"^(?:no|nope|nah|no thanks|no thank you|not now|no need|not needed|i'm fine|i'm good|"
+    r"不|不用|不用了|不要|不要了|不需要|不需要了|不必|不必了|算了|没事|没事了|不了)"
+    r"(?: ?(?:thanks|thank you|谢谢|谢谢你|谢谢啦|谢啦))?$",
+    re.IGNORECASE,
+)
 _TRAILING = re.compile(r"[\s\W_]+$")
+_PUNCTUATION = re.compile(r"[^\w']+")
 
 
 def language_detect(text: str, *, fallback: str) -> str:
@@ -66,6 +74,12 @@ def cache_form(text: str) -> str:
 def is_affirmative(text: str) -> bool:
     """A bare "yes" / "好的": an answer to the bot's offer, not a question."""
     return bool(_AFFIRMATIVE.match(cache_form(text)))
+
+
+def is_decline(text: str) -> bool:
+    """A bare "no thanks" / "不用了，谢谢": a refusal of the bot's offer, not a question."""
+    words = " ".join(_PUNCTUATION.sub(" ", cache_form(text)).split())
+    return bool(_DECLINE.match(words))
 
 
 def is_follow_up(text: str, language: str) -> bool:

@@ -114,6 +114,12 @@ def unavailable_reply(ask: Ask, trace: Trace) -> AnswerFinal:
     return AnswerFinal(text=text_for("abstain", trace.language))
 
 
+def declined_reply(trace: Trace) -> AnswerFinal:
+    """The visitor said no to the offer of a person: carry on, nothing handed over."""
+    trace.decision, trace.reason = Kind.DECLINED, "declined_offer"
+    return AnswerFinal(text=text_for("declined", trace.language))
+
+
 def handover_reply(trace: Trace) -> AnswerFinal:
     """The visitor said yes to the offer of a person."""
     trace.decision, trace.reason = Kind.HANDOFF, "accepted_offer"

@@ -27,6 +27,7 @@ from apps.bot.normalise import (
     Standalone,
     cache_form,
     is_affirmative,
+    is_decline,
     is_follow_up,
     is_short,
     language_detect,
@@ -76,8 +77,12 @@ async def _prepare(ask: Ask) -> _Prepared:
 async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
     """Answer ``ask.question``; the last event is the one ``AnswerFinal``."""
     trace.language = _language(ask)
-    if ask.may_hand_off and _accepts_offer(ask):
+    if _offered_a_person(ask) and ask.may_hand_off and is_affirmative(ask.question):
         yield replies.handover_reply(trace)
+        return
+    if _offered_a_person(ask) and is_decline(ask.question):
+        # Searched, "no thanks" would be one more question the bot cannot answer: a handoff.
+        yield replies.declined_reply(trace)
         return
     prepared = await _prepare(ask)
     trace.kb_version = prepared.kb_version
@@ -189,9 +194,9 @@ def _language(ask: Ask) -> str:
     return language_detect(ask.question, fallback=earlier)
 
 
-def _accepts_offer(ask: Ask) -> bool:
-    """A "yes" right after the bot offered a human."""
-    return ask.previous_decision == AnswerAudit.Decision.ABSTAIN and is_affirmative(ask.question)
+def _offered_a_person(ask: Ask) -> bool:
+    """The bot's last answer said it did not know and offered a person."""
+    return ask.previous_decision == AnswerAudit.Decision.ABSTAIN
 
 
 def _search(question: str, collection_ids: Sequence[int]) -> list[Hit]:

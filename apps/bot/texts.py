@@ -32,6 +32,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         ENGLISH: "All right, I'm passing you to a colleague.",
         CHINESE: "好的，正在为您转接人工客服。",
     },
+    "declined": {
+        ENGLISH: "All right. Is there anything else I can help you with?",
+        CHINESE: "好的。还有什么可以帮您的吗？",
+    },
     "unavailable": {
         ENGLISH: "Sorry, I can't answer right now; I'm passing you to a colleague.",
         CHINESE: "抱歉，我现在暂时无法回答，正在为您转接人工客服。",

@@ -308,6 +308,34 @@ async def test_yes_to_the_offer_of_a_person_hands_over(help_centre, conversation
     assert event.data["reason"] == "customer_request"
 
 
+@pytest.mark.parametrize(
+    ("offer", "no"),
+    [("Do you sell garden furniture?", "no thanks"), ("你们卖沙发吗？", "不用了，谢谢")],
+)
+async def test_no_to_the_offer_of_a_person_carries_on_with_the_bot(
+    help_centre, conversation, offer, no
+):
+    await replied(conversation, offer)
+    declined = await replied(conversation, no)
+    # The next miss is the first of a new run: offered a person again, not handed over.
+    after = await replied(conversation, "Can I pay with bitcoin?")
+    audits = await database_sync_to_async(lambda: [_audit(declined), _audit(after)])()
+    assert [(a.decision, a.handoff) for a in audits] == [("declined", ""), ("abstain", "")]
+    language = "zh-hans" if offer.startswith("你") else "en"
+    reply = await database_sync_to_async(
+        lambda: Message.objects.get(
+            conversation=conversation, author_kind="bot", seq=declined.seq + 1
+        )
+    )()
+    assert reply.text == text_for("declined", language)
+    handed_over = await database_sync_to_async(
+        ConversationEvent.objects.filter(
+            conversation=conversation, kind__startswith="handoff."
+        ).exists
+    )()
+    assert not handed_over
+
+
 async def test_the_model_sees_recent_turns_within_the_memory_budget(
     help_centre, conversation, chain, provider, lenient
 ):

@@ -10,6 +10,7 @@ from apps.bot.memory import Turn, window
 from apps.bot.normalise import (
     cache_form,
     is_affirmative,
+    is_decline,
     is_follow_up,
     language_detect,
     rewrite_by_rules,
@@ -86,6 +87,20 @@ def test_a_bare_yes_is_affirmative(text):
 @pytest.mark.parametrize("text", ["yes, but how much is shipping?", "好的，运费多少？", "no"])
 def test_a_question_is_not_a_bare_yes(text):
     assert not is_affirmative(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["no", "No thanks!", "no, thank you", "nope", "不用了，谢谢", "不用", "算了"]
+)
+def test_a_bare_no_is_a_decline(text):
+    assert is_decline(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["no, but how much is shipping?", "不用了，运费多少？", "yes", "不锈钢"]
+)
+def test_a_question_is_not_a_bare_no(text):
+    assert not is_decline(text)
 
 
 def test_loose_citation_markers_are_normalised():
