@@ -53,16 +53,29 @@ def _client_ip(request: HttpRequest) -> str:
 @csrf_exempt
 @require_http_methods(["POST", "OPTIONS"])
 def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
-    """The widget's first call (``_session``); a database that cannot answer is a JSON 503,
-    not an error page."""
-    try:
-        return _session(request, site_key)
-    except DatabaseError:
-        logger.exception("database unavailable while starting a widget session")
-        return _error(503, "unavailable", "the chat cannot start right now; retry in a moment")
+    """The widget's first call, answered so that the page's script can read every answer.
+
+    Refusals carry CORS headers for the page's origin too: without them the browser hides a
+    403 or 404 behind a network error, and the widget on a page its site does not allow retried
+    for ever instead of saying why. They say nothing a plain HTTP client would not learn; only
+    an allowed origin gets a token (``_session``). A preflight carries nothing, so any origin
+    gets one. A database that cannot answer is a JSON 503, not an error page.
+    """
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        response: HttpResponse = HttpResponse(status=204)
+    else:
+        try:
+            response = _session(request, site_key, origin)
+        except DatabaseError:
+            logger.exception("database unavailable while starting a widget session")
+            response = _error(
+                503, "unavailable", "the chat cannot start right now; retry in a moment"
+            )
+    return _with_cors(response, origin) if origin else response
 
 
-def _session(request: HttpRequest, site_key: str) -> HttpResponse:
+def _session(request: HttpRequest, site_key: str, origin: str | None) -> HttpResponse:
     """Check the page's origin, then return the site's widget settings and a visitor token.
 
     A valid token in the body is returned as it is (the same visitor, the same history);
@@ -71,19 +84,16 @@ def _session(request: HttpRequest, site_key: str) -> HttpResponse:
     site = site_get_by_key(public_key=site_key)
     if site is None:
         return _error(404, "unknown_site", "no site has this key")
-    origin = request.headers.get("Origin")
     if not site_origin_allowed(site=site, origin=origin):
         return _error(403, "origin_not_allowed", "this page's origin is not allowed for the site")
-    if request.method == "OPTIONS":
-        return _with_cors(HttpResponse(status=204), origin)
     if len(request.body) > _MAX_BODY_BYTES:
-        return _with_cors(_error(413, "too_large", "the request body is too large"), origin)
+        return _error(413, "too_large", "the request body is too large")
     try:
         body = json_parse(request.body.decode() or "{}")
     except ValueError as exc:
-        return _with_cors(_error(400, "bad_json", f"the body is not valid JSON: {exc}"), origin)
+        return _error(400, "bad_json", f"the body is not valid JSON: {exc}")
     if not isinstance(body, dict):
-        return _with_cors(_error(400, "bad_json", "the body must be a JSON object"), origin)
+        return _error(400, "bad_json", "the body must be a JSON object")
 
     token = body.get("token") if isinstance(body.get("token"), str) else ""
     claim = visitor_token_read(token) if token else None
@@ -97,9 +107,7 @@ def _session(request: HttpRequest, site_key: str) -> HttpResponse:
             limit=settings.CSBOT_TOKENS_PER_MINUTE_PER_IP,
             window_seconds=60,
         ):
-            return _with_cors(
-                _error(429, "rate_limited", "too many new visitors from this address"), origin
-            )
+            return _error(429, "rate_limited", "too many new visitors from this address")
         language = body.get("language")
         if not isinstance(language, str) or not _LANGUAGE_TAG.fullmatch(language):
             language = ""  # what the browser's navigator.language would be, or nothing
@@ -108,22 +116,17 @@ def _session(request: HttpRequest, site_key: str) -> HttpResponse:
             visitor_public_id=str(visitor.public_id), site_key=site.public_key
         )
 
-    return _with_cors(
-        JsonResponse(
-            {
-                "token": token,
-                "visitor_id": str(visitor.public_id),
-                "site": {
-                    "name": site.name,
-                    "greeting": site_greeting(
-                        site=site, language=visitor_language(visitor=visitor)
-                    ),
-                    "theme_color": site.theme_color,
-                    "default_language": site.default_language,
-                    "open": site_is_open(site=site, at=timezone.now()),
-                },
-                "socket_path": f"/ws/chat/?site={site.public_key}",
-            }
-        ),
-        origin,
+    return JsonResponse(
+        {
+            "token": token,
+            "visitor_id": str(visitor.public_id),
+            "site": {
+                "name": site.name,
+                "greeting": site_greeting(site=site, language=visitor_language(visitor=visitor)),
+                "theme_color": site.theme_color,
+                "default_language": site.default_language,
+                "open": site_is_open(site=site, at=timezone.now()),
+            },
+            "socket_path": f"/ws/chat/?site={site.public_key}",
+        }
     )

@@ -506,7 +506,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
         mode: "cors",
         credentials: "omit",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ token: load("localStorage", "token") || "", language: navigator.language || "" }),
+        // The language asked for, so greetings and system lines match the widget's own labels.
+        body: JSON.stringify({ token: load("localStorage", "token") || "", language: askedLanguage() }),
       });
     } catch {
       retry(start);
@@ -1232,8 +1233,11 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     if (load("sessionStorage", "open") || wantOpen) open({ focus: wantOpen });
   };
 
+  // The site owner's data-lang, else the browser's preference.
+  const askedLanguage = () => script.getAttribute("data-lang") || navigator.language || "";
+
   const pickLanguage = (siteDefault) => {
-    const asked = (script.getAttribute("data-lang") || navigator.language || "").toLowerCase();
+    const asked = askedLanguage().toLowerCase();
     if (asked.startsWith("zh")) return "zh";
     if (asked.startsWith("en")) return "en";
     return siteDefault === "en" ? "en" : "zh";

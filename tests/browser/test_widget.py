@@ -32,9 +32,10 @@ def widget(page, selector: str):
     return page.locator(f"csbot-widget {selector}")
 
 
-def embed(live_app: LiveServer, site_key: str = "site_demo") -> str:
+def embed(live_app: LiveServer, site_key: str = "site_demo", *, lang: str = "") -> str:
     src = f"{live_app.url}/static/csbot/widget.js"
-    return f'<script src="{src}" data-site="{site_key}" async></script>'
+    forced = f' data-lang="{lang}"' if lang else ""
+    return f'<script src="{src}" data-site="{site_key}"{forced} async></script>'
 
 
 def send(page, text: str) -> None:
@@ -587,13 +588,29 @@ def test_theme_colour_comes_from_the_site_with_readable_text(
     assert widget(page, ".head").evaluate(colours) == [background, ink]
 
 
-def test_page_on_an_origin_the_site_does_not_allow_gets_no_widget(page, live_app, demo_site):
+def test_data_lang_sets_what_the_server_says_too(new_context, live_app, host_pages, demo_site):
+    # A site owner's data-lang="en" beats a Chinese browser: the labels and the greeting (and
+    # every system line) follow it, not navigator.language.
+    Site.objects.filter(pk=demo_site.pk).update(greeting="您好！", greeting_other="Hello there!")
+    page = new_context(locale="zh-CN").new_page()
+    html = f"<!doctype html><p>Shop</p>{embed(live_app, lang='en')}"
+    page.goto(host_pages.serve("/english", html))
+    page.get_by_role("button", name="Open chat").click()
+    expect(widget(page, ".msg.bot .bubble").first).to_have_text("Hello there!")
+
+
+def test_page_on_an_origin_the_site_does_not_allow_gets_no_widget(
+    page, live_app, host_pages, demo_site
+):
+    # Embedded on another origin, as on a real shop: the refusal must reach the script (CORS
+    # headers on the 403), or it looks like a network error and the widget retries for ever.
     Site.objects.filter(pk=demo_site.pk).update(allowed_origins="https://shop.example.com")
+    html = f"<!doctype html><p>Shop</p>{embed(live_app)}"
     with (
         page.expect_console_message(lambda message: "csbot:" in message.text) as warning,
         page.expect_response(re.compile(r"/api/widget/site_demo/session")) as response,
     ):
-        page.goto(live_app.url + "/")
+        page.goto(host_pages.serve("/not-allowed", html))
     assert response.value.status == 403
     assert "origin" in warning.value.text
     assert page.locator("csbot-widget").count() == 0
