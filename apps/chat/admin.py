@@ -3,11 +3,14 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
 from apps.chat.privacy import visitor_erase, visitor_export
+from apps.handoff.models import Ticket
 
 
 class MessageInline(admin.TabularInline):
@@ -93,9 +96,29 @@ class VisitorAdmin(admin.ModelAdmin):
         return response
 
     @admin.action(description=_("Erase the selected visitors and all their conversations"))
-    def erase_data(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+    def erase_data(self, request: HttpRequest, queryset) -> TemplateResponse | None:  # type: ignore[no-untyped-def]
+        """Ask first (it cannot be undone), with what would go; erase on the confirmation."""
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/chat/visitor/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Erase visitors"),
+                    "opts": self.model._meta,
+                    "visitors": list(queryset.select_related("site")),
+                    "conversations": Conversation.objects.filter(visitor__in=queryset).count(),
+                    "messages": Message.objects.filter(conversation__visitor__in=queryset).count(),
+                    "tickets": Ticket.objects.filter(visitor__in=queryset).count(),
+                    "open_tickets": Ticket.objects.filter(
+                        visitor__in=queryset, status__in=Ticket.ACTIVE
+                    ).count(),
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                },
+            )
         erased = 0
         for visitor in queryset:
             visitor_erase(visitor=visitor)
             erased += 1
         self.message_user(request, _("%(n)d visitor(s) erased.") % {"n": erased}, messages.SUCCESS)
+        return None

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from apps.analytics.services import RatingRejected, csat_record, feedback_record
 from apps.bot.services import replies_recover, reply_start
 from apps.chat import events, protocol
 from apps.chat.layerwatch import socket_opened
-from apps.chat.models import Conversation, Message
+from apps.chat.models import Conversation, Message, Visitor
 from apps.chat.selectors import conversation_get, conversation_status, messages_after
 from apps.chat.services import (
     ConversationStatusChanged,
@@ -135,6 +136,15 @@ class VisitorChatConsumer(JsonConsumer):
                 "the server could not store this right now; retry",
                 client_id=_client_id_of(data),
             )
+        except ObjectDoesNotExist:
+            if self.visitor is None or await Visitor.objects.filter(pk=self.visitor.pk).aexists():
+                raise
+            await self.visitor_gone()
+
+    async def visitor_gone(self) -> None:
+        """The visitor was erased (a data-protection request): their token names nobody now,
+        so the widget starts afresh as a new visitor."""
+        await self.close(code=CLOSE_UNAUTHORIZED, reason="the visitor was erased")
 
     async def dispatch_frame(self, frame: protocol.Frame) -> None:
         if isinstance(frame, protocol.Ping):
@@ -440,6 +450,9 @@ class VisitorChatConsumer(JsonConsumer):
                 "opens_at": event["opens_at"],
             }
         )
+
+    async def chat_erased(self, event: events.ChatErasedEvent) -> None:
+        await self.visitor_gone()
 
     async def chat_continued(self, event: events.ChatContinuedEvent) -> None:
         """Another of the visitor's sockets began their next conversation: this one follows."""

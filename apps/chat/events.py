@@ -100,6 +100,13 @@ class ChatContinuedEvent(TypedDict):
     next_conversation_id: int
 
 
+class ChatErasedEvent(TypedDict):
+    """The conversation was erased with its visitor: their sockets close."""
+
+    type: Literal["chat.erased"]
+    conversation_id: int
+
+
 ChatEvent = (
     ChatMessageEvent
     | ChatDeltaEvent
@@ -109,6 +116,7 @@ ChatEvent = (
     | ChatStatusEvent
     | ChatHandoffUnavailableEvent
     | ChatContinuedEvent
+    | ChatErasedEvent
 )
 
 
@@ -206,6 +214,12 @@ def conversation_continued(*, closed_id: int, next_id: int) -> None:
         "next_conversation_id": next_id,
     }
     async_to_sync(_group_send)(closed_id, event)
+
+
+def conversation_erased(conversation_id: int) -> None:
+    """Close the sockets on an erased conversation; call from ``transaction.on_commit``."""
+    event: ChatErasedEvent = {"type": "chat.erased", "conversation_id": conversation_id}
+    async_to_sync(_group_send)(conversation_id, event)
 
 
 async def delta_publish(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 
+from apps.chat import events
 from apps.chat.models import Conversation, Visitor
+from apps.handoff import events as handoff_events
+from apps.handoff.models import Ticket
 from apps.sites.models import Site
 
 
@@ -59,9 +63,25 @@ def visitor_export(*, visitor: Visitor) -> dict[str, Any]:
 
 
 def visitor_erase(*, visitor: Visitor) -> dict[str, int]:
-    """Delete a visitor and everything that hangs off them; return the rows deleted per model."""
+    """Delete a visitor and everything that hangs off them; return the rows deleted per model.
+
+    A visitor may be chatting at that moment: their sockets close (the widget starts afresh as
+    a new visitor) and their open tickets leave the agents' consoles.
+    """
     with transaction.atomic():
+        conversation_ids = list(visitor.conversations.values_list("pk", flat=True))
+        tickets = list(
+            Ticket.objects.filter(
+                visitor=visitor, status__in=Ticket.ACTIVE, team__isnull=False
+            ).values_list("pk", "team_id")
+        )
         _, per_model = visitor.delete()
+        for conversation_id in conversation_ids:
+            transaction.on_commit(partial(events.conversation_erased, conversation_id))
+        for ticket_id, team_id in tickets:
+            transaction.on_commit(
+                partial(handoff_events.ticket_removed, ticket_id=ticket_id, team_id=team_id)
+            )
     return per_model
 
 

@@ -328,6 +328,10 @@ class ConsoleConsumer(JsonConsumer):
             await self.follow(ticket["id"], ticket["conversation_id"])
         await self.send_json({"type": "ticket", "ticket": ticket})
 
+    async def handoff_ticket_removed(self, event: events.TicketRemovedEvent) -> None:
+        await self.unfollow(event["ticket_id"])
+        await self.send_json({"type": "ticket.removed", "ticket_id": event["ticket_id"]})
+
     async def handoff_note(self, event: events.NoteEvent) -> None:
         await self.send_json({"type": "note.new", "note": event["note"]})
 
@@ -399,6 +403,9 @@ class ConsoleConsumer(JsonConsumer):
         self, event: chat_events.ChatHandoffUnavailableEvent
     ) -> None:
         """The visitor is offered the leave-a-message form; the console has nothing to show."""
+
+    async def chat_erased(self, event: chat_events.ChatErasedEvent) -> None:
+        """The visitor was erased; their tickets leave the console by their team's group."""
 
     async def chat_continued(self, event: chat_events.ChatContinuedEvent) -> None:
         """The visitor went on in a new conversation; it gets a ticket of its own if handed

@@ -41,7 +41,14 @@ class PresenceEvent(TypedDict):
     agent: AgentPayload
 
 
-ConsoleEvent = TicketEvent | NoteEvent | PresenceEvent
+class TicketRemovedEvent(TypedDict):
+    """The ticket is gone (erased with its visitor): consoles drop it."""
+
+    type: Literal["handoff.ticket_removed"]
+    ticket_id: int
+
+
+ConsoleEvent = TicketEvent | NoteEvent | PresenceEvent | TicketRemovedEvent
 
 
 def team_group(team_id: int) -> str:
@@ -69,6 +76,12 @@ def ticket_changed(*, ticket_id: int, previous_team_id: int | None = None) -> No
         groups.add(team_group(previous_team_id))
     for group in sorted(groups):
         async_to_sync(_group_send)(group, event)
+
+
+def ticket_removed(*, ticket_id: int, team_id: int) -> None:
+    """Take a deleted ticket out of its team's consoles; call from ``transaction.on_commit``."""
+    event: TicketRemovedEvent = {"type": "handoff.ticket_removed", "ticket_id": ticket_id}
+    async_to_sync(_group_send)(team_group(team_id), event)
 
 
 def note_added(note: TicketNote, *, team_id: int) -> None:

@@ -567,13 +567,29 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     if (code === 4403 || code === 4404) {
       fatal(`the server closed the chat with ${code}`);
     } else if (code === 4401) {
-      // The token is no longer valid (expired, or the visitor was removed): start afresh.
-      save("localStorage", "token", null);
-      session = null;
+      forgetVisitor();
       retry(start);
     } else {
       retry(connect);
     }
+  };
+
+  /** The token names nobody now (expired, or the visitor was erased): start afresh as a new
+   *  visitor, with a thread blank but for the greeting and what still waits to be sent. */
+  const forgetVisitor = () => {
+    save("localStorage", "token", null);
+    session = null;
+    votes.clear();
+    saveVotes();
+    if (ui) {
+      const waiting = new Set(Array.from(outbox.values(), (m) => m.el));
+      ui.earlier.replaceChildren();
+      for (const el of Array.from(ui.list.children)) if (!waiting.has(el) && el.dataset.seq !== "0") el.remove();
+    }
+    messages.clear();
+    conversationId = null;
+    lastSeq = 0;
+    countUnread();
   };
 
   /** Close a socket that stopped answering pings (a silently dead mobile connection). */
@@ -721,6 +737,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     },
 
     error(frame) {
+      // The 4401 close that follows starts afresh with a new token: nothing to tell the visitor.
+      if (frame.code === "unauthorized") return;
       const pending = frame.client_id && outbox.get(frame.client_id);
       if (pending) {
         if (frame.code === "unavailable") {

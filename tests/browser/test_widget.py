@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from apps.chat import events
 from apps.chat.models import Conversation, Message, Visitor
+from apps.chat.privacy import visitor_erase
 from apps.chat.services import message_create
 from apps.sites.models import Language, Site
 from tests.browser.answerers import RESET
@@ -615,3 +616,28 @@ def test_page_on_an_origin_the_site_does_not_allow_gets_no_widget(
     assert "origin" in warning.value.text
     assert page.locator("csbot-widget").count() == 0
     assert Visitor.objects.count() == 0
+
+
+def test_a_visitor_erased_while_chatting_starts_again_as_a_new_visitor(
+    page, live_app, demo_site, answer
+):
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "first")
+    expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship in 48 hours.")
+    erased = Visitor.objects.get().pk
+    live_app.call(visitor_erase, visitor=Visitor.objects.get())
+
+    # The socket closes 4401; the widget takes a new token quietly, no error shown, and what
+    # was erased leaves the screen too: only the greeting stays.
+    expect(widget(page, ".msg.visitor")).to_have_count(0)
+    expect(widget(page, ".msg.bot")).to_have_count(1)
+    send(page, "second")
+    expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship in 48 hours.")
+    expect(widget(page, ".msg.visitor")).to_have_count(1)
+    expect(widget(page, ".alert")).to_be_hidden()
+    (visitor,) = Visitor.objects.all()
+    assert list(Message.objects.filter(author_kind="visitor").values_list("text", flat=True)) == [
+        "second"
+    ]
+    assert visitor.pk != erased

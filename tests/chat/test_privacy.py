@@ -98,5 +98,12 @@ def test_admin_actions_export_and_erase(client, visitor):
         "/admin/chat/visitor/", {"action": "export_data", "_selected_action": [visitor.pk]}
     )
     assert json.loads(exported.content)[0]["visitor"]["id"] == str(visitor.public_id)
-    client.post("/admin/chat/visitor/", {"action": "erase_data", "_selected_action": [visitor.pk]})
+    selected = {"action": "erase_data", "_selected_action": [visitor.pk]}
+    # It cannot be undone: first a page saying what goes, and nothing erased yet.
+    confirm = client.post("/admin/chat/visitor/", selected)
+    assert confirm.status_code == 200
+    assert "This erases 1 visitor for good" in confirm.content.decode()
+    assert Visitor.objects.exists()
+    erased = client.post("/admin/chat/visitor/", {**selected, "post": "yes"}, follow=True)
+    assert "1 visitor(s) erased." in erased.content.decode()
     assert not Visitor.objects.exists()

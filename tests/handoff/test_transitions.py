@@ -6,7 +6,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from apps.bot.services import replies_wait
-from apps.chat.models import Conversation, ConversationEvent, Message
+from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
+from apps.chat.privacy import visitor_erase
 from apps.chat.services import conversation_next, conversation_open
 from apps.handoff.details import HandoffDetail
 from apps.handoff.models import AgentProfile, HandoffSettings, Ticket
@@ -462,3 +463,37 @@ async def test_the_visitors_answer_puts_a_pending_ticket_back_to_open(english, v
     assert (reopened["ticket"]["id"], reopened["ticket"]["status"]) == (ticket["id"], "open")
     await widget.disconnect()
     await console.disconnect()
+
+
+async def closed_with(ws) -> int:
+    while True:
+        output = await ws.receive_output(timeout=5)
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
+async def test_erasing_a_visitor_mid_chat_closes_their_socket_and_drops_the_ticket(
+    english, visitor, agent
+):
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    ticket = await claimed_ticket(widget, console)
+    await database_sync_to_async(visitor_erase)(visitor=visitor)
+    # 4401: the token names nobody now, so the widget starts afresh as a new visitor.
+    assert await closed_with(widget) == 4401
+    assert await frame_of(console, "ticket.removed") == {
+        "type": "ticket.removed",
+        "ticket_id": ticket["id"],
+    }
+    await console.disconnect()
+
+
+async def test_a_message_from_a_visitor_erased_behind_the_sockets_back_closes_it_cleanly(
+    english, visitor
+):
+    # Deleted without visitor_erase's events (another tool, a lost event): no traceback.
+    widget, _ = await visitor_socket(visitor)
+    await Visitor.objects.filter(pk=visitor.pk).adelete()
+    await widget.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "hi"})
+    assert await closed_with(widget) == 4401
+    assert not await Message.objects.aexists()
