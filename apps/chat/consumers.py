@@ -57,6 +57,10 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 class VisitorChatConsumer(JsonConsumer):
+    # Until connect sets them: a connect that fails early still disconnects cleanly.
+    holds_slot = False
+    conversation_id: int | None = None
+
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         site_key = (query.get("site") or [""])[0][:40]
@@ -64,7 +68,6 @@ class VisitorChatConsumer(JsonConsumer):
             await database_sync_to_async(site_get_by_key)(public_key=site_key) if site_key else None
         )
         self.visitor = None
-        self.conversation_id: int | None = None
         # Who holds the conversation, as this socket last heard: bot deltas arriving after a
         # takeover was announced are dropped here too, whatever worker streamed them.
         self.status = ""
@@ -72,7 +75,6 @@ class VisitorChatConsumer(JsonConsumer):
         self.delivered: set[int] = set()
         client = self.scope.get("client") or ("", 0)
         self.client_ip = client[0]
-        self.holds_slot = False
         # A close code must follow an accepted handshake to reach the browser.
         await self.accept()
         # Redis round trips: on a thread of their own, neither blocking this worker's other
@@ -96,6 +98,7 @@ class VisitorChatConsumer(JsonConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.holds_slot:
+            self.holds_slot = False
             await sync_to_async(slot_release, thread_sensitive=False)(
                 scope="visitor-sockets", key=self.client_ip
             )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+logger = logging.getLogger(__name__)
 
 
 class JsonConsumer(AsyncJsonWebsocketConsumer):
-    """A JSON websocket consumer whose messages reach their handler without a database hop.
+    """A JSON websocket consumer whose messages reach their handler without a database hop,
+    that sends nothing after its own close, and that cleans up even when a handler fails.
 
     Channels' ``AsyncConsumer.dispatch`` first closes stale database connections on the
     worker's database thread, for every message: every frame and every event, so one hop per
@@ -18,8 +23,41 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
     stale connections around each call itself, so the hop protects nothing here.
     """
 
+    # Set once this consumer closed the socket. Frames the client sent before it heard the
+    # close are dropped, and so are sends: the server must send nothing after a close (uvicorn
+    # raises, and the consumer would die without ``disconnect``).
+    closing = False
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            # The consumer dies with this and never hears websocket.disconnect: disconnect now,
+            # so what it holds (a socket slot per address, its groups) is given back.
+            try:
+                await self.disconnect(1011)
+            except Exception:
+                logger.exception(
+                    "cleaning up after a failed %s handler failed too", message["type"]
+                )
+            raise
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if not self.closing:
+            await super().websocket_receive(message)
+
+    async def send(  # type: ignore[override]
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        if not self.closing:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if not self.closing:
+            self.closing = True
+            await super().close(code=code, reason=reason)

@@ -24,16 +24,17 @@ class OriginPattern:
 
 
 def _split_origin(origin: str) -> tuple[str, str, int] | None:
-    parts = urlsplit(origin.strip())
+    try:
+        # urlsplit refuses a malformed IPv6 host ("http://[::1"); .port an out-of-range port.
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None
     if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
         return None
-    try:
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
-    except ValueError:
-        return None
-    return parts.scheme, parts.hostname.lower(), port
+    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
 
 
 def origin_patterns_parse(text: str) -> list[OriginPattern]:

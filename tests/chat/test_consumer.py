@@ -410,6 +410,33 @@ async def test_sockets_per_address_are_limited_and_given_back(site, visitor, set
     await second.disconnect()
 
 
+@pytest.mark.parametrize(
+    ("site_key", "origin"),
+    [("site_nope", SITE_ORIGIN), (None, "http://[::1"), (None, "https://evil.example.org")],
+)
+async def test_a_refused_socket_ignores_what_follows_and_gives_its_slot_back(
+    site, visitor, settings, site_key, origin
+):
+    # Frames already on their way when the server closes, and a malformed Origin, used to
+    # crash the consumer before it gave back its socket slot: after CSBOT_SOCKETS_PER_IP of
+    # them the address (every visitor behind a proxy) was locked out for an hour.
+    settings.CSBOT_SOCKETS_PER_IP = 2
+    for _ in range(3):
+        ws = communicator(site_key or site.public_key, origin=origin)
+        await ws.connect()
+        await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor)})
+        await ws.send_json_to({"type": "ping"})
+        closed = await ws.receive_output()
+        assert (closed["type"], closed["code"]) in {
+            ("websocket.close", 4404),
+            ("websocket.close", 4403),
+        }
+        assert await ws.receive_nothing()
+        await ws.disconnect()
+    ws, _ = await connected(site, visitor)
+    await ws.disconnect()
+
+
 async def test_a_burst_of_deltas_reaches_the_socket_whole(site, visitor):
     # Published back to back, before the socket's consumer has run once: a channel layer that
     # holds fewer drops the rest, and the visitor sees a gap until they resume.

@@ -61,7 +61,7 @@ def test_a_token_of_another_site_gets_a_new_visitor(client, site, other_site, vi
 
 
 @pytest.mark.parametrize(
-    "origin", [None, "https://evil.example.org", "http://shop.example.com", "null"]
+    "origin", [None, "https://evil.example.org", "http://shop.example.com", "null", "http://[::1"]
 )
 def test_an_origin_not_allowed_is_refused_with_403(client, site, origin):
     response = post_session(client, site.public_key, {}, origin)

@@ -24,6 +24,11 @@ def test_origins_match_scheme_host_and_port_exactly():
     assert not origin_allowed("https://shop.example.com.evil.org", patterns)
     assert not origin_allowed("null", patterns)
     assert not origin_allowed(None, patterns)
+    # Malformed: refused, not an error page or a dropped socket.
+    assert not origin_allowed("http://[::1", patterns)
+    assert not origin_allowed("http://localhost:99999", patterns)
+    with pytest.raises(ValueError, match=r"\[::1"):
+        origin_patterns_parse("http://[::1")
 
 
 def test_a_bad_origin_line_is_named():
