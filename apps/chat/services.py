@@ -34,15 +34,20 @@ def visitor_touch(*, visitor: Visitor) -> None:
 
 
 def conversation_open(*, visitor: Visitor) -> Conversation:
-    """Return the visitor's latest conversation, starting one if there is none.
+    """Return the visitor's latest conversation, starting one if there is none; the visitor
+    is seen now.
 
     A closed conversation is returned as it is, so a returning visitor still reads how it
     ended (an agent's reply to a message they left); their next message starts a new one.
+    Tabs saying hello at once find or start one conversation between them: seeing the visitor
+    is the first statement, and holds their row (``conversation_next`` says why a write).
     """
-    conversation = Conversation.objects.filter(visitor=visitor).order_by("-created_at").first()
-    if conversation is not None:
-        return conversation
-    return conversation_start(visitor=visitor)
+    with transaction.atomic():
+        visitor_touch(visitor=visitor)
+        conversation = Conversation.objects.filter(visitor=visitor).order_by("-pk").first()
+        if conversation is not None:
+            return conversation
+        return conversation_start(visitor=visitor)
 
 
 def visitor_hello(*, public_id: str, site_id: int) -> tuple[Visitor, Conversation] | None:
@@ -54,7 +59,6 @@ def visitor_hello(*, public_id: str, site_id: int) -> tuple[Visitor, Conversatio
     visitor = visitor_get(public_id=public_id, site_id=site_id)
     if visitor is None:
         return None
-    visitor_touch(visitor=visitor)
     return visitor, conversation_open(visitor=visitor)
 
 
@@ -75,7 +79,7 @@ def conversation_next(*, visitor: Visitor, closed_id: int) -> Conversation:
     would lock nothing on SQLite, and two readers upgrading to writers there fail at once.
     """
     with transaction.atomic():
-        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now())
+        visitor_touch(visitor=visitor)
         begun = (
             Conversation.objects.filter(visitor=visitor, pk__gt=closed_id, status__in=OPEN_STATUSES)
             .order_by("-pk")

@@ -74,6 +74,15 @@ def test_the_same_message_sent_from_four_sockets_at_once_is_stored_once(visitor)
 
 
 @pytest.mark.django_db(transaction=True)
+def test_tabs_saying_hello_at_once_find_one_conversation(visitor):
+    def hello() -> Conversation:
+        return conversation_open(visitor=visitor)
+
+    assert len({conversation.pk for conversation in at_once([hello] * 4)}) == 1
+    assert Conversation.objects.filter(visitor=visitor).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_two_tabs_writing_at_once_after_a_close_begin_one_conversation(visitor):
     closed = conversation_open(visitor=visitor)
     Conversation.objects.filter(pk=closed.pk).update(status=Conversation.Status.CLOSED)
