@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 import docx
 from pypdf import PdfWriter
@@ -60,3 +61,17 @@ def docx_bytes(
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def zip_bytes(parts: dict[str, str | bytes]) -> bytes:
+    """A zip of these files: a broken DOCX package."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def zip_parts(data: bytes) -> dict[str, str | bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}

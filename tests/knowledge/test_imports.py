@@ -11,7 +11,7 @@ from apps.knowledge.models import Article, Collection, FAQEntry, Passage, Status
 from apps.knowledge.selectors import kb_version, passages_search
 from apps.knowledge.services.content import article_create
 from apps.knowledge.services.imports import collection_import
-from tests.knowledge.files import docx_bytes, pdf_bytes
+from tests.knowledge.files import docx_bytes, pdf_bytes, zip_bytes, zip_parts
 
 pytestmark = pytest.mark.django_db
 
@@ -142,6 +142,7 @@ def test_import_leaves_other_collections_alone(
         (b'{"id": "a", "title": "ok", "url": ["x"]}\n', "kb.jsonl line 1", "url must be"),
         (b'{"id": "a", "title": "ok", "url": "javascript:alert(1)"}\n', "kb.jsonl line 1", "url"),
         (b'{"id": "a", "title": "ok", "url": "https://a b"}\n', "kb.jsonl line 1", "url must be"),
+        (b'{"id": "a", "title": "ok", "url": "https://[oops/"}\n', "kb.jsonl line 1", "url must"),
         (b'{"id": "a", "title": "ok", "tags": {"a": 1}}\n', "kb.jsonl line 1", "tags must be"),
         (b"[" * 3000 + b"]" * 3000 + b"\n", "kb.jsonl line 1", "nested too deeply"),
         (b'{"id": ' + b"9" * 5000 + b', "title": "ok"}\n', "kb.jsonl line 1", "invalid JSON"),
@@ -282,17 +283,29 @@ def test_docx_headings_lists_and_tables_are_kept(collection: Collection) -> None
     assert hit.heading_path == ("Prices",)
 
 
+WORD = docx_bytes(title="Returns", sections=[("Refunds", ["Three days."])])
+
+
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
         ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf", "PDF"),
         ("scan.pdf", pdf_bytes([[]]), "no extractable text"),
         ("broken.docx", b"PK\x03\x04 not a zip", "DOCX"),
+        ("no-document.docx", zip_bytes({"[Content_Types].xml": "<Types/>"}), "DOCX"),
+        (
+            "bad-xml.docx",
+            zip_bytes({**zip_parts(WORD), "word/document.xml": "<w:document"}),
+            "DOCX",
+        ),
         ("empty.html", b"<html><body><script>x()</script></body></html>", "no text"),
         ("binary.md", b"# Title\nok\n\x00\x01", "binary"),
         ("empty.md", b" \n\t\n", "empty"),
         ("empty.jsonl", b"", "empty"),
         ("blank.csv", b"\n\n", "empty"),
+        # With "replace", each of these emptied the collection.
+        ("header-only.csv", b"question,answer\n", "no entries"),
+        ("blank-rows.csv", b",\n , \n", "no entries"),
     ],
 )
 def test_broken_documents_are_rejected_cleanly(
@@ -300,7 +313,7 @@ def test_broken_documents_are_rejected_cleanly(
 ) -> None:
     before = _snapshot(help_centre)
     with pytest.raises(ImportFailed) as failure:
-        _import(help_centre, data, name)
+        _import(help_centre, data, name, replace=True)
     assert message in str(failure.value)
     assert name in failure.value.location
     assert _snapshot(help_centre) == before

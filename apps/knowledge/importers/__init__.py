@@ -90,7 +90,10 @@ def language_parse(value: str, *, location: str) -> str:
 
 def is_web_address(url: str) -> bool:
     """An absolute http(s) address with a host and no spaces: what a citation may link to."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed IPv6 host: "https://[oops/"
+        return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and url.split() == [url]
 
 
@@ -122,4 +125,8 @@ def entries_parse(data: bytes, *, name: str, fmt: str = "auto") -> list[Imported
     # emptied collection from a download cut to nothing.
     if not data.strip():
         raise ImportFailed("the file is empty; nothing was imported", location=name)
-    return parsers[fmt](data, name=name)
+    entries = parsers[fmt](data, name=name)
+    if not entries:
+        # A CSV of its header alone, or of blank rows: the same emptied collection.
+        raise ImportFailed("the file holds no entries; nothing was imported", location=name)
+    return entries

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from pathlib import PurePath
+from typing import Any
 
 from apps.knowledge.importers import (
     ImportedEntry,
@@ -138,12 +138,23 @@ def pdf_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
 def docx_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     """Heading styles become Markdown headings, list paragraphs bullets, tables rows of cells."""
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
     try:
-        document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        title, blocks = _docx_text(docx.Document(io.BytesIO(data)))
+    except Exception as exc:
+        # python-docx reads parts lazily and has no error of its own for a broken package: a
+        # zip without document.xml, XML that does not parse, a part of the wrong kind (KeyError,
+        # XMLSyntaxError, AttributeError…) all mean the same to whoever uploaded the file.
         raise ImportFailed(f"not a readable DOCX file: {exc}", location=name) from exc
+    if not blocks and not title:
+        raise ImportFailed("the document has no text", location=name)
+    return [_article(name, title, "\n\n".join(blocks))]
+
+
+def _docx_text(document: Any) -> tuple[str, list[str]]:
+    """The document's title and its blocks of Markdown, in order."""
+    import docx
+
     title = document.core_properties.title or ""
     blocks: list[str] = []
     for block in document.iter_inner_content():
@@ -165,9 +176,7 @@ def docx_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
             blocks.append("- " + text)
         else:
             blocks.append(text)
-    if not blocks and not title:
-        raise ImportFailed("the document has no text", location=name)
-    return [_article(name, title, "\n\n".join(blocks))]
+    return title, blocks
 
 
 def _clean(text: str) -> str:
