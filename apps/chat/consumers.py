@@ -64,6 +64,8 @@ class VisitorChatConsumer(JsonConsumer):
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         site_key = (query.get("site") or [""])[0][:40]
+        if "\x00" in site_key:
+            site_key = ""  # no site key has one, and PostgreSQL would refuse it with an error
         self.site = (
             await database_sync_to_async(site_get_by_key)(public_key=site_key) if site_key else None
         )

@@ -49,8 +49,9 @@ def streaming_answerer(settings):
     settings.CSBOT_ANSWERER = "tests.chat.answerers.streaming"
 
 
-async def test_unknown_site_is_closed_with_4404(site):
-    ws = communicator("site_nope")
+@pytest.mark.parametrize("site_key", ["site_nope", "%00"])
+async def test_unknown_site_is_closed_with_4404(site, site_key):
+    ws = communicator(site_key)
     await ws.connect()
     assert await ws.receive_output() == {
         "type": "websocket.close",
