@@ -262,6 +262,8 @@ class VisitorChatConsumer(JsonConsumer):
             # Maybe a dead worker's answer: recover it now, not at the next periodic sweep.
             await database_sync_to_async(replies_recover)(conversation_id=self.conversation_id)
         for payload in missed:
+            if payload["seq"] in self.delivered:
+                continue  # heard live since hello: a second message.new would show it twice
             self.delivered.add(payload["seq"])
             await self.send_json({"type": "message.new", "message": payload})
 

@@ -329,6 +329,19 @@ async def test_resume_replays_exactly_the_missed_messages_in_order(
     await ws.disconnect()
 
 
+async def test_resume_does_not_announce_again_what_the_socket_heard_live(site, visitor):
+    listening, _ = await connected(site, visitor)
+    writing, _ = await connected(site, visitor)  # another tab of the same visitor
+    await writing.send_json_to({"type": "message.send", "client_id": "c-00000001", "text": "hi"})
+    heard = await frames_until(listening, "message.new")
+    await listening.send_json_to({"type": "resume", "last_seq": 0})
+    frames = heard + await frames_until(listening, "resumed")
+    announced = [f["message"]["seq"] for f in frames if f["type"] == "message.new"]
+    assert announced == sorted(set(announced))
+    await listening.disconnect()
+    await writing.disconnect()
+
+
 async def test_answer_streaming_while_the_socket_was_away_arrives_complete(
     site, visitor, streaming_answerer
 ):
