@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +11,8 @@ from apps.analytics.selectors import Period, period_for
 from apps.sites.models import Site
 
 DEFAULT_DAYS = 30
+# Days a period may name: the day after the last, and MAX_DAYS before it, must be dates too.
+DAY_RANGE = [MinValueValidator(dt.date(2000, 1, 1)), MaxValueValidator(dt.date(2999, 12, 31))]
 
 
 class InsightsFilter(forms.Form):
@@ -18,8 +21,8 @@ class InsightsFilter(forms.Form):
     site = forms.ModelChoiceField(
         queryset=Site.objects.none(), to_field_name="public_key", required=False, label=_("Site")
     )
-    first = forms.DateField(required=False, label=_("From"))
-    last = forms.DateField(required=False, label=_("To"))
+    first = forms.DateField(required=False, label=_("From"), validators=DAY_RANGE)
+    last = forms.DateField(required=False, label=_("To"), validators=DAY_RANGE)
 
     def __init__(self, data: dict, *, sites: QuerySet[Site]) -> None:
         # The dates travel as ?from=&to=; "from" is a keyword in Python, so the fields differ.

@@ -117,6 +117,10 @@ def test_the_page_shows_the_periods_figures_and_the_data_its_charts_draw(
 def test_a_bad_date_is_refused_not_guessed(client, seeded, site, agent):
     client.force_login(agent)
     assert client.get(URL, {"site": site.public_key, "from": "yesterday"}).status_code == 400
+    # Days at the ends of the calendar overflowed the period's arithmetic: a 500.
+    for dates in ({"to": "9999-12-31"}, {"from": "0001-01-01", "to": "0001-01-31"}):
+        assert client.get(URL, {"site": site.public_key, **dates}).status_code == 400
+        assert client.get(EXPORT, {"site": site.public_key, **dates}).status_code == 400
 
 
 def test_the_conversation_rows_carry_each_outcome(client, seeded, site, agent, visitor):
