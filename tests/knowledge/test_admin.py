@@ -262,6 +262,30 @@ def test_a_long_collection_name_gets_a_slug_that_fits() -> None:
     assert first.slug != second.slug
 
 
+def test_an_import_whose_worker_went_away_is_failed_not_polled_for_ever(
+    admin_client: Client, collection: Collection
+) -> None:
+    from django.core.cache import cache
+
+    from apps.knowledge.services.imports import _alive_key
+
+    # What a restart mid-import leaves: a running job nobody says is alive any more.
+    job = ImportJob.objects.create(
+        collection=collection, file_name="huge.md", format="md", state="running"
+    )
+    url = reverse("admin:knowledge_import_progress", args=[job.pk])
+    progress = admin_client.get(url, {"format": "json"}).json()
+    assert (progress["state"], progress["finished"]) == ("failed", True)
+    assert "restarted" in progress["message"]
+    # One that is alive, running on another worker, is left alone.
+    alive = ImportJob.objects.create(
+        collection=collection, file_name="big.md", format="md", state="running"
+    )
+    cache.set(_alive_key(alive.pk), True, 60)
+    url = reverse("admin:knowledge_import_progress", args=[alive.pk])
+    assert admin_client.get(url, {"format": "json"}).json()["state"] == "running"
+
+
 def _wait_finished(client: Client, job_id: int) -> dict:
     url = reverse("admin:knowledge_import_progress", args=[job_id])
     deadline = time.monotonic() + 30

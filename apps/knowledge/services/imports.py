@@ -218,8 +218,18 @@ def _entries_remove(collection: Collection, revision: int, items: list[Article |
 
 
 # --- Admin uploads: run in a background thread, progress through the cache ----------------------
+# A running import says it is alive this often, for this long: one whose worker went away (a
+# restart, a crash) stops saying so, and is failed when its page next asks for progress.
+_ALIVE_SECONDS = 60
+_BEAT_SECONDS = 15
+
+
 def _progress_key(job_id: int) -> str:
     return f"knowledge:import:{job_id}"
+
+
+def _alive_key(job_id: int) -> str:
+    return f"knowledge:import:{job_id}:alive"
 
 
 def import_job_create(
@@ -238,6 +248,7 @@ def import_job_start(*, job: ImportJob, data: bytes) -> None:
     """Run the import in a thread once the job row is committed; the admin page polls it."""
 
     def start() -> None:
+        cache.set(_alive_key(job.pk), True, _ALIVE_SECONDS)
         threading.Thread(
             target=import_job_run, kwargs={"job_id": job.pk, "data": data}, daemon=True
         ).start()
@@ -249,6 +260,14 @@ def import_job_run(*, job_id: int, data: bytes) -> None:
     """Parse, import and embed one uploaded file, recording the outcome on the job."""
     job = ImportJob.objects.select_related("collection").get(pk=job_id)
     ImportJob.objects.filter(pk=job_id).update(state=ImportJob.State.RUNNING)
+    finished = threading.Event()
+
+    def beat() -> None:
+        while not finished.wait(_BEAT_SECONDS):
+            cache.set(_alive_key(job_id), True, _ALIVE_SECONDS)
+
+    cache.set(_alive_key(job_id), True, _ALIVE_SECONDS)
+    threading.Thread(target=beat, name=f"import-{job_id}-alive", daemon=True).start()
 
     def progress(phase: str) -> Progress:
         def report(done: int, total: int) -> None:
@@ -284,13 +303,27 @@ def import_job_run(*, job_id: int, data: bytes) -> None:
             message=f"Unexpected error: {exc.__class__.__name__}: {exc}",
         )
     finally:
+        finished.set()
         ImportJob.objects.filter(pk=job_id).update(finished_at=timezone.now())
-        cache.delete(_progress_key(job_id))
+        cache.delete_many([_progress_key(job_id), _alive_key(job_id)])
         connection.close()
 
 
 def import_job_progress(*, job: ImportJob) -> dict[str, object]:
-    """What the upload page shows: the job's state and, while it runs, the phase and counts."""
+    """What the upload page shows: the job's state and, while it runs, the phase and counts.
+
+    A job nobody runs any more (its worker restarted mid-import) is failed here, so the page
+    says so instead of polling for ever.
+    """
+    if job.finished_at is None and cache.get(_alive_key(job.pk)) is None:
+        now = timezone.now()
+        if ImportJob.objects.filter(pk=job.pk, finished_at__isnull=True).update(
+            state=ImportJob.State.FAILED,
+            message="The import stopped: the server running it restarted. Upload the file again.",
+            finished_at=now,
+        ):
+            cache.delete(_progress_key(job.pk))
+        job.refresh_from_db()
     live = cache.get(_progress_key(job.pk)) or {}
     return {
         "state": job.state,
