@@ -1,7 +1,9 @@
 """Citation markers in an answer: normalise them, check they exist, list the sources cited.
 
 Models write ``[1]``, ``[1, 2]``, ``【1】`` or ``［1］``; the widget links ``[n]``. Markers are
-normalised to ``[n]``; a number that no passage carries is removed from the final text.
+normalised to ``[n]``; a number that no passage carries is removed from the final text, and the
+sources left are numbered 1, 2… in the order the answer first cites them (an answer citing
+only the prompt's third passage reads "[1]", not "[3]" above a list that starts at 3).
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ def first_valid(text: str, available: Mapping[int, Citation]) -> int | None:
 
 @dataclass(frozen=True)
 class CheckedAnswer:
+    # Markers renumbered: [1] is the first source cited, and citations[0] is it.
     text: str
     citations: list[Citation]
+    # The prompt's numbers of the sources cited, in citation order: citations[k] is source
+    # cited[k] of the passages given.
+    cited: tuple[int, ...]
     # Numbers cited that no passage carries (removed from ``text``).
     invalid: tuple[int, ...]
-
-    @property
-    def cited(self) -> tuple[int, ...]:
-        return tuple(c["n"] for c in self.citations)
 
 
 def answer_check(text: str, available: Mapping[int, Citation]) -> CheckedAnswer:
@@ -59,9 +61,11 @@ def answer_check(text: str, available: Mapping[int, Citation]) -> CheckedAnswer:
         cleaned = re.sub(r"[ \t]+([.,;:!?。，；：！？])", r"\1", cleaned)
         cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
     cleaned = cleaned.strip()
-    cited = dict.fromkeys(int(m.group(1)) for m in MARKER.finditer(cleaned))
+    cited = tuple(dict.fromkeys(int(m.group(1)) for m in MARKER.finditer(cleaned)))
+    shown = {n: k for k, n in enumerate(cited, start=1)}
     return CheckedAnswer(
-        text=cleaned,
-        citations=[available[n] for n in cited],
+        text=MARKER.sub(lambda m: f"[{shown[int(m.group(1))]}]", cleaned),
+        citations=[{**available[n], "n": shown[n]} for n in cited],
+        cited=cited,
         invalid=tuple(dict.fromkeys(invalid)),
     )

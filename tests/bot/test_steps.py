@@ -114,10 +114,13 @@ def test_a_cited_number_without_a_passage_is_removed():
     assert checked.citations == [SOURCES[1]]
 
 
-def test_citations_are_listed_in_the_order_they_are_cited():
-    checked = answer_check("退货 30 天内【2】，发货 48 小时内【1】。", SOURCES)
-    assert checked.text == "退货 30 天内[2]，发货 48 小时内[1]。"
+def test_citations_are_numbered_from_1_in_the_order_they_are_cited():
+    checked = answer_check("退货 30 天内【2】，发货 48 小时内【1】。退货免费[2]。", SOURCES)
+    assert checked.text == "退货 30 天内[1]，发货 48 小时内[2]。退货免费[1]。"
+    assert checked.citations == [{**SOURCES[2], "n": 1}, {**SOURCES[1], "n": 2}]
+    # The prompt's numbers stay known, for the audit of which passages were cited.
     assert checked.cited == (2, 1)
+    assert answer_check("Returns are free [2].", SOURCES).text == "Returns are free [1]."
 
 
 def test_text_without_invalid_markers_is_left_exactly_as_written():
