@@ -16,18 +16,19 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from apps.bot.answer import AnswerDelta, AnswerEvent, AnswerFinal, AnswerReset
 from apps.bot.models import AnswerAudit
 from apps.bot.normalise import language_detect
 from apps.bot.records import answer_audit_create, answer_audit_reply_link
-from apps.bot.replies import unavailable_reply
+from apps.bot.replies import nobody_there_reply, unavailable_reply
 from apps.bot.respond import respond
 from apps.bot.selectors import question_context
 from apps.bot.trace import Ask, Trace
 from apps.chat.models import Conversation
 from apps.chat.services import conversation_language_set
-from apps.handoff.selectors import handoff_settings_get
+from apps.handoff.selectors import handoff_possible, handoff_settings_get
 from apps.handoff.services import handoff_request
 from apps.knowledge.selectors import collection_ids_for_site
 from apps.llm.services import usage_flush, usage_link_message
@@ -85,6 +86,15 @@ async def answer(*, conversation_id: int, question_id: int) -> AsyncGenerator[An
         trace.reason = "error"
     if final is None:
         raise RuntimeError("the answering core ended without an AnswerFinal")
+    if (
+        trace.handoff
+        and ask.may_hand_off
+        and ask.site_id is not None
+        and not await database_sync_to_async(handoff_possible)(
+            site_id=ask.site_id, at=timezone.now()
+        )
+    ):
+        final = nobody_there_reply(trace, final)
     audit = await database_sync_to_async(answer_audit_create)(
         conversation_id=conversation_id,
         site_id=ask.site_id,

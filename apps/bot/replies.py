@@ -114,6 +114,23 @@ def unavailable_reply(ask: Ask, trace: Trace) -> AnswerFinal:
     return AnswerFinal(text=text_for("abstain", trace.language))
 
 
+# What a reply that hands over says instead when nobody can take the conversation now.
+_ALONE = {
+    Kind.ABSTAIN: "abstain_alone",
+    Kind.REFUSE: "refuse_alone",
+    Kind.FAIL: "unavailable_alone",
+    Kind.HANDOFF: "handover_alone",
+}
+
+
+def nobody_there_reply(trace: Trace, final: AnswerFinal) -> AnswerFinal:
+    """``final`` without its promise of a colleague: handoff's own line will offer to leave a
+    message, and "I'm passing you to a colleague" above "No agent is available" contradicts it."""
+    return AnswerFinal(
+        text=text_for(_ALONE[trace.decision], trace.language), citations=final.citations
+    )
+
+
 def declined_reply(trace: Trace) -> AnswerFinal:
     """The visitor said no to the offer of a person: carry on, nothing handed over."""
     trace.decision, trace.reason = Kind.DECLINED, "declined_offer"

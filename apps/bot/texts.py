@@ -32,6 +32,24 @@ _TEXTS: dict[str, dict[str, str]] = {
         ENGLISH: "All right, I'm passing you to a colleague.",
         CHINESE: "好的，正在为您转接人工客服。",
     },
+    # The same, when nobody can take the conversation now: handoff's own line follows, offering
+    # to leave a message, so these promise no colleague.
+    "abstain_alone": {
+        ENGLISH: "I couldn't find this in our help centre, so I'd rather not guess.",
+        CHINESE: "抱歉，帮助中心里没有找到这个问题的答案，我不想随意猜测。",
+    },
+    "refuse_alone": {
+        ENGLISH: "Sorry, I can't answer that myself.",
+        CHINESE: "抱歉，这个问题我无法回答。",
+    },
+    "unavailable_alone": {
+        ENGLISH: "Sorry, I can't answer right now.",
+        CHINESE: "抱歉，我现在暂时无法回答。",
+    },
+    "handover_alone": {
+        ENGLISH: "All right.",
+        CHINESE: "好的。",
+    },
     "declined": {
         ENGLISH: "All right. Is there anything else I can help you with?",
         CHINESE: "好的。还有什么可以帮您的吗？",

@@ -230,6 +230,14 @@ def handoff_availability(*, site: Site, team: Team | None, at: dt.datetime) -> A
     return Availability(ok=True)
 
 
+def handoff_possible(*, site_id: int, at: dt.datetime) -> bool:
+    """Whether a conversation of the site handed over now reaches a person, rather than the
+    offer to leave a message."""
+    site = Site.objects.get(pk=site_id)
+    team = team_for_new_ticket(site=site, policy=handoff_settings_get(site=site))
+    return handoff_availability(site=site, team=team, at=at).ok
+
+
 # --- tickets ---------------------------------------------------------------------------------
 
 

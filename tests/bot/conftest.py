@@ -39,6 +39,15 @@ def _pipeline_defaults(settings: object, request: pytest.FixtureRequest) -> None
 
 
 @pytest.fixture
+def agent_online(agent: object) -> object:
+    """Mei has the console open: a handoff reaches her (else the visitor may leave a message)."""
+    from apps.handoff.services.presence import agent_session_open
+
+    agent_session_open(user=agent, channel_name="test.console.mei")
+    return agent
+
+
+@pytest.fixture
 def help_centre(site: Site) -> Collection:
     """The shop's help centre: shipping (en, zh), returns (en), two warranty FAQs."""
     collection = collection_create(name="Shop help")

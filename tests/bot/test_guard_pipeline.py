@@ -77,7 +77,7 @@ async def test_a_term_streamed_mid_answer_never_reaches_the_visitor_socket(
 
 
 async def test_a_provider_content_filter_refusal_takes_the_same_path(
-    help_centre, site, visitor, chain, provider
+    help_centre, site, visitor, chain, provider, agent_online
 ):
     chain((MODEL, provider.url))
     provider.reply(
@@ -97,7 +97,7 @@ async def test_a_provider_content_filter_refusal_takes_the_same_path(
 
 
 async def test_a_refused_request_before_any_text_hands_over(
-    help_centre, conversation, chain, provider
+    help_centre, conversation, chain, provider, agent_online
 ):
     chain((MODEL, provider.url))
     provider.reply(openai_error(400, "Content Exists Risk", code="content_filter"))
@@ -119,7 +119,7 @@ async def test_a_blocked_question_is_refused_without_searching_or_calling_a_mode
 
 
 async def test_a_hand_off_term_in_the_question_calls_a_person(
-    help_centre, conversation, chain, provider, terms
+    help_centre, conversation, chain, provider, terms, agent_online
 ):
     chain((MODEL, provider.url))
     turn = await answered(conversation, "I will file a lawsuit about my refund")

@@ -270,7 +270,7 @@ async def test_the_site_persona_is_in_the_rules_and_answers_follow_the_visitors_
 
 
 async def test_two_unanswerable_questions_in_a_row_hand_the_conversation_over(
-    help_centre, conversation
+    help_centre, conversation, agent_online
 ):
     first = await replied(conversation, "Can I pay with bitcoin?")
     second = await replied(conversation, "Do you sell garden furniture?")
@@ -292,6 +292,27 @@ async def test_two_unanswerable_questions_in_a_row_hand_the_conversation_over(
         )
     )()
     assert any(kind.startswith("handoff.") for kind in kinds)
+
+
+async def test_with_nobody_to_take_it_the_bot_promises_no_colleague(help_centre, conversation):
+    # No agent online: handoff offers to leave a message, so the bot's line must not say
+    # "I'm passing you to a colleague" above "No agent is available right now".
+    await replied(conversation, "Can I pay with bitcoin?")
+    second = await replied(conversation, "Do you sell garden furniture?")
+    texts = await database_sync_to_async(
+        lambda: list(
+            Message.objects.filter(conversation=conversation, seq__gt=second.seq)
+            .order_by("seq")
+            .values_list("author_kind", "text")
+        )
+    )()
+    assert texts[0] == ("bot", text_for("abstain_alone", "en"))
+    unavailable = await database_sync_to_async(
+        ConversationEvent.objects.filter(
+            conversation=conversation, kind="handoff.unavailable"
+        ).exists
+    )()
+    assert unavailable
 
 
 async def test_yes_to_the_offer_of_a_person_hands_over(help_centre, conversation):
@@ -439,7 +460,7 @@ async def test_a_busy_database_thread_does_not_hold_back_the_answers_heartbeat(
 
 
 async def test_when_no_model_can_answer_the_visitor_is_told_and_handed_over(
-    help_centre, conversation, chain, provider
+    help_centre, conversation, chain, provider, agent_online
 ):
     chain((MODEL[0], provider.url))
     provider.reply(openai_error(401, "bad key"))
