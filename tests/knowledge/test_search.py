@@ -268,6 +268,28 @@ def test_a_protected_code_counts_once_against_what_the_question_asks(
     assert _titles("LM 3307", [collection]) == ["How do I assemble the LM-3307 floor lamp?"]
 
 
+def test_chinese_particles_weigh_less_than_what_the_question_is_about(
+    collection: Collection,
+) -> None:
+    # 要 is rarer than 发货 in a help centre, so by idf alone "退钱要多久" outweighed it.
+    for question, alternatives, answer in [
+        ("退款多久到账？", "退钱要多久？", "收到退货后 3 个工作日内原路退款。"),
+        ("多久能收到货？", "什么时候发货？", "当天发货，发货后 1–2 天送达。"),
+        ("包邮吗？", "运费多少钱？", "满 99 元包邮。"),
+        ("可以取消订单吗？", "怎么取消订单？", "发货前可以取消。"),
+        ("怎么开发票？", "能开发票吗？", "在订单页申请电子发票。"),
+    ]:
+        faq_create(
+            collection=collection,
+            question=question,
+            answer=answer,
+            alternatives=alternatives,
+            language="zh-hans",
+            status=Status.PUBLISHED,
+        )
+    assert _titles("发货要多久？", [collection])[0] == "多久能收到货？"
+
+
 def test_new_pattern_reanalyses_existing_passages(collection: Collection) -> None:
     article_create(
         collection=collection,
