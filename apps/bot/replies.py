@@ -115,7 +115,7 @@ def unavailable_reply(ask: Ask, trace: Trace) -> AnswerFinal:
 
 
 # What a reply that hands over says instead when nobody can take the conversation now.
-_ALONE = {
+_ALONE: dict[str, str] = {
     Kind.ABSTAIN: "abstain_alone",
     Kind.REFUSE: "refuse_alone",
     Kind.FAIL: "unavailable_alone",
@@ -124,8 +124,13 @@ _ALONE = {
 
 
 def nobody_there_reply(trace: Trace, final: AnswerFinal) -> AnswerFinal:
-    """``final`` without its promise of a colleague: handoff's own line will offer to leave a
-    message, and "I'm passing you to a colleague" above "No agent is available" contradicts it."""
+    """Return ``final`` without its promise of a colleague.
+
+    Handoff's own line will offer to leave a message, and "I'm passing you to a colleague"
+    above "No agent is available" contradicts it. Checked just before the reply is stored, so
+    an agent coming online a moment later reads as "Sorry, I can't answer right now." and then
+    "An agent will join shortly": true, if less warm.
+    """
     return AnswerFinal(
         text=text_for(_ALONE[trace.decision], trace.language), citations=final.citations
     )

@@ -19,8 +19,13 @@ from apps.analytics.services import RatingRejected, csat_record, feedback_record
 from apps.bot.services import replies_recover, reply_start
 from apps.chat import events, protocol
 from apps.chat.layerwatch import socket_opened
-from apps.chat.models import Conversation, Message, Visitor
-from apps.chat.selectors import conversation_get, conversation_status, messages_after
+from apps.chat.models import Conversation, Message
+from apps.chat.selectors import (
+    conversation_get,
+    conversation_status,
+    messages_after,
+    visitor_exists,
+)
 from apps.chat.services import (
     ConversationStatusChanged,
     conversation_next,
@@ -142,7 +147,9 @@ class VisitorChatConsumer(JsonConsumer):
                 client_id=_client_id_of(data),
             )
         except ObjectDoesNotExist:
-            if self.visitor is None or await Visitor.objects.filter(pk=self.visitor.pk).aexists():
+            if self.visitor is None or await database_sync_to_async(visitor_exists)(
+                visitor_id=self.visitor.pk
+            ):
                 raise
             await self.visitor_gone()
 

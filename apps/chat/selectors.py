@@ -11,6 +11,10 @@ def visitor_get(*, public_id: str, site_id: int) -> Visitor | None:
     )
 
 
+def visitor_exists(*, visitor_id: int) -> bool:
+    return Visitor.objects.filter(pk=visitor_id).exists()
+
+
 def conversation_language(conversation: Conversation) -> str:
     """The language to address the conversation's visitor in: theirs if known, else the site's."""
     for code in (conversation.language, conversation.visitor.language):

@@ -38,24 +38,24 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
             raise
         except Exception:
             # The consumer dies with this and never hears websocket.disconnect: disconnect now,
-            # so what it holds (a socket slot per address, its groups) is given back.
-            try:
-                await self.disconnect(1011)
-            except Exception:
-                logger.exception(
-                    "cleaning up after a failed %s handler failed too", message["type"]
-                )
+            # so what it holds (a socket slot per address, presence, groups) is given back.
+            # Unless it was disconnect itself that failed: running it again would fail again.
+            if message["type"] != "websocket.disconnect":
+                try:
+                    await self.disconnect(1011)
+                except Exception:
+                    logger.exception("cleaning up after a failed %s failed too", message["type"])
             raise
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         if not self.closing:
             await super().websocket_receive(message)
 
-    async def send(  # type: ignore[override]
-        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
-    ) -> None:
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        # Every frame of csbot's consumers goes out here (AsyncJsonWebsocketConsumer.send_json
+        # calls the websocket send beneath this class, so overriding send would not see it).
         if not self.closing:
-            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+            await super().send_json(content, close=close)
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         if not self.closing:

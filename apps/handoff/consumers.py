@@ -108,6 +108,11 @@ class ConsoleConsumer(JsonConsumer):
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
             task.cancel()
+        if self.registered:
+            # First: with Redis down the discards below raise, and an agent left "online"
+            # would be handed conversations nobody answers.
+            self.registered = False
+            await _db(presence.agent_session_close)(user=self.user, channel_name=self.channel_name)
         for team_id in self.team_ids:
             await self.channel_layer.group_discard(events.team_group(team_id), self.channel_name)
         for site_id in self.site_ids:
@@ -116,8 +121,6 @@ class ConsoleConsumer(JsonConsumer):
             await self.channel_layer.group_discard(
                 chat_events.conversation_group(conversation_id), self.channel_name
             )
-        if self.registered:
-            await _db(presence.agent_session_close)(user=self.user, channel_name=self.channel_name)
 
     @classmethod
     async def encode_json(cls, content: dict[str, Any]) -> str:

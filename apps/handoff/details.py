@@ -33,6 +33,8 @@ class HandoffDetail:
     def __post_init__(self) -> None:
         if self.code not in ENGLISH:
             raise ValueError(f"unknown handoff detail {self.code!r}")
+        # A value missing fails here, where the detail is made, not later inside the handoff.
+        self.text  # noqa: B018
 
     @property
     def text(self) -> str:

@@ -248,7 +248,10 @@
     var before = state.tickets.get(ticket.id);
     state.seenTickets.add(ticket.id);
     if (active) state.tickets.set(ticket.id, ticket);
-    else state.tickets.delete(ticket.id);
+    else {
+      state.tickets.delete(ticket.id);
+      if (ticket.id !== state.selectedId) draftSave(ticket.id, null); // solved or closed
+    }
     if (live && isNew && ticket.status === "new") notify(gettext("New ticket"), visitorName(ticket) + ": " + ticket.subject);
     var nowMine = state.me && ticket.assignee && ticket.assignee.id === state.me.id;
     var wasMine = before && before.assignee && state.me && before.assignee.id === state.me.id;
@@ -715,15 +718,21 @@
   /* ---------- drafts: one per ticket, kept in this tab across reloads ---------- */
 
   // One shared box would carry what was typed for one visitor to the next ticket opened.
+  // Per agent: the tab's storage outlives signing out, and the next agent at a shared desk
+  // must not find the last one's drafts.
+  function draftsKey() {
+    return DRAFTS_KEY + "." + (state.me ? state.me.id : "");
+  }
+
   function draftsLoad() {
-    return storageGet(DRAFTS_KEY) || {};
+    return storageGet(draftsKey()) || {};
   }
 
   function draftSave(ticketId, draft) {
     var drafts = draftsLoad();
     if (draft && draft.text) drafts[ticketId] = draft;
     else delete drafts[ticketId];
-    storageSet(DRAFTS_KEY, drafts);
+    storageSet(draftsKey(), drafts);
   }
 
   // This tab's drafts and queue tab, in sessionStorage. Without storage (off, full) they
@@ -737,7 +746,10 @@
   }
 
   function draftKeep() {
-    if (state.selectedId !== null) draftSave(state.selectedId, { text: $("composer-text").value, mode: state.mode });
+    if (state.selectedId === null) return;
+    // A ticket gone from the queue (solved, closed, erased with its visitor) keeps no draft.
+    var open = state.tickets.has(state.selectedId);
+    draftSave(state.selectedId, open ? { text: $("composer-text").value, mode: state.mode } : null);
   }
 
   function draftRestore(ticketId) {

@@ -10,10 +10,12 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from apps.bot.answer import AnswerDelta, AnswerReset
+from apps.bot.answer import AnswerDelta, AnswerFinal, AnswerReset
 from apps.bot.models import AnswerAudit, BotSettings
+from apps.bot.replies import nobody_there_reply
 from apps.bot.services import replies_recover, reply_run
 from apps.bot.texts import text_for
+from apps.bot.trace import Trace
 from apps.chat import protocol
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.services import conversation_open
@@ -313,6 +315,16 @@ async def test_with_nobody_to_take_it_the_bot_promises_no_colleague(help_centre,
         ).exists
     )()
     assert unavailable
+
+
+@pytest.mark.parametrize("decision", ["abstain", "refuse", "fail", "handoff"])
+def test_every_reply_that_hands_over_has_words_without_the_promise(decision):
+    for language in ("en", "zh-hans"):
+        trace = Trace(decision=decision, language=language)
+        text = nobody_there_reply(trace, AnswerFinal(text="…")).text
+        assert text
+        assert "colleague" not in text
+        assert "转接" not in text
 
 
 async def test_yes_to_the_offer_of_a_person_hands_over(help_centre, conversation):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from apps.chat.models import Visitor
+from apps.chat.privacy import visitor_erase
 from apps.chat.services import conversation_open, message_create, visitor_create
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services import handoff_request, ticket_claim
@@ -56,6 +58,8 @@ def test_the_console_scripts_speak_the_agents_language(page, browser, live_app, 
     # Set by console.js once the socket opens: the script's own strings, from the catalog.
     expect(console.locator("#connection")).to_have_text("已连接")
     expect(console).to_have_title("坐席工作台 · csbot")
+    # The ready frame lists her online: the handoff below can find her.
+    expect(console.locator("#agent-list")).to_contain_text("在线")
 
     # The ticket says why it came in the agent's language, not as stored ("keyword: 转人工").
     page.goto(live_app.url + "/")
@@ -164,3 +168,14 @@ def test_a_draft_stays_with_its_ticket_and_survives_a_reload(console, live_app, 
     console.locator(f'[data-ticket-id="{wang.pk}"]').click()
     console.locator(f'[data-ticket-id="{li.pk}"]').click()
     expect(box).to_have_value("")
+
+    # Erased with its visitor while open with a draft: the ticket and its draft both go.
+    console.locator(f'[data-ticket-id="{wang.pk}"]').click()
+    expect(box).to_have_value("Your refund of ¥299 is approved, Mr Wang.")
+    live_app.call(visitor_erase, visitor=Visitor.objects.get(conversations__tickets=wang))
+    expect(console.locator(f'[data-ticket-id="{wang.pk}"]')).to_have_count(0)
+    drafts = console.evaluate(
+        "Object.keys(sessionStorage).filter(k => k.startsWith('csbot.console.drafts'))"
+        ".map(k => sessionStorage.getItem(k)).join('')"
+    )
+    assert "Mr Wang" not in drafts

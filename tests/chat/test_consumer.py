@@ -451,6 +451,43 @@ async def test_a_refused_socket_ignores_what_follows_and_gives_its_slot_back(
     await ws.disconnect()
 
 
+async def test_nothing_is_sent_after_the_server_closed_the_socket(site, visitor):
+    from apps.chat import events
+
+    ws, ready = await connected(site, visitor)
+    conversation_id = ready["conversation"]["id"]
+    await sync_to_async(events.conversation_erased)(conversation_id)
+    closed = await ws.receive_output()
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+    # Still in the conversation's group until the client's close comes back: uvicorn raises
+    # on a send after a close, and the consumer would die there.
+    await events.typing_publish(
+        conversation_id=conversation_id, author="agent", name="Mei", active=True
+    )
+    assert await ws.receive_nothing()
+    await ws.disconnect()
+
+
+async def test_a_failing_handler_still_gives_the_sockets_slot_back(
+    site, visitor, settings, monkeypatch
+):
+    from apps.chat import consumers
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("a bug in a handler")
+
+    settings.CSBOT_SOCKETS_PER_IP = 1
+    monkeypatch.setattr(consumers, "visitor_hello", broken)
+    ws = communicator(site.public_key)
+    await ws.connect()
+    await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor)})
+    with pytest.raises(RuntimeError, match="a bug in a handler"):
+        await ws.receive_output()
+    monkeypatch.undo()
+    again, _ = await connected(site, visitor)  # not 4429: the one slot was given back
+    await again.disconnect()
+
+
 async def test_a_burst_of_deltas_reaches_the_socket_whole(site, visitor):
     # Published back to back, before the socket's consumer has run once: a channel layer that
     # holds fewer drops the rest, and the visitor sees a gap until they resume.

@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 
 from apps.chat.events import conversation_group
 from apps.chat.models import Conversation
+from apps.chat.privacy import visitor_erase
 from apps.chat.services import conversation_next, conversation_open
 from apps.handoff.details import HandoffDetail
 from apps.handoff.events import site_group, team_group
@@ -159,6 +160,28 @@ async def test_chat_continued_event_names_the_closed_and_the_next_conversation(c
         "type": "chat.continued",
         "conversation_id": conversation.pk,
         "next_conversation_id": following.pk,
+    }
+
+
+async def test_erasing_the_visitor_publishes_chat_erased_and_handoff_ticket_removed(
+    english, conversation, agent, team
+):
+    await database_sync_to_async(agent_session_open)(user=agent, channel_name="test.mei")
+    ticket_id = (
+        await database_sync_to_async(handoff_request)(
+            conversation_id=conversation.pk, reason="customer_request"
+        )
+    ).ticket_id
+    chat_channel = await listening(conversation_group(conversation.pk))
+    team_channel = await listening(team_group(team.pk))
+    await database_sync_to_async(visitor_erase)(visitor=conversation.visitor)
+    assert await heard(chat_channel, "chat.erased") == {
+        "type": "chat.erased",
+        "conversation_id": conversation.pk,
+    }
+    assert await heard(team_channel, "handoff.ticket_removed") == {
+        "type": "handoff.ticket_removed",
+        "ticket_id": ticket_id,
     }
 
 

@@ -262,26 +262,38 @@ def test_a_long_collection_name_gets_a_slug_that_fits() -> None:
     assert first.slug != second.slug
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_import_whose_worker_went_away_is_failed_not_polled_for_ever(
     admin_client: Client, collection: Collection
 ) -> None:
-    from django.core.cache import cache
+    import datetime as dt
 
-    from apps.knowledge.services.imports import _alive_key
+    from django.utils import timezone
 
-    # What a restart mid-import leaves: a running job nobody says is alive any more.
+    from apps.knowledge.services.imports import import_job_run
+
+    # What a restart mid-import leaves: a running job that stopped saying it is alive.
+    silent = timezone.now() - dt.timedelta(minutes=2)
     job = ImportJob.objects.create(
-        collection=collection, file_name="huge.md", format="md", state="running"
+        collection=collection, file_name="faq.csv", format="csv", state="running", alive_at=silent
     )
     url = reverse("admin:knowledge_import_progress", args=[job.pk])
     progress = admin_client.get(url, {"format": "json"}).json()
     assert (progress["state"], progress["finished"]) == ("failed", True)
     assert "restarted" in progress["message"]
-    # One that is alive, running on another worker, is left alone.
+    # A thread that turns up after all does not turn "upload it again" into "done".
+    import_job_run(job_id=job.pk, data=b"Question?,Answer.\n")
+    job.refresh_from_db()
+    assert (job.state, "restarted" in job.message) == ("failed", True)
+    assert not FAQEntry.objects.exists()
+    # One alive, on this worker or another, is left running.
     alive = ImportJob.objects.create(
-        collection=collection, file_name="big.md", format="md", state="running"
+        collection=collection,
+        file_name="big.md",
+        format="md",
+        state="running",
+        alive_at=timezone.now(),
     )
-    cache.set(_alive_key(alive.pk), True, 60)
     url = reverse("admin:knowledge_import_progress", args=[alive.pk])
     assert admin_client.get(url, {"format": "json"}).json()["state"] == "running"
 

@@ -33,9 +33,9 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 # English function and question words, and Chinese particles and modal verbs. They stay in the
 # index (dropping them cost FAQ matching on faq-dev), but weigh half in a question: in a small
 # collection idf alone cannot tell that "how" says less than "refund", or that 要 and 吗 say
-# less than 发货 ("发货要多久？" found "退款要多久到账？" by 要 and 多久). Chinese pronouns,
-# prepositions and question words (怎么, 什么) weighed half as well cost faq-dev zh Recall@1
-# 0.003; these gain it 0.001 (docs/knowledge.md).
+# less than 发货 ("发货要多久？" found "退款要多久到账？" by 要 and 多久). On faq-dev these
+# Chinese ones move zh Recall@1 +0.001 lexical, -0.002 hybrid (docs/knowledge.md); adding
+# pronouns, prepositions and question words (怎么, 什么) cost lexical 0.003.
 FUNCTION_WORDS = frozenset(
     """
     a am an and are as at be been being but by can could did do does doing for from had has have

@@ -7,13 +7,14 @@ one transaction: a failure (a duplicate id, a database error) leaves the collect
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from apps.knowledge.importers import ImportedEntry, ImportFailed, entries_parse
@@ -218,18 +219,15 @@ def _entries_remove(collection: Collection, revision: int, items: list[Article |
 
 
 # --- Admin uploads: run in a background thread, progress through the cache ----------------------
-# A running import says it is alive this often, for this long: one whose worker went away (a
-# restart, a crash) stops saying so, and is failed when its page next asks for progress.
-_ALIVE_SECONDS = 60
+# A running import writes that it is alive (ImportJob.alive_at) this often; one silent for
+# _SILENT_SECONDS lost its worker (a restart, a crash) and is failed when its page next asks.
+# In the database, not the cache: a Redis restart must not fail an import that is running.
 _BEAT_SECONDS = 15
+_SILENT_SECONDS = 60
 
 
 def _progress_key(job_id: int) -> str:
     return f"knowledge:import:{job_id}"
-
-
-def _alive_key(job_id: int) -> str:
-    return f"knowledge:import:{job_id}:alive"
 
 
 def import_job_create(
@@ -241,6 +239,7 @@ def import_job_create(
         format=fmt,
         replace=replace,
         created_by_id=user_id,
+        alive_at=timezone.now(),
     )
 
 
@@ -248,7 +247,6 @@ def import_job_start(*, job: ImportJob, data: bytes) -> None:
     """Run the import in a thread once the job row is committed; the admin page polls it."""
 
     def start() -> None:
-        cache.set(_alive_key(job.pk), True, _ALIVE_SECONDS)
         threading.Thread(
             target=import_job_run, kwargs={"job_id": job.pk, "data": data}, daemon=True
         ).start()
@@ -259,15 +257,15 @@ def import_job_start(*, job: ImportJob, data: bytes) -> None:
 def import_job_run(*, job_id: int, data: bytes) -> None:
     """Parse, import and embed one uploaded file, recording the outcome on the job."""
     job = ImportJob.objects.select_related("collection").get(pk=job_id)
-    ImportJob.objects.filter(pk=job_id).update(state=ImportJob.State.RUNNING)
+    if not ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
+        state=ImportJob.State.RUNNING, alive_at=timezone.now()
+    ):
+        connection.close()
+        return  # failed as silent before it began: the admin was told to upload it again
     finished = threading.Event()
-
-    def beat() -> None:
-        while not finished.wait(_BEAT_SECONDS):
-            cache.set(_alive_key(job_id), True, _ALIVE_SECONDS)
-
-    cache.set(_alive_key(job_id), True, _ALIVE_SECONDS)
-    threading.Thread(target=beat, name=f"import-{job_id}-alive", daemon=True).start()
+    threading.Thread(
+        target=_beat, args=(job_id, finished), name=f"import-{job_id}-alive", daemon=True
+    ).start()
 
     def progress(phase: str) -> Progress:
         def report(done: int, total: int) -> None:
@@ -289,23 +287,44 @@ def import_job_run(*, job_id: int, data: bytes) -> None:
             f"{result.removed} removed; {result.passages} passages indexed."
         )
         # Searchable from here on; vectors for dense search follow.
-        ImportJob.objects.filter(pk=job_id).update(
+        ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
             done=len(entries), total=len(entries), message=message
         )
         passages_embed(collection_id=job.collection_id, progress=progress("embedding"))
-        ImportJob.objects.filter(pk=job_id).update(state=ImportJob.State.DONE)
+        _job_end(job_id, state=ImportJob.State.DONE)
     except ImportFailed as exc:
-        ImportJob.objects.filter(pk=job_id).update(state=ImportJob.State.FAILED, message=str(exc))
+        _job_end(job_id, state=ImportJob.State.FAILED, message=str(exc))
     except Exception as exc:
         logger.exception("import job %s failed", job_id)
-        ImportJob.objects.filter(pk=job_id).update(
+        _job_end(
+            job_id,
             state=ImportJob.State.FAILED,
             message=f"Unexpected error: {exc.__class__.__name__}: {exc}",
         )
     finally:
         finished.set()
-        ImportJob.objects.filter(pk=job_id).update(finished_at=timezone.now())
-        cache.delete_many([_progress_key(job_id), _alive_key(job_id)])
+        cache.delete(_progress_key(job_id))
+        connection.close()
+
+
+def _job_end(job_id: int, **outcome: str) -> None:
+    # Unless the job was failed as silent meanwhile (the database was out of reach for a
+    # minute): the admin was told to upload again, and "done" now would contradict that.
+    ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
+        **outcome, finished_at=timezone.now()
+    )
+
+
+def _beat(job_id: int, finished: threading.Event) -> None:
+    """Say the job is alive until it finishes (a thread of its own: parsing and embedding
+    report no progress for minutes at a time)."""
+    try:
+        while not finished.wait(_BEAT_SECONDS):
+            try:
+                ImportJob.objects.filter(pk=job_id).update(alive_at=timezone.now())
+            except DatabaseError:
+                logger.warning("import job %s: could not record that it is alive", job_id)
+    finally:
         connection.close()
 
 
@@ -315,14 +334,14 @@ def import_job_progress(*, job: ImportJob) -> dict[str, object]:
     A job nobody runs any more (its worker restarted mid-import) is failed here, so the page
     says so instead of polling for ever.
     """
-    if job.finished_at is None and cache.get(_alive_key(job.pk)) is None:
-        now = timezone.now()
-        if ImportJob.objects.filter(pk=job.pk, finished_at__isnull=True).update(
+    silent_since = timezone.now() - dt.timedelta(seconds=_SILENT_SECONDS)
+    if job.finished_at is None and (job.alive_at or job.created_at) < silent_since:
+        _job_end(
+            job.pk,
             state=ImportJob.State.FAILED,
             message="The import stopped: the server running it restarted. Upload the file again.",
-            finished_at=now,
-        ):
-            cache.delete(_progress_key(job.pk))
+        )
+        cache.delete(_progress_key(job.pk))
         job.refresh_from_db()
     live = cache.get(_progress_key(job.pk)) or {}
     return {
