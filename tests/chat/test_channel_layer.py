@@ -37,17 +37,25 @@ class Socket:
             await self._closed.wait()
 
 
+# The connections of this test's layers, named so that cutting them off spares every other
+# client of the server (another suite running against the same Redis, say).
+CLIENT_NAME = f"csbot-test-{uuid.uuid4().hex[:12]}"
+
+
 def layer_for_test() -> ResubscribingPubSubChannelLayer:
     return ResubscribingPubSubChannelLayer(
-        hosts=[channel_layer_host(REDIS_URL)],
+        hosts=[{**channel_layer_host(REDIS_URL), "client_name": CLIENT_NAME}],
         prefix=f"csbot-test-{uuid.uuid4().hex}",
         on_resubscribe="apps.chat.layerwatch.layer_resubscribed",
     )
 
 
 def subscribers_cut_off() -> int:
-    """What Redis does to a subscriber that reads too slowly, or a network failure looks like."""
-    return redis.Redis.from_url(REDIS_URL).client_kill_filter(_type="pubsub", skipme=True)
+    """What Redis does to a subscriber that reads too slowly, or a network failure looks like:
+    to this test's subscribers only."""
+    server = redis.Redis.from_url(REDIS_URL)
+    ours = [c["id"] for c in server.client_list(_type="pubsub") if c["name"] == CLIENT_NAME]
+    return sum(server.client_kill_filter(_id=client_id) for client_id in ours)
 
 
 async def receive(layer: ResubscribingPubSubChannelLayer, channel: str) -> dict:
