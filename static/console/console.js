@@ -1074,7 +1074,9 @@
     setupNotifications();
     setMode("reply");
     var filter = storageGet(FILTER_KEY);
-    if (document.querySelector('.tabs [data-filter="' + filter + '"]')) state.filter = filter;
+    document.querySelectorAll(".tabs [data-filter]").forEach(function (tab) {
+      if (tab.dataset.filter === filter) state.filter = filter; // only a tab that exists
+    });
     var linked = TICKET_HASH.exec(window.location.hash);
     if (linked) state.restoreId = Number(linked[1]);
     connect();
