@@ -213,7 +213,8 @@ def _query_terms(
     unmatched."""
     doc_count = sum(i.lexical.doc_count for i in indexes)
     tokens = analyzer.tokens(query)
-    dfs = {t.term: sum(i.lexical.term_df(t.term) for i in indexes) for t in tokens}
+    # Per distinct term: a message of one word typed 2,000 times is 2,000 tokens.
+    dfs = {term: sum(i.lexical.term_df(term) for i in indexes) for term in {t.term for t in tokens}}
     counts: Counter[str] = Counter()
     surfaces: dict[str, str] = {}
     for token in tokens:
