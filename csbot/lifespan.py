@@ -6,24 +6,29 @@ import asyncio
 from typing import Any
 
 from apps.bot.services import replies_sweep_forever
-from apps.handoff.webhooks import webhook_runner_kick, webhook_runner_stop
+from apps.handoff.mail import reply_email_runner
+from apps.handoff.webhooks import webhook_runner
+
+# Durable background work: each runner's thread finds due rows once and ends if there are none.
+RUNNERS = (webhook_runner, reply_email_runner)
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """From start-up to shutdown (uvicorn sends lifespan events): sweep dead workers' answers
-    and post webhook deliveries left due by a stopped worker."""
+    """From start-up to shutdown (uvicorn sends lifespan events): sweep dead workers' answers,
+    and post the webhook deliveries and reply emails a stopped worker left due."""
     tasks: list[asyncio.Task[None]] = []
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             tasks.append(asyncio.create_task(replies_sweep_forever(), name="csbot-reply-sweep"))
-            # Its thread checks for due deliveries once and ends if there are none.
-            webhook_runner_kick()
+            for runner in RUNNERS:
+                runner.kick()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await asyncio.to_thread(webhook_runner_stop)
+            for runner in RUNNERS:
+                await asyncio.to_thread(runner.stop)
             await send({"type": "lifespan.shutdown.complete"})
             return

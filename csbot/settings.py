@@ -202,6 +202,9 @@ CSBOT_REPLY_LEASE_SECONDS = env.float("CSBOT_REPLY_LEASE_SECONDS", 10.0, minimum
 # A streaming answer publishes a delta at most this often (the first token at once): a model
 # sending chunks faster costs one publish, event and frame per window instead of per chunk.
 CSBOT_DELTA_INTERVAL_MS = env.int("CSBOT_DELTA_INTERVAL_MS", 40, minimum=0)
+# Agents' replies to a left message are emailed together this long after the first one, unless
+# the visitor read them in the widget by then.
+CSBOT_REPLY_EMAIL_DELAY_SECONDS = env.int("CSBOT_REPLY_EMAIL_DELAY_SECONDS", 120, minimum=0)
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from apps.chat.services import visitor_create
 from apps.chat.tokens import visitor_token_issue
 from apps.core.memo import site_settings
 from apps.sites.models import Site
+from csbot.lifespan import RUNNERS
 
 SITE_ORIGIN = "https://shop.example.com"
 
@@ -52,6 +54,14 @@ def _fresh_cache() -> None:
     cache.clear()
     # A rolled-back test's site settings would otherwise reach the next test's site of that pk.
     site_settings.forget()
+
+
+@pytest.fixture(autouse=True)
+def _no_background_thread_left() -> Iterator[None]:
+    # A webhook or reply-email thread a test started must not query the next test's database.
+    yield
+    for runner in RUNNERS:
+        runner.stop()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from apps.chat.selectors import (
 from apps.chat.services import (
     ConversationStatusChanged,
     conversation_next,
+    conversation_read,
     visitor_hello,
     visitor_identify,
 )
@@ -169,6 +170,10 @@ class VisitorChatConsumer(JsonConsumer):
             await self.on_resume(frame)
         elif isinstance(frame, protocol.MessageSend):
             await self.on_message_send(frame)
+        elif isinstance(frame, protocol.Read):
+            await database_sync_to_async(conversation_read)(
+                conversation_id=self.conversation_id, seq=frame.seq
+            )
         elif isinstance(frame, protocol.Typing):
             await events.typing_publish(
                 conversation_id=self.conversation_id,

@@ -43,6 +43,8 @@ class Conversation(models.Model):
     )
     # The highest seq handed out; allocation locks the row (services.message_seq_next).
     last_seq = models.PositiveIntegerField(default=0)
+    # The last message the visitor's widget showed on screen (the `read` frame).
+    visitor_read_seq = models.PositiveIntegerField(default=0, editable=False)
     language = models.CharField(_("language"), max_length=16, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -36,6 +36,13 @@ class Resume:
 
 
 @dataclass(frozen=True)
+class Read:
+    """The widget showed the conversation's messages up to ``seq`` on screen."""
+
+    seq: int
+
+
+@dataclass(frozen=True)
 class MessageSend:
     client_id: str
     text: str
@@ -93,6 +100,7 @@ class Csat:
 Frame = (
     Hello
     | Resume
+    | Read
     | MessageSend
     | Typing
     | Identify
@@ -164,6 +172,11 @@ def frame_parse(data: Any) -> Frame:
         if last_seq < 0:
             raise FrameError("bad_frame", "'last_seq' must be 0 or more")
         return Resume(last_seq=last_seq)
+    if kind == "read":
+        seq = _field(data, "seq", int)
+        if seq < 1:
+            raise FrameError("bad_frame", "'seq' must be 1 or more")
+        return Read(seq=seq)
     if kind == "message.send":
         return _message(data)
     if kind == "typing":

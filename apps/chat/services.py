@@ -68,6 +68,14 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
     )
 
 
+def conversation_read(*, conversation_id: int, seq: int) -> None:
+    """Record that the visitor's widget showed the messages up to ``seq`` on screen: never
+    backwards, never past the last message."""
+    Conversation.objects.filter(
+        pk=conversation_id, visitor_read_seq__lt=seq, last_seq__gte=seq
+    ).update(visitor_read_seq=seq)
+
+
 def conversation_next(*, visitor: Visitor, closed_id: int) -> Conversation:
     """Where the visitor goes on after their conversation ``closed_id`` was closed: the open
     conversation another of their sockets (a second tab) began since, else a new one, which

@@ -1,28 +1,59 @@
-"""Email an agent's reply to a visitor who left a message, through Django's email backend."""
+"""Email a left message's replies to the visitor, unless they read them in the widget first.
+
+An agent's reply to a left message makes one email of the ticket due
+``CSBOT_REPLY_EMAIL_DELAY_SECONDS`` later; replies sent meanwhile go in the same email. When it is
+due, a background thread (apps/core/background.py) sends the replies the visitor's widget has not
+shown on screen (``Conversation.visitor_read_seq``): a visitor watching the chat gets no email, one
+who left gets every reply, once.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
 
+from apps.chat.models import Message
+from apps.core.background import BackgroundRunner
 from apps.handoff.models import Ticket
 from apps.handoff.texts import text_for
 
 logger = logging.getLogger(__name__)
 
+# A worker sending an email holds the ticket this long; one that died meanwhile leaves the
+# email due again after it.
+CLAIM_SECONDS = 300
 
-def reply_email_send(*, ticket_id: int, text: str) -> bool:
-    """Send ``text`` to the ticket's contact; call after commit. Return whether it was sent.
 
-    A mail server that refuses is logged, not raised: the reply is stored and the visitor still
-    reads it in the widget.
-    """
-    ticket = Ticket.objects.select_related("site", "assignee").get(pk=ticket_id)
-    if not ticket.contact_email:
-        return False
+def reply_email_schedule(*, ticket_id: int) -> None:
+    """Make the ticket's reply email due; call in the transaction storing an agent's reply."""
+    due = timezone.now() + dt.timedelta(seconds=settings.CSBOT_REPLY_EMAIL_DELAY_SECONDS)
+    Ticket.objects.filter(pk=ticket_id, reply_email_due_at__isnull=True).update(
+        reply_email_due_at=due
+    )
+    transaction.on_commit(reply_email_runner.kick)
+
+
+def _replies_after(ticket: Ticket, seq: int) -> list[tuple[int, str]]:
+    return list(
+        Message.objects.filter(
+            conversation_id=ticket.conversation_id,
+            author_kind=Message.AuthorKind.AGENT,
+            created_at__gte=ticket.created_at,
+            seq__gt=seq,
+        )
+        .order_by("seq")
+        .values_list("seq", "text")
+    )
+
+
+def _send(ticket: Ticket, texts: list[str]) -> bool:
     language = ticket.language
-    body = f"{text}\n\n--\n{text_for('reply_email_footer', language)}\n"
+    body = "\n\n".join(texts) + f"\n\n--\n{text_for('reply_email_footer', language)}\n"
     email = EmailMessage(
         subject=text_for("reply_email_subject", language, site=ticket.site.name),
         body=body,
@@ -32,6 +63,62 @@ def reply_email_send(*, ticket_id: int, text: str) -> bool:
     try:
         email.send()
     except OSError:
-        logger.exception("could not email the reply to ticket %s", ticket.pk)
+        # The replies are stored and the visitor still reads them in the widget; the next
+        # reply's email carries them again.
+        logger.exception("could not email the replies of ticket %s", ticket.pk)
         return False
     return True
+
+
+def reply_email_send_due(*, ticket_id: int, now: dt.datetime | None = None) -> bool:
+    """Email the ticket's unread replies if due; return whether this call took the email."""
+    now = now or timezone.now()
+    ticket = (
+        Ticket.objects.select_related("site", "conversation")
+        .filter(pk=ticket_id, reply_email_due_at__lte=now)
+        .first()
+    )
+    if ticket is None:
+        return False
+    claimed = Ticket.objects.filter(
+        pk=ticket.pk, reply_email_due_at=ticket.reply_email_due_at
+    ).update(reply_email_due_at=now + dt.timedelta(seconds=CLAIM_SECONDS))
+    if claimed != 1:
+        return False
+    looked_through = max(ticket.reply_emailed_seq, ticket.conversation.visitor_read_seq)
+    unread = _replies_after(ticket, looked_through)
+    emailed_through = ticket.reply_emailed_seq
+    if unread:
+        looked_through = unread[-1][0]
+        if ticket.contact_email and _send(ticket, [text for _, text in unread]):
+            emailed_through = looked_through
+    with transaction.atomic():
+        # Written first: it waits for a reply being stored now (ticket_reply holds the row), so
+        # the check below sees every reply whose own scheduling found this email claimed.
+        Ticket.objects.filter(pk=ticket.pk).update(
+            reply_email_due_at=None, reply_emailed_seq=emailed_through
+        )
+        if _replies_after(ticket, looked_through):
+            reply_email_schedule(ticket_id=ticket.pk)
+    return True
+
+
+def reply_emails_send_due(*, now: dt.datetime | None = None) -> int:
+    """Send every reply email due at ``now``; return how many tickets this call took."""
+    now = now or timezone.now()
+    due = Ticket.objects.filter(reply_email_due_at__lte=now).values_list("pk", flat=True)
+    return sum(reply_email_send_due(ticket_id=pk, now=now) for pk in list(due))
+
+
+def _send_due_then_next() -> dt.datetime | None:
+    reply_emails_send_due()
+    return (
+        Ticket.objects.filter(reply_email_due_at__isnull=False)
+        .order_by("reply_email_due_at")
+        .values_list("reply_email_due_at", flat=True)
+        .first()
+    )
+
+
+# Kicked after a reply to a left message commits, and at worker start-up for emails left due.
+reply_email_runner = BackgroundRunner("csbot-reply-emails", _send_due_then_next)

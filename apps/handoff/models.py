@@ -224,6 +224,10 @@ class Ticket(models.Model):
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     contact_name = models.CharField(_("contact name"), max_length=200, blank=True)
     contact_email = models.EmailField(_("contact email"), blank=True)
+    # A left message's replies are emailed together once this is due, unless the visitor read
+    # them in the widget first (apps/handoff/mail.py); the last message emailed so far.
+    reply_email_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reply_emailed_seq = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
@@ -259,6 +263,11 @@ class Ticket(models.Model):
         indexes = [
             models.Index(fields=["team", "status"]),
             models.Index(fields=["assignee", "status"]),
+            models.Index(
+                fields=["reply_email_due_at"],
+                condition=models.Q(reply_email_due_at__isnull=False),
+                name="handoff_ticket_email_due",
+            ),
         ]
 
     def __str__(self) -> str:

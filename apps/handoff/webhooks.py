@@ -1,8 +1,8 @@
 """Tell an existing helpdesk about tickets: signed JSON POSTs, stored first, retried with backoff.
 
 A delivery row is written in the transaction that creates or solves the ticket; after commit a
-background thread of this process posts it. Each attempt is claimed with a conditional UPDATE,
-so several workers (or a restarted one finding old rows) never post one delivery twice at once.
+background thread of this process posts it (apps/core/background.py). Each attempt is claimed
+with a conditional UPDATE, so several workers never post one delivery twice at once.
 
 Receivers check ``X-Csbot-Signature: t=<unix time>,v1=<hex>``, where ``hex`` is the HMAC-SHA256
 of ``"<t>." + body`` with the webhook's secret (docs/handoff.md).
@@ -15,15 +15,15 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from typing import Any
 
 import httpx
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.chat.selectors import messages_after
+from apps.core.background import BackgroundRunner
 from apps.handoff.models import Ticket, Webhook, WebhookDelivery
 from apps.handoff.selectors import ticket_payload
 
@@ -74,7 +74,7 @@ def webhook_deliveries_enqueue(*, site_id: int, event: str, ticket: Ticket) -> l
         WebhookDelivery(webhook=hook, event=event, payload=payload, next_attempt_at=now)
         for hook in hooks
     )
-    transaction.on_commit(webhook_runner_kick)
+    transaction.on_commit(webhook_runner.kick)
     return [delivery.pk for delivery in created]
 
 
@@ -143,7 +143,8 @@ def webhook_deliveries_run_due(*, now: dt.datetime | None = None) -> int:
         )
 
 
-def _next_due() -> dt.datetime | None:
+def _run_due_then_next() -> dt.datetime | None:
+    webhook_deliveries_run_due()
     return (
         WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
         .order_by("next_attempt_at")
@@ -152,68 +153,5 @@ def _next_due() -> dt.datetime | None:
     )
 
 
-class _Runner:
-    """One background thread per process, alive while deliveries are pending."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.wake = threading.Event()
-        self.stopping = False
-        self.thread: threading.Thread | None = None
-
-    def kick(self) -> None:
-        with self.lock:
-            if self.thread is not None:
-                self.wake.set()
-                return
-            self.stopping = False
-            self.thread = threading.Thread(target=self.loop, name="csbot-webhooks", daemon=True)
-            self.thread.start()
-
-    def stop(self) -> None:
-        with self.lock:
-            thread, self.stopping = self.thread, True
-            self.wake.set()
-        if thread is not None:
-            thread.join(timeout=30)
-
-    def loop(self) -> None:
-        while True:
-            with self.lock:
-                if self.stopping:
-                    self.thread = None
-                    return
-            self.wake.clear()
-            next_due = self.round()
-            with self.lock:
-                # Decided under the lock kick() takes, so no kick falls between check and exit.
-                if next_due is None and not self.wake.is_set():
-                    self.thread = None
-                    return
-            if next_due is not None:
-                wait = (next_due - timezone.now()).total_seconds()
-                self.wake.wait(min(max(wait, 0.05), 60))
-
-    def round(self) -> dt.datetime | None:
-        try:
-            webhook_deliveries_run_due()
-            return _next_due()
-        except Exception:
-            logger.exception("webhook deliveries failed; retrying in a minute")
-            return timezone.now() + dt.timedelta(seconds=60)
-        finally:
-            # This thread's own connection: not left open between rounds.
-            connections.close_all()
-
-
-_runner = _Runner()
-
-
-def webhook_runner_kick() -> None:
-    """Make sure this process is posting due deliveries."""
-    _runner.kick()
-
-
-def webhook_runner_stop() -> None:
-    """Stop this process's delivery thread (shutdown and tests); pending rows stay pending."""
-    _runner.stop()
+# Kicked after a commit that stored deliveries, and at worker start-up for ones left due.
+webhook_runner = BackgroundRunner("csbot-webhooks", _run_due_then_next)

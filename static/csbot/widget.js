@@ -869,6 +869,17 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   const markSeen = () => {
     if (conversationId !== null) save("localStorage", "seen", { conversation: conversationId, seq: lastSeq });
     setUnread(0);
+    reportRead();
+  };
+
+  // The server learns what was on screen: replies to a left message the visitor read here are
+  // not emailed to them too. A panel open in a background tab has shown nothing.
+  let readReported = { conversation: null, seq: 0 };
+  const reportRead = () => {
+    if (!live || document.visibilityState !== "visible" || conversationId === null || lastSeq < 1) return;
+    if (readReported.conversation === conversationId && readReported.seq >= lastSeq) return;
+    readReported = { conversation: conversationId, seq: lastSeq };
+    send({ type: "read", seq: lastSeq });
   };
 
   const countUnread = () => {
@@ -1242,7 +1253,11 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       visualViewport.addEventListener("resize", fitViewport);
       visualViewport.addEventListener("scroll", fitViewport);
     }
-    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && reconnectNow());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState !== "visible") return;
+      reconnectNow();
+      if (isOpen) reportRead();
+    });
 
     document.documentElement.appendChild(host);
     for (const item of load("sessionStorage", "outbox") || []) queueMessage(item.client_id, item.text, item.leave);

@@ -10,7 +10,6 @@ from channels.layers import channel_layers
 from django.utils import timezone
 
 from apps.handoff.services.presence import agent_session_open
-from apps.handoff.webhooks import webhook_runner_stop
 from apps.knowledge.models import Collection, Status
 from apps.knowledge.search.embedders import embedder_reset
 from apps.knowledge.search.engine import indexes_drop
@@ -29,11 +28,10 @@ def _lexical_search_and_cold_indexes(settings: object) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_channel_layer_and_no_webhook_thread() -> Iterator[None]:
+def _fresh_channel_layer() -> Iterator[None]:
     # Each socket test runs in its own event loop; the Redis layer's pools are bound to one.
     yield
     channel_layers.backends.clear()
-    webhook_runner_stop()
 
 
 class Clock:

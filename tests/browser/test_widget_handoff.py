@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from apps.analytics.models import AnswerFeedback, CsatResponse
 from apps.bot.answer import AnswerEvent, AnswerFinal
 from apps.chat.models import Conversation, Message
+from apps.handoff.mail import reply_emails_send_due
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services import (
     handoff_request,
@@ -66,6 +67,16 @@ def mei(support: Team) -> Any:
 def online(live_app: LiveServer, agent: Any) -> None:
     """Give the agent a live console session, as opening the console does."""
     live_app.call(agent_session_open, user=agent, channel_name=f"test.console.{agent.pk}")
+
+
+def left_message_filled(page, live_app: LiveServer, text: str):
+    """Nobody is online: the leave-a-message form, filled in for li@example.com, not sent."""
+    open_chat(page, live_app)
+    page.get_by_role("button", name="Talk to a human").click()
+    form = page.get_by_role("form", name="Leave us a message")
+    form.get_by_role("textbox", name="Email").fill("li@example.com")
+    form.get_by_role("textbox", name="Your message").fill(text)
+    return form
 
 
 def the_conversation() -> Conversation:
@@ -242,11 +253,7 @@ def test_nobody_online_opens_the_form_and_the_left_message_opens_a_ticket_once(
 def test_refused_left_message_comes_back_to_the_form_with_the_reason(
     page, live_app, demo_site, mei, answer, settings
 ):
-    open_chat(page, live_app)
-    page.get_by_role("button", name="Talk to a human").click()
-    form = page.get_by_role("form", name="Leave us a message")
-    form.get_by_role("textbox", name="Email").fill("li@example.com")
-    form.get_by_role("textbox", name="Your message").fill("Please call me back.")
+    form = left_message_filled(page, live_app, "Please call me back.")
     settings.CSBOT_MESSAGES_PER_MINUTE = 1  # the request above used the minute's allowance
     form.get_by_role("button", name="Send message").click()
 
@@ -485,3 +492,29 @@ def test_header_button_and_form_fit_a_360_px_phone(page, live_app, demo_site, me
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.get_by_role("button", name="Dismiss").tap()
     expect(form).to_have_count(0)
+
+
+def test_a_reply_read_in_the_open_widget_is_not_emailed_one_missed_is(
+    page, live_app, demo_site, mei, answer, mailoutbox
+):
+    form = left_message_filled(page, live_app, "Where is my order?")
+    form.get_by_role("button", name="Send message").click()
+    expect(form).to_be_hidden()
+    ticket = the_ticket()
+    online(live_app, mei)
+    live_app.call(ticket_claim, ticket_id=ticket.pk, agent=mei)
+
+    # Read on screen: the widget tells the server, and the email has nothing to carry.
+    read = live_app.call(ticket_reply, ticket_id=ticket.pk, agent=mei, text="It left today.")
+    expect(widget(page, ".msg.agent .bubble")).to_have_text(["It left today."])
+    wait_until(lambda: the_conversation().visitor_read_seq == read.seq)
+
+    # The panel closed: the next reply waits as unread, and is what the email carries.
+    widget(page, ".close").click()
+    missed = live_app.call(ticket_reply, ticket_id=ticket.pk, agent=mei, text="Track it: SF123.")
+    expect(page.get_by_role("button", name="Open chat (1 unread message)")).to_be_visible()
+    assert the_conversation().visitor_read_seq == read.seq
+    due = timezone.now() + dt.timedelta(minutes=10)
+    assert live_app.call(reply_emails_send_due, now=due) == 1
+    [email] = mailoutbox
+    assert email.body.startswith(f"{missed.text}\n\n--\n")

@@ -10,15 +10,8 @@ from channels.layers import channel_layers
 from django.db import connections
 
 from apps.handoff.models import Team
-from apps.handoff.webhooks import webhook_runner_stop
 from apps.sites.models import Site
 from tests.conftest import agent_create
-
-
-@pytest.fixture(autouse=True)
-def _no_webhook_thread_left() -> Iterator[None]:
-    yield
-    webhook_runner_stop()
 
 
 @pytest.fixture(autouse=True)

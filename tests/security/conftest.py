@@ -5,7 +5,6 @@ from __future__ import annotations
 from tests.handoff.conftest import (  # noqa: F401 (fixtures)
     _fresh_channel_layer,
     _no_connection_left_in_the_sync_thread,
-    _no_webhook_thread_left,
     english,
     team,
 )

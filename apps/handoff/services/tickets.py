@@ -16,7 +16,7 @@ from apps.chat.services import (
     message_create,
 )
 from apps.handoff import events
-from apps.handoff.mail import reply_email_send
+from apps.handoff.mail import reply_email_schedule
 from apps.handoff.models import Ticket, TicketNote
 from apps.handoff.selectors import ticket_active_for_conversation
 from apps.handoff.services.assignment import tickets_autoassign
@@ -137,7 +137,8 @@ def ticket_close(*, ticket_id: int, agent: Any) -> Ticket:
 
 
 def ticket_reply(*, ticket_id: int, agent: Any, text: str) -> Message:
-    """Send the visitor the assignee's message; a left message's contact also gets an email."""
+    """Send the visitor the assignee's message; a left message's contact also gets an email,
+    unless they read it in the widget first (apps/handoff/mail.py)."""
     ticket = agent_ticket(agent, ticket_id)
     now = timezone.now()
     with transaction.atomic():
@@ -160,7 +161,7 @@ def ticket_reply(*, ticket_id: int, agent: Any, text: str) -> Message:
             )
             publish_ticket(ticket.pk)
         if ticket.channel == Ticket.Channel.MESSAGE and ticket.contact_email:
-            transaction.on_commit(lambda: reply_email_send(ticket_id=ticket.pk, text=text))
+            reply_email_schedule(ticket_id=ticket.pk)
     return message
 
 

@@ -1,0 +1,164 @@
+"""Replies to a left message are emailed together, later, and only the ones the visitor missed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.mail import EmailMessage
+from django.utils import timezone
+
+from apps.chat.models import Conversation, Message
+from apps.chat.services import conversation_open, conversation_read, message_create
+from apps.handoff.mail import reply_email_runner, reply_email_send_due, reply_emails_send_due
+from apps.handoff.models import Ticket
+from apps.handoff.services import ticket_claim, ticket_leave_message, ticket_reply
+from apps.handoff.services.presence import agent_session_open
+from tests.handoff.sockets import frame_of, visitor_socket
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _two_minutes(settings: object) -> None:
+    settings.CSBOT_REPLY_EMAIL_DELAY_SECONDS = 120  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def ticket(english, visitor, agent) -> Ticket:
+    """A left message (nobody was online), claimed by ``agent``."""
+    conversation = conversation_open(visitor=visitor)
+    left = ticket_leave_message(
+        conversation_id=conversation.pk,
+        client_id="c-left-0001",
+        name="Li Lei",
+        email="li@example.com",
+        text="My lamp arrived broken, order 1234.",
+    )
+    agent_session_open(user=agent, channel_name="test.mei")
+    return ticket_claim(ticket_id=left.ticket.pk, agent=agent)
+
+
+def later(minutes: float) -> dt.datetime:
+    return timezone.now() + dt.timedelta(minutes=minutes)
+
+
+def test_replies_within_the_delay_go_in_one_email_and_later_ones_in_the_next(
+    ticket, agent, mailoutbox
+):
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="Sorry! A new lamp ships today.")
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="Tracking: SF123.")
+    assert reply_emails_send_due() == 0  # not yet due
+    assert mailoutbox == []
+
+    assert reply_emails_send_due(now=later(3)) == 1
+    [email] = mailoutbox
+    assert email.to == ["li@example.com"]
+    assert email.subject == "Reply from Shop"
+    assert email.body.startswith("Sorry! A new lamp ships today.\n\nTracking: SF123.\n\n--\n")
+    assert email.extra_headers["X-Csbot-Ticket"] == str(ticket.pk)
+    assert reply_emails_send_due(now=later(10)) == 0  # sent once
+
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="It arrives on Friday.")
+    assert reply_emails_send_due(now=later(6)) == 1
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == [
+        "Sorry! A new lamp ships today.\n\nTracking: SF123.",
+        "It arrives on Friday.",
+    ]
+
+
+def test_replies_the_visitor_read_in_the_widget_are_not_emailed(ticket, agent, mailoutbox):
+    first = ticket_reply(ticket_id=ticket.pk, agent=agent, text="Are you still there?")
+    conversation_read(conversation_id=ticket.conversation_id, seq=first.seq)
+    assert reply_emails_send_due(now=later(3)) == 1
+    assert mailoutbox == []
+
+    # They left: the next reply is emailed, without the one they read.
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="We refunded the lamp.")
+    assert reply_emails_send_due(now=later(3)) == 1
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We refunded the lamp."]
+
+
+def test_a_reply_stored_while_its_email_is_being_sent_gets_an_email_of_its_own(
+    ticket, agent, mailoutbox, monkeypatch
+):
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="First.")
+    send = EmailMessage.send
+
+    def reply_meanwhile(email: EmailMessage, *args: object, **kwargs: object) -> int:
+        # The agent answers again while the mail server is taking the first email.
+        monkeypatch.setattr(EmailMessage, "send", send)
+        ticket_reply(ticket_id=ticket.pk, agent=agent, text="Second.")
+        return send(email, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", reply_meanwhile)
+    assert reply_emails_send_due(now=later(3)) == 1
+    assert reply_emails_send_due(now=later(1)) == 0  # the second one waits its own delay
+    assert reply_emails_send_due(now=later(3)) == 1
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["First.", "Second."]
+
+
+def test_an_email_another_worker_is_sending_is_not_sent_twice(ticket, agent, mailoutbox):
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="Sorry!")
+    moment = later(3)
+    # Another worker claimed it a moment ago: it now holds the ticket for a while.
+    Ticket.objects.filter(pk=ticket.pk).update(reply_email_due_at=moment + dt.timedelta(minutes=5))
+    assert reply_email_send_due(ticket_id=ticket.pk, now=moment) is False
+    assert mailoutbox == []
+    # That worker died: once its hold runs out the email goes.
+    assert reply_email_send_due(ticket_id=ticket.pk, now=moment + dt.timedelta(minutes=6))
+    assert len(mailoutbox) == 1
+
+
+def test_a_mail_server_that_refuses_leaves_the_replies_for_the_next_email(
+    ticket, agent, settings, mailoutbox
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="We are on it.")
+    assert reply_emails_send_due(now=later(3)) == 1  # refused, logged, not retried alone
+    assert reply_emails_send_due(now=later(30)) == 0
+    assert Message.objects.filter(author_kind="agent", text="We are on it.").exists()
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="It shipped.")
+    assert reply_emails_send_due(now=later(3)) == 1
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We are on it.\n\nIt shipped."]
+
+
+def test_the_background_thread_sends_when_due(ticket, agent, settings, mailoutbox):
+    settings.CSBOT_REPLY_EMAIL_DELAY_SECONDS = 0
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="Sorry!")  # kicks the thread on commit
+    deadline = time.monotonic() + 10
+    while not mailoutbox and time.monotonic() < deadline:
+        time.sleep(0.02)
+    reply_email_runner.stop()
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["Sorry!"]
+    assert Ticket.objects.get(pk=ticket.pk).reply_email_due_at is None
+
+
+async def test_the_widget_reports_what_it_showed_never_backwards_nor_ahead(visitor):
+    widget, ready = await visitor_socket(visitor)
+    conversation_id = ready["conversation"]["id"]
+    for text in ("Hello!", "How can I help?"):
+        await database_sync_to_async(message_create)(
+            conversation_id=conversation_id, author_kind="system", text=text
+        )
+
+    async def read_seq() -> int:
+        return (await Conversation.objects.aget(pk=conversation_id)).visitor_read_seq
+
+    await widget.send_json_to({"type": "read", "seq": 2})
+    await widget.send_json_to({"type": "read", "seq": 1})  # older: ignored
+    await widget.send_json_to({"type": "read", "seq": 3})  # past the last message: ignored
+    await widget.send_json_to({"type": "ping"})
+    await frame_of(widget, "pong")
+    assert await read_seq() == 2
+
+    await widget.send_json_to({"type": "read", "seq": 0})
+    assert (await frame_of(widget, "error"))["code"] == "bad_frame"
+    await widget.send_json_to({"type": "read", "seq": "2"})
+    assert (await frame_of(widget, "error"))["code"] == "bad_frame"
+    await widget.disconnect()
