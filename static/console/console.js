@@ -879,13 +879,16 @@
   function runAction(action) {
     var button = document.querySelector('[data-action="' + action + '"]');
     if (!state.detail || (button && button.disabled)) return;
-    var id = state.detail.ticket.id;
+    var t = state.detail.ticket;
+    var id = t.id;
+    // Any teammate may end a ticket; ending one a colleague is working on should be deliberate.
+    var theirs = t.assignee && !mine() ? interpolate(gettext("%(name)s is handling this ticket."), { name: t.assignee.name }, true) + " " : "";
     if (action === "hand_back") {
-      confirmThen(interpolate(gettext("Hand ticket #%(id)s back to the bot? The ticket is solved and the bot answers again."), { id: id }, true), function () { ticketAction("ticket.hand_back"); });
+      confirmThen(theirs + interpolate(gettext("Hand ticket #%(id)s back to the bot? The ticket is solved and the bot answers again."), { id: id }, true), function () { ticketAction("ticket.hand_back"); });
     } else if (action === "solve") {
-      confirmThen(interpolate(gettext("Solve ticket #%(id)s? The conversation closes; the visitor's next message starts a new one."), { id: id }, true), function () { ticketAction("ticket.solve"); });
+      confirmThen(theirs + interpolate(gettext("Solve ticket #%(id)s? The conversation closes; the visitor's next message starts a new one."), { id: id }, true), function () { ticketAction("ticket.solve"); });
     } else if (action === "close") {
-      confirmThen(interpolate(gettext("Close ticket #%(id)s without solving it (spam, duplicate)?"), { id: id }, true), function () { ticketAction("ticket.close"); });
+      confirmThen(theirs + interpolate(gettext("Close ticket #%(id)s without solving it (spam, duplicate)?"), { id: id }, true), function () { ticketAction("ticket.close"); });
     } else if (action === "pending") {
       ticketAction("ticket.update", { pending: state.detail.ticket.status !== "pending" });
     } else if (action === "transfer") {

@@ -179,3 +179,22 @@ def test_a_draft_stays_with_its_ticket_and_survives_a_reload(console, live_app, 
         ".map(k => sessionStorage.getItem(k)).join('')"
     )
     assert "Mr Wang" not in drafts
+
+
+def test_ending_a_colleagues_ticket_says_whose_it_is(console, live_app, demo_site):
+    team = demo_site.teams.get()
+    li = agent_create("li", team=team)
+    expect(console.locator("#agent-list")).to_contain_text("online")
+    ticket = claimed_ticket(live_app, demo_site, li, "Where is my parcel?")
+    console.locator('.tabs [data-filter="team"]').click()
+    console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
+    expect(console.locator("#transcript")).to_contain_text("Where is my parcel?")
+
+    console.locator('[data-action="solve"]').click()
+    expect(console.locator("#confirm-text")).to_have_text(
+        f"Li is handling this ticket. Solve ticket #{ticket.pk}? The conversation closes; "
+        "the visitor's next message starts a new one."
+    )
+    console.keyboard.press("Escape")  # thought better of it
+    expect(console.locator("#confirm-dialog")).to_be_hidden()
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.OPEN
