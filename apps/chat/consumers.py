@@ -222,6 +222,9 @@ class VisitorChatConsumer(JsonConsumer):
                 "type": "ready",
                 "v": protocol.PROTOCOL_VERSION,
                 "visitor_id": str(visitor.public_id),
+                # What the widget's leave-a-message form starts with: given to identify() or
+                # in an earlier left message.
+                "contact": {"name": visitor.name, "email": visitor.email},
                 "conversation": _conversation_frame(conversation),
             }
         )

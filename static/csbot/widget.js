@@ -476,6 +476,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   let askedHuman = false; // "talk to a human" was pressed; its answer has not come yet
   let card = null; // what ui.notice shows: {kind: "leave"|"csat", el, ticket}
   let contact = {}; // the name and email the page gave identify(), for the form
+  let storedContact = {}; // the server's for this visitor (identify() or an earlier form)
   let ui = null;
   const messages = new Map(); // id → message
   const outbox = new Map(); // client_id → visitor message not yet acknowledged
@@ -622,6 +623,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     ready(frame) {
       attempt = 0;
       greeted = true;
+      storedContact = frame.contact;
       const conversation = frame.conversation;
       if (conversationId !== conversation.id) switchConversation(conversation.id);
       replaying = true;
@@ -1058,7 +1060,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   const openLeave = (info, { focus, values = {}, error } = {}) => {
     save("sessionStorage", "leave", info);
     const input = (name, attrs) =>
-      h("input", { class: "in", name, autocomplete: name, value: values[name] ?? contact[name], ...attrs });
+      h("input", { class: "in", name, autocomplete: name, value: values[name] ?? (contact[name] || storedContact[name]), ...attrs });
     const name = input("name", { maxlength: 200 });
     const email = input("email", { type: "email", maxlength: 254, "aria-required": "true" });
     const text = h("textarea", { class: "in", name: "text", rows: 3, "aria-required": "true", "aria-describedby": "lf-count" });

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from apps.analytics.models import AnswerFeedback, CsatResponse
 from apps.bot.answer import AnswerEvent, AnswerFinal
-from apps.chat.models import Conversation, Message
+from apps.chat.models import Conversation, Message, Visitor
 from apps.handoff.mail import reply_emails_send_due
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services import (
@@ -518,3 +518,17 @@ def test_a_reply_read_in_the_open_widget_is_not_emailed_one_missed_is(
     assert live_app.call(reply_emails_send_due, now=due) == 1
     [email] = mailoutbox
     assert email.body.startswith(f"{missed.text}\n\n--\n")
+
+
+def test_the_form_starts_with_the_contact_an_earlier_left_message_gave(
+    page, live_app, demo_site, mei, answer
+):
+    open_chat(page, live_app)
+    # What an earlier left message stored on this visitor (tests/handoff/test_offline.py).
+    Visitor.objects.update(name="Li Lei", email="li@example.com")
+    page.reload()
+    page.get_by_role("button", name="Talk to a human").click()
+    form = page.get_by_role("form", name="Leave us a message")
+    expect(form.get_by_role("textbox", name="Name (optional)")).to_have_value("Li Lei")
+    expect(form.get_by_role("textbox", name="Email")).to_have_value("li@example.com")
+    expect(form.get_by_role("textbox", name="Your message")).to_have_value("")

@@ -11,7 +11,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 
 from apps.bot.services import replies_wait
 from apps.chat import protocol
-from apps.chat.models import Message
+from apps.chat.models import Message, Visitor
 from csbot.asgi import application
 from tests.chat.answerers import STREAMED_TOKENS
 from tests.conftest import SITE_ORIGIN, token_for
@@ -399,14 +399,19 @@ async def test_a_visitor_never_sees_another_visitors_conversation(site, visitor,
     await other.disconnect()
 
 
-async def test_identify_is_stored_on_the_visitor(site, visitor):
-    ws, _ = await connected(site, visitor)
+async def test_identify_is_stored_on_the_visitor_and_ready_says_it_next_time(site, visitor):
+    ws, ready = await connected(site, visitor)
+    assert ready["contact"] == {"name": "", "email": ""}
     await ws.send_json_to(
         {"type": "identify", "name": "Li Lei", "email": "li@example.com", "external_id": "u-7"}
     )
     assert await ws.receive_json_from() == {"type": "identified"}
-    await visitor.arefresh_from_db()
-    assert (visitor.name, visitor.email, visitor.external_id) == ("Li Lei", "li@example.com", "u-7")
+    stored = await Visitor.objects.aget(pk=visitor.pk)
+    assert (stored.name, stored.email, stored.external_id) == ("Li Lei", "li@example.com", "u-7")
+    await ws.disconnect()
+    # The leave-a-message form starts with them (never the external id: it is the site's).
+    ws, ready = await connected(site, visitor)
+    assert ready["contact"] == {"name": "Li Lei", "email": "li@example.com"}
     await ws.disconnect()
 
 
