@@ -113,6 +113,8 @@ class Standalone:
     text: str
     # "" (asked as is), "rules" or "model".
     rewrite: str = ""
+    # Joined by the rules: the visitor's own words in ``text``, what the answer is about.
+    focus: str = ""
 
 
 def rewrite_by_rules(question: str, previous: str) -> Standalone:
@@ -120,7 +122,9 @@ def rewrite_by_rules(question: str, previous: str) -> Standalone:
 
     "What about Xinjiang?" after "How long does delivery take?" becomes "How long does delivery
     take? What about Xinjiang?": crude, but the words that matter are all there, and the
-    answerer weighs the rarer ones (Xinjiang) most.
+    answerer weighs the rarer ones (Xinjiang) most, and quotes sentences that have the
+    follow-up's words when there are any.
     """
     separator = "" if _HAN.search(previous) else " "
-    return Standalone(f"{previous.strip()}{separator}{question.strip()}", "rules")
+    asked = question.strip()
+    return Standalone(f"{previous.strip()}{separator}{asked}", "rules", focus=asked)

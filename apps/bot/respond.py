@@ -276,6 +276,7 @@ async def _generate(
         ),
         language=trace.language,
         question=standalone.text,
+        focus=standalone.focus,
         temperature=TEMPERATURE,
     )
     generation = Generation(

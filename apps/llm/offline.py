@@ -150,8 +150,15 @@ class _Candidate:
     score: float
 
 
-def extract_answer(question: str, documents: Sequence[Document], language: str) -> str:
-    """Return the quoted answer, or "" when no document in ``language`` matches the question."""
+def extract_answer(
+    question: str, documents: Sequence[Document], language: str, *, focus: str = ""
+) -> str:
+    """Return the quoted answer, or "" when no document in ``language`` matches the question.
+
+    ``focus``, the words a follow-up joined to ``question`` added, chooses among the sentences
+    when some have them: "how much does it cost?" after a warranty question quotes the price,
+    not the warranty again.
+    """
     family = language_family(language)
     usable = [d for d in documents if language_family(d.language) == family]
     wanted = set(terms(question))
@@ -167,9 +174,13 @@ def extract_answer(question: str, documents: Sequence[Document], language: str) 
     # Rarer terms say more about which sentence answers (a smoothed inverse document frequency).
     frequency = Counter(term for found in sentence_terms for term in found & wanted)
     weight = {term: math.log(1 + len(sentences) / count) for term, count in frequency.items()}
+    scored = list(zip(sentences, sentence_terms, strict=True))
+    focus_terms = set(terms(focus))
+    if any(found & focus_terms for found in sentence_terms):
+        scored = [(sentence, found) for sentence, found in scored if found & focus_terms]
     candidates = [
         _Candidate(document, position, sentence, sum(weight[t] for t in found & wanted))
-        for (document, position, sentence), found in zip(sentences, sentence_terms, strict=True)
+        for (document, position, sentence), found in scored
     ]
     chosen = _choose([c for c in candidates if c.score > 0])
     if not chosen:
@@ -214,7 +225,9 @@ class OfflineBackend(BaseBackend):
     """Answer from ``request.documents`` alone; same interface as the network backends."""
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        answer = extract_answer(request.question_text(), request.documents, request.language)
+        answer = extract_answer(
+            request.question_text(), request.documents, request.language, focus=request.focus
+        )
         for start in range(0, len(answer), CHUNK_CHARS):
             yield TextDelta(answer[start : start + CHUNK_CHARS])
             # Let other conversations' streams run between chunks, as network reads would.

@@ -51,9 +51,10 @@ class Document:
 class ChatRequest:
     """One generation: the conversation so far and how to sample it.
 
-    ``model`` is filled in by the gateway from each route; callers leave it empty. ``language`` is
-    the visitor's (``en`` or ``zh-hans``) and ``question`` the visitor's words as asked, for
-    backends that answer without a model; when empty, the last user message is the question.
+    ``model`` is filled in by the gateway from each route; callers leave it empty. For backends
+    that answer without a model: ``language`` is the visitor's (``en`` or ``zh-hans``),
+    ``question`` the question standing alone (when empty, the last user message), and ``focus``
+    the visitor's own words when ``question`` joins them to an earlier question.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -64,6 +65,7 @@ class ChatRequest:
     documents: tuple[Document, ...] = ()
     language: str = "en"
     question: str = ""
+    focus: str = ""
 
     def question_text(self) -> str:
         if self.question:

@@ -19,8 +19,8 @@ from apps.bot.trace import Trace
 from apps.chat import protocol
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.services import conversation_open
-from apps.knowledge.models import Article
-from apps.knowledge.services.content import article_save
+from apps.knowledge.models import Article, Status
+from apps.knowledge.services.content import article_create, article_save
 from apps.llm.models import UsageRecord
 from tests.bot.conftest import SHIPPING_URL, answered, replied, visitor_says
 from tests.llm.loopback import CUT
@@ -233,6 +233,23 @@ async def test_a_follow_up_is_searched_together_with_the_question_it_leans_on(
     assert audit.rewrite == "rules"
     assert audit.standalone == "How long does delivery take to Shanghai? What about Xinjiang?"
     assert "Xinjiang" in turn.final.text
+
+
+async def test_a_joined_follow_up_is_answered_about_what_it_adds_not_the_old_topic_again(
+    help_centre, conversation, lenient
+):
+    await database_sync_to_async(article_create)(
+        collection=help_centre,
+        title="LM-2041 desk lamp",
+        body="The LM-2041 desk lamp has a two-year warranty. The LM-2041 costs 299 yuan.",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    await replied(conversation, "Is there a warranty on the LM-2041?")
+    turn = await answered(conversation, "And how much does it cost?")
+    audit = await database_sync_to_async(_audit)(turn.question)
+    assert audit.rewrite == "rules"
+    assert turn.final.text == "From our help centre:\n\u201cThe LM-2041 costs 299 yuan.\u201d [1]"
 
 
 async def test_with_a_model_a_follow_up_is_rewritten_by_the_model(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from apps.llm.config import offline_route
@@ -62,6 +64,35 @@ async def test_sentences_from_several_passages_are_cited_each():
     assert completion.text.startswith("From our help centre:\n")
     assert "\u201cReturn shipping is refunded for faulty items.\u201d [2]" in completion.text
     assert "Hangzhou" not in completion.text
+
+
+LAMP = Document(
+    4,
+    "LM-2041 desk lamp",
+    "The LM-2041 desk lamp has a two-year warranty. The warranty covers the LED and the switch. "
+    "The LM-2041 costs 299 yuan.",
+    "https://shop.example.com/help/lm-2041",
+    "en",
+)
+
+
+async def test_a_joined_follow_up_is_answered_about_its_own_words():
+    # "How much does it cost?" after a warranty question, joined to it by the rules.
+    joined = request("Does the LM-2041 have a warranty? How much does it cost?", LAMP)
+    completion = await backend_for(offline_route()).complete(
+        replace(joined, focus="How much does it cost?")
+    )
+
+    assert completion.text == ("From our help centre:\n\u201cThe LM-2041 costs 299 yuan.\u201d [4]")
+
+
+async def test_a_follow_up_whose_words_no_sentence_has_is_answered_from_the_joined_question():
+    joined = request("Does the LM-2041 have a warranty? What about the stand?", LAMP)
+    backend = backend_for(offline_route())
+    focused = await backend.complete(replace(joined, focus="What about the stand?"))
+
+    assert "two-year warranty" in focused.text
+    assert focused.text == (await backend.complete(joined)).text
 
 
 async def test_chinese_question_is_answered_from_chinese_passages_only():
