@@ -212,6 +212,11 @@ class ConsoleConsumer(JsonConsumer):
         detail = await _db(ticket_detail)(ticket=ticket)
         await self.send_json({"type": "ticket.detail", "ref": frame.ref, **detail})
 
+    async def on_ticket_seen(self, frame: protocol.Frame) -> None:
+        await _db(services.ticket_seen)(
+            ticket_id=frame.data["ticket_id"], agent=self.user, seq=frame.data["seq"]
+        )
+
     async def on_ticket_claim(self, frame: protocol.Frame) -> None:
         ticket = await _db(services.ticket_claim)(
             ticket_id=frame.data["ticket_id"], agent=self.user

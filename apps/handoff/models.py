@@ -228,6 +228,9 @@ class Ticket(models.Model):
     # them in the widget first (apps/handoff/mail.py); the last message emailed so far.
     reply_email_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     reply_emailed_seq = models.PositiveIntegerField(default=0, editable=False)
+    # The last message of the conversation an agent had on screen in the console: the queue's
+    # unread counts start after it.
+    agent_seen_seq = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)

@@ -29,6 +29,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     "ping": {},
     "presence.set": {"availability": Spec(str, limit=10)},
     "ticket.open": _TICKET,
+    "ticket.seen": {**_TICKET, "seq": Spec(int)},
     "ticket.claim": _TICKET,
     "ticket.hand_back": _TICKET,
     "ticket.solve": _TICKET,

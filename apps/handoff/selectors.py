@@ -6,7 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
 from apps.chat.selectors import messages_after
@@ -62,6 +63,11 @@ class TicketPayload(TypedDict):
     resolution_due_at: str | None
     solved_at: str | None
     faq_id: int | None
+
+
+class QueueTicketPayload(TicketPayload):
+    # The visitor's messages since the ticket came in that no agent has had on screen.
+    unread: int
 
 
 class NotePayload(TypedDict):
@@ -250,10 +256,27 @@ def ticket_get_for_agent(*, user: Any, ticket_id: int) -> Ticket | None:
     return _tickets().filter(pk=ticket_id, team__members=user).first()
 
 
-def tickets_for_agent(*, user: Any) -> list[TicketPayload]:
+def tickets_for_agent(*, user: Any) -> list[QueueTicketPayload]:
     """The active tickets of the agent's teams, oldest first: the console's queue."""
-    rows = _tickets().filter(team__members=user, status__in=Ticket.ACTIVE).order_by("created_at")
-    return [ticket_payload(ticket) for ticket in rows]
+    unread = (
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            author_kind=Message.AuthorKind.VISITOR,
+            created_at__gte=OuterRef("created_at"),
+            seq__gt=OuterRef("agent_seen_seq"),
+        )
+        .order_by()
+        .values("conversation_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    rows = (
+        _tickets()
+        .filter(team__members=user, status__in=Ticket.ACTIVE)
+        .annotate(unread=Coalesce(Subquery(unread), 0))
+        .order_by("created_at")
+    )
+    return [{**ticket_payload(ticket), "unread": ticket.unread} for ticket in rows]
 
 
 def ticket_active_for_conversation(*, conversation_id: int) -> Ticket | None:

@@ -74,6 +74,8 @@
     selectedId: null,
     detail: null,
     unread: new Map(),
+    // The last seq of each ticket this console told the server it had on screen.
+    seenSeq: new Map(),
     mode: "reply",
     cannedChoices: [],
     cannedIndex: 0,
@@ -232,6 +234,8 @@
     state.canned = frame.canned;
     state.agents = new Map(frame.agents.map(function (a) { return [a.id, a]; }));
     state.tickets = new Map(frame.tickets.map(function (t) { return [t.id, t]; }));
+    // Counted by the server from what any agent of the team last had on screen.
+    state.unread = new Map(frame.tickets.filter(function (t) { return t.unread; }).map(function (t) { return [t.id, t.unread]; }));
     frame.tickets.forEach(function (t) { state.seenTickets.add(t.id); });
     $("availability").value = frame.agent.availability;
     $("presence-dot").dataset.presence = frame.agent.availability;
@@ -276,6 +280,19 @@
     renderQueue();
   }
 
+  /** The open ticket is on screen: its unread count goes, and the server learns up to where
+   * (a reload, or a teammate's console, counts from there). */
+  function markSeen() {
+    if (!state.detail || document.hidden) return;
+    var id = state.detail.ticket.id;
+    state.unread.delete(id);
+    var seq = 0;
+    state.detail.messages.forEach(function (m) { seq = Math.max(seq, m.seq); });
+    if (seq <= (state.seenSeq.get(id) || 0) || !socket || socket.readyState !== WebSocket.OPEN) return;
+    state.seenSeq.set(id, seq);
+    send({ type: "ticket.seen", ticket_id: id, seq: seq });
+  }
+
   function onDetail(frame) {
     if (frame.ticket.id !== state.selectedId) return;
     var refresh = !!(state.detail && state.detail.ticket.id === frame.ticket.id);
@@ -288,6 +305,7 @@
       visitor: frame.visitor,
     };
     state.unread.delete(frame.ticket.id);
+    markSeen();
     $("no-ticket").hidden = true;
     $("ticket-view").hidden = false;
     $("details").hidden = false;
@@ -339,6 +357,7 @@
     if (state.detail && state.detail.conversation.id === conversationId) {
       state.detail.messages.set(message.id, message);
       renderTranscript();
+      markSeen();
       if (message.author === "visitor") $("typing").hidden = true;
     }
     if (isNew && message.author === "visitor") {
@@ -1070,7 +1089,7 @@
       ticketAction("ticket.update", { tags: tags });
     });
     document.addEventListener("visibilitychange", function () {
-      if (!document.hidden && state.detail) { state.unread.delete(state.detail.ticket.id); renderQueue(); }
+      if (!document.hidden && state.detail) { markSeen(); renderQueue(); }
     });
     // Waiting times and SLA badges age without any event.
     setInterval(function () { renderQueue(); if (state.detail) { renderDetailHead(); renderFields(); } }, 30000);

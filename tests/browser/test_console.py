@@ -198,3 +198,30 @@ def test_ending_a_colleagues_ticket_says_whose_it_is(console, live_app, demo_sit
     console.keyboard.press("Escape")  # thought better of it
     expect(console.locator("#confirm-dialog")).to_be_hidden()
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.OPEN
+
+
+def test_unread_counts_survive_a_reload_until_the_ticket_is_opened(console, live_app, demo_site):
+    mei = demo_site.teams.get().members.get()
+    expect(console.locator("#agent-list")).to_contain_text("online")
+    ticket = claimed_ticket(live_app, demo_site, mei, "Where is my refund?")
+    console.locator('.tabs [data-filter="mine"]').click()
+    row = console.locator(f'[data-ticket-id="{ticket.pk}"]')
+    expect(row).to_be_visible()
+    live_app.call(
+        message_create,
+        conversation_id=ticket.conversation_id,
+        author_kind="visitor",
+        text="Hello? Anyone?",
+    )
+    expect(row.locator(".badge.unread")).to_have_text("1 new")
+
+    console.reload()
+    expect(row.locator(".badge.unread")).to_have_text("1 new")
+    row.click()
+    expect(console.locator("#transcript")).to_contain_text("Hello? Anyone?")
+    expect(row.locator(".badge.unread")).to_have_count(0)
+    # Back without the ticket open: the server counts from what was on screen.
+    console.goto(live_app.url + "/console/")
+    console.locator('.tabs [data-filter="mine"]').click()
+    expect(row).to_contain_text("Where is my refund?")
+    expect(row.locator(".badge.unread")).to_have_count(0)

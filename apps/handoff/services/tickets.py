@@ -176,6 +176,17 @@ def ticket_note_add(*, ticket_id: int, agent: Any, text: str) -> TicketNote:
     return note
 
 
+def ticket_seen(*, ticket_id: int, agent: Any, seq: int) -> None:
+    """Record that ``agent`` had the conversation up to ``seq`` on screen: never backwards,
+    never past its last message. A ticket outside the agent's teams is left alone."""
+    Ticket.objects.filter(
+        pk=ticket_id,
+        team__members=agent,
+        agent_seen_seq__lt=seq,
+        conversation__last_seq__gte=seq,
+    ).update(agent_seen_seq=seq)
+
+
 def ticket_update(
     *,
     ticket_id: int,
