@@ -473,6 +473,9 @@ class VisitorChatConsumer(JsonConsumer):
             }
         )
 
+    async def chat_read(self, event: events.ChatReadEvent) -> None:
+        """The visitor read up to there, in this tab or another: nothing to show."""
+
     async def chat_erased(self, event: events.ChatErasedEvent) -> None:
         await self.visitor_gone()
 

@@ -107,6 +107,14 @@ class ChatErasedEvent(TypedDict):
     conversation_id: int
 
 
+class ChatReadEvent(TypedDict):
+    """The visitor's widget showed the conversation up to ``seq`` on screen."""
+
+    type: Literal["chat.read"]
+    conversation_id: int
+    seq: int
+
+
 ChatEvent = (
     ChatMessageEvent
     | ChatDeltaEvent
@@ -117,6 +125,7 @@ ChatEvent = (
     | ChatHandoffUnavailableEvent
     | ChatContinuedEvent
     | ChatErasedEvent
+    | ChatReadEvent
 )
 
 
@@ -219,6 +228,12 @@ def conversation_continued(*, closed_id: int, next_id: int) -> None:
 def conversation_erased(conversation_id: int) -> None:
     """Close the sockets on an erased conversation; call from ``transaction.on_commit``."""
     event: ChatErasedEvent = {"type": "chat.erased", "conversation_id": conversation_id}
+    async_to_sync(_group_send)(conversation_id, event)
+
+
+def visitor_read(*, conversation_id: int, seq: int) -> None:
+    """Tell the agents what the visitor has read; call from ``transaction.on_commit``."""
+    event: ChatReadEvent = {"type": "chat.read", "conversation_id": conversation_id, "seq": seq}
     async_to_sync(_group_send)(conversation_id, event)
 
 

@@ -70,10 +70,13 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
 
 def conversation_read(*, conversation_id: int, seq: int) -> None:
     """Record that the visitor's widget showed the messages up to ``seq`` on screen: never
-    backwards, never past the last message."""
-    Conversation.objects.filter(
+    backwards, never past the last message. The agents following it hear of it."""
+    if Conversation.objects.filter(
         pk=conversation_id, visitor_read_seq__lt=seq, last_seq__gte=seq
-    ).update(visitor_read_seq=seq)
+    ).update(visitor_read_seq=seq):
+        transaction.on_commit(
+            partial(events.visitor_read, conversation_id=conversation_id, seq=seq)
+        )
 
 
 def conversation_next(*, visitor: Visitor, closed_id: int) -> Conversation:

@@ -412,6 +412,15 @@ class ConsoleConsumer(JsonConsumer):
     ) -> None:
         """The visitor is offered the leave-a-message form; the console has nothing to show."""
 
+    async def chat_read(self, event: chat_events.ChatReadEvent) -> None:
+        await self.send_json(
+            {
+                "type": "conversation.read",
+                "conversation_id": event["conversation_id"],
+                "seq": event["seq"],
+            }
+        )
+
     async def chat_erased(self, event: chat_events.ChatErasedEvent) -> None:
         """The visitor was erased; their tickets leave the console by their team's group."""
 

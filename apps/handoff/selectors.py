@@ -340,7 +340,12 @@ def ticket_detail(*, ticket: Ticket) -> dict[str, Any]:
     )
     return {
         "ticket": ticket_payload(ticket),
-        "conversation": {"id": conversation.pk, "status": conversation.status},
+        "conversation": {
+            "id": conversation.pk,
+            "status": conversation.status,
+            # Agents' replies up to here were on the visitor's screen (the widget's `read`).
+            "visitor_read_seq": conversation.visitor_read_seq,
+        },
         "messages": messages_after(
             conversation_id=conversation.pk, after_seq=0, limit=TRANSCRIPT_LIMIT
         ),

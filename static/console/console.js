@@ -221,6 +221,7 @@
       case "message.reset": return onReset(frame);
       case "typing": return onTyping(frame);
       case "conversation.status": return onConversationStatus(frame);
+      case "conversation.read": return onConversationRead(frame);
       case "assist.result": return onSuggestion(frame);
       case "result": return onResult(frame);
       case "error": return onError(frame);
@@ -291,6 +292,12 @@
     if (seq <= (state.seenSeq.get(id) || 0) || !socket || socket.readyState !== WebSocket.OPEN) return;
     state.seenSeq.set(id, seq);
     send({ type: "ticket.seen", ticket_id: id, seq: seq });
+  }
+
+  function onConversationRead(frame) {
+    if (!state.detail || state.detail.conversation.id !== frame.conversation_id) return;
+    state.detail.conversation.visitor_read_seq = frame.seq;
+    renderTranscript();
   }
 
   function onDetail(frame) {
@@ -616,7 +623,8 @@
   function messageNode(m) {
     var li = el("li", "msg " + m.author + " " + m.state);
     var who = { visitor: visitorName(state.detail.ticket), bot: gettext("Bot"), agent: m.author_name || gettext("Agent"), system: "" }[m.author];
-    if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · " + gettext("interrupted") : "")));
+    var read = m.author === "agent" && m.seq <= state.detail.conversation.visitor_read_seq;
+    if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · " + gettext("interrupted") : "") + (read ? " · " + pgettext("the visitor saw the reply", "read") : "")));
     li.appendChild(el("div", "body", m.text));
     if (m.citations && m.citations.length) {
       var sources = el("ol", "sources");

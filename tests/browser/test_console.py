@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -103,9 +105,22 @@ def test_an_agent_takes_over_from_the_bot_replies_and_hands_back(page, console, 
     agent_reply = widget(page, ".msg.agent .bubble").last
     expect(agent_reply).to_have_text("您好，我是 Mei，马上为您处理。")
     expect(widget(page, ".msg.agent .name").last).to_have_text("Mei")
+    # On the visitor's screen (the chat is open): the console says the reply was read.
+    expect(console.locator("#transcript .msg.agent .meta").last).to_have_text(
+        re.compile(r" · read$")
+    )
 
     send(page, "好的，谢谢")
     expect(console.locator("#transcript .msg.visitor").last).to_contain_text("好的，谢谢")
+    # A reply that arrives with the chat closed is read when the visitor opens it.
+    widget(page, ".close").click()
+    console.locator("#composer-text").fill("不客气！")
+    console.locator("#composer-text").press("Enter")
+    expect(page.get_by_role("button", name="Open chat (1 unread message)")).to_be_visible()
+    last_meta = console.locator("#transcript .msg.agent .meta").last
+    expect(last_meta).to_have_text(re.compile(r"^Mei · [^·]+$"))
+    page.get_by_role("button", name="Open chat (1 unread message)").click()
+    expect(last_meta).to_have_text(re.compile(r" · read$"))
 
     console.keyboard.press("Escape")
     console.keyboard.press("h")

@@ -9,7 +9,12 @@ from channels.layers import get_channel_layer
 from apps.chat.events import conversation_group
 from apps.chat.models import Conversation
 from apps.chat.privacy import visitor_erase
-from apps.chat.services import conversation_next, conversation_open
+from apps.chat.services import (
+    conversation_next,
+    conversation_open,
+    conversation_read,
+    message_create,
+)
 from apps.handoff.details import HandoffDetail
 from apps.handoff.events import site_group, team_group
 from apps.handoff.models import Ticket
@@ -207,4 +212,17 @@ async def test_chat_message_event_carries_the_conversation(english, conversation
             "client_id": None,
             "created_at": message["created_at"],
         },
+    }
+
+
+async def test_chat_read_event_says_how_far_the_visitor_read(conversation):
+    await database_sync_to_async(message_create)(
+        conversation_id=conversation.pk, author_kind="agent", text="Your parcel left today."
+    )
+    channel = await listening(conversation_group(conversation.pk))
+    await database_sync_to_async(conversation_read)(conversation_id=conversation.pk, seq=1)
+    assert await heard(channel, "chat.read") == {
+        "type": "chat.read",
+        "conversation_id": conversation.pk,
+        "seq": 1,
     }
