@@ -582,15 +582,20 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     session = null;
     votes.clear();
     saveVotes();
-    if (ui) {
-      const waiting = new Set(Array.from(outbox.values(), (m) => m.el));
-      ui.earlier.replaceChildren();
-      for (const el of Array.from(ui.list.children)) if (!waiting.has(el) && el.dataset.seq !== "0") el.remove();
-    }
-    messages.clear();
+    const old = leaveConversation();
+    if (ui) ui.earlier.replaceChildren();
+    for (const el of old) if (el.dataset.seq !== "0") el.remove(); // the greeting stays
     conversationId = null;
-    lastSeq = 0;
+  };
+
+  /** Forget the shown conversation's messages; return their elements, not the outbox's:
+   * messages still waiting to be sent belong to the next conversation. */
+  const leaveConversation = () => {
+    const waiting = new Set(Array.from(outbox.values(), (m) => m.el));
+    messages.clear();
+    lastSeq = 0; // seq starts at 1 in every conversation
     countUnread();
+    return ui ? Array.from(ui.list.children).filter((el) => !waiting.has(el)) : [];
   };
 
   /** Close a socket that stopped answering pings (a silently dead mobile connection). */
@@ -784,13 +789,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   /** Show another conversation (the last one was closed): the old one stays above a divider. */
   const switchConversation = (id) => {
     if (conversationId !== null) {
-      // Messages still in the outbox belong to the new conversation.
-      const waiting = new Set(Array.from(outbox.values(), (m) => m.el));
-      const old = Array.from(ui.list.children).filter((el) => !waiting.has(el));
+      const old = leaveConversation();
       if (old.length) ui.earlier.append(...old, h("p", { class: "divider" }, t.newConversation));
-      messages.clear();
-      lastSeq = 0; // seq starts at 1 in every conversation
-      countUnread();
     }
     conversationId = id;
   };
