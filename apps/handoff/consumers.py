@@ -153,6 +153,10 @@ class ConsoleConsumer(JsonConsumer):
         except ValueError as exc:
             await self.send_error("bad_json", f"the frame is not valid JSON: {exc}")
             return
+        except protocol.FrameFieldError as exc:
+            refused = protocol.Frame(type=exc.frame_type, data={}, ref=exc.ref)
+            await self.send_error(exc.code, exc.message, frame=refused)
+            return
         except FrameError as exc:
             await self.send_error(exc.code, exc.message)
             return

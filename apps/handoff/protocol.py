@@ -57,6 +57,16 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
 }
 
 
+class FrameFieldError(FrameError):
+    """A frame of a known type with a bad field: its type and ``ref`` go back with the error, so
+    the console can put back the reply it was sending."""
+
+    def __init__(self, error: FrameError, *, frame_type: str, ref: str | None) -> None:
+        super().__init__(error.code, error.message)
+        self.frame_type = frame_type
+        self.ref = ref
+
+
 @dataclass(frozen=True)
 class Frame:
     type: str
@@ -93,11 +103,14 @@ def frame_parse(data: Any) -> Frame:
     if ref is not None and not (isinstance(ref, str) and len(ref) <= 64):
         raise FrameError("bad_frame", "'ref' must be a string of at most 64 characters")
     fields: dict[str, Any] = {}
-    for name, spec in schema.items():
-        raw = data.get(name)
-        if raw is None:
-            if spec.required:
-                raise FrameError("bad_frame", f"'{name}' is required")
-            continue
-        fields[name] = _value(name, spec, raw)
+    try:
+        for name, spec in schema.items():
+            raw = data.get(name)
+            if raw is None:
+                if spec.required:
+                    raise FrameError("bad_frame", f"'{name}' is required")
+                continue
+            fields[name] = _value(name, spec, raw)
+    except FrameError as exc:
+        raise FrameFieldError(exc, frame_type=kind, ref=ref) from None
     return Frame(type=kind, data=fields, ref=ref)

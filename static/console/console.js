@@ -431,7 +431,7 @@
     state.unsent.delete(frame.ref);
     if (unsent) putBack(unsent);
     if (frame.action === "assist.request") $("composer-hint").textContent = "";
-    toast(frame.message, true);
+    toast(ERROR_TEXTS[frame.code] || frame.message, true);
   }
 
   /* ---------- notifications ---------- */
@@ -723,6 +723,7 @@
       tab.setAttribute("aria-selected", String(tab.dataset.mode === mode));
     });
     $("composer-text").placeholder = mode === "note" ? gettext("Internal note — only agents see this") : gettext("Reply to the visitor — type / for canned replies");
+    countComposer();
     renderDetailHead();
   }
 
@@ -731,7 +732,11 @@
     if (!text.trim() || !state.detail) return;
     var ticketId = state.detail.ticket.id;
     var type = state.mode === "note" ? "note.add" : "message.send";
-    if (type === "message.send" && !mine()) { toast(gettext("Claim the ticket before replying."), true); return; }
+    if (type === "message.send" && !mine()) {
+      toast(state.detail.ticket.assignee ? gettext("Only the assigned agent replies; notes are open to the team.") : gettext("Claim the ticket before replying."), true);
+      return;
+    }
+    if (countComposer()) { toast(gettext("Too long to send: shorten it first."), true); return; }
     stopTyping();
     // Cleared at once so a second Enter cannot send it twice; an error puts it back.
     var ref = send({ type: type, ticket_id: ticketId, text: text });
@@ -773,6 +778,7 @@
   }
 
   function draftKeep() {
+    countComposer();
     if (state.selectedId === null) return;
     // A ticket gone from the queue (solved, closed, erased with its visitor) keeps no draft.
     var open = state.tickets.has(state.selectedId);
@@ -783,6 +789,19 @@
     var draft = ticketId === null ? null : draftsLoad()[ticketId];
     setMode(draft ? draft.mode : "reply");
     $("composer-text").value = draft ? draft.text : "";
+    countComposer();
+  }
+
+  /** Show the length near the server's limit for the mode (apps/handoff/protocol.py counts
+   * code points, as Array.from does); return whether the text is over it. */
+  function countComposer() {
+    var limit = Number(document.body.dataset[state.mode === "note" ? "maxNote" : "maxReply"]);
+    var count = Array.from($("composer-text").value).length;
+    var counter = $("composer-count");
+    counter.hidden = count < limit * 0.9;
+    counter.textContent = interpolate(gettext("%(count)s / %(max)s characters"), { count: count, max: limit }, true);
+    counter.classList.toggle("over", count > limit);
+    return count > limit;
   }
 
   // A send the server refused goes back where it was typed, never into another ticket's box.
@@ -887,6 +906,17 @@
     var frame = Object.assign({ type: type, ticket_id: state.detail.ticket.id }, extra || {});
     send(frame, RESULT_TOASTS[type]);
   }
+
+  // The server's error codes (docs/handoff.md §6) in the agent's language; others as sent.
+  var ERROR_TEXTS = {
+    too_long: gettext("Too long to send: shorten it first."),
+    not_found: gettext("This ticket is not in your teams any more."),
+    not_claimable: gettext("This ticket is no longer waiting."),
+    not_assignee: gettext("Claim the ticket before replying."),
+    not_owner: gettext("The conversation is not with you any more."),
+    changed: gettext("The ticket changed meanwhile; look again."),
+    unavailable: gettext("The server could not do this now; try again in a moment."),
+  };
 
   var RESULT_TOASTS = {
     "faq.promote": function (frame) { toast(interpolate(gettext("Saved as draft FAQ entry #%(id)s for an admin to publish."), { id: frame.faq_id }, true)); },

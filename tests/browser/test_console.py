@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from apps.chat.models import Visitor
+from apps.chat.models import Message, Visitor
 from apps.chat.privacy import visitor_erase
 from apps.chat.services import conversation_open, message_create, visitor_create
 from apps.handoff.models import Team, Ticket
@@ -240,3 +240,23 @@ def test_unread_counts_survive_a_reload_until_the_ticket_is_opened(console, live
     console.locator('.tabs [data-filter="mine"]').click()
     expect(row).to_contain_text("Where is my refund?")
     expect(row.locator(".badge.unread")).to_have_count(0)
+
+
+def test_a_reply_over_the_limit_is_counted_and_kept_not_sent(console, live_app, demo_site):
+    mei = demo_site.teams.get().members.get()
+    expect(console.locator("#agent-list")).to_contain_text("online")
+    ticket = claimed_ticket(live_app, demo_site, mei, "Can you explain everything?")
+    console.locator('.tabs [data-filter="mine"]').click()
+    console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
+    box = console.locator("#composer-text")
+    long_reply = "很长的回复。" * 400  # 2,400 characters; a reply may have 2,000
+    box.fill(long_reply)
+    counter = console.locator("#composer-count")
+    expect(counter).to_have_text("2400 / 2000 characters")
+    box.press("Enter")
+    expect(console.locator(".toast").last).to_have_text("Too long to send: shorten it first.")
+    expect(box).to_have_value(long_reply)
+    # A note may be longer: the same text fits there.
+    console.locator('.composer-tabs [data-mode="note"]').click()
+    expect(counter).to_be_hidden()
+    assert not Message.objects.filter(author_kind="agent").exists()
