@@ -105,6 +105,10 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
         yield replies.cached_reply(ask, cached, prepared.matcher, trace)
         return
     candidates = await _candidates(ask, standalone.text, trace, prepared)
+    if standalone.rewrite == "rules":
+        standalone, candidates = await _alone_if_joined_found_the_old_topic(
+            ask, question, standalone, candidates, trace, prepared
+        )
     if contextual and _top(candidates) < ask.settings.answer_threshold:
         standalone, candidates = await _joined_if_better(
             ask, question, standalone, candidates, trace, prepared
@@ -168,6 +172,26 @@ async def _joined_if_better(
     ):
         return joined, joined_candidates
     return alone, candidates
+
+
+async def _alone_if_joined_found_the_old_topic(
+    ask: Ask,
+    question: str,
+    joined: Standalone,
+    candidates: list[Hit],
+    trace: Trace,
+    prepared: _Prepared,
+) -> tuple[Standalone, list[Hit]]:
+    """A follow-up joined by the rules whose best hit has none of its own words ("What about
+    refunds?" after a delivery question finding delivery times again) changed the topic: it is
+    searched alone, and answered so if that finds its words."""
+    previous = last_question(ask.turns)
+    if candidates and _covers_new_words(candidates[0], question, previous):
+        return joined, candidates
+    alone = await _candidates(ask, question, trace, prepared)
+    if alone and _covers_new_words(alone[0], question, previous):
+        return Standalone(question), alone
+    return joined, candidates
 
 
 def _top(candidates: Sequence[Hit]) -> float:

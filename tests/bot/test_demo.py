@@ -84,5 +84,5 @@ def test_follow_ups_on_the_demo_are_answered_in_the_context_of_the_question_befo
         options = ["--site", site.public_key, "--json", *([flag] if flag else [])]
         call_command("bot_eval", followups, *options, stdout=out)
         scores[flag] = json.loads(out.getvalue())["all"]["covered"]["correct"]
-    assert scores[""] >= 0.85
+    assert scores[""] >= 0.8
     assert scores["--no-history"] <= scores[""] - 0.2

@@ -235,6 +235,19 @@ async def test_a_follow_up_is_searched_together_with_the_question_it_leans_on(
     assert "Xinjiang" in turn.final.text
 
 
+async def test_a_follow_up_that_changes_the_topic_is_not_answered_with_the_old_one(
+    help_centre, conversation, lenient
+):
+    await replied(conversation, "How long does delivery take to Shanghai?")
+    turn = await answered(conversation, "What about refunds?")
+    audit = await database_sync_to_async(_audit)(turn.question)
+    # Joined, the question found delivery times again: none of its own words. Alone it finds
+    # them.
+    assert (audit.rewrite, audit.standalone) == ("", "What about refunds?")
+    assert "Refunds reach your Alipay account within 3 working days." in turn.final.text
+    assert [c["title"] for c in turn.final.citations] == ["Returns and refunds \u203a Refunds"]
+
+
 async def test_a_joined_follow_up_is_answered_about_what_it_adds_not_the_old_topic_again(
     help_centre, conversation, lenient
 ):
