@@ -230,6 +230,38 @@ def test_markdown_file_becomes_an_article_split_by_headings(collection: Collecti
     ]
 
 
+def test_markdown_front_matter_gives_title_and_language_and_is_not_text(
+    collection: Collection,
+) -> None:
+    data = (
+        '---\ntitle: "Gift cards"\nlang: zh-CN\ndate: 2026-11-02\n---\nGift cards never expire.\n'
+    )
+    _import(collection, data.encode(), "giftcards.md")
+    article = Article.objects.get()
+    assert (article.title, article.language, article.body) == (
+        "Gift cards",
+        "zh-hans",
+        "Gift cards never expire.",
+    )
+
+
+@pytest.mark.parametrize(
+    "header", ["question,answer", "问题,答案", "问题,回答", "Question,Answer,lang"]
+)
+def test_a_csv_header_row_in_either_language_is_not_an_entry(
+    collection: Collection, header: str
+) -> None:
+    rows = f"{header}\n怎么退货？,三十天内可退。\n".encode()
+    _import(collection, rows, "faq.csv")
+    assert list(FAQEntry.objects.values_list("question", flat=True)) == ["怎么退货？"]
+
+
+def test_a_question_twice_in_a_csv_is_named_not_its_id(collection: Collection) -> None:
+    with pytest.raises(ImportFailed) as failure:
+        _import(collection, "怎么退货？,a\n怎么退货？,b\n".encode(), "dup.csv")
+    assert str(failure.value).startswith("dup.csv line 2: the question '怎么退货？' is used twice")
+
+
 def test_html_keeps_structure_and_drops_scripts_and_navigation(collection: Collection) -> None:
     html = """<!doctype html><html><head><title>退货政策</title>
     <link rel="canonical" href="https://shop.example.com/help/returns"></head>
@@ -301,6 +333,9 @@ WORD = docx_bytes(title="Returns", sections=[("Refunds", ["Three days."])])
         ("empty.html", b"<html><body><script>x()</script></body></html>", "no text"),
         ("binary.md", b"# Title\nok\n\x00\x01", "binary"),
         ("empty.md", b" \n\t\n", "empty"),
+        # A title alone would be cited as the answer to any question on its topic.
+        ("title-only.md", b"# Store opening hours\n", "a title but no text"),
+        ("title-only.html", b"<title>Hours</title><h1>Hours</h1>", "a title but no text"),
         ("empty.jsonl", b"", "empty"),
         ("blank.csv", b"\n\n", "empty"),
         # With "replace", each of these emptied the collection.

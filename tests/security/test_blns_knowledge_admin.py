@@ -103,19 +103,25 @@ def test_every_naughty_csv_row_and_markdown_file_imports():
     for _, s in FILLED:
         writer.writerow([s, s])
     entries = entries_parse(buffer.getvalue().encode(), name="faq.csv")
+    # A leading BOM is the file's encoding mark, not text.
+    bodies = {
+        f"blns-{n}.md": s.removeprefix("\ufeff").replace("\r\n", "\n").strip() for n, s in FILLED
+    }
     for n, s in FILLED:
-        entries += entries_parse(s.encode(), name=f"blns-{n}.md")
+        if bodies[f"blns-{n}.md"]:
+            entries += entries_parse(s.encode(), name=f"blns-{n}.md")
+        else:  # nothing but the BOM: no text to answer from, refused
+            with pytest.raises(ImportFailed, match="no text"):
+                entries_parse(s.encode(), name=f"blns-{n}.md")
     # Two strings differ only in surrounding whitespace: stripped, they are one CSV question.
     unique = {e.external_id: e for e in entries}
     collection_import(collection=collection_create(name="Naughty"), entries=list(unique.values()))
 
     questions = {s.strip() for _, s in FILLED}
     assert {f.question: f.answer for f in FAQEntry.objects.all()} == {q: q for q in questions}
-    # A leading BOM is the file's encoding mark, not text.
-    bodies = {
-        f"blns-{n}.md": s.removeprefix("\ufeff").replace("\r\n", "\n").strip() for n, s in FILLED
+    assert dict(Article.objects.values_list("external_id", "body")) == {
+        name: body for name, body in bodies.items() if body
     }
-    assert dict(Article.objects.values_list("external_id", "body")) == bodies
 
 
 @pytest.mark.django_db

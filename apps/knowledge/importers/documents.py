@@ -12,6 +12,7 @@ import re
 from pathlib import PurePath
 from typing import Any
 
+from apps.core.lib.languages import language_code
 from apps.knowledge.importers import (
     ImportedEntry,
     ImportFailed,
@@ -21,40 +22,55 @@ from apps.knowledge.importers import (
 )
 
 _H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _SKIPPED_HTML = ("script", "style", "nav", "header", "footer", "noscript", "template", "form")
 _BLOCK_HTML = ("p", "li", "pre", "blockquote", "dt", "dd", "tr", "figcaption", "caption")
 
 
-def _article(name: str, title: str, body: str, *, source_url: str = "") -> ImportedEntry:
+def _article(
+    name: str, title: str, body: str, *, source_url: str = "", language: str = ""
+) -> ImportedEntry:
     body = body.strip()
+    if not body:
+        # A title alone would be cited as the answer to any question on its topic.
+        why = "a title but no text to answer from" if title.strip() else "no text"
+        raise ImportFailed(f"the document has {why}", location=name)
     title = title.strip() or PurePath(name).stem
-    if not body and not title:
-        raise ImportFailed("the document has no text", location=name)
     return ImportedEntry(
         kind="article",
         external_id=PurePath(name).name,
         title=title[:300],
         body=body,
-        language=language_detect(f"{title}\n{body}"),
+        language=language or language_detect(f"{title}\n{body}"),
         location=name,
         source_url=source_url,
     )
 
 
 def markdown_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
-    """A leading ``# Title`` line becomes the title; the rest is the body as written."""
+    """Front matter's ``title`` and ``lang``, else a leading ``# Title`` line, become the
+    title and language; the rest is the body as written."""
     text = text_decode(data, name=name).replace("\r\n", "\n")
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise ImportFailed("binary data in a text file", location=f"{name} line {line}")
+    meta: dict[str, str] = {}
+    if front := _FRONT_MATTER.match(text):
+        # Static-site generators' YAML, read for its plain "key: value" lines only.
+        for line in front.group(1).split("\n"):
+            key, colon, value = line.partition(":")
+            if colon:
+                meta[key.strip().lower()] = value.strip().strip("\"'")
+        text = text[front.end() :]
     lines = text.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    title = ""
+    title = meta.get("title", "")
     if first is not None and (match := _H1.match(lines[first])):
-        title = match.group(1)
+        title = title or match.group(1)
         lines = lines[first + 1 :]
-    return [_article(name, title, "\n".join(lines))]
+    language = language_code(meta.get("lang") or meta.get("language"))
+    return [_article(name, title, "\n".join(lines), language=language)]
 
 
 def html_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
@@ -101,8 +117,6 @@ def html_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
             blocks.append("- " + text)
         else:
             blocks.append(text)
-    if not blocks and not title:
-        raise ImportFailed("the HTML document has no text", location=name)
     url = canonical.get("href", "") if canonical is not None else ""
     return [
         _article(name, title, "\n\n".join(blocks), source_url=url if is_web_address(url) else "")
@@ -146,8 +160,6 @@ def docx_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
         # zip without document.xml, XML that does not parse, a part of the wrong kind (KeyError,
         # XMLSyntaxError, AttributeError…) all mean the same to whoever uploaded the file.
         raise ImportFailed(f"not a readable DOCX file: {exc}", location=name) from exc
-    if not blocks and not title:
-        raise ImportFailed("the document has no text", location=name)
     return [_article(name, title, "\n\n".join(blocks))]
 
 

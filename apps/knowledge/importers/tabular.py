@@ -95,8 +95,20 @@ def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
     )
 
 
+# A first CSV row of these names the columns (English or Chinese, as spreadsheets are written).
+_QUESTION_HEADERS = frozenset({"question", "questions", "问题", "问", "提问", "常见问题"})
+_ANSWER_HEADERS = frozenset({"answer", "answers", "答案", "回答", "答", "解答"})
+CSV_ID_PREFIX = "csv-"
+
+
+def _is_header(row: list[str]) -> bool:
+    cells = [cell.strip().lower() for cell in row[:2]]
+    return len(cells) == 2 and cells[0] in _QUESTION_HEADERS and cells[1] in _ANSWER_HEADERS
+
+
 def csv_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
-    """FAQ rows ``question,answer[,lang]``; a first row naming those columns is a header.
+    """FAQ rows ``question,answer[,lang]``; a first row naming those columns (``问题,答案`` too)
+    is a header.
 
     CSV rows carry no id: the external id is derived from the question, so re-importing the
     same file updates answers in place.
@@ -109,10 +121,7 @@ def csv_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
             location = f"{name} line {reader.line_num}"
             if not any(cell.strip() for cell in row):
                 continue
-            if reader.line_num == 1 and [c.strip().lower() for c in row[:2]] == [
-                "question",
-                "answer",
-            ]:
+            if reader.line_num == 1 and _is_header(row):
                 continue
             if len(row) not in (2, 3):
                 raise ImportFailed(
@@ -131,7 +140,7 @@ def csv_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
             entries.append(
                 ImportedEntry(
                     kind="faq",
-                    external_id=f"csv-{digest}",
+                    external_id=f"{CSV_ID_PREFIX}{digest}",
                     title=question,
                     body=answer,
                     language=language,

@@ -18,6 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from apps.knowledge.importers import ImportedEntry, ImportFailed, entries_parse
+from apps.knowledge.importers.tabular import CSV_ID_PREFIX
 from apps.knowledge.models import Article, Collection, FAQEntry, ImportJob, Passage
 from apps.knowledge.search.engine import analyzer_current
 from apps.knowledge.services.content import (
@@ -145,8 +146,14 @@ def _check_entries(entries: Sequence[ImportedEntry]) -> None:
     seen: dict[str, str] = {}
     for entry in entries:
         if entry.external_id in seen:
+            # A CSV row's id is derived from its question: the question is what to look for.
+            what = (
+                f"the question {entry.title!r}"
+                if entry.external_id.startswith(CSV_ID_PREFIX)
+                else f"id {entry.external_id!r}"
+            )
             raise ImportFailed(
-                f"id {entry.external_id!r} is used twice (first at {seen[entry.external_id]})",
+                f"{what} is used twice (first at {seen[entry.external_id]})",
                 location=entry.location,
             )
         seen[entry.external_id] = entry.location
