@@ -86,11 +86,18 @@ def visitor_erase(*, visitor: Visitor) -> dict[str, int]:
 
 
 def conversations_purge(*, now: dt.datetime) -> int:
-    """Delete conversations last touched before each site's retention period; return how many."""
+    """Delete conversations last touched before each site's retention period; return how many.
+
+    A conversation with a ticket still in the agents' queues is kept, however quiet: a left
+    message waiting a week for its answer is not old data.
+    """
     purged = 0
     for site in Site.objects.filter(retention_days__isnull=False):
         cutoff = now - dt.timedelta(days=site.retention_days)
+        expired = Conversation.objects.filter(site=site, updated_at__lt=cutoff).exclude(
+            tickets__status__in=Ticket.ACTIVE
+        )
         with transaction.atomic():
-            _, per_model = Conversation.objects.filter(site=site, updated_at__lt=cutoff).delete()
+            _, per_model = expired.delete()
         purged += per_model.get("chat.Conversation", 0)
     return purged

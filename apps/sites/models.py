@@ -4,7 +4,7 @@ import secrets
 import zoneinfo
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -76,6 +76,8 @@ class Site(models.Model):
         _("keep conversations for (days)"),
         null=True,
         blank=True,
+        # 0 would purge the conversations going on now.
+        validators=[MinValueValidator(1)],
         help_text=_(
             "Conversations older than this are deleted by privacy_purge. Empty keeps them."
         ),

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from apps.chat.services import (
     visitor_create,
 )
 from apps.core.lib.pii import pii_mask
+from apps.handoff.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +69,36 @@ def test_conversations_older_than_the_retention_are_purged(site, other_site, vis
 
     assert conversations_purge(now=timezone.now()) == 1
     assert set(Conversation.objects.values_list("pk", flat=True)) == {recent.pk, elsewhere.pk}
+
+
+def test_a_quiet_conversation_whose_ticket_is_still_queued_is_kept(site, visitor):
+    site.retention_days = 7
+    site.save()
+    left = conversation_start(visitor=visitor)
+    answered = conversation_start(visitor=visitor)
+    queued = Ticket.objects.create(
+        site=site, conversation=left, visitor=visitor, reason="customer_request", channel="message"
+    )
+    Ticket.objects.create(
+        site=site,
+        conversation=answered,
+        visitor=visitor,
+        reason="customer_request",
+        status=Ticket.Status.SOLVED,
+    )
+    long_ago = timezone.now() - dt.timedelta(days=10)
+    Conversation.objects.update(updated_at=long_ago)
+
+    assert conversations_purge(now=timezone.now()) == 1
+    assert list(Conversation.objects.values_list("pk", flat=True)) == [left.pk]
+    assert Ticket.objects.get().pk == queued.pk
+
+
+def test_a_retention_of_no_days_is_refused(site):
+    site.retention_days = 0
+    with pytest.raises(ValidationError) as refused:
+        site.full_clean()
+    assert "retention_days" in refused.value.error_dict
 
 
 def test_export_and_erase_one_visitor(site, visitor, other_visitor, capsys):
