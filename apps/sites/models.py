@@ -134,6 +134,10 @@ class BusinessHours(models.Model):
             models.CheckConstraint(
                 condition=models.Q(closes__gt=models.F("opens")),
                 name="business_hours_closes_after_opens",
+                violation_error_message=_(
+                    "The closing time must be after the opening time on the same day. For hours "
+                    "past midnight, close at 23:59 and add a window from 00:00 on the next day."
+                ),
             )
         ]
 

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from apps.sites.models import BusinessHours, Site
 from apps.sites.origins import origin_allowed, origin_patterns_parse
@@ -61,3 +62,16 @@ def test_business_hours_are_read_in_the_sites_time_zone(site):
 @pytest.mark.django_db
 def test_a_site_without_hours_is_always_open(site):
     assert site_is_open(site=site, at=dt.datetime(2026, 1, 1, 3, tzinfo=dt.UTC))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [("en", "For hours past midnight, close at 23:59"), ("zh-hans", "营业跨过午夜时")],
+)
+def test_hours_past_midnight_are_refused_saying_how_to_enter_them(site, language, says):
+    overnight = BusinessHours(site=site, weekday=0, opens=dt.time(22), closes=dt.time(2))
+    with translation.override(language), pytest.raises(ValidationError) as refused:
+        overnight.full_clean()
+    assert says in " ".join(refused.value.messages)
+    assert "business_hours_closes_after_opens" not in " ".join(refused.value.messages)
