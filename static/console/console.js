@@ -596,7 +596,10 @@
     status.className = "badge " + d.conversation.status;
     var claimable = t.status === "new" && !t.assignee;
     $("claim-banner").hidden = !claimable;
-    $("claim-text").textContent = interpolate(gettext("Waiting %(time)s for an agent."), { time: since(t.created_at) }, true);
+    // "now" reads badly inside the sentence ("已等待坐席 刚刚"): a ticket this fresh says so.
+    $("claim-text").textContent = Date.now() - new Date(t.created_at).getTime() < 60000 ?
+      gettext("Just came in, waiting for an agent.") :
+      interpolate(gettext("Waiting %(time)s for an agent."), { time: since(t.created_at) }, true);
     var canReply = mine();
     $("composer-hint").textContent = state.mode === "reply" && !canReply ?
       (claimable ? gettext("Claim the ticket to reply.") : gettext("Only the assigned agent replies; notes are open to the team.")) : "";
@@ -1139,6 +1142,11 @@
     });
     var linked = TICKET_HASH.exec(window.location.hash);
     if (linked) state.restoreId = Number(linked[1]);
+    // A link to another ticket (#ticket-12, from a teammate or a notification) opens it here.
+    window.addEventListener("hashchange", function () {
+      var target = TICKET_HASH.exec(window.location.hash);
+      if (target && state.tickets.has(Number(target[1]))) select(Number(target[1]));
+    });
     connect();
   }
 

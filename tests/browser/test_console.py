@@ -93,6 +93,7 @@ def test_an_agent_takes_over_from_the_bot_replies_and_hands_back(page, console, 
     expect(ticket).to_contain_text("Asked for a human")
     console.keyboard.press("j")
     expect(console.locator("#transcript")).to_contain_text("我的台灯坏了，转人工")
+    expect(console.locator("#claim-text")).to_have_text("Just came in, waiting for an agent.")
     console.keyboard.press("c")
     expect(console.locator("#claim-banner")).to_be_hidden()
     expect(widget(page, ".msg.system .bubble").last).to_have_text(
@@ -160,7 +161,8 @@ def test_a_draft_stays_with_its_ticket_and_survives_a_reload(console, live_app, 
     console.locator('.tabs [data-filter="mine"]').click()
     box = console.locator("#composer-text")
 
-    console.locator(f'[data-ticket-id="{wang.pk}"]').click()
+    # A link to a ticket opens it in the console already open.
+    console.evaluate(f"location.hash = '#ticket-{wang.pk}'")
     expect(console.locator("#transcript")).to_contain_text("Where is my refund?")
     box.fill("Your refund of ¥299 is approved, Mr Wang.")
     console.locator(f'[data-ticket-id="{li.pk}"]').click()
