@@ -1227,6 +1227,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       if (event.key === "Escape" && isOpen) {
         event.stopPropagation();
         close();
+      } else if (event.key === "Tab") {
+        keepFocusInFullScreen(event);
       }
     });
     ui.input.addEventListener("keydown", (event) => {
@@ -1480,11 +1482,35 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     ui.launcher.setAttribute("aria-label", n ? `${label} (${t.unread(n)})` : label);
   };
 
+  // The stylesheet's rule that makes the open panel fill a phone's screen.
+  const PHONE = "(max-width: 480px)";
+  const fullScreen = () => isOpen && matchMedia(PHONE).matches;
+
+  /** Full screen on a phone, the panel hides the page: Tab goes round inside it, as in a modal. */
+  const keepFocusInFullScreen = (event) => {
+    if (!fullScreen()) return;
+    const focusable = Array.from(ui.panel.querySelectorAll("button, a[href], input, textarea, select, [tabindex]")).filter(
+      (el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length,
+    );
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const active = ui.shadow.activeElement;
+    if (event.shiftKey && (active === first || !ui.panel.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || !ui.panel.contains(active))) {
+      event.preventDefault();
+      first.focus();
+    }
+  };
+
   /** Keep the full-screen panel above a phone's on-screen keyboard (it shrinks the visual viewport only). */
   const fitViewport = () => {
     const style = ui.panel.style;
     const viewport = window.visualViewport;
-    if (!isOpen || !viewport || !matchMedia("(max-width: 480px)").matches) {
+    ui.panel.setAttribute("aria-modal", String(fullScreen()));
+    if (!fullScreen() || !viewport) {
       style.top = style.height = style.bottom = "";
       return;
     }

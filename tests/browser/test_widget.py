@@ -361,6 +361,15 @@ def test_widget_fills_a_360_px_phone_screen(page, live_app, demo_site, answer):
     expect(panel).to_be_visible()
     assert panel.bounding_box() == {"x": 0, "y": 0, "width": 360, "height": 740}
     expect(launcher).to_be_hidden()  # the panel covers the screen; its header closes it
+    # Modal while it hides the page: Tab goes round inside it, never to the page behind.
+    expect(panel).to_have_attribute("aria-modal", "true")
+    page.get_by_role("textbox", name="Message").focus()
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        assert focused_in_widget(page) is not None
+    for _ in range(12):
+        page.keyboard.press("Shift+Tab")
+        assert focused_in_widget(page) is not None
     box = page.get_by_role("textbox", name="Message")
     # 16 px or more, or iOS Safari zooms the page when the field takes focus.
     assert box.evaluate("el => getComputedStyle(el).fontSize") == "16px"
