@@ -101,12 +101,16 @@ class Site(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from apps.sites.origins import origin_patterns_parse
+        from apps.sites.origins import BadOrigin, origin_patterns_parse
 
         try:
             origin_patterns_parse(self.allowed_origins)
-        except ValueError as exc:
-            raise ValidationError({"allowed_origins": str(exc)}) from exc
+        except BadOrigin as exc:
+            message = _(
+                "Not an origin: “%(line)s”. An origin is a scheme and a host, with a port if "
+                "it is not the usual one, e.g. https://shop.example.com or http://127.0.0.1:8098."
+            )
+            raise ValidationError({"allowed_origins": message % {"line": exc.line}}) from exc
 
 
 class BusinessHours(models.Model):

@@ -37,8 +37,16 @@ def _split_origin(origin: str) -> tuple[str, str, int] | None:
     return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
 
 
+class BadOrigin(ValueError):
+    """A line of the allowed origins that is not an origin (the admin form words it)."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(f"Not an origin: {line!r} (expected e.g. https://shop.example.com)")
+        self.line = line
+
+
 def origin_patterns_parse(text: str) -> list[OriginPattern]:
-    """Parse one origin per line; raise ``ValueError`` naming the first bad line."""
+    """Parse one origin per line; raise ``BadOrigin`` naming the first bad line."""
     patterns = []
     for line in text.splitlines():
         line = line.strip()
@@ -47,7 +55,7 @@ def origin_patterns_parse(text: str) -> list[OriginPattern]:
         any_subdomain = "://*." in line
         split = _split_origin(line.replace("://*.", "://", 1))
         if split is None:
-            raise ValueError(f"Not an origin: {line!r} (expected e.g. https://shop.example.com)")
+            raise BadOrigin(line)
         scheme, host, port = split
         patterns.append(OriginPattern(scheme, host, port, any_subdomain))
     return patterns

@@ -216,6 +216,25 @@ def test_upload_imports_in_the_background_and_reports_progress(admin_client: Cli
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_outcome_of_an_upload_is_worded_in_the_admins_language(admin_client: Client) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    admin_client.post(
+        reverse("admin:knowledge_import"),
+        {
+            "file": SimpleUploadedFile(
+                "faq.csv", "问题,答案\n怎么退货？,三十天内可退。\n".encode()
+            ),
+            "new_collection": "上传",
+            "format": "auto",
+        },
+        headers={"accept-language": "zh-CN"},
+    )
+    progress = _wait_finished(admin_client, ImportJob.objects.get().pk)
+    assert progress["message"] == "新建 1 条，更新 0 条，未变 0 条，删除 0 条；已索引 1 个段落。"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_broken_upload_fails_with_the_line_and_imports_nothing(admin_client: Client) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -75,3 +75,15 @@ def test_hours_past_midnight_are_refused_saying_how_to_enter_them(site, language
         overnight.full_clean()
     assert says in " ".join(refused.value.messages)
     assert "business_hours_closes_after_opens" not in " ".join(refused.value.messages)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [("en", "Not an origin: “127.0.0.1:8098”."), ("zh-hans", "“127.0.0.1:8098”不是有效的来源")],
+)
+def test_a_line_that_is_not_an_origin_is_named_in_the_admins_language(site, language, says):
+    site.allowed_origins = "https://shop.example.com\n127.0.0.1:8098"
+    with translation.override(language), pytest.raises(ValidationError) as refused:
+        site.full_clean()
+    assert refused.value.message_dict["allowed_origins"][0].startswith(says)

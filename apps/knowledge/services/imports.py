@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from apps.knowledge.importers import ImportedEntry, ImportFailed, entries_parse
 from apps.knowledge.importers.tabular import CSV_ID_PREFIX
@@ -253,16 +254,26 @@ def import_job_create(
 def import_job_start(*, job: ImportJob, data: bytes) -> None:
     """Run the import in a thread once the job row is committed; the admin page polls it."""
 
+    # The outcome is worded in the uploading admin's language (the thread has none of its own).
+    language = translation.get_language()
+
     def start() -> None:
         threading.Thread(
-            target=import_job_run, kwargs={"job_id": job.pk, "data": data}, daemon=True
+            target=import_job_run,
+            kwargs={"job_id": job.pk, "data": data, "language": language},
+            daemon=True,
         ).start()
 
     transaction.on_commit(start)
 
 
-def import_job_run(*, job_id: int, data: bytes) -> None:
+def import_job_run(*, job_id: int, data: bytes, language: str | None = None) -> None:
     """Parse, import and embed one uploaded file, recording the outcome on the job."""
+    with translation.override(language):
+        _job_run(job_id, data)
+
+
+def _job_run(job_id: int, data: bytes) -> None:
     job = ImportJob.objects.select_related("collection").get(pk=job_id)
     if not ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
         state=ImportJob.State.RUNNING, alive_at=timezone.now()
@@ -289,10 +300,16 @@ def import_job_run(*, job_id: int, data: bytes) -> None:
             source=job.file_name,
             progress=progress("indexing"),
         )
-        message = (
-            f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
-            f"{result.removed} removed; {result.passages} passages indexed."
-        )
+        message = gettext(
+            "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
+            "%(removed)s removed; %(passages)s passages indexed."
+        ) % {
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "removed": result.removed,
+            "passages": result.passages,
+        }
         # Searchable from here on; vectors for dense search follow.
         ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
             done=len(entries), total=len(entries), message=message
@@ -306,7 +323,8 @@ def import_job_run(*, job_id: int, data: bytes) -> None:
         _job_end(
             job_id,
             state=ImportJob.State.FAILED,
-            message=f"Unexpected error: {exc.__class__.__name__}: {exc}",
+            message=gettext("Unexpected error: %(error)s")
+            % {"error": f"{exc.__class__.__name__}: {exc}"},
         )
     finally:
         finished.set()
@@ -346,7 +364,9 @@ def import_job_progress(*, job: ImportJob) -> dict[str, object]:
         _job_end(
             job.pk,
             state=ImportJob.State.FAILED,
-            message="The import stopped: the server running it restarted. Upload the file again.",
+            message=gettext(
+                "The import stopped: the server running it restarted. Upload the file again."
+            ),
         )
         cache.delete(_progress_key(job.pk))
         job.refresh_from_db()
