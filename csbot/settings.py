@@ -189,6 +189,9 @@ EMAIL_HOST_USER = env.str("CSBOT_EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env.str("CSBOT_EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env.bool("CSBOT_EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("CSBOT_DEFAULT_FROM_EMAIL", "support@localhost")
+# Seconds before a silent mail server is given up on: a reply email's claim (five minutes)
+# must outlast the send.
+EMAIL_TIMEOUT = env.int("CSBOT_EMAIL_TIMEOUT", 30, minimum=1, maximum=120)
 
 # --- The visitor chat path --------------------------------------------------------------------
 CSBOT_VISITOR_TOKEN_MAX_AGE = env.int("CSBOT_VISITOR_TOKEN_MAX_AGE", 60 * 60 * 24 * 180, minimum=60)

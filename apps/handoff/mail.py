@@ -14,7 +14,7 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from apps.chat.models import Message
@@ -24,9 +24,12 @@ from apps.handoff.texts import text_for
 
 logger = logging.getLogger(__name__)
 
-# A worker sending an email holds the ticket this long; one that died meanwhile leaves the
-# email due again after it.
+# A worker sending an email holds the ticket this long from its claim (far above the SMTP
+# timeout, CSBOT_EMAIL_TIMEOUT); one that died meanwhile leaves the email due again after it.
 CLAIM_SECONDS = 300
+# A refused send is tried again after these many seconds; after the last, the replies wait
+# for the next reply's email.
+RETRY_DELAYS = (60, 600, 3600)
 
 
 def reply_email_schedule(*, ticket_id: int) -> None:
@@ -39,16 +42,18 @@ def reply_email_schedule(*, ticket_id: int) -> None:
 
 
 def _replies_after(ticket: Ticket, seq: int) -> list[tuple[int, str]]:
-    return list(
-        Message.objects.filter(
-            conversation_id=ticket.conversation_id,
-            author_kind=Message.AuthorKind.AGENT,
-            created_at__gte=ticket.created_at,
-            seq__gt=seq,
-        )
-        .order_by("seq")
-        .values_list("seq", "text")
+    """The agents' replies of this ticket after ``seq``: not a later ticket's in the same
+    conversation (after a hand-back)."""
+    replies = Message.objects.filter(
+        conversation_id=ticket.conversation_id,
+        author_kind=Message.AuthorKind.AGENT,
+        created_at__gte=ticket.created_at,
+        seq__gt=seq,
     )
+    ended = ticket.solved_at or ticket.closed_at
+    if ended is not None:
+        replies = replies.filter(created_at__lte=ended)
+    return list(replies.order_by("seq").values_list("seq", "text"))
 
 
 def _send(ticket: Ticket, texts: list[str]) -> bool:
@@ -62,9 +67,10 @@ def _send(ticket: Ticket, texts: list[str]) -> bool:
     )
     try:
         email.send()
-    except OSError:
-        # The replies are stored and the visitor still reads them in the widget; the next
-        # reply's email carries them again.
+    except (OSError, ValueError):
+        # A mail server that refuses or is unreachable (OSError, smtplib's errors included), a
+        # header Django will not send (BadHeaderError): the replies are stored, and the visitor
+        # still reads them in the widget.
         logger.exception("could not email the replies of ticket %s", ticket.pk)
         return False
     return True
@@ -80,34 +86,63 @@ def reply_email_send_due(*, ticket_id: int, now: dt.datetime | None = None) -> b
     )
     if ticket is None:
         return False
+    # Counted from the claim itself, not from when the batch began: sending the emails before
+    # this one may have taken a while.
+    lease = max(now, timezone.now()) + dt.timedelta(seconds=CLAIM_SECONDS)
     claimed = Ticket.objects.filter(
         pk=ticket.pk, reply_email_due_at=ticket.reply_email_due_at
-    ).update(reply_email_due_at=now + dt.timedelta(seconds=CLAIM_SECONDS))
+    ).update(reply_email_due_at=lease)
     if claimed != 1:
         return False
-    looked_through = max(ticket.reply_emailed_seq, ticket.conversation.visitor_read_seq)
-    unread = _replies_after(ticket, looked_through)
-    emailed_through = ticket.reply_emailed_seq
-    if unread:
-        looked_through = unread[-1][0]
-        if ticket.contact_email and _send(ticket, [text for _, text in unread]):
-            emailed_through = looked_through
+    unread = _replies_after(
+        ticket, max(ticket.reply_emailed_seq, ticket.conversation.visitor_read_seq)
+    )
+    sent = bool(unread) and bool(ticket.contact_email)
+    if sent and not _send(ticket, [text for _, text in unread]):
+        _retry_or_give_up(ticket, lease, now)
+        return True
+    emailed_through = unread[-1][0] if sent else ticket.reply_emailed_seq
+    looked_through = unread[-1][0] if unread else emailed_through
     with transaction.atomic():
         # Written first: it waits for a reply being stored now (ticket_reply holds the row), so
-        # the check below sees every reply whose own scheduling found this email claimed.
-        Ticket.objects.filter(pk=ticket.pk).update(
-            reply_email_due_at=None, reply_emailed_seq=emailed_through
+        # the check below sees every reply whose own scheduling found this email claimed. Only
+        # while the lease is this call's: a send that outlasted it was taken over.
+        held = Ticket.objects.filter(pk=ticket.pk, reply_email_due_at=lease).update(
+            reply_email_due_at=None,
+            reply_emailed_seq=max(emailed_through, ticket.reply_emailed_seq),
+            reply_email_attempts=0,
         )
-        if _replies_after(ticket, looked_through):
+        if not held:
+            logger.warning("the reply email of ticket %s outlasted its claim", ticket.pk)
+        elif _replies_after(ticket, looked_through):
             reply_email_schedule(ticket_id=ticket.pk)
     return True
+
+
+def _retry_or_give_up(ticket: Ticket, lease: dt.datetime, now: dt.datetime) -> None:
+    attempts = ticket.reply_email_attempts + 1
+    retry_at = (
+        now + dt.timedelta(seconds=RETRY_DELAYS[attempts - 1])
+        if attempts <= len(RETRY_DELAYS)
+        else None  # the next reply's email carries these replies again
+    )
+    Ticket.objects.filter(pk=ticket.pk, reply_email_due_at=lease).update(
+        reply_email_due_at=retry_at, reply_email_attempts=attempts if retry_at else 0
+    )
 
 
 def reply_emails_send_due(*, now: dt.datetime | None = None) -> int:
     """Send every reply email due at ``now``; return how many tickets this call took."""
     now = now or timezone.now()
-    due = Ticket.objects.filter(reply_email_due_at__lte=now).values_list("pk", flat=True)
-    return sum(reply_email_send_due(ticket_id=pk, now=now) for pk in list(due))
+    taken = 0
+    for pk in list(Ticket.objects.filter(reply_email_due_at__lte=now).values_list("pk", flat=True)):
+        try:
+            taken += reply_email_send_due(ticket_id=pk, now=now)
+        except DatabaseError:
+            # One ticket's trouble must not hold back the others' emails; its lease runs out
+            # and it is tried again.
+            logger.exception("the reply email of ticket %s failed", pk)
+    return taken
 
 
 def _send_due_then_next() -> dt.datetime | None:

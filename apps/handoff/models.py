@@ -228,6 +228,8 @@ class Ticket(models.Model):
     # them in the widget first (apps/handoff/mail.py); the last message emailed so far.
     reply_email_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     reply_emailed_seq = models.PositiveIntegerField(default=0, editable=False)
+    # Sends of the due email the mail server refused in a row (apps/handoff/mail.py retries).
+    reply_email_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     # The last message of the conversation an agent had on screen in the console: the queue's
     # unread counts start after it.
     agent_seen_seq = models.PositiveIntegerField(default=0, editable=False)

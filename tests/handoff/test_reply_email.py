@@ -12,7 +12,12 @@ from django.utils import timezone
 
 from apps.chat.models import Conversation, Message
 from apps.chat.services import conversation_open, conversation_read, message_create
-from apps.handoff.mail import reply_email_runner, reply_email_send_due, reply_emails_send_due
+from apps.handoff.mail import (
+    RETRY_DELAYS,
+    reply_email_runner,
+    reply_email_send_due,
+    reply_emails_send_due,
+)
 from apps.handoff.models import Ticket
 from apps.handoff.services import ticket_claim, ticket_leave_message, ticket_reply
 from apps.handoff.services.presence import agent_session_open
@@ -112,20 +117,76 @@ def test_an_email_another_worker_is_sending_is_not_sent_twice(ticket, agent, mai
     assert len(mailoutbox) == 1
 
 
-def test_a_mail_server_that_refuses_leaves_the_replies_for_the_next_email(
-    ticket, agent, settings, mailoutbox
-):
+def refusing_mail_server(settings) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+
+
+def test_a_refused_email_is_tried_again_and_then_waits_for_the_next_reply(
+    ticket, agent, settings, mailoutbox
+):
+    refusing_mail_server(settings)
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="We are on it.")
-    assert reply_emails_send_due(now=later(3)) == 1  # refused, logged, not retried alone
-    assert reply_emails_send_due(now=later(30)) == 0
+    moment = later(3)
+    for delay in (*RETRY_DELAYS, None):
+        assert reply_emails_send_due(now=moment) == 1  # refused, logged
+        due = Ticket.objects.get(pk=ticket.pk).reply_email_due_at
+        if delay is None:
+            assert due is None  # given up on: the next reply's email carries it
+        else:
+            assert due == moment + dt.timedelta(seconds=delay)
+            moment = due
     assert Message.objects.filter(author_kind="agent", text="We are on it.").exists()
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="It shipped.")
     assert reply_emails_send_due(now=later(3)) == 1
     assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We are on it.\n\nIt shipped."]
+
+
+def test_a_server_back_before_the_last_retry_gets_the_email(ticket, agent, settings, mailoutbox):
+    refusing_mail_server(settings)
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="We are on it.")
+    assert reply_emails_send_due(now=later(3)) == 1
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert reply_emails_send_due(now=later(5)) == 1  # the first retry, a minute later
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We are on it."]
+    assert Ticket.objects.get(pk=ticket.pk).reply_email_attempts == 0
+
+
+def test_a_send_that_outlasted_its_claim_leaves_the_new_claim_alone(
+    ticket, agent, mailoutbox, monkeypatch
+):
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="Sorry!")
+    send = EmailMessage.send
+
+    def stalled(email: EmailMessage, *args: object, **kwargs: object) -> int:
+        # So long that the agent wrote again and another worker found the claim run out and
+        # emailed both replies.
+        monkeypatch.setattr(EmailMessage, "send", send)
+        ticket_reply(ticket_id=ticket.pk, agent=agent, text="Still there?")
+        assert reply_email_send_due(ticket_id=ticket.pk, now=later(10))
+        return send(email, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", stalled)
+    assert reply_email_send_due(ticket_id=ticket.pk, now=later(3))
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == [
+        "Sorry!\n\nStill there?",  # the other worker's
+        "Sorry!",  # the stalled one's, after five minutes of SMTP
+    ]
+    # Finishing late, it did not take back what the other worker recorded as sent.
+    assert reply_emails_send_due(now=later(30)) == 0
+    assert len(mailoutbox) == 2
+
+
+def test_replies_of_a_later_ticket_are_not_in_an_earlier_tickets_email(ticket, agent, mailoutbox):
+    first = ticket_reply(ticket_id=ticket.pk, agent=agent, text="Sorry!")
+    Ticket.objects.filter(pk=ticket.pk).update(solved_at=first.created_at)
+    message_create(
+        conversation_id=ticket.conversation_id, author_kind="agent", text="About your new order…"
+    )
+    assert reply_emails_send_due(now=later(3)) == 1
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["Sorry!"]
 
 
 def test_the_background_thread_sends_when_due(ticket, agent, settings, mailoutbox):
