@@ -39,6 +39,7 @@ from apps.core.lib.jsontext import json_parse
 from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
 from apps.handoff.details import HandoffDetail
 from apps.handoff.models import Ticket
+from apps.handoff.selectors import visitor_left_contact
 from apps.handoff.services import (
     handoff_request,
     ticket_leave_message,
@@ -216,15 +217,15 @@ class VisitorChatConsumer(JsonConsumer):
             return
         visitor, conversation = found
         self.visitor = visitor
+        contact = await database_sync_to_async(visitor_left_contact)(visitor_id=visitor.pk)
         await self.join_conversation(conversation)
         await self.send_json(
             {
                 "type": "ready",
                 "v": protocol.PROTOCOL_VERSION,
                 "visitor_id": str(visitor.public_id),
-                # What the widget's leave-a-message form starts with: given to identify() or
-                # in an earlier left message.
-                "contact": {"name": visitor.name, "email": visitor.email},
+                # What the widget's leave-a-message form starts with.
+                "contact": contact,
                 "conversation": _conversation_frame(conversation),
             }
         )

@@ -279,6 +279,22 @@ def tickets_for_agent(*, user: Any) -> list[QueueTicketPayload]:
     return [{**ticket_payload(ticket), "unread": ticket.unread} for ticket in rows]
 
 
+def visitor_left_contact(*, visitor_id: int) -> dict[str, str]:
+    """The name and email the visitor typed into their latest left message ("" if none).
+
+    Not what the host page gave ``identify()``: that belongs to the page's signed-in user, who
+    may have signed out of this browser since.
+    """
+    latest = (
+        Ticket.objects.filter(visitor_id=visitor_id, channel=Ticket.Channel.MESSAGE)
+        .order_by("-created_at")
+        .values("contact_name", "contact_email")
+        .first()
+    )
+    latest = latest or {"contact_name": "", "contact_email": ""}
+    return {"name": latest["contact_name"], "email": latest["contact_email"]}
+
+
 def ticket_active_for_conversation(*, conversation_id: int) -> Ticket | None:
     return Ticket.objects.filter(conversation_id=conversation_id, status__in=Ticket.ACTIVE).first()
 

@@ -476,7 +476,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   let askedHuman = false; // "talk to a human" was pressed; its answer has not come yet
   let card = null; // what ui.notice shows: {kind: "leave"|"csat", el, ticket}
   let contact = {}; // the name and email the page gave identify(), for the form
-  let storedContact = {}; // the server's for this visitor (identify() or an earlier form)
+  let storedContact = {}; // what this visitor typed into their latest left message
   let ui = null;
   const messages = new Map(); // id → message
   const outbox = new Map(); // client_id → visitor message not yet acknowledged
@@ -628,7 +628,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     ready(frame) {
       attempt = 0;
       greeted = true;
-      storedContact = frame.contact;
+      storedContact = frame.contact || {}; // a server from before contact was sent: none
       const conversation = frame.conversation;
       if (conversationId !== conversation.id) switchConversation(conversation.id);
       replaying = true;

@@ -14,12 +14,13 @@ from playwright.sync_api import expect
 
 from apps.analytics.models import AnswerFeedback, CsatResponse
 from apps.bot.answer import AnswerEvent, AnswerFinal
-from apps.chat.models import Conversation, Message, Visitor
+from apps.chat.models import Conversation, Message
 from apps.handoff.mail import reply_emails_send_due
 from apps.handoff.models import Team, Ticket
 from apps.handoff.services import (
     handoff_request,
     ticket_claim,
+    ticket_leave_message,
     ticket_reply,
     ticket_solve,
 )
@@ -524,8 +525,16 @@ def test_the_form_starts_with_the_contact_an_earlier_left_message_gave(
     page, live_app, demo_site, mei, answer
 ):
     open_chat(page, live_app)
-    # What an earlier left message stored on this visitor (tests/handoff/test_offline.py).
-    Visitor.objects.update(name="Li Lei", email="li@example.com")
+    conversation = the_conversation()
+    live_app.call(
+        ticket_leave_message,
+        conversation_id=conversation.pk,
+        client_id="c-left-0001",
+        name="Li Lei",
+        email="li@example.com",
+        text="My lamp arrived broken.",
+    )
+    Ticket.objects.update(status=Ticket.Status.SOLVED)  # answered since
     page.reload()
     page.get_by_role("button", name="Talk to a human").click()
     form = page.get_by_role("form", name="Leave us a message")

@@ -399,7 +399,7 @@ async def test_a_visitor_never_sees_another_visitors_conversation(site, visitor,
     await other.disconnect()
 
 
-async def test_identify_is_stored_on_the_visitor_and_ready_says_it_next_time(site, visitor):
+async def test_identify_is_stored_on_the_visitor_and_never_sent_back(site, visitor):
     ws, ready = await connected(site, visitor)
     assert ready["contact"] == {"name": "", "email": ""}
     await ws.send_json_to(
@@ -409,9 +409,23 @@ async def test_identify_is_stored_on_the_visitor_and_ready_says_it_next_time(sit
     stored = await Visitor.objects.aget(pk=visitor.pk)
     assert (stored.name, stored.email, stored.external_id) == ("Li Lei", "li@example.com", "u-7")
     await ws.disconnect()
-    # The leave-a-message form starts with them (never the external id: it is the site's).
+    # They belong to the page's signed-in user, who may have signed out of this browser since.
     ws, ready = await connected(site, visitor)
-    assert ready["contact"] == {"name": "Li Lei", "email": "li@example.com"}
+    assert ready["contact"] == {"name": "", "email": ""}
+    await ws.send_json_to(
+        {
+            "type": "leave_message",
+            "client_id": "c-left-0001",
+            "name": "Wang Fang",
+            "email": "wang@example.com",
+            "text": "Please call me back.",
+        }
+    )
+    await frames_until(ws, "leave_message.ack")
+    await ws.disconnect()
+    # What the visitor typed into the form starts the next one.
+    ws, ready = await connected(site, visitor)
+    assert ready["contact"] == {"name": "Wang Fang", "email": "wang@example.com"}
     await ws.disconnect()
 
 
