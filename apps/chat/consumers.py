@@ -172,9 +172,7 @@ class VisitorChatConsumer(JsonConsumer):
         elif isinstance(frame, protocol.MessageSend):
             await self.on_message_send(frame)
         elif isinstance(frame, protocol.Read):
-            await database_sync_to_async(conversation_read)(
-                conversation_id=self.conversation_id, seq=frame.seq
-            )
+            await self.on_read(frame)
         elif isinstance(frame, protocol.Typing):
             await events.typing_publish(
                 conversation_id=self.conversation_id,
@@ -256,6 +254,7 @@ class VisitorChatConsumer(JsonConsumer):
             )
         self.conversation_id = conversation_id
         self.delivered.clear()
+        self.read_seq = 0
         # Joined before any replay is read, so nothing published in between is missed.
         await self.channel_layer.group_add(
             events.conversation_group(conversation_id), self.channel_name
@@ -282,6 +281,17 @@ class VisitorChatConsumer(JsonConsumer):
                 continue  # heard live since hello: a second message.new would show it twice
             self.delivered.add(payload["seq"])
             await self.send_json({"type": "message.new", "message": payload})
+
+    async def on_read(self, frame: protocol.Read) -> None:
+        # Only forward, and only to a message this socket delivered: the conversation's row
+        # (which every stored message locks) is written at most once per message, whatever a
+        # client sends.
+        if not self.read_seq < frame.seq <= max(self.delivered, default=0):
+            return
+        self.read_seq = frame.seq
+        await database_sync_to_async(conversation_read)(
+            conversation_id=self.conversation_id, seq=frame.seq
+        )
 
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
         if await self.over_limit(client_id=frame.client_id):

@@ -63,6 +63,8 @@ class ConsoleConsumer(JsonConsumer):
         self.site_ids: set[int] = set()
         # Ticket id → conversation id, for the tickets whose conversation this socket follows.
         self.following: dict[int, int] = {}
+        # The last seq this console reported on screen, by ticket (``ticket.seen``).
+        self.seen: dict[int, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         await self.accept()
         socket_opened(self)
@@ -217,9 +219,12 @@ class ConsoleConsumer(JsonConsumer):
         await self.send_json({"type": "ticket.detail", "ref": frame.ref, **detail})
 
     async def on_ticket_seen(self, frame: protocol.Frame) -> None:
-        await _db(services.ticket_seen)(
-            ticket_id=frame.data["ticket_id"], agent=self.user, seq=frame.data["seq"]
-        )
+        ticket_id, seq = frame.data["ticket_id"], frame.data["seq"]
+        # Only a ticket this console opened, and only forward: one write per message at most.
+        if ticket_id not in self.following or seq <= self.seen.get(ticket_id, 0):
+            return
+        self.seen[ticket_id] = seq
+        await _db(services.ticket_seen)(ticket_id=ticket_id, agent=self.user, seq=seq)
 
     async def on_ticket_claim(self, frame: protocol.Frame) -> None:
         ticket = await _db(services.ticket_claim)(

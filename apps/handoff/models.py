@@ -230,8 +230,8 @@ class Ticket(models.Model):
     reply_emailed_seq = models.PositiveIntegerField(default=0, editable=False)
     # Sends of the due email the mail server refused in a row (apps/handoff/mail.py retries).
     reply_email_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
-    # The last message of the conversation an agent had on screen in the console: the queue's
-    # unread counts start after it.
+    # The last message of the conversation the assignee (while there is none, anyone of the
+    # team) had on screen in the console: the queue's unread counts start after it.
     agent_seen_seq = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

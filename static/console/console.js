@@ -235,7 +235,7 @@
     state.canned = frame.canned;
     state.agents = new Map(frame.agents.map(function (a) { return [a.id, a]; }));
     state.tickets = new Map(frame.tickets.map(function (t) { return [t.id, t]; }));
-    // Counted by the server from what any agent of the team last had on screen.
+    // Counted by the server from what the assignee (unassigned: anyone) last had on screen.
     state.unread = new Map(frame.tickets.filter(function (t) { return t.unread; }).map(function (t) { return [t.id, t.unread]; }));
     frame.tickets.forEach(function (t) { state.seenTickets.add(t.id); });
     $("availability").value = frame.agent.availability;

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.chat.models import Message
@@ -178,8 +179,14 @@ def ticket_note_add(*, ticket_id: int, agent: Any, text: str) -> TicketNote:
 
 def ticket_seen(*, ticket_id: int, agent: Any, seq: int) -> None:
     """Record that ``agent`` had the conversation up to ``seq`` on screen: never backwards,
-    never past its last message. A ticket outside the agent's teams is left alone."""
+    never past its last message.
+
+    Only the assignee's screen counts once the ticket has one (a teammate glancing at it must
+    not clear what the assignee has not read); before that, anyone's in the team. A ticket
+    outside the agent's teams is left alone.
+    """
     Ticket.objects.filter(
+        Q(assignee__isnull=True) | Q(assignee=agent),
         pk=ticket_id,
         team__members=agent,
         agent_seen_seq__lt=seq,
