@@ -510,11 +510,25 @@ def test_a_reply_read_in_the_open_widget_is_not_emailed_one_missed_is(
     expect(widget(page, ".msg.agent .bubble")).to_have_text(["It left today."])
     wait_until(lambda: the_conversation().visitor_read_seq == read.seq)
 
+    # In a background tab the open panel shows nothing: read only once the tab is back.
+    tab_is = (
+        "state => Object.defineProperty(document, 'visibilityState', "
+        "{value: state, configurable: true})"
+    )
+    page.evaluate(tab_is, "hidden")
+    behind = live_app.call(ticket_reply, ticket_id=ticket.pk, agent=mei, text="Still there?")
+    expect(widget(page, ".msg.agent .bubble").last).to_have_text("Still there?")
+    page.wait_for_timeout(500)  # time enough for a read frame the widget should not send
+    assert the_conversation().visitor_read_seq == read.seq
+    page.evaluate(tab_is, "visible")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    wait_until(lambda: the_conversation().visitor_read_seq == behind.seq)
+
     # The panel closed: the next reply waits as unread, and is what the email carries.
     widget(page, ".close").click()
     missed = live_app.call(ticket_reply, ticket_id=ticket.pk, agent=mei, text="Track it: SF123.")
     expect(page.get_by_role("button", name="Open chat (1 unread message)")).to_be_visible()
-    assert the_conversation().visitor_read_seq == read.seq
+    assert the_conversation().visitor_read_seq == behind.seq
     due = timezone.now() + dt.timedelta(minutes=10)
     assert live_app.call(reply_emails_send_due, now=due) == 1
     [email] = mailoutbox
