@@ -99,7 +99,7 @@ def reply_email_send_due(*, ticket_id: int, now: dt.datetime | None = None) -> b
     )
     sent = bool(unread) and bool(ticket.contact_email)
     if sent and not _send(ticket, [text for _, text in unread]):
-        _retry_or_give_up(ticket, lease, now)
+        _retry_or_give_up(ticket, lease, now, sent_through=unread[-1][0])
         return True
     emailed_through = unread[-1][0] if sent else ticket.reply_emailed_seq
     looked_through = unread[-1][0] if unread else emailed_through
@@ -119,16 +119,23 @@ def reply_email_send_due(*, ticket_id: int, now: dt.datetime | None = None) -> b
     return True
 
 
-def _retry_or_give_up(ticket: Ticket, lease: dt.datetime, now: dt.datetime) -> None:
+def _retry_or_give_up(
+    ticket: Ticket, lease: dt.datetime, now: dt.datetime, *, sent_through: int
+) -> None:
     attempts = ticket.reply_email_attempts + 1
     retry_at = (
         now + dt.timedelta(seconds=RETRY_DELAYS[attempts - 1])
         if attempts <= len(RETRY_DELAYS)
         else None  # the next reply's email carries these replies again
     )
-    Ticket.objects.filter(pk=ticket.pk, reply_email_due_at=lease).update(
-        reply_email_due_at=retry_at, reply_email_attempts=attempts if retry_at else 0
-    )
+    with transaction.atomic():
+        held = Ticket.objects.filter(pk=ticket.pk, reply_email_due_at=lease).update(
+            reply_email_due_at=retry_at, reply_email_attempts=attempts if retry_at else 0
+        )
+        # Given up on, but a reply stored during the send found the email claimed: that
+        # reply is the next one, and its email carries these.
+        if held and retry_at is None and _replies_after(ticket, sent_through):
+            reply_email_schedule(ticket_id=ticket.pk)
 
 
 def reply_emails_send_due(*, now: dt.datetime | None = None) -> int:

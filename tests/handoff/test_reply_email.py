@@ -144,6 +144,24 @@ def test_a_refused_email_is_tried_again_and_then_waits_for_the_next_reply(
     assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We are on it.\n\nIt shipped."]
 
 
+def test_a_reply_stored_during_the_last_refused_send_still_gets_its_email(
+    ticket, agent, mailoutbox, monkeypatch
+):
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="We are on it.")
+    Ticket.objects.filter(pk=ticket.pk).update(reply_email_attempts=len(RETRY_DELAYS))
+    send = EmailMessage.send
+
+    def refused(email: EmailMessage, *args: object, **kwargs: object) -> int:
+        monkeypatch.setattr(EmailMessage, "send", send)
+        ticket_reply(ticket_id=ticket.pk, agent=agent, text="It shipped.")
+        raise ConnectionRefusedError("the mail server is down")
+
+    monkeypatch.setattr(EmailMessage, "send", refused)
+    assert reply_emails_send_due(now=later(3)) == 1  # refused for the last time: given up
+    assert reply_emails_send_due(now=later(6)) == 1  # the reply made meanwhile has its own
+    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We are on it.\n\nIt shipped."]
+
+
 def test_a_server_back_before_the_last_retry_gets_the_email(ticket, agent, settings, mailoutbox):
     refusing_mail_server(settings)
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="We are on it.")
