@@ -14,11 +14,19 @@ class Window(Protocol):
     closes: dt.time
 
 
+def _window_bounds(
+    day: dt.date, window: Window, zone: dt.tzinfo | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """When ``window`` opens and closes on ``day``; closing at 00:00 is closing at midnight."""
+    opens = dt.datetime.combine(day, window.opens, tzinfo=zone)
+    closing_day = day + dt.timedelta(days=1) if window.closes == dt.time(0) else day
+    return opens, dt.datetime.combine(closing_day, window.closes, tzinfo=zone)
+
+
 def _weekly_minutes(windows: Sequence[Window]) -> int:
     return sum(
-        (dt.datetime.combine(dt.date.min, w.closes) - dt.datetime.combine(dt.date.min, w.opens))
-        // dt.timedelta(minutes=1)
-        for w in windows
+        (closes - opens) // dt.timedelta(minutes=1)
+        for opens, closes in (_window_bounds(dt.date(2000, 1, 3), w) for w in windows)
     )
 
 
@@ -41,8 +49,7 @@ def business_minutes(
         for window in windows:
             if window.weekday != day.weekday():
                 continue
-            opens = dt.datetime.combine(day, window.opens, tzinfo=zone)
-            closes = dt.datetime.combine(day, window.closes, tzinfo=zone)
+            opens, closes = _window_bounds(day, window, zone)
             total += max(min(closes, local_end) - max(opens, local_start), dt.timedelta())
         day += dt.timedelta(days=1)
     return total // dt.timedelta(minutes=1)
@@ -69,8 +76,7 @@ def business_deadline(
         for window in by_weekday:
             if window.weekday != day.weekday():
                 continue
-            opens = dt.datetime.combine(day, window.opens, tzinfo=zone)
-            closes = dt.datetime.combine(day, window.closes, tzinfo=zone)
+            opens, closes = _window_bounds(day, window, zone)
             begin = max(opens, local_start)
             if begin >= closes:
                 continue

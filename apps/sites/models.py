@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import zoneinfo
 
@@ -136,11 +137,12 @@ class BusinessHours(models.Model):
         ordering = ["weekday", "opens"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(closes__gt=models.F("opens")),
+                # 00:00 closes at midnight: "18:00–00:00", or "00:00–00:00" for the whole day.
+                condition=models.Q(closes__gt=models.F("opens")) | models.Q(closes=dt.time(0)),
                 name="business_hours_closes_after_opens",
                 violation_error_message=_(
                     "The closing time must be after the opening time on the same day. For hours "
-                    "past midnight, close at 23:59 and add a window from 00:00 on the next day."
+                    "past midnight, close at 00:00 and add a window from 00:00 on the next day."
                 ),
             )
         ]

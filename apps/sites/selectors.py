@@ -22,7 +22,10 @@ def site_is_open(*, site: Site, at: dt.datetime) -> bool:
         return True
     local = at.astimezone(zoneinfo.ZoneInfo(site.time_zone))
     return any(
-        window.weekday == local.weekday() and window.opens <= local.time() < window.closes
+        window.weekday == local.weekday()
+        and window.opens <= local.time()
+        # Closing at 00:00 is closing at midnight.
+        and (local.time() < window.closes or window.closes == dt.time(0))
         for window in windows
     )
 

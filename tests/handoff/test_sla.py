@@ -78,3 +78,15 @@ def test_business_minutes_are_wall_minutes_without_hours_and_zero_backwards():
 def test_business_minutes_undo_a_business_deadline():
     start = at(4, 16)
     assert minutes_between(start, deadline(start, 500)) == 500
+
+
+# A late shift: Monday 18:00 until midnight, then Tuesday from midnight to 02:00.
+LATE = [Window(0, dt.time(18), dt.time(0)), Window(1, dt.time(0), dt.time(2))]
+
+
+def test_a_window_closing_at_00_00_runs_until_midnight():
+    # Monday 23:50 + 30 business minutes: ten before midnight, twenty after.
+    assert deadline(at(0, 23, 50), 30, windows=LATE) == at(1, 0, 20)
+    assert minutes_between(at(0, 17), at(1, 3), windows=LATE) == 8 * 60
+    # Its week has 8 hours: a deadline of 9 runs into the next Monday's shift.
+    assert deadline(at(0, 18), 9 * 60, windows=LATE) == at(7, 19)

@@ -67,7 +67,7 @@ def test_a_site_without_hours_is_always_open(site):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("language", "says"),
-    [("en", "For hours past midnight, close at 23:59"), ("zh-hans", "营业跨过午夜时")],
+    [("en", "For hours past midnight, close at 00:00"), ("zh-hans", "营业跨过午夜时")],
 )
 def test_hours_past_midnight_are_refused_saying_how_to_enter_them(site, language, says):
     overnight = BusinessHours(site=site, weekday=0, opens=dt.time(22), closes=dt.time(2))
@@ -87,3 +87,15 @@ def test_a_line_that_is_not_an_origin_is_named_in_the_admins_language(site, lang
     with translation.override(language), pytest.raises(ValidationError) as refused:
         site.full_clean()
     assert refused.value.message_dict["allowed_origins"][0].startswith(says)
+
+
+@pytest.mark.django_db
+def test_hours_may_close_at_midnight(site):
+    site.time_zone = "UTC"
+    site.save()
+    BusinessHours(site=site, weekday=0, opens=dt.time(18), closes=dt.time(0)).full_clean()
+    BusinessHours.objects.create(site=site, weekday=0, opens=dt.time(18), closes=dt.time(0))
+    monday = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    assert site_is_open(site=site, at=monday.replace(hour=23, minute=59))
+    assert not site_is_open(site=site, at=monday.replace(hour=17, minute=59))
+    assert not site_is_open(site=site, at=monday + dt.timedelta(days=1, minutes=1))
