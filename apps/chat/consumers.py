@@ -254,6 +254,7 @@ class VisitorChatConsumer(JsonConsumer):
             )
         self.conversation_id = conversation_id
         self.delivered.clear()
+        self.joined_last_seq = conversation.last_seq
         self.read_seq = 0
         # Joined before any replay is read, so nothing published in between is missed.
         await self.channel_layer.group_add(
@@ -283,10 +284,12 @@ class VisitorChatConsumer(JsonConsumer):
             await self.send_json({"type": "message.new", "message": payload})
 
     async def on_read(self, frame: protocol.Read) -> None:
-        # Only forward, and only to a message this socket delivered: the conversation's row
-        # (which every stored message locks) is written at most once per message, whatever a
-        # client sends.
-        if not self.read_seq < frame.seq <= max(self.delivered, default=0):
+        # Only forward, and only up to a message that existed when this socket joined or that
+        # it delivered since (a reconnected widget resumes after what it already shows): the
+        # conversation's row, which every stored message locks, is written at most once per
+        # message, whatever a client sends.
+        newest = max(self.joined_last_seq, max(self.delivered, default=0))
+        if not self.read_seq < frame.seq <= newest:
             return
         self.read_seq = frame.seq
         await database_sync_to_async(conversation_read)(

@@ -232,7 +232,7 @@ async def test_the_widget_reports_what_it_showed_never_backwards_nor_ahead(visit
 
     await widget.send_json_to({"type": "read", "seq": 2})
     await widget.send_json_to({"type": "read", "seq": 1})  # older: ignored
-    await widget.send_json_to({"type": "read", "seq": 3})  # not delivered: ignored
+    await widget.send_json_to({"type": "read", "seq": 3})  # no such message yet: ignored
     await widget.send_json_to({"type": "ping"})
     await frame_of(widget, "pong")
     assert await read_seq() == 2
@@ -241,4 +241,25 @@ async def test_the_widget_reports_what_it_showed_never_backwards_nor_ahead(visit
     assert (await frame_of(widget, "error"))["code"] == "bad_frame"
     await widget.send_json_to({"type": "read", "seq": "2"})
     assert (await frame_of(widget, "error"))["code"] == "bad_frame"
+    await widget.disconnect()
+
+
+async def test_a_reconnected_widget_reports_what_it_had_shown_before(visitor):
+    widget, ready = await visitor_socket(visitor)
+    conversation_id = ready["conversation"]["id"]
+    reply = await database_sync_to_async(message_create)(
+        conversation_id=conversation_id, author_kind="agent", text="It left today."
+    )
+    await frame_of(widget, "message.new")
+    await widget.disconnect()
+    # The socket dropped; the widget resumes after the reply it already shows, so this socket
+    # never delivers it, and the visitor opens the chat now.
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to({"type": "resume", "last_seq": reply.seq})
+    await frame_of(widget, "resumed")
+    await widget.send_json_to({"type": "read", "seq": reply.seq})
+    await widget.send_json_to({"type": "ping"})
+    await frame_of(widget, "pong")
+    stored = await Conversation.objects.aget(pk=conversation_id)
+    assert stored.visitor_read_seq == reply.seq
     await widget.disconnect()
