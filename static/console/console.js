@@ -282,7 +282,7 @@
   }
 
   /** The open ticket is on screen: its unread count goes, and the server learns up to where
-   * (a reload, or a teammate's console, counts from there). */
+   * (the queue's count after a reload starts there; the assignee's, once there is one). */
   function markSeen() {
     if (!state.detail || document.hidden) return;
     var id = state.detail.ticket.id;
