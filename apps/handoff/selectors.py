@@ -66,7 +66,8 @@ class TicketPayload(TypedDict):
 
 
 class QueueTicketPayload(TicketPayload):
-    # The visitor's messages since the ticket came in that no agent has had on screen.
+    # The visitor's messages since the ticket came in that its assignee (unassigned: anyone of
+    # the team) has not had on screen.
     unread: int
 
 
