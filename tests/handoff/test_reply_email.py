@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 import pytest
 from channels.db import database_sync_to_async
@@ -50,6 +51,29 @@ def later(minutes: float) -> dt.datetime:
     return timezone.now() + dt.timedelta(minutes=minutes)
 
 
+def emailed(mailoutbox) -> list[str]:
+    """Each email's replies, without the footer."""
+    return [m.body.split("\n\n--\n")[0] for m in mailoutbox]
+
+
+@pytest.fixture
+def during_the_next_send(monkeypatch):
+    """Run an action while the mail server takes the next email, then send it or refuse it."""
+    send = EmailMessage.send
+
+    def install(action: Callable[[], object], *, refuse: bool = False) -> None:
+        def sending(email: EmailMessage, *args: object, **kwargs: object) -> int:
+            monkeypatch.setattr(EmailMessage, "send", send)  # once
+            action()
+            if refuse:
+                raise ConnectionRefusedError("the mail server is down")
+            return send(email, *args, **kwargs)
+
+        monkeypatch.setattr(EmailMessage, "send", sending)
+
+    return install
+
+
 def test_replies_within_the_delay_go_in_one_email_and_later_ones_in_the_next(
     ticket, agent, mailoutbox
 ):
@@ -68,7 +92,7 @@ def test_replies_within_the_delay_go_in_one_email_and_later_ones_in_the_next(
 
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="It arrives on Friday.")
     assert reply_emails_send_due(now=later(6)) == 1
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == [
+    assert emailed(mailoutbox) == [
         "Sorry! A new lamp ships today.\n\nTracking: SF123.",
         "It arrives on Friday.",
     ]
@@ -83,26 +107,19 @@ def test_replies_the_visitor_read_in_the_widget_are_not_emailed(ticket, agent, m
     # They left: the next reply is emailed, without the one they read.
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="We refunded the lamp.")
     assert reply_emails_send_due(now=later(3)) == 1
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We refunded the lamp."]
+    assert emailed(mailoutbox) == ["We refunded the lamp."]
 
 
 def test_a_reply_stored_while_its_email_is_being_sent_gets_an_email_of_its_own(
-    ticket, agent, mailoutbox, monkeypatch
+    ticket, agent, mailoutbox, during_the_next_send
 ):
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="First.")
-    send = EmailMessage.send
-
-    def reply_meanwhile(email: EmailMessage, *args: object, **kwargs: object) -> int:
-        # The agent answers again while the mail server is taking the first email.
-        monkeypatch.setattr(EmailMessage, "send", send)
-        ticket_reply(ticket_id=ticket.pk, agent=agent, text="Second.")
-        return send(email, *args, **kwargs)
-
-    monkeypatch.setattr(EmailMessage, "send", reply_meanwhile)
+    # The agent answers again while the mail server is taking the first email.
+    during_the_next_send(lambda: ticket_reply(ticket_id=ticket.pk, agent=agent, text="Second."))
     assert reply_emails_send_due(now=later(3)) == 1
     assert reply_emails_send_due(now=later(1)) == 0  # the second one waits its own delay
     assert reply_emails_send_due(now=later(3)) == 1
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["First.", "Second."]
+    assert emailed(mailoutbox) == ["First.", "Second."]
 
 
 def test_an_email_another_worker_is_sending_is_not_sent_twice(ticket, agent, mailoutbox):
@@ -141,25 +158,20 @@ def test_a_refused_email_is_tried_again_and_then_waits_for_the_next_reply(
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="It shipped.")
     assert reply_emails_send_due(now=later(3)) == 1
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We are on it.\n\nIt shipped."]
+    assert emailed(mailoutbox) == ["We are on it.\n\nIt shipped."]
 
 
 def test_a_reply_stored_during_the_last_refused_send_still_gets_its_email(
-    ticket, agent, mailoutbox, monkeypatch
+    ticket, agent, mailoutbox, during_the_next_send
 ):
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="We are on it.")
     Ticket.objects.filter(pk=ticket.pk).update(reply_email_attempts=len(RETRY_DELAYS))
-    send = EmailMessage.send
-
-    def refused(email: EmailMessage, *args: object, **kwargs: object) -> int:
-        monkeypatch.setattr(EmailMessage, "send", send)
-        ticket_reply(ticket_id=ticket.pk, agent=agent, text="It shipped.")
-        raise ConnectionRefusedError("the mail server is down")
-
-    monkeypatch.setattr(EmailMessage, "send", refused)
+    during_the_next_send(
+        lambda: ticket_reply(ticket_id=ticket.pk, agent=agent, text="It shipped."), refuse=True
+    )
     assert reply_emails_send_due(now=later(3)) == 1  # refused for the last time: given up
     assert reply_emails_send_due(now=later(6)) == 1  # the reply made meanwhile has its own
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We are on it.\n\nIt shipped."]
+    assert emailed(mailoutbox) == ["We are on it.\n\nIt shipped."]
 
 
 def test_a_server_back_before_the_last_retry_gets_the_email(ticket, agent, settings, mailoutbox):
@@ -168,27 +180,24 @@ def test_a_server_back_before_the_last_retry_gets_the_email(ticket, agent, setti
     assert reply_emails_send_due(now=later(3)) == 1
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert reply_emails_send_due(now=later(5)) == 1  # the first retry, a minute later
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["We are on it."]
+    assert emailed(mailoutbox) == ["We are on it."]
     assert Ticket.objects.get(pk=ticket.pk).reply_email_attempts == 0
 
 
 def test_a_send_that_outlasted_its_claim_leaves_the_new_claim_alone(
-    ticket, agent, mailoutbox, monkeypatch
+    ticket, agent, mailoutbox, during_the_next_send
 ):
     ticket_reply(ticket_id=ticket.pk, agent=agent, text="Sorry!")
-    send = EmailMessage.send
 
-    def stalled(email: EmailMessage, *args: object, **kwargs: object) -> int:
+    def stalled() -> None:
         # So long that the agent wrote again and another worker found the claim run out and
         # emailed both replies.
-        monkeypatch.setattr(EmailMessage, "send", send)
         ticket_reply(ticket_id=ticket.pk, agent=agent, text="Still there?")
         assert reply_email_send_due(ticket_id=ticket.pk, now=later(10))
-        return send(email, *args, **kwargs)
 
-    monkeypatch.setattr(EmailMessage, "send", stalled)
+    during_the_next_send(stalled)
     assert reply_email_send_due(ticket_id=ticket.pk, now=later(3))
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == [
+    assert emailed(mailoutbox) == [
         "Sorry!\n\nStill there?",  # the other worker's
         "Sorry!",  # the stalled one's, after five minutes of SMTP
     ]
@@ -204,7 +213,7 @@ def test_replies_of_a_later_ticket_are_not_in_an_earlier_tickets_email(ticket, a
         conversation_id=ticket.conversation_id, author_kind="agent", text="About your new order…"
     )
     assert reply_emails_send_due(now=later(3)) == 1
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["Sorry!"]
+    assert emailed(mailoutbox) == ["Sorry!"]
 
 
 def test_the_background_thread_sends_when_due(ticket, agent, settings, mailoutbox):
@@ -214,7 +223,7 @@ def test_the_background_thread_sends_when_due(ticket, agent, settings, mailoutbo
     while not mailoutbox and time.monotonic() < deadline:
         time.sleep(0.02)
     reply_email_runner.stop()
-    assert [m.body.split("\n\n--\n")[0] for m in mailoutbox] == ["Sorry!"]
+    assert emailed(mailoutbox) == ["Sorry!"]
     assert Ticket.objects.get(pk=ticket.pk).reply_email_due_at is None
 
 
