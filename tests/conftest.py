@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 
 from apps.chat.models import Visitor
 from apps.chat.services import visitor_create
@@ -22,8 +24,6 @@ SITE_ORIGIN = "https://shop.example.com"
 
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the SQLite test database in a file, so worker processes and threads can share it."""
-    from django.conf import settings
-
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
         test_file = Path(tempfile.gettempdir()) / f"csbot-test-{os.getpid()}.sqlite3"
@@ -32,8 +32,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Fail at once, naming the service, when a configured database or Redis is not reachable."""
-    from django.conf import settings
-
     if settings.REDIS_URL:
         import redis
 
@@ -54,6 +52,9 @@ def _fresh_cache() -> None:
     cache.clear()
     # A rolled-back test's site settings would otherwise reach the next test's site of that pk.
     site_settings.forget()
+    # A request the test client served leaves its language active in this thread; messages a
+    # test reads outside a request are worded in the default language, whatever ran before.
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

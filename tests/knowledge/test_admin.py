@@ -254,6 +254,37 @@ def test_broken_upload_fails_with_the_line_and_imports_nothing(admin_client: Cli
     assert not Article.objects.exists()
 
 
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("kb.jsonl", b'{"id": "a", "title": "ok"}\n{oops\n', "kb.jsonl 第 2 行：JSON 无效："),
+        ("faq.csv", "退货？,可以。\n".encode("gbk"), "faq.csv 第 1 行：不是 UTF-8 编码的文本"),
+        (
+            "dup.csv",
+            "怎么退货？,三十天内。\n怎么退货？,七天内。\n".encode(),
+            "dup.csv 第 2 行：问题 '怎么退货？' 重复出现（首次在 dup.csv 第 1 行）",
+        ),
+        ("long.csv", f"{'问' * 501},答。\n".encode(), "long.csv 第 1 行：问题 超过 500 个字符"),
+        ("title.md", "# 退货政策\n".encode(), "title.md：文档只有标题，没有可用于回答的正文"),
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_why_an_upload_failed_is_worded_in_the_admins_language(
+    admin_client: Client, name: str, data: bytes, expected: str
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    admin_client.post(
+        reverse("admin:knowledge_import"),
+        {"file": SimpleUploadedFile(name, data), "new_collection": "上传", "format": "auto"},
+        headers={"accept-language": "zh-CN"},
+    )
+    progress = _wait_finished(admin_client, ImportJob.objects.get().pk)
+    assert progress["state"] == "failed"
+    assert progress["message"].startswith(expected), progress["message"]
+
+
 @pytest.mark.parametrize("name", ["Kept", " Kept "])
 def test_a_new_collection_named_like_an_existing_one_is_refused_on_the_form(
     admin_client: Client, name: str

@@ -1,7 +1,8 @@
 """Parse knowledge files into entries: JSONL and CSV carry many, Markdown/HTML/PDF/DOCX one article.
 
 Parsers only read; ``services.imports.collection_import`` writes. A parser that meets a broken
-file raises ``ImportFailed`` naming the line or page, before anything is written.
+file raises ``ImportFailed`` naming the line or page, before anything is written, worded in the
+active language: the admin's for an upload, English for ``kb_import`` (commands run without one).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
 from urllib.parse import urlsplit
+
+from django.utils.translation import gettext as _
 
 from apps.core.lib.languages import language_code
 
@@ -37,7 +40,11 @@ class ImportFailed(Exception):
     def __init__(self, message: str, *, location: str = "") -> None:
         self.message = message
         self.location = location
-        super().__init__(f"{location}: {message}" if location else message)
+        super().__init__(
+            _("%(location)s: %(message)s") % {"location": location, "message": message}
+            if location
+            else message
+        )
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,10 @@ def format_detect(name: str, data: bytes) -> str:
         return "jsonl"
     if head[:1] == b"<":
         return "html"
-    raise ImportFailed(f"cannot tell the format of {name!r}; pass one of {', '.join(FORMATS)}")
+    raise ImportFailed(
+        _("cannot tell the format of %(name)r; pass one of %(formats)s")
+        % {"name": name, "formats": ", ".join(FORMATS)}
+    )
 
 
 def language_detect(text: str) -> str:
@@ -84,7 +94,9 @@ def language_parse(value: str, *, location: str) -> str:
     """Map the language codes files use (zh, zh-CN, zh_Hans, en, en-US) to ours."""
     language = language_code(value)
     if not language:
-        raise ImportFailed(f"unknown language {value!r}; use en or zh", location=location)
+        raise ImportFailed(
+            _("unknown language %(value)r; use en or zh") % {"value": value}, location=location
+        )
     return language
 
 
@@ -97,12 +109,17 @@ def is_web_address(url: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and url.split() == [url]
 
 
+def line_location(name: str, line: int) -> str:
+    """Where in a file an entry or an error is: "faq.csv line 3"."""
+    return _("%(name)s line %(line)s") % {"name": name, "line": line}
+
+
 def text_decode(data: bytes, *, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ImportFailed("not UTF-8 text", location=f"{name} line {line}") from exc
+        raise ImportFailed(_("not UTF-8 text"), location=line_location(name, line)) from exc
 
 
 def entries_parse(data: bytes, *, name: str, fmt: str = "auto") -> list[ImportedEntry]:
@@ -120,13 +137,16 @@ def entries_parse(data: bytes, *, name: str, fmt: str = "auto") -> list[Imported
         "docx": documents.docx_parse,
     }
     if fmt not in parsers:
-        raise ImportFailed(f"unknown format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
+        raise ImportFailed(
+            _("unknown format %(format)r; use one of auto, %(formats)s")
+            % {"format": fmt, "formats": ", ".join(FORMATS)}
+        )
     # Refused before parsing: an empty article from a blank page, or, with --replace, an
     # emptied collection from a download cut to nothing.
     if not data.strip():
-        raise ImportFailed("the file is empty; nothing was imported", location=name)
+        raise ImportFailed(_("the file is empty; nothing was imported"), location=name)
     entries = parsers[fmt](data, name=name)
     if not entries:
         # A CSV of its header alone, or of blank rows: the same emptied collection.
-        raise ImportFailed("the file holds no entries; nothing was imported", location=name)
+        raise ImportFailed(_("the file holds no entries; nothing was imported"), location=name)
     return entries

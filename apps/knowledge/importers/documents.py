@@ -12,12 +12,15 @@ import re
 from pathlib import PurePath
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from apps.core.lib.languages import language_code
 from apps.knowledge.importers import (
     ImportedEntry,
     ImportFailed,
     is_web_address,
     language_detect,
+    line_location,
     text_decode,
 )
 
@@ -34,8 +37,12 @@ def _article(
     body = body.strip()
     if not body:
         # A title alone would be cited as the answer to any question on its topic.
-        why = "a title but no text to answer from" if title.strip() else "no text"
-        raise ImportFailed(f"the document has {why}", location=name)
+        why = (
+            _("the document has a title but no text to answer from")
+            if title.strip()
+            else _("the document has no text")
+        )
+        raise ImportFailed(why, location=name)
     title = title.strip() or PurePath(name).stem
     return ImportedEntry(
         kind="article",
@@ -54,7 +61,7 @@ def markdown_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     text = text_decode(data, name=name).replace("\r\n", "\n")
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise ImportFailed("binary data in a text file", location=f"{name} line {line}")
+        raise ImportFailed(_("binary data in a text file"), location=line_location(name, line))
     meta: dict[str, str] = {}
     if front := _FRONT_MATTER.match(text):
         # Static-site generators' YAML, read for its plain "key: value" lines only.
@@ -87,12 +94,14 @@ def html_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     try:
         root = lxml.html.document_fromstring(data, parser=parser)
     except (lxml.etree.ParserError, ValueError) as exc:
-        raise ImportFailed(f"not an HTML document: {exc}", location=name) from exc
+        raise ImportFailed(
+            _("not an HTML document: %(reason)s") % {"reason": exc}, location=name
+        ) from exc
     title = _clean(root.findtext(".//title") or "")
     canonical = root.find(".//link[@rel='canonical']")
     body = root.find("body")
     if body is None:
-        raise ImportFailed("the HTML document has no body", location=name)
+        raise ImportFailed(_("the HTML document has no body"), location=name)
     for element in body.iter(*_SKIPPED_HTML):
         element.drop_tree()
     blocks: list[str] = []
@@ -131,21 +140,24 @@ def pdf_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            raise ImportFailed("the PDF is encrypted", location=name)
+            raise ImportFailed(_("the PDF is encrypted"), location=name)
         pages = list(reader.pages)
         title = (reader.metadata.title if reader.metadata else None) or ""
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
-        raise ImportFailed(f"not a readable PDF: {exc}", location=name) from exc
+        raise ImportFailed(
+            _("not a readable PDF: %(reason)s") % {"reason": exc}, location=name
+        ) from exc
     texts = []
     for number, page in enumerate(pages, start=1):
         try:
             texts.append(_clean_lines(page.extract_text() or ""))
         except (PyPdfError, ValueError, KeyError, TypeError) as exc:
             raise ImportFailed(
-                f"cannot read the page: {exc}", location=f"{name} page {number}"
+                _("cannot read the page: %(reason)s") % {"reason": exc},
+                location=_("%(name)s page %(page)s") % {"name": name, "page": number},
             ) from exc
     if not any(texts):
-        raise ImportFailed("the PDF has no extractable text (a scan?)", location=name)
+        raise ImportFailed(_("the PDF has no extractable text (a scan?)"), location=name)
     return [_article(name, str(title), "\n\n".join(t for t in texts if t))]
 
 
@@ -159,7 +171,9 @@ def docx_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
         # python-docx reads parts lazily and has no error of its own for a broken package: a
         # zip without document.xml, XML that does not parse, a part of the wrong kind (KeyError,
         # XMLSyntaxError, AttributeError…) all mean the same to whoever uploaded the file.
-        raise ImportFailed(f"not a readable DOCX file: {exc}", location=name) from exc
+        raise ImportFailed(
+            _("not a readable DOCX file: %(reason)s") % {"reason": exc}, location=name
+        ) from exc
     return [_article(name, title, "\n\n".join(blocks))]
 
 

@@ -8,6 +8,8 @@ import io
 import json
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from apps.core.lib.jsontext import json_parse
 from apps.knowledge.importers import (
     ImportedEntry,
@@ -15,6 +17,7 @@ from apps.knowledge.importers import (
     is_web_address,
     language_detect,
     language_parse,
+    line_location,
     text_decode,
 )
 
@@ -33,17 +36,22 @@ def jsonl_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     for number, line in enumerate(text_decode(data, name=name).split("\n"), start=1):
         if not line.strip():
             continue
-        location = f"{name} line {number}"
+        location = line_location(name, number)
         try:
             row = json_parse(line)
         except json.JSONDecodeError as exc:
-            raise ImportFailed(f"invalid JSON: {exc.msg}", location=location) from exc
+            raise _invalid_json(exc.msg, location) from exc
         except ValueError as exc:
-            raise ImportFailed(f"invalid JSON: {exc}", location=location) from exc
+            raise _invalid_json(str(exc), location) from exc
         if not isinstance(row, dict):
-            raise ImportFailed("each line must be a JSON object", location=location)
+            raise ImportFailed(_("each line must be a JSON object"), location=location)
         entries.append(_jsonl_entry(row, location))
     return entries
+
+
+def _invalid_json(reason: str, location: str) -> ImportFailed:
+    # The reason is the json module's own English; the words around it are the admin's.
+    return ImportFailed(_("invalid JSON: %(reason)s") % {"reason": reason}, location=location)
 
 
 def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
@@ -51,21 +59,26 @@ def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
         value = row.get(key)
         # bool is an int to isinstance: true would become the id "True".
         if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-            raise ImportFailed(f"missing {key!r}", location=location)
+            raise ImportFailed(_("missing %(key)r") % {"key": key}, location=location)
     kind = row.get("kind", "article")
     if kind not in ("article", "faq"):
-        raise ImportFailed(f"kind must be article or faq, not {kind!r}", location=location)
+        raise ImportFailed(
+            _("kind must be article or faq, not %(kind)r") % {"kind": kind}, location=location
+        )
     body = row.get("body", "")
     if not isinstance(body, str):
-        raise ImportFailed("body must be a string", location=location)
+        raise ImportFailed(_("body must be a string"), location=location)
     if kind == "faq" and not body.strip():
-        raise ImportFailed("an FAQ entry needs an answer in body", location=location)
+        raise ImportFailed(_("an FAQ entry needs an answer in body"), location=location)
     alternatives = row.get("alternatives", [])
     if not isinstance(alternatives, list) or not all(isinstance(a, str) for a in alternatives):
-        raise ImportFailed("alternatives must be a list of strings", location=location)
+        raise ImportFailed(_("alternatives must be a list of strings"), location=location)
     status = row.get("status", "published")
     if status not in _STATUSES:
-        raise ImportFailed(f"status must be one of {', '.join(_STATUSES)}", location=location)
+        raise ImportFailed(
+            _("status must be one of %(statuses)s") % {"statuses": ", ".join(_STATUSES)},
+            location=location,
+        )
     title = str(row["title"]).strip()
     language = (
         language_parse(str(row["lang"]), location=location)
@@ -76,11 +89,11 @@ def _jsonl_entry(row: dict[str, Any], location: str) -> ImportedEntry:
     if not isinstance(tags, str) and not (
         isinstance(tags, list) and all(isinstance(t, str) for t in tags)
     ):
-        raise ImportFailed("tags must be a string or a list of strings", location=location)
+        raise ImportFailed(_("tags must be a string or a list of strings"), location=location)
     url = row.get("url", "")
     if not isinstance(url, str) or (url and not is_web_address(url)):
         # A citation links to it: anything but a web address would be a dead or unsafe link.
-        raise ImportFailed("url must be an http:// or https:// address", location=location)
+        raise ImportFailed(_("url must be an http:// or https:// address"), location=location)
     return ImportedEntry(
         kind=kind,
         external_id=str(row["id"]).strip(),
@@ -118,19 +131,20 @@ def csv_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
     entries = []
     try:
         for row in reader:
-            location = f"{name} line {reader.line_num}"
+            location = line_location(name, reader.line_num)
             if not any(cell.strip() for cell in row):
                 continue
             if reader.line_num == 1 and _is_header(row):
                 continue
             if len(row) not in (2, 3):
                 raise ImportFailed(
-                    f"expected question,answer[,lang] but found {len(row)} columns",
+                    _("expected question,answer[,lang] but found %(count)s columns")
+                    % {"count": len(row)},
                     location=location,
                 )
             question, answer = row[0].strip(), row[1].strip()
             if not question or not answer:
-                raise ImportFailed("question and answer must not be empty", location=location)
+                raise ImportFailed(_("question and answer must not be empty"), location=location)
             language = (
                 language_parse(row[2], location=location)
                 if len(row) == 3 and row[2].strip()
@@ -149,6 +163,7 @@ def csv_parse(data: bytes, *, name: str) -> list[ImportedEntry]:
             )
     except csv.Error as exc:
         raise ImportFailed(
-            f"malformed CSV: {exc}", location=f"{name} line {reader.line_num}"
+            _("malformed CSV: %(reason)s") % {"reason": exc},
+            location=line_location(name, reader.line_num),
         ) from exc
     return entries

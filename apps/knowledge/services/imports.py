@@ -148,13 +148,14 @@ def _check_entries(entries: Sequence[ImportedEntry]) -> None:
     for entry in entries:
         if entry.external_id in seen:
             # A CSV row's id is derived from its question: the question is what to look for.
-            what = (
-                f"the question {entry.title!r}"
-                if entry.external_id.startswith(CSV_ID_PREFIX)
-                else f"id {entry.external_id!r}"
-            )
+            if entry.external_id.startswith(CSV_ID_PREFIX):
+                message = gettext("the question %(what)r is used twice (first at %(first)s)")
+                what = entry.title
+            else:
+                message = gettext("id %(what)r is used twice (first at %(first)s)")
+                what = entry.external_id
             raise ImportFailed(
-                f"{what} is used twice (first at {seen[entry.external_id]})",
+                message % {"what": what, "first": seen[entry.external_id]},
                 location=entry.location,
             )
         seen[entry.external_id] = entry.location
@@ -162,12 +163,18 @@ def _check_entries(entries: Sequence[ImportedEntry]) -> None:
         for name, column in _COLUMNS[entry.kind].items():
             value = getattr(entry, name)
             text = "\n".join(value) if isinstance(value, tuple) else value
+            field = model._meta.get_field(column)
+            # Named as the admin's edit form names it: "question", not the file's "title".
+            words = {"field": field.verbose_name, "limit": field.max_length}
             if "\x00" in text:
-                raise ImportFailed(f"{name} contains a NUL character", location=entry.location)
-            limit = model._meta.get_field(column).max_length
-            if limit and len(text) > limit:
                 raise ImportFailed(
-                    f"{name} is longer than {limit} characters", location=entry.location
+                    gettext("%(field)s contains a NUL character") % words,
+                    location=entry.location,
+                )
+            if field.max_length and len(text) > field.max_length:
+                raise ImportFailed(
+                    gettext("%(field)s is longer than %(limit)s characters") % words,
+                    location=entry.location,
                 )
 
 
