@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -48,6 +50,7 @@ from apps.handoff.services import (
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
+Stored = TypeVar("Stored")
 
 # Close codes (docs/protocol.md).
 CLOSE_UNAUTHORIZED = 4401
@@ -299,16 +302,9 @@ class VisitorChatConsumer(JsonConsumer):
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
         if await self.over_limit(client_id=frame.client_id):
             return
-        try:
-            received = await database_sync_to_async(visitor_message_receive)(
-                conversation_id=self.conversation_id, client_id=frame.client_id, text=frame.text
-            )
-        except ConversationStatusChanged:
-            # Closed: this message opens the visitor's next conversation.
-            await self.start_conversation()
-            received = await database_sync_to_async(visitor_message_receive)(
-                conversation_id=self.conversation_id, client_id=frame.client_id, text=frame.text
-            )
+        received = await self.store_in_open_conversation(
+            partial(visitor_message_receive, client_id=frame.client_id, text=frame.text)
+        )
         try:
             await self.send_json(
                 {
@@ -317,6 +313,7 @@ class VisitorChatConsumer(JsonConsumer):
                     "id": received.message.pk,
                     "seq": received.message.seq,
                     "duplicate": not received.created,
+                    **self.earlier_mark(received.message),
                 }
             )
         finally:
@@ -324,6 +321,18 @@ class VisitorChatConsumer(JsonConsumer):
             # on their next resume, and their resend is only a duplicate.
             if received.bot_answers:
                 reply_start(conversation_id=self.conversation_id, question_id=received.message.pk)
+
+    async def store_in_open_conversation(self, store: Callable[..., Stored]) -> Stored:
+        """Run ``store(conversation_id=…)`` on the database thread for this socket's conversation.
+
+        Closed meanwhile (an agent solved it as the visitor wrote): what they sent opens their
+        next conversation. A resend of something already stored is found either way.
+        """
+        try:
+            return await database_sync_to_async(store)(conversation_id=self.conversation_id)
+        except ConversationStatusChanged:
+            await self.start_conversation()
+            return await database_sync_to_async(store)(conversation_id=self.conversation_id)
 
     async def over_limit(self, *, client_id: str | None = None) -> bool:
         """Count one message-like frame; past the limit, say so and return True.
@@ -361,14 +370,14 @@ class VisitorChatConsumer(JsonConsumer):
     async def on_leave_message(self, frame: protocol.LeaveMessage) -> None:
         if await self.over_limit(client_id=frame.client_id):
             return
-        if self.status == Conversation.Status.CLOSED:
-            await self.start_conversation()
-        left = await database_sync_to_async(ticket_leave_message)(
-            conversation_id=self.conversation_id,
-            client_id=frame.client_id,
-            name=frame.name,
-            email=frame.email,
-            text=frame.text,
+        left = await self.store_in_open_conversation(
+            partial(
+                ticket_leave_message,
+                client_id=frame.client_id,
+                name=frame.name,
+                email=frame.email,
+                text=frame.text,
+            )
         )
         await self.send_json(
             {
@@ -377,8 +386,14 @@ class VisitorChatConsumer(JsonConsumer):
                 "id": left.message.pk,
                 "seq": left.message.seq,
                 "ticket_id": left.ticket.pk,
+                **self.earlier_mark(left.message),
             }
         )
+
+    def earlier_mark(self, message: Message) -> dict[str, bool]:
+        # A resend stored in the visitor's closed conversation: its seq is that one's, which
+        # the widget must not count among the seqs of the conversation it shows.
+        return {} if message.conversation_id == self.conversation_id else {"earlier": True}
 
     async def on_feedback(self, frame: protocol.Feedback) -> None:
         try:

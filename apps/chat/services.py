@@ -202,8 +202,17 @@ def message_create_from_visitor(
 
     The message is committed before this returns, so the caller may acknowledge it. A new
     message for a closed conversation raises ``ConversationStatusChanged``: it belongs in a new
-    conversation.
+    conversation. A resend may arrive in the visitor's next conversation (a tab that reconnects
+    after an agent closed the one it sent in, and another tab began the next): it is found in
+    the closed one, not stored again.
     """
+    earlier = Message.objects.filter(
+        conversation__visitor_id=conversation.visitor_id,
+        conversation__status=Conversation.Status.CLOSED,
+        client_id=client_id,
+    ).first()
+    if earlier is not None:
+        return VisitorMessageResult(earlier, created=False)
     if conversation.site.mask_pii:
         text = pii_mask(text)
     try:
@@ -222,12 +231,6 @@ def message_create_from_visitor(
         return VisitorMessageResult(
             Message.objects.get(conversation=conversation, client_id=client_id), created=False
         )
-    except ConversationStatusChanged:
-        # Closed since it was sent: a resend is still the message stored then.
-        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
-        if existing is None:
-            raise
-        return VisitorMessageResult(existing, created=False)
     return VisitorMessageResult(message, created=True)
 
 

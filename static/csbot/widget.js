@@ -795,12 +795,18 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     conversationId = id;
   };
 
-  /** The server stored a visitor message (message.ack or leave_message.ack); return it. */
+  /** The server stored a visitor message (message.ack or leave_message.ack); return it, or null
+   * when it is not one of the shown conversation's. */
   const acknowledge = (frame) => {
     const pending = outbox.get(frame.client_id);
     if (!pending) return null;
     outbox.delete(frame.client_id);
     saveOutbox();
+    if (frame.earlier) {
+      // Stored in a conversation closed since; it is not part of the one shown.
+      pending.el.remove();
+      return null;
+    }
     Object.assign(pending, { id: frame.id, seq: frame.seq, pending: false, failed: null });
     messages.set(frame.id, pending);
     lastSeq = Math.max(lastSeq, frame.seq);

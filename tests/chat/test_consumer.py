@@ -11,7 +11,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 
 from apps.bot.services import replies_wait
 from apps.chat import protocol
-from apps.chat.models import Message, Visitor
+from apps.chat.models import Conversation, Message, Visitor
 from csbot.asgi import application
 from tests.chat.answerers import STREAMED_TOKENS
 from tests.conftest import SITE_ORIGIN, token_for
@@ -116,6 +116,34 @@ async def test_message_is_stored_before_the_ack_and_a_resend_stores_nothing(site
     assert await Message.objects.filter(author_kind="visitor").acount() == 1
     await replies_wait()
     await ws.disconnect()
+
+
+async def test_a_resend_after_the_next_conversation_began_is_acknowledged_as_earlier(site, visitor):
+    # Tab A sends and loses the ack; the conversation is closed; tab B writes, beginning the
+    # next one; tab A comes back into that one and sends its outbox again.
+    tab_a, _ = await connected(site, visitor)
+    frame = {"type": "message.send", "client_id": "c-tab-a-001", "text": "Where is my parcel?"}
+    await tab_a.send_json_to(frame)
+    ack = (await frames_until(tab_a, "message.ack"))[-1]
+    await tab_a.disconnect()
+    sent_in = (await Message.objects.aget(pk=ack["id"])).conversation_id
+    await Conversation.objects.filter(pk=sent_in).aupdate(status="closed")
+    tab_b, _ = await connected(site, visitor)
+    await tab_b.send_json_to({**frame, "client_id": "c-tab-b-001", "text": "Hello?"})
+    following = (await frames_until(tab_b, "message.ack"))[-1]
+    await replies_wait()
+
+    tab_a, ready = await connected(site, visitor)
+    assert (
+        ready["conversation"]["id"]
+        == (await Message.objects.aget(pk=following["id"])).conversation_id
+    )
+    await tab_a.send_json_to(frame)
+    again = (await frames_until(tab_a, "message.ack"))[-1]
+    assert again == {**ack, "duplicate": True, "earlier": True}
+    assert await Message.objects.filter(client_id="c-tab-a-001").acount() == 1
+    await tab_a.disconnect()
+    await tab_b.disconnect()
 
 
 class _GoneAtTheAck(asyncio.Queue):

@@ -94,14 +94,34 @@ def test_two_tabs_writing_at_once_after_a_close_begin_one_conversation(visitor):
     assert Conversation.objects.filter(visitor=visitor).count() == 2
 
 
-def test_a_new_message_costs_two_statements(visitor):
+def test_a_resend_into_the_visitors_next_conversation_returns_the_stored_message(visitor):
+    # A tab that sent, lost the ack and came back after the conversation was closed and another
+    # tab began the next one.
+    closed = conversation_open(visitor=visitor)
+    first = message_create_from_visitor(
+        conversation=fresh(closed), client_id="c-00000001", text="Hi"
+    )
+    Conversation.objects.filter(pk=closed.pk).update(status=Conversation.Status.CLOSED)
+    following = conversation_next(visitor=visitor, closed_id=closed.pk)
+    message_create_from_visitor(
+        conversation=fresh(following), client_id="c-00000002", text="Hello again"
+    )
+    again = message_create_from_visitor(
+        conversation=fresh(following), client_id="c-00000001", text="Hi"
+    )
+    assert (again.message.pk, again.created) == (first.message.pk, False)
+    assert Message.objects.filter(conversation=following).count() == 1
+
+
+def test_a_new_message_costs_three_statements(visitor):
     conversation = fresh(conversation_open(visitor=visitor))
     with CaptureQueriesContext(connection) as statements:
         message_create_from_visitor(conversation=conversation, client_id="c-00000001", text="Hi")
-    # The seq allocation (UPDATE … RETURNING) and the INSERT, which a resend's client id fails;
-    # transaction statements (SAVEPOINT, BEGIN, COMMIT) are not counted.
+    # The look for a resend in the visitor's closed conversations, the seq allocation
+    # (UPDATE … RETURNING) and the INSERT, which a resend's client id in this conversation
+    # fails; transaction statements (SAVEPOINT, BEGIN, COMMIT) are not counted.
     executed = [q["sql"] for q in statements.captured_queries]
-    assert len([sql for sql in executed if not _transaction_control(sql)]) == 2, executed
+    assert len([sql for sql in executed if not _transaction_control(sql)]) == 3, executed
 
 
 def _transaction_control(sql: str) -> bool:

@@ -8,7 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from apps.chat.models import Message, Visitor
+from apps.chat.models import Conversation, Message, Visitor
 from apps.handoff.mail import reply_emails_send_due
 from apps.handoff.models import Ticket
 from apps.sites.models import BusinessHours
@@ -130,6 +130,54 @@ async def test_a_left_message_opens_a_ticket_and_the_reply_reaches_widget_and_in
     assert replies == ["Sorry! A new lamp ships today."]
     await widget.disconnect()
     await console.disconnect()
+
+
+@pytest.mark.parametrize("action", ["ticket.hand_back", "ticket.solve"])
+async def test_a_left_message_sent_again_after_its_ticket_ended_opens_nothing_new(
+    site, visitor, agent, action
+):
+    # The ack was lost: the widget keeps the form in its outbox and sends it again on its next
+    # visit, by which time an agent answered the ticket and handed it back or solved it.
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to(LEAVE)
+    first = await frame_of(widget, "leave_message.ack")
+    await widget.disconnect()
+    console, _ = await console_socket(agent)
+    for frame in (
+        {"type": "ticket.claim", "ticket_id": first["ticket_id"]},
+        {"type": "message.send", "ticket_id": first["ticket_id"], "text": "A new lamp ships."},
+        {"type": action, "ticket_id": first["ticket_id"]},
+    ):
+        await console.send_json_to(frame)
+        answer = await frame_of(console, lambda f: f["type"] in ("result", "error"))
+        assert (answer["type"], answer["action"]) == ("result", frame["type"]), answer
+    stored = await Message.objects.acount()
+
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to(LEAVE)
+    again = await frame_of(widget, "leave_message.ack")
+    assert (again["id"], again["seq"], again["ticket_id"]) == (
+        first["id"],
+        first["seq"],
+        first["ticket_id"],
+    )
+    assert "earlier" not in again  # the widget still shows that conversation, solved or not
+    assert await Ticket.objects.acount() == 1
+    assert await Message.objects.acount() == stored
+    await widget.disconnect()
+    await console.disconnect()
+
+
+async def test_a_message_left_as_an_agent_closes_the_conversation_opens_the_next_one(site, visitor):
+    widget, ready = await visitor_socket(visitor)
+    # Closed by an agent a moment ago: this socket has not heard of it yet.
+    await Conversation.objects.filter(pk=ready["conversation"]["id"]).aupdate(status="closed")
+    await widget.send_json_to(LEAVE)
+    ack = await frame_of(widget, "leave_message.ack")
+    left = await Message.objects.aget(pk=ack["id"])
+    assert left.conversation_id != ready["conversation"]["id"]
+    assert (await Ticket.objects.aget(pk=ack["ticket_id"])).conversation_id == left.conversation_id
+    await widget.disconnect()
 
 
 async def test_a_second_left_message_with_a_corrected_address_is_answered_there(site, visitor):

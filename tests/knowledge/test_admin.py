@@ -254,7 +254,6 @@ def test_broken_upload_fails_with_the_line_and_imports_nothing(admin_client: Cli
     assert not Article.objects.exists()
 
 
-
 @pytest.mark.parametrize(
     ("name", "data", "expected"),
     [

@@ -248,9 +248,24 @@ def ticket_leave_message(
     conversation = conversation_get(conversation_id)
     stored = message_create_from_visitor(conversation=conversation, client_id=client_id, text=text)
     if not stored.created:
-        active = ticket_active_for_conversation(conversation_id=conversation_id)
-        if active is not None:
-            return LeftMessage(active, stored.message)
+        # The ticket it went to, even solved or handed back since: a resend after a lost ack
+        # opens nothing new. None only when the first attempt stopped before the ticket.
+        left = (
+            ConversationEvent.objects.filter(
+                conversation_id=stored.message.conversation_id,
+                kind="handoff.message_left",
+                data__message=stored.message.pk,
+            )
+            .values_list("data__ticket", flat=True)
+            .first()
+        )
+        ticket = (
+            Ticket.objects.get(pk=left)
+            if left is not None
+            else ticket_active_for_conversation(conversation_id=conversation_id)
+        )
+        if ticket is not None:
+            return LeftMessage(ticket, stored.message)
     _visitor_contact_fill(conversation.visitor, name=name, email=email)
     unavailable = (
         ConversationEvent.objects.filter(conversation=conversation, kind="handoff.unavailable")
@@ -275,7 +290,13 @@ def ticket_leave_message(
             ticket.contact_name = name or ticket.contact_name
             ticket.contact_email = email or ticket.contact_email
             ticket.save(update_fields=["contact_name", "contact_email", "updated_at"])
-        record(conversation, "handoff.message_left", by="visitor", ticket=ticket.pk)
+        record(
+            conversation,
+            "handoff.message_left",
+            by="visitor",
+            ticket=ticket.pk,
+            message=stored.message.pk,
+        )
         announce(conversation, "message_left", email=email)
         publish_ticket(ticket.pk)
     return LeftMessage(ticket, stored.message)
