@@ -7,6 +7,7 @@ Framework-free: each parser takes the decoded JSON object and returns a frozen d
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,12 +138,18 @@ def _short_text(data: dict[str, Any], name: str, limit: int) -> str:
     return value.strip()
 
 
+def text_is_blank(text: str) -> bool:
+    # Spaces, and what shows nothing (U+200B, U+FEFF, U+2060: format and control characters,
+    # which str.strip keeps): such a bubble would only count as a question the bot missed.
+    return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc") for char in text)
+
+
 def _message(data: dict[str, Any]) -> MessageSend:
     client_id = _field(data, "client_id", str)
     if not _CLIENT_ID.fullmatch(client_id):
         raise FrameError("bad_frame", "'client_id' must be 8-64 characters of A-Z a-z 0-9 _ -")
     text = _field(data, "text", str)
-    if not text.strip():
+    if text_is_blank(text):
         raise FrameError("empty_message", "the message is empty")
     if len(text) > MAX_MESSAGE_CHARS:
         raise FrameError("message_too_long", f"a message is at most {MAX_MESSAGE_CHARS} characters")

@@ -190,6 +190,11 @@ async def test_a_message_stored_as_the_visitor_leaves_is_answered_and_replayed(
         ('{"type": "nope"}', "unknown_type"),
         ('{"type": "message.send", "client_id": "x", "text": "hi"}', "bad_frame"),
         ('{"type": "message.send", "client_id": "c-00000001", "text": "   "}', "empty_message"),
+        # Invisible, though str.strip keeps them: zero-width space, BOM, word joiner.
+        (
+            '{"type": "message.send", "client_id": "c-00000001", "text": "\\u200b \\ufeff\\u2060"}',
+            "empty_message",
+        ),
         ('{"type": "message.send", "client_id": "c-00000001", "text": 5}', "bad_frame"),
         ('{"type": "resume", "last_seq": true}', "bad_frame"),
         ('{"type": "hello", "v": 99, "token": "t"}', "unsupported_version"),
