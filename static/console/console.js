@@ -919,6 +919,9 @@
     not_owner: gettext("The conversation is not with you any more."),
     changed: gettext("The ticket changed meanwhile; look again."),
     unavailable: gettext("The server could not do this now; try again in a moment."),
+    no_question: gettext("The visitor has not asked anything yet."),
+    assist_failed: gettext("No suggestion could be made; write the reply yourself."),
+    bad_transfer: gettext("It cannot go there: pick a team of this site or an agent of the ticket's team."),
   };
 
   var RESULT_TOASTS = {
