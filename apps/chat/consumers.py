@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -51,6 +52,8 @@ from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
 Stored = TypeVar("Stored")
+# Seconds before a visitor's repeated "typing" is relayed again (the widget repeats every 3).
+TYPING_REPEAT = 2.0
 
 # Close codes (docs/protocol.md).
 CLOSE_UNAUTHORIZED = 4401
@@ -85,6 +88,8 @@ class VisitorChatConsumer(JsonConsumer):
         self.status = ""
         # Seqs of messages this socket has shown, so a replay and a live event never both show one.
         self.delivered: set[int] = set()
+        self.typing_active: bool | None = None
+        self.typing_relayed_at = 0.0
         client = self.scope.get("client") or ("", 0)
         self.client_ip = client[0]
         # A close code must follow an accepted handshake to reach the browser.
@@ -177,12 +182,7 @@ class VisitorChatConsumer(JsonConsumer):
         elif isinstance(frame, protocol.Read):
             await self.on_read(frame)
         elif isinstance(frame, protocol.Typing):
-            await events.typing_publish(
-                conversation_id=self.conversation_id,
-                author="visitor",
-                name=self.visitor.name,
-                active=frame.active,
-            )
+            await self.on_typing(frame)
         elif isinstance(frame, protocol.HandoffRequest):
             await self.on_handoff_request()
         elif isinstance(frame, protocol.LeaveMessage):
@@ -333,6 +333,21 @@ class VisitorChatConsumer(JsonConsumer):
         except ConversationStatusChanged:
             await self.start_conversation()
             return await database_sync_to_async(store)(conversation_id=self.conversation_id)
+
+    async def on_typing(self, frame: protocol.Typing) -> None:
+        # Each frame is an event for every console following the conversation: a client
+        # repeating itself faster than the widget is relayed once per TYPING_REPEAT; a change
+        # (typing, stopped) goes at once.
+        now = asyncio.get_running_loop().time()
+        if frame.active == self.typing_active and now < self.typing_relayed_at + TYPING_REPEAT:
+            return
+        self.typing_active, self.typing_relayed_at = frame.active, now
+        await events.typing_publish(
+            conversation_id=self.conversation_id,
+            author="visitor",
+            name=self.visitor.name,
+            active=frame.active,
+        )
 
     async def over_limit(self, *, client_id: str | None = None) -> bool:
         """Count one message-like frame; past the limit, say so and return True.

@@ -190,12 +190,18 @@ async def test_messages_and_typing_flow_both_ways_once_claimed(english, visitor,
     await widget.send_json_to({"type": "typing", "active": True})
     typing = await frame_of(console, "typing")
     assert (typing["author"], typing["conversation_id"]) == ("visitor", ticket["conversation_id"])
+    # A client repeating itself faster than the widget's 3 s is relayed once; stopping at once.
+    for _ in range(20):
+        await widget.send_json_to({"type": "typing", "active": True})
+    await widget.send_json_to({"type": "typing", "active": False})
     await widget.send_json_to(
         {"type": "message.send", "client_id": "c-00000002", "text": "My order is late"}
     )
-    heard = await frame_of(
+    frames = await frames_until(
         console, lambda f: f["type"] == "message.new" and f["message"]["author"] == "visitor"
     )
+    assert [f["active"] for f in frames if f["type"] == "typing"] == [False]
+    heard = frames[-1]
     assert heard["conversation_id"] == ticket["conversation_id"]
     assert heard["message"]["text"] == "My order is late"
     await replies_wait()
