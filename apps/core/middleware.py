@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -24,4 +25,30 @@ class RefuseNulMiddleware:
             "\x00" in key or any("\x00" in value for value in query.getlist(key)) for key in query
         ):
             return HttpResponseBadRequest("NUL characters are not allowed in an address")
+        return self.get_response(request)
+
+
+# A year filter as the admin's date filters and date hierarchy put it in the address.
+_YEAR_FILTER = re.compile(r"__(?:iso_)?year(?:__(?:exact|gt|gte|lt|lte))?$")
+
+
+class RefuseImpossibleYearMiddleware:
+    """Answer 400 to a ``…__year`` filter outside 1–9999 (``?created_at__year=99999``).
+
+    Django turns a year filter into the bounds of that year as datetimes before asking the
+    database, and a year no datetime can hold raises ValueError there: a 500 on every admin
+    list with a date filter or hierarchy. Years that are not numbers Django refuses itself.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for key in request.GET:
+            if not _YEAR_FILTER.search(key):
+                continue
+            for value in request.GET.getlist(key):
+                digits = value.strip().removeprefix("-")
+                if digits.isdecimal() and not 1 <= int(value) <= 9999:
+                    return HttpResponseBadRequest("a year is between 1 and 9999")
         return self.get_response(request)
