@@ -149,6 +149,29 @@ def test_an_edit_replaces_the_old_text_in_results(help_centre: Collection) -> No
     assert best.answer == "Lamps now have a 3-year warranty."
 
 
+@pytest.mark.parametrize("external_id", ["faq-warranty", "returns-en"])
+def test_an_entry_moved_to_another_collection_is_found_there_only(
+    help_centre: Collection, other_collection: Collection, external_id: str
+) -> None:
+    model = FAQEntry if external_id.startswith("faq-") else Article
+    entry = model.objects.get(external_id=external_id)
+    query = "warranty" if model is FAQEntry else "return"
+    assert entry.pk in _entry_ids(query, [help_centre], model)  # the old index is built
+    version = kb_version(collections=[help_centre])
+    entry.collection = other_collection  # nothing else changed: moved to an internal one
+    entry_save(entry=entry)
+    assert entry.pk not in _entry_ids(query, [help_centre], model)
+    assert entry.pk in _entry_ids(query, [other_collection], model)
+    assert (
+        kb_version(collections=[help_centre]) != version
+    )  # cached answers citing it are not reused
+
+
+def _entry_ids(query: str, collections: list[Collection], model: type) -> set[int]:
+    hits = passages_search(query=query, collections=collections, limit=20)
+    return {hit.faq_id if model is FAQEntry else hit.article_id for hit in hits}
+
+
 def test_unpublishing_and_deleting_take_entries_out_at_once(help_centre: Collection) -> None:
     assert "配送说明" in _titles("包邮", [help_centre])
     entries_set_status(

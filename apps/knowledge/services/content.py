@@ -217,9 +217,20 @@ def entry_save(*, entry: Article | FAQEntry) -> Article | FAQEntry:
     """
     new_hash = entry_hash(entry)
     with transaction.atomic():
-        changed = entry.pk is None or new_hash != entry.content_hash
+        moved_from = _collection_left(entry)
+        changed = entry.pk is None or moved_from is not None or new_hash != entry.content_hash
         entry.content_hash = new_hash
         entry.save()
+        if moved_from is not None:
+            # Moved to another collection (an internal one, say): its passages leave the old
+            # collection's index and the sites answering from it, whatever else changed.
+            _passages_delete(
+                collection_id=moved_from,
+                revision=_version_next(moved_from),
+                passages=Passage.objects.filter(
+                    **{"article" if isinstance(entry, Article) else "faq": entry}
+                ),
+            )
         if changed:
             revision = _version_next(entry.collection_id)
             _passages_replace(
@@ -230,6 +241,14 @@ def entry_save(*, entry: Article | FAQEntry) -> Article | FAQEntry:
             )
             _after_commit_embed(entry.collection_id)
     return entry
+
+
+def _collection_left(entry: Article | FAQEntry) -> int | None:
+    """The collection a saved entry is being moved out of, or None."""
+    if entry.pk is None:
+        return None
+    stored = type(entry).objects.filter(pk=entry.pk).values_list("collection_id", flat=True).first()
+    return stored if stored is not None and stored != entry.collection_id else None
 
 
 def article_save(*, article: Article) -> Article:
