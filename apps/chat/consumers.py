@@ -88,6 +88,10 @@ class VisitorChatConsumer(JsonConsumer):
         self.status = ""
         # Seqs of messages this socket has shown, so a replay and a live event never both show one.
         self.delivered: set[int] = set()
+        # Seqs of the answers it showed streaming and not yet done: only their deltas are relayed,
+        # never a delta of an answer a takeover closed, even once the bot holds the conversation
+        # again.
+        self.streaming: set[int] = set()
         self.typing_active: bool | None = None
         self.typing_relayed_at = 0.0
         client = self.scope.get("client") or ("", 0)
@@ -257,6 +261,7 @@ class VisitorChatConsumer(JsonConsumer):
             )
         self.conversation_id = conversation_id
         self.delivered.clear()
+        self.streaming.clear()
         self.joined_last_seq = conversation.last_seq
         self.read_seq = 0
         # Joined before any replay is read, so nothing published in between is missed.
@@ -283,8 +288,13 @@ class VisitorChatConsumer(JsonConsumer):
         for payload in missed:
             if payload["seq"] in self.delivered:
                 continue  # heard live since hello: a second message.new would show it twice
-            self.delivered.add(payload["seq"])
+            self.deliver(payload)
             await self.send_json({"type": "message.new", "message": payload})
+
+    def deliver(self, payload: events.MessagePayload) -> None:
+        self.delivered.add(payload["seq"])
+        if payload["state"] == Message.State.STREAMING:
+            self.streaming.add(payload["seq"])
 
     async def on_read(self, frame: protocol.Read) -> None:
         # Only forward, and only up to a message that existed when this socket joined or that
@@ -457,11 +467,11 @@ class VisitorChatConsumer(JsonConsumer):
         seq = event["message"]["seq"]
         if seq in self.delivered:
             return
-        self.delivered.add(seq)
+        self.deliver(event["message"])
         await self.send_json({"type": "message.new", "message": event["message"]})
 
     async def chat_delta(self, event: events.ChatDeltaEvent) -> None:
-        if self.status != Conversation.Status.BOT:
+        if self.status != Conversation.Status.BOT or event["seq"] not in self.streaming:
             return
         await self.send_json(
             {
@@ -480,6 +490,7 @@ class VisitorChatConsumer(JsonConsumer):
 
     async def chat_done(self, event: events.ChatDoneEvent) -> None:
         payload = event["message"]
+        self.streaming.discard(payload["seq"])
         if payload["seq"] not in self.delivered:
             # This socket never saw the message start (it joined mid-stream): show it whole.
             self.delivered.add(payload["seq"])

@@ -138,10 +138,32 @@ def conversation_status_move(
     changes: dict[str, object] = {"status": to_status, "updated_at": timezone.now()}
     if to_status == Conversation.Status.CLOSED:
         changes["closed_at"] = changes["updated_at"]
-    moved = Conversation.objects.filter(pk=conversation_id, status__in=from_statuses).update(
-        **changes
-    )
+    with transaction.atomic():
+        moved = Conversation.objects.filter(pk=conversation_id, status__in=from_statuses).update(
+            **changes
+        )
+        if moved and to_status != Conversation.Status.BOT:
+            _bot_answers_interrupt(conversation_id)
     return moved == 1
+
+
+def _bot_answers_interrupt(conversation_id: int) -> None:
+    """Close the bot's streaming answers of a conversation it no longer holds, with the text
+    their last heartbeat saved.
+
+    Their writers notice at their next heartbeat, but a conversation handed back to the bot
+    before then would look held again: only the answer's own state tells it from the bot's
+    next answer.
+    """
+    streaming = Message.objects.filter(
+        conversation_id=conversation_id,
+        author_kind=Message.AuthorKind.BOT,
+        state=Message.State.STREAMING,
+    )
+    for message in streaming.select_for_update():
+        message.state = Message.State.INTERRUPTED
+        message.save(update_fields=["state", "updated_at"])
+        transaction.on_commit(partial(events.message_finished, message))
 
 
 def conversation_event_record(

@@ -382,7 +382,8 @@
     if (!state.detail || state.detail.conversation.id !== frame.conversation_id) return;
     var message = state.detail.messages.get(frame.id);
     // A delta that does not continue what we hold means we joined mid-stream: wait for done.
-    if (!message || codePoints(message.text) !== frame.offset) return;
+    // One for a message already done is from an answer a takeover cut off.
+    if (!message || message.state !== "streaming" || codePoints(message.text) !== frame.offset) return;
     message.text += frame.text;
     renderTranscript();
   }

@@ -12,6 +12,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 from apps.bot.services import replies_wait
 from apps.chat import protocol
 from apps.chat.models import Conversation, Message, Visitor
+from apps.chat.services import message_create
 from csbot.asgi import application
 from tests.chat.answerers import STREAMED_TOKENS
 from tests.conftest import SITE_ORIGIN, token_for
@@ -540,16 +541,32 @@ async def test_a_failing_handler_still_gives_the_sockets_slot_back(
     await again.disconnect()
 
 
+async def bot_answer_started(ws: WebsocketCommunicator, conversation_id: int) -> Message:
+    """A streaming bot answer the socket has been shown: the socket relays its deltas."""
+    answer = await sync_to_async(message_create)(
+        conversation_id=conversation_id,
+        author_kind=Message.AuthorKind.BOT,
+        text="",
+        state=Message.State.STREAMING,
+    )
+    assert (await ws.receive_json_from(timeout=5))["type"] == "message.new"
+    return answer
+
+
 async def test_a_burst_of_deltas_reaches_the_socket_whole(site, visitor):
     # Published back to back, before the socket's consumer has run once: a channel layer that
     # holds fewer drops the rest, and the visitor sees a gap until they resume.
     from apps.chat import events
 
     ws, ready = await connected(site, visitor)
-    conversation_id = ready["conversation"]["id"]
+    answer = await bot_answer_started(ws, ready["conversation"]["id"])
     for offset in range(300):
         await events.delta_publish(
-            conversation_id=conversation_id, message_id=1, seq=1, offset=offset, text="x"
+            conversation_id=answer.conversation_id,
+            message_id=answer.pk,
+            seq=answer.seq,
+            offset=offset,
+            text="x",
         )
 
     offsets = [(await ws.receive_json_from(timeout=5))["offset"] for _ in range(300)]
@@ -564,12 +581,16 @@ async def test_deltas_reach_the_socket_while_the_database_thread_is_busy(site, v
     from apps.chat import events
 
     ws, ready = await connected(site, visitor)
-    conversation_id = ready["conversation"]["id"]
+    answer = await bot_answer_started(ws, ready["conversation"]["id"])
     busy = asyncio.create_task(sync_to_async(time.sleep)(2))
     await asyncio.sleep(0.1)  # the sleep holds the database thread now
     for offset in range(3):
         await events.delta_publish(
-            conversation_id=conversation_id, message_id=1, seq=1, offset=offset, text="x"
+            conversation_id=answer.conversation_id,
+            message_id=answer.pk,
+            seq=answer.seq,
+            offset=offset,
+            text="x",
         )
 
     offsets = [(await ws.receive_json_from(timeout=1))["offset"] for _ in range(3)]

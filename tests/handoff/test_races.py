@@ -195,6 +195,38 @@ async def test_a_takeover_mid_stream_cuts_the_bot_off_after_what_was_already_sho
     await console.disconnect()
 
 
+async def test_an_answer_cut_off_by_a_takeover_stays_cut_off_when_handed_back_at_once(
+    site, visitor, agent, gate
+):
+    """Bot, agent and bot again within one heartbeat (a second by default): the answer begun
+    before the takeover neither goes on streaming nor is stored whole on the bot's return."""
+    answerers.gate = answerers.Gate(release_after=2)
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to(
+        {"type": "message.send", "client_id": "c-00000001", "text": "Where is my refund?"}
+    )
+    await asyncio.wait_for(answerers.gate.reached.wait(), 5)
+    await widget.send_json_to({"type": "handoff.request"})
+    ticket = (await frame_of(console, "ticket"))["ticket"]
+    await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket["id"]})
+    await frame_of(console, "result")
+    await console.send_json_to({"type": "ticket.hand_back", "ticket_id": ticket["id"]})
+    await frame_of(console, "result")
+    await frame_of(widget, lambda f: f.get("status") == "bot")
+    answerers.gate.opened.set()
+    await replies_wait()
+
+    after = await drain(widget)
+    assert [f for f in after if f["type"] == "message.delta"] == []
+    assert [f for f in after if f["type"] == "message.done"] == []
+    stored = await Message.objects.aget(author_kind="bot")
+    assert stored.state == "interrupted"
+    assert stored.text in {"", "The bot "}
+    await widget.disconnect()
+    await console.disconnect()
+
+
 async def test_a_bot_delta_published_after_the_takeover_never_reaches_the_visitor(
     site, visitor, agent
 ):
