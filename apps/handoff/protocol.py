@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from apps.chat.protocol import MAX_MESSAGE_CHARS, FrameError, nul_refuse
+from apps.chat.protocol import MAX_MESSAGE_CHARS, FrameError, nul_refuse, text_is_blank
 
 MAX_NOTE_CHARS = 8000
 MAX_FAQ_QUESTION_CHARS = 500
@@ -83,7 +83,7 @@ def _value(name: str, spec: Spec, raw: Any) -> Any:
         nul_refuse(name, raw)
         if spec.limit and len(raw) > spec.limit:
             raise FrameError("too_long", f"'{name}' is longer than {spec.limit} characters")
-        if not raw.strip():
+        if text_is_blank(raw):
             raise FrameError("bad_frame", f"'{name}' is empty")
     if spec.kind is list and not all(
         isinstance(item, str) and len(item) <= 40 and "\x00" not in item for item in raw

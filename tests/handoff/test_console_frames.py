@@ -24,3 +24,14 @@ async def test_a_reply_over_the_limit_is_refused_with_its_ref(agent):
     assert (await frame_of(console, "error"))["code"] == "unknown_type"
     assert not await Message.objects.aexists()
     await console.disconnect()
+
+
+async def test_a_reply_of_only_invisible_characters_is_refused_as_empty(agent):
+    console, _ = await console_socket(agent)
+    await console.send_json_to(
+        {"type": "message.send", "ticket_id": 1, "text": "\u200b\ufeff \u2060", "ref": "r9"}
+    )
+    error = await frame_of(console, "error")
+    assert (error["code"], error["message"], error["ref"]) == ("bad_frame", "'text' is empty", "r9")
+    assert not await Message.objects.aexists()
+    await console.disconnect()
