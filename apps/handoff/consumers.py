@@ -168,7 +168,7 @@ class ConsoleConsumer(JsonConsumer):
         except services.TicketNotFound:
             await self.send_error("not_found", "no such ticket in your teams", frame=frame)
         except services.TicketConflict as exc:
-            await self.send_error(exc.code, exc.message, frame=frame)
+            await self.send_error(exc.code, exc.message, frame=frame, **exc.details)
         except ConversationStatusChanged:
             await self.send_error(
                 "not_owner", "the conversation is not with you any more", frame=frame
@@ -178,9 +178,9 @@ class ConsoleConsumer(JsonConsumer):
             await self.send_error("unavailable", "the server could not do this now", frame=frame)
 
     async def send_error(
-        self, code: str, message: str, *, frame: protocol.Frame | None = None
+        self, code: str, message: str, *, frame: protocol.Frame | None = None, **details: str
     ) -> None:
-        reply: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        reply: dict[str, Any] = {"type": "error", "code": code, "message": message, **details}
         if frame is not None:
             reply.update(ref=frame.ref, action=frame.type, ticket_id=frame.data.get("ticket_id"))
         await self.send_json(reply)

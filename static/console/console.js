@@ -432,7 +432,8 @@
     state.unsent.delete(frame.ref);
     if (unsent) putBack(unsent);
     if (frame.action === "assist.request") $("composer-hint").textContent = "";
-    toast(ERROR_TEXTS[frame.code] || frame.message, true);
+    var text = ERROR_TEXTS[frame.code];
+    toast(typeof text === "function" ? text(frame) : text || frame.message, true);
   }
 
   /* ---------- notifications ---------- */
@@ -923,6 +924,11 @@
     no_question: gettext("The visitor has not asked anything yet."),
     assist_failed: gettext("No suggestion could be made; write the reply yourself."),
     bad_transfer: gettext("It cannot go there: pick a team of this site or an agent of the ticket's team."),
+    bad_priority: gettext("That priority does not exist: pick one from the list."),
+    no_collection: gettext("This site has no knowledge collection yet: an admin creates one first."),
+    taken: function (frame) {
+      return interpolate(gettext("%(name)s already took this ticket."), { name: frame.holder }, true);
+    },
   };
 
   var RESULT_TOASTS = {

@@ -104,6 +104,7 @@ async def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told(
     winner_name = stored.assignee.first_name
     assert loser["code"] == "taken"
     assert loser["message"] == f"{winner_name} already took this ticket"
+    assert loser["holder"] == winner_name  # the console words it in the agent's language
     assert loser["ticket_id"] == ticket["id"]
     # The visitor is told of exactly one agent joining.
     joined = [text for text in system_texts(await drain(widget)) if "joined" in text]

@@ -41,7 +41,8 @@ def ticket_claim(*, ticket_id: int, agent: Any) -> Ticket:
             holder = Ticket.objects.select_related("assignee").get(pk=ticket.pk).assignee
             if holder is None:
                 raise TicketConflict("not_claimable", "this ticket is no longer waiting")
-            raise TicketConflict("taken", f"{display_name(holder)} already took this ticket")
+            name = display_name(holder)
+            raise TicketConflict("taken", f"{name} already took this ticket", holder=name)
         agent_join(ticket, agent, via="claim", actor=agent)
     ticket.refresh_from_db()
     return ticket

@@ -40,12 +40,17 @@ class TicketNotFound(Exception):
 
 
 class TicketConflict(Exception):
-    """The ticket is not in a state that allows this; ``code`` names why, for the console."""
+    """The ticket is not in a state that allows this; ``code`` names why, for the console.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``details`` are what the console needs to word the error in the agent's language (the
+    colleague who holds the ticket, say); ``message`` is the English wording.
+    """
+
+    def __init__(self, code: str, message: str, **details: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details
 
 
 # --- helpers ---------------------------------------------------------------------------------
