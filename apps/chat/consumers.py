@@ -51,6 +51,12 @@ from apps.handoff.services import (
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
+
+# Resumes a visitor may ask for a minute, over all their sockets: each reads up to 500 rows.
+# A widget resumes once per reconnect, so several tabs coming back after an outage stay well
+# under it; a script replaying the history in a loop does not.
+RESUMES_PER_MINUTE = 30
+
 Stored = TypeVar("Stored")
 # Seconds before a visitor's repeated "typing" is relayed again (the widget repeats every 3).
 TYPING_REPEAT = 2.0
@@ -270,6 +276,10 @@ class VisitorChatConsumer(JsonConsumer):
         )
 
     async def on_resume(self, frame: protocol.Resume) -> None:
+        if await self.over_limit(
+            scope="visitor-resumes", limit=RESUMES_PER_MINUTE, counted="resumes"
+        ):
+            return
         await self.replay(after_seq=frame.last_seq)
         self.status = await database_sync_to_async(conversation_status)(
             conversation_id=self.conversation_id
@@ -359,22 +369,27 @@ class VisitorChatConsumer(JsonConsumer):
             active=frame.active,
         )
 
-    async def over_limit(self, *, client_id: str | None = None) -> bool:
-        """Count one message-like frame; past the limit, say so and return True.
+    async def over_limit(
+        self,
+        *,
+        client_id: str | None = None,
+        scope: str = "visitor-messages",
+        limit: int | None = None,
+        counted: str = "messages",
+    ) -> bool:
+        """Count one frame of the visitor's in ``scope``; past the limit, say so and return True.
 
-        Asking for a human and leaving a message count too: each one writes to the
-        conversation.
+        By default a message-like frame, out of ``CSBOT_MESSAGES_PER_MINUTE``: asking for a
+        human and leaving a message count too, as each one writes to the conversation.
         """
+        limit = settings.CSBOT_MESSAGES_PER_MINUTE if limit is None else limit
         within_limit = await sync_to_async(rate_limit_hit, thread_sensitive=False)(
-            scope="visitor-messages",
-            key=str(self.visitor.public_id),
-            limit=settings.CSBOT_MESSAGES_PER_MINUTE,
-            window_seconds=60,
+            scope=scope, key=str(self.visitor.public_id), limit=limit, window_seconds=60
         )
         if not within_limit:
             await self.send_error(
                 "rate_limited",
-                f"at most {settings.CSBOT_MESSAGES_PER_MINUTE} messages a minute; wait a moment",
+                f"at most {limit} {counted} a minute; wait a moment",
                 client_id=client_id,
             )
         return not within_limit

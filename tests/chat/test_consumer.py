@@ -11,6 +11,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 
 from apps.bot.services import replies_wait
 from apps.chat import protocol
+from apps.chat.consumers import RESUMES_PER_MINUTE
 from apps.chat.models import Conversation, Message, Visitor
 from apps.chat.services import message_create
 from csbot.asgi import application
@@ -255,6 +256,17 @@ async def test_messages_over_the_rate_limit_are_refused_and_not_stored(site, vis
     assert codes == ["ack", "ack", "rate_limited"]
     assert await Message.objects.filter(author_kind="visitor").acount() == 2
     await replies_wait()
+    await ws.disconnect()
+
+
+async def test_resumes_over_the_rate_limit_are_refused(site, visitor):
+    ws, _ = await connected(site, visitor)
+    for _ in range(RESUMES_PER_MINUTE + 1):
+        await ws.send_json_to({"type": "resume", "last_seq": 0})
+    answers = [await ws.receive_json_from(timeout=5) for _ in range(RESUMES_PER_MINUTE + 1)]
+    assert [a["type"] for a in answers] == ["resumed"] * RESUMES_PER_MINUTE + ["error"]
+    assert answers[-1]["code"] == "rate_limited"
+    assert answers[-1]["message"] == "at most 30 resumes a minute; wait a moment"
     await ws.disconnect()
 
 
