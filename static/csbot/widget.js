@@ -500,6 +500,10 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   };
 
   const start = async () => {
+    if (!SITE) {
+      fatal("the script tag has no data-site attribute: copy the embed code from the site's admin page");
+      return;
+    }
     let res;
     try {
       res = await fetch(`${ORIGIN}/api/widget/${encodeURIComponent(SITE)}/session`, {
@@ -515,7 +519,12 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       return;
     }
     if (res.status === 403 || res.status === 404) {
-      fatal(`${res.status} from the session endpoint: is this page's origin allowed for ${SITE}?`);
+      const refusal = await res.json().then((body) => body.error || {}, () => ({}));
+      fatal(
+        refusal.code === "unknown_site"
+          ? `no site has the key "${SITE}": check the script tag's data-site attribute`
+          : `${res.status} from the session endpoint: is this page's origin (${location.origin}) allowed for ${SITE}?`,
+      );
       return;
     }
     if (!res.ok) {

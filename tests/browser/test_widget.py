@@ -627,6 +627,29 @@ def test_page_on_an_origin_the_site_does_not_allow_gets_no_widget(
     assert Visitor.objects.count() == 0
 
 
+def test_an_unknown_or_missing_site_key_is_named_in_the_console_not_blamed_on_the_origin(
+    page, live_app, host_pages, demo_site
+):
+    html = f"<!doctype html><p>Shop</p>{embed(live_app, site_key='site_typo')}"
+    with (
+        page.expect_console_message(lambda message: "csbot:" in message.text) as warning,
+        page.expect_response(re.compile(r"/api/widget/site_typo/session")) as response,
+    ):
+        page.goto(host_pages.serve("/typo", html))
+    assert response.value.status == 404
+    assert 'no site has the key "site_typo"' in warning.value.text
+    assert "origin" not in warning.value.text
+
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    with page.expect_console_message(lambda message: "csbot:" in message.text) as warning:
+        page.goto(host_pages.serve("/no-key", f"<!doctype html>{embed(live_app, site_key='')}"))
+    assert "no data-site attribute" in warning.value.text
+    assert not [url for url in requests if "/api/widget/" in url]  # nothing asked, no retries
+    assert page.locator("csbot-widget").count() == 0
+    assert Visitor.objects.count() == 0
+
+
 def test_a_visitor_erased_while_chatting_starts_again_as_a_new_visitor(
     page, live_app, demo_site, answer
 ):
