@@ -269,8 +269,17 @@ class SynonymGroup(models.Model):
         return [term.strip() for term in SYNONYM_SEPARATOR.split(self.terms) if term.strip()]
 
     def clean(self) -> None:
-        if len(set(self.term_list)) < 2:
+        terms = {term.casefold() for term in self.term_list}
+        if len(terms) < 2:
             raise ValidationError({"terms": _("Give at least two different terms.")})
+        for other in SynonymGroup.objects.exclude(pk=self.pk):
+            if terms <= {term.casefold() for term in other.term_list}:
+                raise ValidationError(
+                    {
+                        "terms": _("The group “%(group)s” already has these terms.")
+                        % {"group": other}
+                    }
+                )
 
 
 class ProtectedPattern(models.Model):

@@ -171,6 +171,10 @@ def test_invalid_tuning_is_refused_with_a_message(admin_client: Client) -> None:
     assert "must not match empty text" in empty.content.decode()
     synonyms = admin_client.post(reverse("admin:knowledge_synonymgroup_add"), {"terms": "退款"})
     assert "at least two different terms" in synonyms.content.decode()
+    SynonymGroup.objects.create(terms="退款 = 退钱 = refund")
+    again = admin_client.post(reverse("admin:knowledge_synonymgroup_add"), {"terms": "Refund=退钱"})
+    assert "The group “退款 = 退钱 = refund” already has these terms." in again.content.decode()
+    assert SynonymGroup.objects.count() == 1
 
 
 def test_staff_without_permissions_cannot_use_the_knowledge_pages(

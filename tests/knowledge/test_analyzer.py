@@ -72,6 +72,16 @@ def test_multi_word_synonym_is_matched_as_a_phrase() -> None:
     assert "back" in analyzer.terms("come back later")
 
 
+def test_groups_sharing_a_term_are_one_class_named_by_the_oldest_group() -> None:
+    analyzer = Analyzer(
+        Tuning(version=1, synonyms=(("退款", "退钱", "refund"), ("refunds", "money back")))
+    )
+    assert analyzer.terms("money back") == analyzer.terms("退款") == analyzer.terms("refund")
+    # Joined through a later group: x = y, z = w, then y = z.
+    bridged = Analyzer(Tuning(version=1, synonyms=(("x", "y"), ("z", "w"), ("y", "z"))))
+    assert {bridged.terms(t)[0] for t in "xyzw"} == {"≡x"}
+
+
 def test_tokens_keep_the_words_as_typed_for_explanations() -> None:
     analyzer = Analyzer(Tuning(version=1, synonyms=(("退款", "退钱"),)))
     (token,) = analyzer.tokens("退钱")

@@ -237,6 +237,21 @@ def test_synonym_added_in_admin_applies_to_the_next_search(help_centre: Collecti
     assert "退款多久到账？" not in _titles("退钱", [help_centre])
 
 
+def test_a_group_joining_two_others_re_indexes_the_passages_of_both(
+    help_centre: Collection,
+) -> None:
+    tuning_save(obj=SynonymGroup(terms="退款 = 退钱"))
+    tuning_save(obj=SynonymGroup(terms="refund = reimbursement"))
+    assert "Returns and refunds" not in _titles("退钱", [help_centre])
+    # Neither of its terms is in the English article, whose "refunds" is now indexed as 退款.
+    bridge = tuning_save(obj=SynonymGroup(terms="退钱 = reimbursement"))
+    assert "Returns and refunds" in _titles("refund", [help_centre])
+    assert {"Returns and refunds", "退款多久到账？"} <= set(_titles("退钱", [help_centre]))
+    tuning_delete(obj=bridge)
+    assert "Returns and refunds" in _titles("refund", [help_centre])
+    assert "Returns and refunds" not in _titles("退钱", [help_centre])
+
+
 def test_dictionary_word_makes_a_product_name_match_whole(collection: Collection) -> None:
     for title in ("光环落地灯安装", "光环的含义", "落地灯选购"):
         article_create(

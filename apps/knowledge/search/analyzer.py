@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import jieba
 import Stemmer
@@ -146,16 +147,20 @@ class Analyzer:
 
     @cached_property
     def _synonyms(self) -> tuple[dict[tuple[str, ...], str], int]:
-        """Map each synonym term's term sequence to its group's one term; also the longest one."""
-        table: dict[tuple[str, ...], str] = {}
+        """Map each synonym term's term sequence to its class's one term; also the longest one.
+
+        Groups sharing a term are one class: ``退款 = refund`` beside ``refund = money back``
+        makes "money back" find 退款.
+        """
+        groups = []
         for group in self.tuning.synonyms:
             sequences = [tuple(t.term for t in self._plain_tokens(term)) for term in group]
             sequences = [s for s in sequences if s]
-            if len(sequences) < 2:
-                continue
-            canonical = "≡" + "_".join(sequences[0])
-            for sequence in sequences:
-                table.setdefault(sequence, canonical)
+            if len(set(sequences)) >= 2:
+                groups.append(sequences)
+        table = {
+            sequence: "≡" + "_".join(first) for sequence, first in synonym_classes(groups).items()
+        }
         longest = max((len(s) for s in table), default=0)
         return table, longest
 
@@ -204,6 +209,34 @@ class Analyzer:
         with self._stem_lock:  # PyStemmer objects are not thread-safe
             stem: str = self._stem(word)
         return stem
+
+
+Term = TypeVar("Term")
+
+
+def synonym_classes(groups: Iterable[Sequence[Term]]) -> dict[Term, Term]:
+    """Map every term of ``groups`` to the first term of its class, where groups sharing a term
+    (directly or through other groups) are one class; "first" is in the groups' order."""
+    parent: dict[Term, Term] = {}
+    order: dict[Term, int] = {}
+
+    def root(term: Term) -> Term:
+        while parent[term] != term:
+            parent[term] = parent[parent[term]]
+            term = parent[term]
+        return term
+
+    for group in groups:
+        for term in group:
+            if term not in parent:
+                parent[term] = term
+                order[term] = len(order)
+        for term in group[1:]:
+            a, b = root(group[0]), root(term)
+            if a != b:
+                earlier, later = (a, b) if order[a] < order[b] else (b, a)
+                parent[later] = earlier
+    return {term: root(term) for term in parent}
 
 
 def _collapse_synonyms(

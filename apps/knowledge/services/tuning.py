@@ -20,6 +20,7 @@ from apps.knowledge.models import (
     SynonymGroup,
     TuningState,
 )
+from apps.knowledge.search.analyzer import synonym_classes
 from apps.knowledge.services.content import passages_reanalyze
 
 TuningObject = DictionaryWord | SynonymGroup | ProtectedPattern
@@ -56,10 +57,19 @@ def _affects(obj: TuningObject | None) -> _Affects:
     if isinstance(obj, DictionaryWord):
         return _Affects(terms=[obj.word])
     if isinstance(obj, SynonymGroup):
-        return _Affects(terms=obj.term_list)
+        return _Affects(terms=_synonym_class_terms(obj.term_list))
     if isinstance(obj, ProtectedPattern):
         return _Affects(patterns=[obj.pattern])
     return _Affects()
+
+
+def _synonym_class_terms(terms: list[str]) -> set[str]:
+    """``terms`` and those of every group they join into one class (``synonym_classes``): a
+    group saved or deleted can change the one term all of them are indexed as."""
+    groups = [[t.casefold() for t in group.term_list] for group in SynonymGroup.objects.all()]
+    classes = synonym_classes([*groups, [t.casefold() for t in terms]])
+    roots = {classes[t.casefold()] for t in terms}
+    return {term for term, first in classes.items() if first in roots}
 
 
 def _tuning_changed(affected: _Affects) -> None:
