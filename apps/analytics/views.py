@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.analytics import charts
 from apps.analytics.charts import choice_label
@@ -30,6 +31,14 @@ from apps.bot.models import AnswerAudit
 from apps.handoff.models import Ticket
 from apps.knowledge.selectors import collections_for_site
 from apps.sites.models import Site
+
+# The links' words; the ``rows=`` values stay English, as the exported files' names do.
+EXPORT_LABELS = {
+    "conversations": gettext_lazy("conversations"),
+    "tickets": gettext_lazy("tickets"),
+    "feedback": gettext_lazy("feedback"),
+    "usage": gettext_lazy("model usage"),
+}
 
 
 def _refused(request: HttpRequest) -> HttpResponse | None:
@@ -77,7 +86,10 @@ def _context(data: Insights) -> dict[str, Any]:
             for decision, counts in data.feedback.by_decision.items()
         ],
         "exports": [
-            (kind, f"{reverse('analytics:export')}?{urlencode({**query, 'rows': kind})}")
+            (
+                EXPORT_LABELS[kind],
+                f"{reverse('analytics:export')}?{urlencode({**query, 'rows': kind})}",
+            )
             for kind in EXPORTS
         ],
         "gaps": [

@@ -168,3 +168,17 @@ def test_a_site_with_no_conversations_shows_empty_figures(client, english, agent
     assert page.context["summary"]["conversations"]["total"] == 0
     assert page.context["summary"]["conversations"]["bot_resolution_rate"] is None
     assert b"No gaps" in page.content
+
+
+def test_the_export_links_are_worded_in_the_staff_members_language(client, seeded, present_agent):
+    client.force_login(present_agent)
+    page = client.get(URL, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    labels = [str(label) for label, _ in page.context["exports"]]
+    assert labels == ["会话", "工单", "评价", "模型用量"]
+    urls = [url for _, url in page.context["exports"]]
+    assert [url.rsplit("rows=", 1)[1] for url in urls] == [
+        "conversations",
+        "tickets",
+        "feedback",
+        "usage",
+    ]
