@@ -219,6 +219,25 @@ class AnswerAudit(models.Model):
         HANDOFF = "handoff", _("handed to a person on request")
         DECLINED = "declined", _("the visitor declined a person")
 
+    class Reason(models.TextChoices):
+        """Why, within the decision (docs/answering.md, *Decisions and their reasons*)."""
+
+        FAQ_MATCH = "faq_match", _("an FAQ entry matched")
+        EVIDENCE = "evidence", _("the passages were strong enough")
+        CACHE = "cache", _("the same question was answered before")
+        NO_HITS = "no_hits", _("nothing was found")
+        LOW_CONFIDENCE = "low_confidence", _("nothing was found with enough confidence")
+        NOTHING_QUOTED = "nothing_quoted", _("no sentence was worth quoting")
+        UNCITED = "uncited", _("the model cited no passage that exists")
+        EXCLUDED = "excluded", _("every passage carried a blocked term")
+        GUARD_INPUT = "guard_input", _("a sensitive term in the question")
+        GUARD_OUTPUT = "guard_output", _("a sensitive term in the answer")
+        PROVIDER_FILTER = "provider_filter", _("the provider's content filter refused")
+        MODEL_FAILED = "model_failed", _("no model could answer")
+        ERROR = "error", _("the pipeline failed")
+        ACCEPTED_OFFER = "accepted_offer", _("the visitor accepted a person")
+        DECLINED_OFFER = "declined_offer", _("the visitor declined a person")
+
     conversation = models.ForeignKey(
         "chat.Conversation", on_delete=models.CASCADE, related_name="answer_audits"
     )
@@ -236,7 +255,7 @@ class AnswerAudit(models.Model):
     standalone = models.TextField(_("question searched"))
     rewrite = models.CharField(_("follow-up rewrite"), max_length=10, blank=True)
     decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
-    reason = models.CharField(_("reason"), max_length=40)
+    reason = models.CharField(_("reason"), max_length=40, choices=Reason.choices)
     top_confidence = models.FloatField(_("top confidence"), null=True, blank=True)
     thresholds = models.JSONField(_("thresholds"), default=dict, blank=True)
     # [{"id", "kind", "external_id", "title", "confidence", "lexical", "semantic", "used",
@@ -261,4 +280,4 @@ class AnswerAudit(models.Model):
         indexes = [models.Index(fields=["decision", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_decision_display()} ({self.reason})"
+        return f"{self.get_decision_display()} ({self.get_reason_display()})"

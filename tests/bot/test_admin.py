@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.urls import reverse
 
-from apps.bot.models import BotSettings, GuardEvent, SensitiveTerm
+from apps.bot.models import AnswerAudit, BotSettings, GuardEvent, SensitiveTerm
 from apps.chat.models import Message
 from tests.bot.conftest import replied
 
@@ -23,7 +27,7 @@ def test_the_conversation_page_shows_why_the_bot_answered_as_it_did(
     assert "Answer audits (why the bot answered as it did)" in html
     assert "returns-en" in html  # the passage behind the answer, with its confidence
     assert "\u2605 cited" in html
-    assert "evidence" in html
+    assert "the passages were strong enough" in html  # the reason, worded
     # chat's own inlines are still there.
     assert Message.objects.filter(conversation=conversation).count() == 2
     assert "How long do refunds take" in html
@@ -34,6 +38,25 @@ def test_the_audit_list_filters_by_decision(admin_client, help_centre, conversat
     page = admin_client.get(reverse("admin:bot_answeraudit_changelist") + "?decision=abstain")
     assert page.status_code == 200
     assert "low_confidence" in page.content.decode()
+
+
+def test_the_audit_list_words_each_reason_in_the_admins_language(
+    admin_client, help_centre, conversation
+):
+    async_to_sync(replied)(conversation, "Can I pay with bitcoin?")
+    page = admin_client.get(
+        reverse("admin:bot_answeraudit_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    row = page.content.decode().split('<td class="field-reason">', 1)[1].split("</td>", 1)[0]
+    assert row == "没有找到足够有把握的内容"
+
+
+def test_every_reason_the_docs_list_is_a_choice_and_no_other():
+    section = (Path(settings.BASE_DIR) / "docs/answering.md").read_text()
+    section = section.split("### Decisions and their reasons", 1)[1].split("###", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = {code for row in rows for code in re.findall(r"`([a-z_]+)`", row.split("|")[2])}
+    assert documented == set(AnswerAudit.Reason.values)
 
 
 def test_many_terms_can_be_pasted_at_once_and_duplicates_are_skipped(admin_client, site):
