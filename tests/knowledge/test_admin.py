@@ -404,3 +404,30 @@ def test_deleting_a_collection_in_admin_takes_its_content_out_of_search(
     assert not Collection.objects.filter(pk=help_centre.pk).exists()
     assert not Passage.objects.exists()
     assert passages_search(query="refund", collections=[help_centre.pk]) == []
+
+
+def test_the_progress_page_names_state_and_phase_in_the_admins_language(
+    admin_client: Client, collection: Collection
+) -> None:
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    job = ImportJob.objects.create(
+        collection=collection,
+        file_name="faq.csv",
+        format="csv",
+        state="running",
+        alive_at=timezone.now(),
+    )
+    cache.set(f"knowledge:import:{job.pk}", {"phase": "indexing", "done": 1, "total": 2})
+    url = reverse("admin:knowledge_import_progress", args=[job.pk])
+    chinese = {"accept-language": "zh-CN"}
+    progress = admin_client.get(url, {"format": "json"}, headers=chinese).json()
+    assert (progress["state"], progress["phase"]) == ("running", "indexing")
+    assert (progress["state_label"], progress["phase_label"]) == ("进行中", "正在索引")
+    page = admin_client.get(url, headers=chinese).content.decode()
+    assert '<span id="kb-phase">正在索引</span>' in page
+    # The polling writes the labels, not the codes.
+    assert "p.state_label" in page
+    assert "p.phase_label" in page
+    assert "textContent = p.state;" not in page

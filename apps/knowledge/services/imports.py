@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from apps.knowledge.importers import ImportedEntry, ImportFailed, entries_parse
 from apps.knowledge.importers.tabular import CSV_ID_PREFIX
@@ -34,6 +34,8 @@ from apps.knowledge.services.content import (
 logger = logging.getLogger(__name__)
 
 _PROGRESS_EVERY = 200
+# The phases a running admin import reports, as the upload page names them.
+_PHASES = {"indexing": gettext_lazy("indexing"), "embedding": gettext_lazy("embedding")}
 # Which column each imported field lands in, by kind (see _entry_apply).
 _COLUMNS = {
     "article": {
@@ -378,9 +380,13 @@ def import_job_progress(*, job: ImportJob) -> dict[str, object]:
         cache.delete(_progress_key(job.pk))
         job.refresh_from_db()
     live = cache.get(_progress_key(job.pk)) or {}
+    phase = live.get("phase", "")
     return {
+        # The codes drive the page's script; the labels are what it shows, in the admin's words.
         "state": job.state,
-        "phase": live.get("phase", ""),
+        "state_label": job.get_state_display(),
+        "phase": phase,
+        "phase_label": str(_PHASES.get(phase, phase)),
         "done": live.get("done", job.done),
         "total": live.get("total", job.total),
         "message": job.message,
