@@ -111,3 +111,23 @@ def test_an_edit_is_saved_and_searchable_when_embedding_it_fails(  # type: ignor
     assert faq.passages.get().embedding is None
     (best, *_) = passages_search(query="tangerine gift wrap", collections=[two_faqs])
     assert best.faq_id == faq.pk
+
+
+def test_an_upload_whose_embedding_fails_is_done_with_a_warning_and_searchable(  # type: ignore[no-untyped-def]
+    gateway, two_faqs: Collection
+) -> None:
+    from apps.knowledge.models import ImportJob
+    from apps.knowledge.services.imports import import_job_create, import_job_run
+
+    gateway.default = openai_error(500)
+    job = import_job_create(
+        collection=two_faqs, file_name="faq.csv", fmt="auto", replace=False, user_id=None
+    )
+    import_job_run(job_id=job.pk, data=b"Gift wrap?,Free tangerine paper.\n")
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE
+    assert job.message.startswith("1 created, 0 updated")
+    assert "vectors for search by meaning failed" in job.message
+    assert "run python manage.py kb_embed" in job.message
+    (best, *_) = passages_search(query="tangerine gift wrap", collections=[two_faqs])
+    assert best.title == "Gift wrap?"

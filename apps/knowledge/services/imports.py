@@ -323,8 +323,9 @@ def _job_run(job_id: int, data: bytes) -> None:
         ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
             done=len(entries), total=len(entries), message=message
         )
-        passages_embed(collection_id=job.collection_id, progress=progress("embedding"))
-        _job_end(job_id, state=ImportJob.State.DONE)
+        _job_end(
+            job_id, state=ImportJob.State.DONE, message=message + _embed(job, progress("embedding"))
+        )
     except ImportFailed as exc:
         _job_end(job_id, state=ImportJob.State.FAILED, message=str(exc))
     except Exception as exc:
@@ -339,6 +340,24 @@ def _job_run(job_id: int, data: bytes) -> None:
         finished.set()
         cache.delete(_progress_key(job_id))
         connection.close()
+
+
+def _embed(job: ImportJob, progress: Progress) -> str:
+    """Add the import's vectors; on failure, the warning to append to the job's outcome.
+
+    The entries are committed and searchable by their words before this runs: an embeddings
+    outage must not report as failed an import whose entries are live.
+    """
+    try:
+        passages_embed(collection_id=job.collection_id, progress=progress)
+    except Exception as exc:
+        logger.exception("import job %s: embedding failed", job.pk)
+        return " " + gettext(
+            "Warning: computing the vectors for search by meaning failed (%(error)s). The "
+            "entries are imported and found by their words; run python manage.py kb_embed "
+            "once the embeddings service answers again to add the vectors."
+        ) % {"error": f"{exc.__class__.__name__}: {exc}"}
+    return ""
 
 
 def _job_end(job_id: int, **outcome: str) -> None:
