@@ -262,7 +262,13 @@ def test_broken_upload_fails_with_the_line_and_imports_nothing(admin_client: Cli
     ("name", "data", "expected"),
     [
         ("kb.jsonl", b'{"id": "a", "title": "ok"}\n{oops\n', "kb.jsonl 第 2 行：JSON 无效："),
-        ("faq.csv", "退货？,可以。\n".encode("gbk"), "faq.csv 第 1 行：不是 UTF-8 编码的文本"),
+        (
+            "faq.csv",
+            "返品できますか？,はい。\n".encode("shift_jis"),
+            "faq.csv 第 1 行：文本编码不受支持（可用 UTF-8（带或不带 BOM）、带 BOM 的 UTF-16 "
+            "或 GB18030/GBK）；请将文件另存为 UTF-8：在 Excel 中选择“另存为”，"
+            "文件类型选“CSV UTF-8（逗号分隔）”",
+        ),
         (
             "dup.csv",
             "怎么退货？,三十天内。\n怎么退货？,七天内。\n".encode(),
@@ -286,6 +292,29 @@ def test_why_an_upload_failed_is_worded_in_the_admins_language(
     progress = _wait_finished(admin_client, ImportJob.objects.get().pk)
     assert progress["state"] == "failed"
     assert progress["message"].startswith(expected), progress["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_csv_saved_by_excel_on_chinese_windows_imports_and_says_how_it_was_read(
+    admin_client: Client,
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    admin_client.post(
+        reverse("admin:knowledge_import"),
+        {
+            "file": SimpleUploadedFile(
+                "faq.csv", "问题,答案\n怎么退货？,三十天内可退。\n".encode("gbk")
+            ),
+            "new_collection": "上传",
+            "format": "auto",
+        },
+        headers={"accept-language": "zh-CN"},
+    )
+    progress = _wait_finished(admin_client, ImportJob.objects.get().pk)
+    assert progress["state"] == "done", progress
+    assert "按 GB18030（GBK）读取" in progress["message"]
+    assert FAQEntry.objects.get().question == "怎么退货？"
 
 
 @pytest.mark.parametrize("name", ["Kept", " Kept "])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 
 import pytest
@@ -136,7 +137,7 @@ def test_import_leaves_other_collections_alone(
             "kb.jsonl line 2",
             "used twice",
         ),
-        (b'{"id": "a", "title": "ok"}\n\xff\xfe\n', "kb.jsonl line 2", "not UTF-8"),
+        (b'{"id": "a", "title": "ok"}\n\xff\xfe\n', "kb.jsonl line 2", "save the file as UTF-8"),
         (b'{"id": "a", "title": "\\ud800"}\n', "kb.jsonl line 1", "lone surrogate"),
         (b'{"id": true, "title": "ok"}\n', "kb.jsonl line 1", "missing 'id'"),
         (b'{"id": "a", "title": "ok", "url": ["x"]}\n', "kb.jsonl line 1", "url must be"),
@@ -190,6 +191,62 @@ def test_csv_without_language_column_detects_it(collection: Collection) -> None:
         "三天内。": "zh-hans",
         "Within three days.": "en",
     }
+
+
+CHINESE_CSV = "问题,答案\n怎么退货？,收到商品后三十天内可以退货。\n运费多少？,满99元包邮。\n"
+TRADITIONAL_CSV = "问题,答案\n怎麼退貨？,三十天內可退。\n"
+EMOJI_CSV = CHINESE_CSV + "好评？,谢谢😀\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (CHINESE_CSV.encode(), CHINESE_CSV),
+        (CHINESE_CSV.encode("utf-8-sig"), CHINESE_CSV),
+        (CHINESE_CSV.encode("utf-16"), CHINESE_CSV),  # Excel's "Unicode Text": BOM, then LE
+        (codecs.BOM_UTF16_BE + CHINESE_CSV.encode("utf-16-be"), CHINESE_CSV),
+        (CHINESE_CSV.encode("gbk"), CHINESE_CSV),  # Excel's "CSV" on Chinese Windows
+        (EMOJI_CSV.encode("gb18030"), EMOJI_CSV),
+        (TRADITIONAL_CSV.encode("gbk"), TRADITIONAL_CSV),
+    ],
+    ids=["utf-8", "utf-8-bom", "utf-16le-bom", "utf-16be-bom", "gbk", "gb18030", "gbk-trad"],
+)
+def test_csv_in_the_encodings_spreadsheets_save_is_read(data: bytes, text: str) -> None:
+    # The text back exactly: no byte-order mark in the first question, no mojibake.
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    assert [[e.title, e.body] for e in entries_parse(data, name="faq.csv")] == rows
+
+
+@pytest.mark.parametrize(
+    ("data", "location"),
+    [
+        # Decodes as GB18030, into nonsense: other legacy encodings are refused, not misread.
+        ("Frage,Antwort\nVersand?,Zwei Tage für Österreich.\n".encode("cp1252"), "faq.csv line 2"),
+        (
+            "質問,回答\n返品できますか？,はい、三十日以内です。\n".encode("shift_jis"),
+            "faq.csv line 1",
+        ),
+        ("問題,答案\n怎麼退貨？,收到商品後三十天內可以退貨。\n".encode("big5"), "faq.csv line 1"),
+        (b"q,a\nCaf\xe9,Oui\n", "faq.csv line 2"),  # Latin-1, not even GB18030
+        (codecs.BOM_UTF16_LE + "q,a\n".encode("utf-16-le")[:-1], "faq.csv line 1"),  # cut short
+    ],
+    ids=["cp1252", "shift-jis", "big5", "latin-1", "broken-utf-16"],
+)
+def test_text_in_no_accepted_encoding_is_refused_saying_what_is_accepted(
+    data: bytes, location: str
+) -> None:
+    with pytest.raises(ImportFailed) as failure:
+        entries_parse(data, name="faq.csv")
+    assert failure.value.location == location
+    assert "UTF-8 with or without BOM, UTF-16 with BOM, or GB18030/GBK" in failure.value.message
+    assert "CSV UTF-8 (Comma delimited)" in failure.value.message
+
+
+def test_jsonl_and_markdown_in_gbk_are_read_too() -> None:
+    jsonl = '{"id": "a", "title": "退货", "body": "三十天内可以退货。"}\n'.encode("gbk")
+    assert entries_parse(jsonl, name="kb.jsonl")[0].body == "三十天内可以退货。"
+    markdown = "# 退货政策\n\n三十天内可以退货。\n".encode("utf-16")
+    assert entries_parse(markdown, name="returns.md")[0].title == "退货政策"
 
 
 @pytest.mark.parametrize(

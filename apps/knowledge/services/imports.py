@@ -18,7 +18,14 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
-from apps.knowledge.importers import ImportedEntry, ImportFailed, entries_parse
+from apps.knowledge.importers import (
+    TEXT_FORMATS,
+    ImportedEntry,
+    ImportFailed,
+    entries_parse,
+    format_detect,
+    text_encoding,
+)
 from apps.knowledge.importers.tabular import CSV_ID_PREFIX
 from apps.knowledge.models import Article, Collection, FAQEntry, ImportJob, Passage
 from apps.knowledge.search.engine import analyzer_current
@@ -319,6 +326,7 @@ def _job_run(job_id: int, data: bytes) -> None:
             "removed": result.removed,
             "passages": result.passages,
         }
+        message += _encoding_note(job, data)
         # Searchable from here on; vectors for dense search follow.
         ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
             done=len(entries), total=len(entries), message=message
@@ -340,6 +348,17 @@ def _job_run(job_id: int, data: bytes) -> None:
         finished.set()
         cache.delete(_progress_key(job_id))
         connection.close()
+
+
+def _encoding_note(job: ImportJob, data: bytes) -> str:
+    """Say so when a text file was read as GB18030: a misread file shows as garbled titles."""
+    fmt = format_detect(job.file_name, data) if job.format == "auto" else job.format
+    if fmt in TEXT_FORMATS and text_encoding(data) == "gb18030":
+        return " " + gettext(
+            "The file is not UTF-8: it was read as GB18030 (GBK), the encoding Excel uses on "
+            "Chinese Windows. If the entries look garbled, save it as UTF-8 and import it again."
+        )
+    return ""
 
 
 def _embed(job: ImportJob, progress: Progress) -> str:
