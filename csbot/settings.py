@@ -179,6 +179,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("CSBOT_STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic minifies the widget script (apps/core/staticfiles.py).
+    "staticfiles": {"BACKEND": "apps.core.staticfiles.WidgetMinifyingStorage"},
+}
 # The embedded default serves /static/ itself; production leaves it to nginx (docs/deploy.md).
 CSBOT_SERVE_STATIC = env.bool("CSBOT_SERVE_STATIC", default=True)
 

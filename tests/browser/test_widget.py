@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from playwright.sync_api import expect
@@ -13,6 +15,7 @@ from apps.chat import events
 from apps.chat.models import Conversation, Message, Visitor
 from apps.chat.privacy import visitor_erase
 from apps.chat.services import message_create
+from apps.core.staticfiles import widget_minify
 from apps.sites.models import Language, Site
 from tests.browser.answerers import RESET
 from tests.browser.conftest import LiveServer, wait_until
@@ -241,6 +244,18 @@ def test_widget_works_under_a_strict_content_security_policy(
     send(page, "Hello")
     expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship in 48 hours.")
     assert not [text for text in violations if "Content Security Policy" in text]
+
+
+def test_the_minified_widget_that_collectstatic_writes_works(page, live_app, demo_site, answer):
+    minified = widget_minify((Path(settings.BASE_DIR) / "static/csbot/widget.js").read_text())
+    page.route(
+        "**/static/csbot/widget.js",
+        lambda route: route.fulfill(body=minified, content_type="text/javascript"),
+    )
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "Hello")
+    expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship in 48 hours.")
 
 
 HOST_PAGE = """<!doctype html>
