@@ -17,7 +17,6 @@ from apps.knowledge.importers import FORMATS
 from apps.knowledge.models import Collection, ImportJob
 from apps.knowledge.rendering import markdown_render
 from apps.knowledge.selectors import kb_version, passages_search
-from apps.knowledge.services.content import collection_create
 from apps.knowledge.services.imports import import_job_create, import_job_progress, import_job_start
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -100,12 +99,10 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        collection = form.cleaned_data["collection"] or collection_create(
-            name=form.cleaned_data["new_collection"]
-        )
         upload = form.cleaned_data["file"]
         job = import_job_create(
-            collection=collection,
+            collection=form.cleaned_data["collection"],
+            new_collection=form.cleaned_data["new_collection"],
             file_name=upload.name,
             fmt=form.cleaned_data["format"],
             replace=form.cleaned_data["replace"],

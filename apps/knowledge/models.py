@@ -322,7 +322,12 @@ class ImportJob(models.Model):
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="import_jobs")
+    # None until an import into a new collection (collection_name) succeeds: the collection
+    # is created in the import's transaction, so a failed import leaves none behind.
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    collection_name = models.CharField(max_length=200, blank=True)
     file_name = models.CharField(max_length=300)
     format = models.CharField(max_length=10)
     replace = models.BooleanField(default=False)
@@ -345,4 +350,9 @@ class ImportJob(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.file_name} → {self.collection}"
+        return f"{self.file_name} → {self.collection_label}"
+
+    @property
+    def collection_label(self) -> str:
+        """The collection imported into, or the name of the new one it is to create."""
+        return str(self.collection) if self.collection is not None else self.collection_name

@@ -317,6 +317,59 @@ def test_a_csv_saved_by_excel_on_chinese_windows_imports_and_says_how_it_was_rea
     assert FAQEntry.objects.get().question == "怎么退货？"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_import_into_a_new_collection_leaves_none_and_the_retry_is_accepted(
+    admin_client: Client,
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def upload(data: bytes) -> dict:
+        admin_client.post(
+            reverse("admin:knowledge_import"),
+            {
+                "file": SimpleUploadedFile("faq.csv", data),
+                "new_collection": "New",
+                "format": "auto",
+            },
+        )
+        return _wait_finished(admin_client, ImportJob.objects.latest("pk").pk)
+
+    failed = upload(b"q,a\nonly one column\n")
+    assert failed["state"] == "failed"
+    assert not Collection.objects.filter(name="New").exists()
+    job = ImportJob.objects.get()
+    assert (job.collection, str(job)) == (None, "faq.csv → New")
+    page = admin_client.get(reverse("admin:knowledge_import")).content.decode()
+    assert "<td>New</td>" in page
+    # The retry is not refused as a duplicate name, and creates the collection.
+    assert upload(b"Question?,Answer.\n")["state"] == "done"
+    retry = ImportJob.objects.latest("pk")
+    assert retry.collection == Collection.objects.get(name="New")
+    assert retry.collection.faqs.get().answer == "Answer."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_into_a_new_collection_another_upload_took_meanwhile_fails_cleanly(
+    admin_client: Client,
+) -> None:
+    from apps.knowledge.services.imports import import_job_create, import_job_run
+
+    job = import_job_create(
+        collection=None,
+        new_collection="Taken",
+        file_name="faq.csv",
+        fmt="auto",
+        replace=False,
+        user_id=None,
+    )
+    taken = collection_create(name="Taken")
+    import_job_run(job_id=job.pk, data=b"Question?,Answer.\n")
+    job.refresh_from_db()
+    assert job.state == "failed"
+    assert "created meanwhile" in job.message
+    assert not taken.faqs.exists()
+
+
 @pytest.mark.parametrize("name", ["Kept", " Kept "])
 def test_a_new_collection_named_like_an_existing_one_is_refused_on_the_form(
     admin_client: Client, name: str

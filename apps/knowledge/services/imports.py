@@ -34,6 +34,7 @@ from apps.knowledge.services.content import (
     _passages_delete,
     _passages_replace,
     _version_next,
+    collection_create,
     entry_hash,
     passages_embed,
 )
@@ -255,10 +256,19 @@ def _progress_key(job_id: int) -> str:
 
 
 def import_job_create(
-    *, collection: Collection, file_name: str, fmt: str, replace: bool, user_id: int | None
+    *,
+    collection: Collection | None,
+    new_collection: str = "",
+    file_name: str,
+    fmt: str,
+    replace: bool,
+    user_id: int | None,
 ) -> ImportJob:
+    """A job importing into ``collection``, or into a new collection named ``new_collection``
+    that the import creates (and a failed import does not)."""
     return ImportJob.objects.create(
         collection=collection,
+        collection_name="" if collection is not None else new_collection,
         file_name=file_name,
         format=fmt,
         replace=replace,
@@ -309,13 +319,16 @@ def _job_run(job_id: int, data: bytes) -> None:
 
     try:
         entries = entries_parse(data, name=job.file_name, fmt=job.format)
-        result = collection_import(
-            collection=job.collection,
-            entries=entries,
-            replace=job.replace,
-            source=job.file_name,
-            progress=progress("indexing"),
-        )
+        with transaction.atomic():
+            job.collection = job.collection or _collection_new(job.collection_name)
+            result = collection_import(
+                collection=job.collection,
+                entries=entries,
+                replace=job.replace,
+                source=job.file_name,
+                progress=progress("indexing"),
+            )
+            ImportJob.objects.filter(pk=job_id).update(collection=job.collection)
         message = gettext(
             "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
             "%(removed)s removed; %(passages)s passages indexed."
@@ -348,6 +361,18 @@ def _job_run(job_id: int, data: bytes) -> None:
         finished.set()
         cache.delete(_progress_key(job_id))
         connection.close()
+
+
+def _collection_new(name: str) -> Collection:
+    # The upload form refused a taken name; this is another upload that took it meanwhile.
+    if Collection.objects.filter(name=name).exists():
+        raise ImportFailed(
+            gettext(
+                "A collection named %(name)s was created meanwhile: choose it and upload again."
+            )
+            % {"name": name}
+        )
+    return collection_create(name=name)
 
 
 def _encoding_note(job: ImportJob, data: bytes) -> str:
