@@ -22,7 +22,7 @@ from apps.analytics.services import RatingRejected, csat_record, feedback_record
 from apps.bot.services import replies_recover, reply_start
 from apps.chat import events, protocol
 from apps.chat.layerwatch import socket_opened
-from apps.chat.models import Conversation, Message
+from apps.chat.models import Conversation, Message, Visitor
 from apps.chat.selectors import (
     conversation_get,
     conversation_status,
@@ -73,6 +73,18 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def _hello_load(
+    *, public_id: str, site_id: int
+) -> tuple[Visitor, Conversation, dict[str, str]] | None:
+    """What ``ready`` needs, in one turn of the database thread (``visitor_hello``): the visitor,
+    their conversation and the contact their leave-a-message form starts with."""
+    found = visitor_hello(public_id=public_id, site_id=site_id)
+    if found is None:
+        return None
+    visitor, conversation = found
+    return visitor, conversation, visitor_left_contact(visitor_id=visitor.pk)
 
 
 class VisitorChatConsumer(JsonConsumer):
@@ -217,7 +229,7 @@ class VisitorChatConsumer(JsonConsumer):
         claim = visitor_token_read(frame.token)
         found = None
         if claim is not None and claim.site_key == self.site.public_key:
-            found = await database_sync_to_async(visitor_hello)(
+            found = await database_sync_to_async(_hello_load)(
                 public_id=claim.visitor_public_id, site_id=self.site.pk
             )
         if found is None:
@@ -226,9 +238,8 @@ class VisitorChatConsumer(JsonConsumer):
             )
             await self.close(code=CLOSE_UNAUTHORIZED, reason="invalid visitor token")
             return
-        visitor, conversation = found
+        visitor, conversation, contact = found
         self.visitor = visitor
-        contact = await database_sync_to_async(visitor_left_contact)(visitor_id=visitor.pk)
         await self.join_conversation(conversation)
         await self.send_json(
             {
