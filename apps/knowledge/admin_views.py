@@ -17,7 +17,11 @@ from apps.knowledge.importers import FORMATS
 from apps.knowledge.models import Collection, ImportJob
 from apps.knowledge.rendering import markdown_render
 from apps.knowledge.selectors import kb_version, passages_search
-from apps.knowledge.services.imports import import_job_create, import_job_progress, import_job_start
+from apps.knowledge.services.import_jobs import (
+    import_job_create,
+    import_job_progress,
+    import_job_start,
+)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 

@@ -339,7 +339,7 @@ class ImportJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Written every few seconds while the import runs (services.imports): a job whose worker
+    # Written every few seconds while the import runs (services.import_jobs): a job whose worker
     # went away stops updating it.
     alive_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -352,7 +352,7 @@ def test_a_failed_import_into_a_new_collection_leaves_none_and_the_retry_is_acce
 def test_an_import_into_a_new_collection_another_upload_took_meanwhile_fails_cleanly(
     admin_client: Client,
 ) -> None:
-    from apps.knowledge.services.imports import import_job_create, import_job_run
+    from apps.knowledge.services.import_jobs import import_job_create, import_job_run
 
     job = import_job_create(
         collection=None,
@@ -405,7 +405,7 @@ def test_an_import_whose_worker_went_away_is_failed_not_polled_for_ever(
 
     from django.utils import timezone
 
-    from apps.knowledge.services.imports import import_job_run
+    from apps.knowledge.services.import_jobs import import_job_run
 
     # What a restart mid-import leaves: a running job that stopped saying it is alive.
     silent = timezone.now() - dt.timedelta(minutes=2)

@@ -117,7 +117,7 @@ def test_an_upload_whose_embedding_fails_is_done_with_a_warning_and_searchable( 
     gateway, two_faqs: Collection
 ) -> None:
     from apps.knowledge.models import ImportJob
-    from apps.knowledge.services.imports import import_job_create, import_job_run
+    from apps.knowledge.services.import_jobs import import_job_create, import_job_run
 
     gateway.default = openai_error(500)
     job = import_job_create(

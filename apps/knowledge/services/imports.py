@@ -3,47 +3,34 @@
 Entries are matched to existing articles and FAQ entries by external id; one whose content hash
 is unchanged is left alone, so importing the same file twice writes nothing. The whole import is
 one transaction: a failure (a duplicate id, a database error) leaves the collection as it was.
+Admin uploads run it in the background: ``import_jobs``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
-from django.utils import timezone, translation
-from django.utils.translation import gettext, gettext_lazy
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.knowledge.importers import (
-    TEXT_FORMATS,
     ImportedEntry,
     ImportFailed,
-    entries_parse,
-    format_detect,
-    text_encoding,
 )
 from apps.knowledge.importers.tabular import CSV_ID_PREFIX
-from apps.knowledge.models import Article, Collection, FAQEntry, ImportJob, Passage
+from apps.knowledge.models import Article, Collection, FAQEntry, Passage
 from apps.knowledge.search.engine import analyzer_current
 from apps.knowledge.services.content import (
     Progress,
     _passages_delete,
     _passages_replace,
     _version_next,
-    collection_create,
     entry_hash,
-    passages_embed,
 )
 
-logger = logging.getLogger(__name__)
-
 _PROGRESS_EVERY = 200
-# The phases a running admin import reports, as the upload page names them.
-_PHASES = {"indexing": gettext_lazy("indexing"), "embedding": gettext_lazy("embedding")}
 # Which column each imported field lands in, by kind (see _entry_apply).
 _COLUMNS = {
     "article": {
@@ -241,217 +228,3 @@ def _entries_remove(collection: Collection, revision: int, items: list[Article |
     Article.objects.filter(pk__in=article_ids).delete()
     FAQEntry.objects.filter(pk__in=faq_ids).delete()
     return len(article_ids) + len(faq_ids)
-
-
-# --- Admin uploads: run in a background thread, progress through the cache ----------------------
-# A running import writes that it is alive (ImportJob.alive_at) this often; one silent for
-# _SILENT_SECONDS lost its worker (a restart, a crash) and is failed when its page next asks.
-# In the database, not the cache: a Redis restart must not fail an import that is running.
-_BEAT_SECONDS = 15
-_SILENT_SECONDS = 60
-
-
-def _progress_key(job_id: int) -> str:
-    return f"knowledge:import:{job_id}"
-
-
-def import_job_create(
-    *,
-    collection: Collection | None,
-    new_collection: str = "",
-    file_name: str,
-    fmt: str,
-    replace: bool,
-    user_id: int | None,
-) -> ImportJob:
-    """A job importing into ``collection``, or into a new collection named ``new_collection``
-    that the import creates (and a failed import does not)."""
-    return ImportJob.objects.create(
-        collection=collection,
-        collection_name="" if collection is not None else new_collection,
-        file_name=file_name,
-        format=fmt,
-        replace=replace,
-        created_by_id=user_id,
-        alive_at=timezone.now(),
-    )
-
-
-def import_job_start(*, job: ImportJob, data: bytes) -> None:
-    """Run the import in a thread once the job row is committed; the admin page polls it."""
-
-    # The outcome is worded in the uploading admin's language (the thread has none of its own).
-    language = translation.get_language()
-
-    def start() -> None:
-        threading.Thread(
-            target=import_job_run,
-            kwargs={"job_id": job.pk, "data": data, "language": language},
-            daemon=True,
-        ).start()
-
-    transaction.on_commit(start)
-
-
-def import_job_run(*, job_id: int, data: bytes, language: str | None = None) -> None:
-    """Parse, import and embed one uploaded file, recording the outcome on the job."""
-    with translation.override(language):
-        _job_run(job_id, data)
-
-
-def _job_run(job_id: int, data: bytes) -> None:
-    job = ImportJob.objects.select_related("collection").get(pk=job_id)
-    if not ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
-        state=ImportJob.State.RUNNING, alive_at=timezone.now()
-    ):
-        connection.close()
-        return  # failed as silent before it began: the admin was told to upload it again
-    finished = threading.Event()
-    threading.Thread(
-        target=_beat, args=(job_id, finished), name=f"import-{job_id}-alive", daemon=True
-    ).start()
-
-    def progress(phase: str) -> Progress:
-        def report(done: int, total: int) -> None:
-            cache.set(_progress_key(job_id), {"phase": phase, "done": done, "total": total}, 3600)
-
-        return report
-
-    try:
-        entries = entries_parse(data, name=job.file_name, fmt=job.format)
-        with transaction.atomic():
-            job.collection = job.collection or _collection_new(job.collection_name)
-            result = collection_import(
-                collection=job.collection,
-                entries=entries,
-                replace=job.replace,
-                source=job.file_name,
-                progress=progress("indexing"),
-            )
-            ImportJob.objects.filter(pk=job_id).update(collection=job.collection)
-        message = gettext(
-            "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
-            "%(removed)s removed; %(passages)s passages indexed."
-        ) % {
-            "created": result.created,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-            "removed": result.removed,
-            "passages": result.passages,
-        }
-        message += _encoding_note(job, data)
-        # Searchable from here on; vectors for dense search follow.
-        ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
-            done=len(entries), total=len(entries), message=message
-        )
-        _job_end(
-            job_id, state=ImportJob.State.DONE, message=message + _embed(job, progress("embedding"))
-        )
-    except ImportFailed as exc:
-        _job_end(job_id, state=ImportJob.State.FAILED, message=str(exc))
-    except Exception as exc:
-        logger.exception("import job %s failed", job_id)
-        _job_end(
-            job_id,
-            state=ImportJob.State.FAILED,
-            message=gettext("Unexpected error: %(error)s")
-            % {"error": f"{exc.__class__.__name__}: {exc}"},
-        )
-    finally:
-        finished.set()
-        cache.delete(_progress_key(job_id))
-        connection.close()
-
-
-def _collection_new(name: str) -> Collection:
-    # The upload form refused a taken name; this is another upload that took it meanwhile.
-    if Collection.objects.filter(name=name).exists():
-        raise ImportFailed(
-            gettext(
-                "A collection named %(name)s was created meanwhile: choose it and upload again."
-            )
-            % {"name": name}
-        )
-    return collection_create(name=name)
-
-
-def _encoding_note(job: ImportJob, data: bytes) -> str:
-    """Say so when a text file was read as GB18030: a misread file shows as garbled titles."""
-    fmt = format_detect(job.file_name, data) if job.format == "auto" else job.format
-    if fmt in TEXT_FORMATS and text_encoding(data) == "gb18030":
-        return " " + gettext(
-            "The file is not UTF-8: it was read as GB18030 (GBK), the encoding Excel uses on "
-            "Chinese Windows. If the entries look garbled, save it as UTF-8 and import it again."
-        )
-    return ""
-
-
-def _embed(job: ImportJob, progress: Progress) -> str:
-    """Add the import's vectors; on failure, the warning to append to the job's outcome.
-
-    The entries are committed and searchable by their words before this runs: an embeddings
-    outage must not report as failed an import whose entries are live.
-    """
-    try:
-        passages_embed(collection_id=job.collection_id, progress=progress)
-    except Exception as exc:
-        logger.exception("import job %s: embedding failed", job.pk)
-        return " " + gettext(
-            "Warning: computing the vectors for search by meaning failed (%(error)s). The "
-            "entries are imported and found by their words; run python manage.py kb_embed "
-            "once the embeddings service answers again to add the vectors."
-        ) % {"error": f"{exc.__class__.__name__}: {exc}"}
-    return ""
-
-
-def _job_end(job_id: int, **outcome: str) -> None:
-    # Unless the job was failed as silent meanwhile (the database was out of reach for a
-    # minute): the admin was told to upload again, and "done" now would contradict that.
-    ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
-        **outcome, finished_at=timezone.now()
-    )
-
-
-def _beat(job_id: int, finished: threading.Event) -> None:
-    """Say the job is alive until it finishes (a thread of its own: parsing and embedding
-    report no progress for minutes at a time)."""
-    try:
-        while not finished.wait(_BEAT_SECONDS):
-            try:
-                ImportJob.objects.filter(pk=job_id).update(alive_at=timezone.now())
-            except DatabaseError:
-                logger.warning("import job %s: could not record that it is alive", job_id)
-    finally:
-        connection.close()
-
-
-def import_job_progress(*, job: ImportJob) -> dict[str, object]:
-    """What the upload page shows: the job's state and, while it runs, the phase and counts.
-
-    A job nobody runs any more (its worker restarted mid-import) is failed here, so the page
-    says so instead of polling for ever.
-    """
-    silent_since = timezone.now() - dt.timedelta(seconds=_SILENT_SECONDS)
-    if job.finished_at is None and (job.alive_at or job.created_at) < silent_since:
-        _job_end(
-            job.pk,
-            state=ImportJob.State.FAILED,
-            message=gettext(
-                "The import stopped: the server running it restarted. Upload the file again."
-            ),
-        )
-        cache.delete(_progress_key(job.pk))
-        job.refresh_from_db()
-    live = cache.get(_progress_key(job.pk)) or {}
-    phase = live.get("phase", "")
-    return {
-        # The codes drive the page's script; the labels are what it shows, in the admin's words.
-        "state": job.state,
-        "state_label": job.get_state_display(),
-        "phase": phase,
-        "phase_label": str(_PHASES.get(phase, phase)),
-        "done": live.get("done", job.done),
-        "total": live.get("total", job.total),
-        "message": job.message,
-        "finished": job.finished_at is not None,
-    }
