@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.db import connections
 
 T = TypeVar("T")
 
@@ -53,12 +57,22 @@ def run_in_own_loop(main: Callable[[], Awaitable[T]]) -> T:
 
     Never ``async_to_sync`` for this: under ASGI it would run on the server's loop, and closing
     the clients afterwards would cut the streams of every visitor being answered.
+
+    The loop runs in a fresh thread (an empty context) with a database thread of its own. A
+    sync view under ASGI already runs in one of asgiref's thread-sensitive executors; a loop in
+    that thread, or one sending its database calls to asgiref's shared database thread, would
+    hand the usage writer's inserts to a thread blocked waiting for the loop ("You cannot submit
+    onto CurrentThreadExecutor from its own thread", or a deadlock). The database thread's
+    connection is closed before it ends.
     """
 
     async def run() -> T:
-        try:
-            return await main()
-        finally:
-            await loop_clients_close()
+        async with ThreadSensitiveContext():
+            try:
+                return await main()
+            finally:
+                await loop_clients_close()
+                await sync_to_async(connections.close_all)()
 
-    return asyncio.run(run())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csbot-own-loop") as pool:
+        return pool.submit(lambda: asyncio.run(run())).result()

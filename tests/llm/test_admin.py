@@ -7,6 +7,7 @@ import logging
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.apps import apps as django_apps
 from django.db import connection
 from django.urls import reverse
@@ -120,6 +121,23 @@ def test_health_page_lists_routes_and_checks_them_on_request(
     assert "<strong>auth</strong>" in checked
     assert KEY not in checked
     assert UsageRecord.objects.filter(purpose="check").count() == 2
+
+
+async def test_checking_routes_from_the_admin_under_asgi_records_their_usage(
+    async_client, admin_user, chain, provider, caplog
+):
+    # Under ASGI the view runs in asgiref's thread-sensitive executor: the check's usage writer
+    # must not hand its inserts back to that thread (as llm_check, which records them).
+    chain(("openai/gpt-test", provider.url))
+    await sync_to_async(async_client.force_login)(admin_user)
+    provider.reply(openai_stream(["p"], usage=(7, 1)))
+
+    response = await async_client.post(reverse("admin:llm_modelroute_health"))
+
+    assert "Checked 1 routes, 0 failed." in response.content.decode()
+    record = await UsageRecord.objects.aget(purpose="check")
+    assert (record.provider, record.input_tokens, record.outcome) == ("openai", 7, "complete")
+    assert "usage records failed" not in caplog.text
 
 
 def test_usage_list_shows_totals_for_the_filtered_conversation(admin_client, visitor):
