@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.lib.env import Env
-from apps.llm.presets import PRESETS
+from apps.llm.presets import PRESETS, preset_get
 from apps.llm.routes import Route, Timeouts
 
 
@@ -75,14 +75,15 @@ def env_config(environ: Mapping[str, str] | None = None) -> EnvConfig:
 
 
 def route_from_spec(variable: str, spec: str, env: Env, gateway: GatewaySettings) -> Route:
-    provider, _, model = spec.strip().partition("/")
-    provider = provider.strip().lower()
-    preset = PRESETS.get(provider)
+    written, _, model = spec.strip().partition("/")
+    preset = preset_get(written)
     if preset is None:
         known = ", ".join(sorted(PRESETS))
         raise ImproperlyConfigured(
-            f"{variable}: unknown provider {provider!r} in {spec!r}; use one of {known}"
+            f"{variable}: unknown provider {written.strip().lower()!r} in {spec!r}; "
+            f"use one of {known}"
         )
+    provider = preset.name
     prefix = preset.env_prefix
     base_url = env.str(f"{prefix}_BASE_URL") or preset.base_url
     if preset.dialect != "offline":

@@ -63,6 +63,9 @@ class Preset:
     # Provider finish_reason values outside OpenAI's set.
     finish_reasons: Mapping[str, FinishReason] = field(default_factory=dict)
     quirks: str = ""
+    # Other names site owners write for it in CSBOT_LLM_CHAIN ("glm/glm-4-flash"); the route
+    # is still called by ``name`` and reads ``<NAME>_API_KEY``.
+    aliases: tuple[str, ...] = ()
 
     @property
     def env_prefix(self) -> str:
@@ -145,6 +148,7 @@ PRESETS: Mapping[str, Preset] = _presets(
         title="Zhipu GLM (BigModel)",
         dialect="openai",
         base_url="https://open.bigmodel.cn/api/paas/v4",
+        aliases=("glm",),
         default_model="glm-4-flash",
         embeddings=True,
         embedding_model="embedding-3",
@@ -176,6 +180,7 @@ PRESETS: Mapping[str, Preset] = _presets(
         title="Moonshot Kimi",
         dialect="openai",
         base_url="https://api.moonshot.cn/v1",
+        aliases=("kimi",),
         default_model="moonshot-v1-8k",
         codes={
             "exceeded_current_quota_error": "quota",
@@ -358,8 +363,15 @@ PRESETS: Mapping[str, Preset] = _presets(
 )
 
 
+_ALIASES: Mapping[str, Preset] = MappingProxyType(
+    {alias: preset for preset in PRESETS.values() for alias in preset.aliases}
+)
+
+
 def preset_get(name: str) -> Preset | None:
-    return PRESETS.get(name)
+    """Return the preset called ``name`` (any case) or one of its aliases (``kimi``)."""
+    name = name.strip().lower()
+    return PRESETS.get(name) or _ALIASES.get(name)
 
 
 def preset_choices() -> list[tuple[str, str]]:

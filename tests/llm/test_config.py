@@ -46,6 +46,31 @@ def test_model_may_contain_slashes_and_a_bare_provider_means_its_default_model()
     ]
 
 
+def test_glm_and_kimi_are_aliases_of_zhipu_and_moonshot_with_their_keys():
+    config = env_config(
+        {
+            "CSBOT_LLM_CHAIN": "glm/glm-4-flash, Kimi/kimi-k2-0905-preview",
+            "CSBOT_LLM_EMBEDDINGS": "GLM/embedding-3",
+            "ZHIPU_API_KEY": "k-zhipu",
+            "MOONSHOT_API_KEY": "k-moonshot",
+        }
+    )
+
+    assert [(r.label, r.base_url, r.api_key) for r in config.chain] == [
+        ("zhipu/glm-4-flash", "https://open.bigmodel.cn/api/paas/v4", "k-zhipu"),
+        ("moonshot/kimi-k2-0905-preview", "https://api.moonshot.cn/v1", "k-moonshot"),
+    ]
+    assert config.embeddings is not None
+    assert config.embeddings.label == "zhipu/embedding-3"
+
+
+def test_no_alias_is_also_a_preset_name_or_another_presets_alias():
+    aliases = [alias for preset in PRESETS.values() for alias in preset.aliases]
+
+    assert len(aliases) == len(set(aliases))
+    assert not set(aliases) & set(PRESETS)
+
+
 def test_base_url_variable_points_a_preset_at_any_compatible_server_without_a_key():
     config = env_config(
         {"CSBOT_LLM_CHAIN": "openai/local-model", "OPENAI_BASE_URL": "http://10.0.0.5:1234/v1"}
@@ -87,6 +112,7 @@ def test_embeddings_route_is_its_own_variable():
     [
         ({"CSBOT_LLM_CHAIN": "deepsek/deepseek-chat"}, "unknown provider 'deepsek'"),
         ({"CSBOT_LLM_CHAIN": "deepseek/deepseek-chat"}, "DEEPSEEK_API_KEY is not set"),
+        ({"CSBOT_LLM_CHAIN": "kimi/kimi-latest"}, "uses moonshot, but MOONSHOT_API_KEY is not"),
         (
             {"CSBOT_LLM_CHAIN": "ollama/m", "OLLAMA_BASE_URL": "localhost:11434"},
             "OLLAMA_BASE_URL must be an http.s. URL",
