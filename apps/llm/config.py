@@ -93,9 +93,7 @@ def route_from_spec(variable: str, spec: str, env: Env, gateway: GatewaySettings
                 f"{prefix}_BASE_URL must be an http(s) URL like {preset.base_url}; got {base_url!r}"
             )
     api_key = env.str(f"{prefix}_API_KEY")
-    # A hosted service needs its key; pointed at another server (a proxy, a local
-    # OpenAI-compatible one) the key is that server's business.
-    if preset.needs_key and not api_key and base_url == preset.base_url:
+    if not api_key and preset.key_required(base_url):
         raise ImproperlyConfigured(f"{variable} uses {provider}, but {prefix}_API_KEY is not set")
     return Route(
         provider=provider,

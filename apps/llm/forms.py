@@ -11,7 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.llm.models import ModelProvider
-from apps.llm.presets import PRESETS
+from apps.llm.presets import preset_get
 
 
 class _URLField(forms.URLField):
@@ -45,12 +45,18 @@ class ModelProviderForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if cleaned.get("clear_api_key"):
-            cleaned["api_key"] = ""
-        elif not cleaned.get("api_key"):
-            cleaned["api_key"] = self.instance.api_key
-        preset = PRESETS.get(cleaned.get("preset") or "")
-        if preset and preset.needs_key and not cleaned["api_key"] and not cleaned.get("base_url"):
+        typed = cleaned.get("api_key")
+        if cleaned.get("clear_api_key") and typed:
+            # Both at once is ambiguous (or a browser filled in a saved password): ask.
+            self.add_error(
+                "api_key",
+                _("Type a new key or tick “Remove the stored key”, not both."),
+            )
+            return cleaned
+        api_key = "" if cleaned.get("clear_api_key") else typed or self.instance.api_key
+        cleaned["api_key"] = api_key
+        preset = preset_get(cleaned.get("preset") or "")
+        if preset and not api_key and preset.key_required(cleaned.get("base_url") or ""):
             self.add_error(
                 "api_key", _("%(provider)s needs an API key.") % {"provider": preset.title}
             )

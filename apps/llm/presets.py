@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
+from urllib.parse import urlsplit
 
 from apps.llm.types import FinishReason
 
@@ -66,10 +67,24 @@ class Preset:
     # Other names site owners write for it in CSBOT_LLM_CHAIN ("glm/glm-4-flash"); the route
     # is still called by ``name`` and reads ``<NAME>_API_KEY``.
     aliases: tuple[str, ...] = ()
+    # The provider's own API hosts besides base_url's (international endpoints).
+    official_hosts: tuple[str, ...] = ()
 
     @property
     def env_prefix(self) -> str:
         return self.name.upper()
+
+    def key_required(self, base_url: str) -> bool:
+        """Whether calling ``base_url`` (empty: the preset's own) needs this provider's key.
+
+        A hosted service needs its key at any of its own hosts, whatever the path, port or case
+        (``https://api.deepseek.com/v1``); pointed at another server (a proxy, a local
+        OpenAI-compatible one) the key is that server's business.
+        """
+        if not self.needs_key:
+            return False
+        host = (urlsplit(base_url or self.base_url).hostname or "").rstrip(".")
+        return host in {urlsplit(self.base_url).hostname, *self.official_hosts}
 
     def error_kind_for(self, codes: tuple[str, ...], text: str) -> str | None:
         """Return the error kind the provider's codes or message name, if any."""
@@ -122,6 +137,7 @@ PRESETS: Mapping[str, Preset] = _presets(
         title="Qwen (Alibaba DashScope, compatible mode)",
         dialect="openai",
         base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
+        official_hosts=("dashscope-intl.aliyuncs.com",),
         default_model="qwen-plus",
         stream_usage=True,
         embeddings=True,
@@ -149,6 +165,7 @@ PRESETS: Mapping[str, Preset] = _presets(
         dialect="openai",
         base_url="https://open.bigmodel.cn/api/paas/v4",
         aliases=("glm",),
+        official_hosts=("api.z.ai",),
         default_model="glm-4-flash",
         embeddings=True,
         embedding_model="embedding-3",
@@ -181,6 +198,7 @@ PRESETS: Mapping[str, Preset] = _presets(
         dialect="openai",
         base_url="https://api.moonshot.cn/v1",
         aliases=("kimi",),
+        official_hosts=("api.moonshot.ai",),
         default_model="moonshot-v1-8k",
         codes={
             "exceeded_current_quota_error": "quota",
@@ -253,6 +271,7 @@ PRESETS: Mapping[str, Preset] = _presets(
         title="MiniMax",
         dialect="openai",
         base_url="https://api.minimaxi.com/v1",
+        official_hosts=("api.minimax.chat", "api.minimax.io"),
         default_model="MiniMax-Text-01",
         codes={
             "1026": "content_filter",
@@ -296,6 +315,7 @@ PRESETS: Mapping[str, Preset] = _presets(
         title="SiliconFlow",
         dialect="openai",
         base_url="https://api.siliconflow.cn/v1",
+        official_hosts=("api.siliconflow.com",),
         default_model="Qwen/Qwen2.5-7B-Instruct",
         embeddings=True,
         embedding_model="BAAI/bge-m3",

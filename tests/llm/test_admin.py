@@ -88,6 +88,30 @@ def test_a_hosted_provider_without_a_key_is_refused(admin_client, site):
     assert not ModelProvider.objects.exists()
 
 
+def test_a_hosted_provider_at_a_variant_of_its_own_address_still_needs_a_key(admin_client, site):
+    form = provider_form(site, base_url="https://API.deepseek.com/v1/")
+
+    response = admin_client.post(reverse("admin:llm_modelprovider_add"), form)
+
+    assert "DeepSeek needs an API key." in response.content.decode()
+    assert not ModelProvider.objects.exists()
+
+
+def test_removing_the_key_while_typing_a_new_one_is_refused(admin_client, site):
+    provider = ModelProvider.objects.create(site=site, preset="deepseek", api_key=KEY)
+    form = provider_form(site, api_key="sk-new-0123456789", clear_api_key="on")
+    form["routes-TOTAL_FORMS"] = "0"
+
+    response = admin_client.post(
+        reverse("admin:llm_modelprovider_change", args=[provider.pk]), form
+    )
+
+    assert response.status_code == 200
+    assert "Type a new key or tick “Remove the stored key”, not both." in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.api_key == KEY
+
+
 def test_embeddings_route_on_a_provider_without_embeddings_is_refused(admin_client, site):
     form = provider_form(site, api_key=KEY, **{"routes-0-purpose": "embeddings"})
 

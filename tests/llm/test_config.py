@@ -114,6 +114,14 @@ def test_embeddings_route_is_its_own_variable():
         ({"CSBOT_LLM_CHAIN": "deepseek/deepseek-chat"}, "DEEPSEEK_API_KEY is not set"),
         ({"CSBOT_LLM_CHAIN": "kimi/kimi-latest"}, "uses moonshot, but MOONSHOT_API_KEY is not"),
         (
+            {"CSBOT_LLM_CHAIN": "deepseek/x", "DEEPSEEK_BASE_URL": "https://api.deepseek.com/v1"},
+            "DEEPSEEK_API_KEY is not set",
+        ),
+        (
+            {"CSBOT_LLM_CHAIN": "kimi/x", "MOONSHOT_BASE_URL": "https://API.moonshot.ai:443/v1/"},
+            "MOONSHOT_API_KEY is not set",
+        ),
+        (
             {"CSBOT_LLM_CHAIN": "ollama/m", "OLLAMA_BASE_URL": "localhost:11434"},
             "OLLAMA_BASE_URL must be an http.s. URL",
         ),
