@@ -7,6 +7,7 @@ normalised finish reason, or the error kind and whether it may be retried.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -272,6 +273,24 @@ STREAM_CASES = {
     "ollama /v1 whole JSON body with `reasoning`": StreamCase(
         "vllm",
         replay.Reply.json(replay.fixture_bytes("ollama/v1-chat-completion-reasoning-field.json")),
+        '{"name":"Loki"',
+        '"age":3}',
+        38,
+        "We need to output JSON",
+        Usage(172, 88),
+    ),
+    # Read by its shape (choices[].message), not by an "object" field some servers leave out.
+    "the same whole body without its `object` field": StreamCase(
+        "vllm",
+        replay.Reply.json(
+            {
+                key: value
+                for key, value in json.loads(
+                    replay.fixture_bytes("ollama/v1-chat-completion-reasoning-field.json")
+                ).items()
+                if key != "object"
+            }
+        ),
         '{"name":"Loki"',
         '"age":3}',
         38,

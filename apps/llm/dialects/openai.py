@@ -3,7 +3,8 @@
 Tolerates what the research file lists: usage in a separate ``choices: []`` chunk, on the finish
 chunk, inside ``choices[0]`` (Moonshot), as zero placeholders (MiniMax) or cumulative on every
 chunk (last one wins, never summed); ``reasoning_content`` or ``reasoning``; ``role`` repeated or
-empty; extra fields; errors inside a 200 stream; a whole JSON body where a stream was asked for.
+empty; extra fields; errors inside a 200 stream; a whole JSON body where a stream was asked for
+(a completion known by its ``choices[].message``, with or without an ``object`` field).
 """
 
 from __future__ import annotations
@@ -82,14 +83,15 @@ class ChunkReader:
         # Only deltas: MiniMax may end with a whole "message" repeating the answer.
         delta = choice.get("delta")
         if delta:
-            content = delta.get("content")
-            if content:
-                self.output.append(content)
-                events.append(TextDelta(content))
+            # Reasoning first: in a whole completion read as one delta it came first.
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
                 self.output.append(reasoning)
                 events.append(ReasoningDelta(reasoning))
+            content = delta.get("content")
+            if content:
+                self.output.append(content)
+                events.append(TextDelta(content))
             if delta.get("refusal"):
                 self.finish = "content_filter"
         if choice.get("flag"):
@@ -156,20 +158,17 @@ class OpenAIBackend(HTTPBackend):
         yield Finish(reader.finish)
 
     def _whole_body(self, reader: ChunkReader, data: Any) -> Sequence[StreamEvent]:
-        if not isinstance(data, dict) or data.get("object") != "chat.completion":
+        """Read a JSON body sent where a stream was asked for: a completion, a chunk or an error.
+
+        Told apart by shape, not by ``object`` (which some servers leave out): a choice with a
+        ``message`` is a whole completion, read as one delta; having ended, it has finished.
+        """
+        choices = data.get("choices") if isinstance(data, dict) else None
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
             return reader.feed(data)
-        reader.usage = usage_from(data.get("usage"))
-        choice = (data.get("choices") or [{}])[0]
-        message = choice.get("message") or {}
-        reader.finish = reader.finish_reason(choice.get("finish_reason") or "stop")
-        events: list[StreamEvent] = []
-        reasoning = message.get("reasoning_content") or message.get("reasoning")
-        if reasoning:
-            reader.output.append(reasoning)
-            events.append(ReasoningDelta(reasoning))
-        if message.get("content"):
-            reader.output.append(message["content"])
-            events.append(TextDelta(message["content"]))
+        events = reader.feed({**data, "choices": [{**choice, "delta": choice["message"]}]})
+        reader.finish = reader.finish or "stop"
         return events
 
     async def embed(self, texts: Sequence[str]) -> Embeddings:
