@@ -8,7 +8,10 @@ parts. Every variable read here is listed in ``.env.example``.
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.lib.env import Env, parse_database_url, validate_redis_url
 from apps.core.lib.redis_options import channel_layer_host
@@ -168,10 +171,42 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "admin:login"
 
 # --- Languages --------------------------------------------------------------------------------
-LANGUAGE_CODE = env.str("CSBOT_LANGUAGE_CODE", "en")
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+
+
+def _language_code(name: str, default: str) -> str:
+    """Return one of LANGUAGES for what people write: ``zh-CN``, ``zh_Hans``, ``en-US`` too.
+
+    Simplified Chinese written as a region (mainland China, Singapore) is ``zh-hans``;
+    Traditional Chinese and every other language are refused, naming the ones there are.
+    """
+    raw = env.str(name) or default
+    written = raw.lower().replace("_", "-")
+    language, _, rest = written.partition("-")
+    if language == "en":
+        return "en"
+    if language == "zh" and (rest in {"", "cn", "sg"} or rest.split("-")[0] == "hans"):
+        return "zh-hans"
+    raise ImproperlyConfigured(
+        f"{name} must be en or zh-hans (zh-CN, zh-SG and en-US are read as those); got {raw!r}"
+    )
+
+
+def _time_zone(name: str, default: str) -> str:
+    value = env.str(name) or default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be an IANA time zone name such as Asia/Shanghai, Asia/Hong_Kong or "
+            f"UTC; got {value!r}"
+        ) from None
+    return value
+
+
+LANGUAGE_CODE = _language_code("CSBOT_LANGUAGE_CODE", "en")
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = env.str("CSBOT_TIME_ZONE", "Asia/Shanghai")
+TIME_ZONE = _time_zone("CSBOT_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 

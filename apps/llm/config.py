@@ -59,6 +59,13 @@ def env_config(environ: Mapping[str, str] | None = None) -> EnvConfig:
         breaker_failures=env.int("CSBOT_LLM_BREAKER_FAILURES", 5, minimum=1),
         breaker_cooldown=env.float("CSBOT_LLM_BREAKER_COOLDOWN", 30.0, minimum=0.01),
     )
+    timeouts = gateway.timeouts
+    if timeouts.total < timeouts.first_token:
+        raise ImproperlyConfigured(
+            f"CSBOT_LLM_TOTAL_TIMEOUT ({timeouts.total:g} s) must be at least "
+            f"CSBOT_LLM_FIRST_TOKEN_TIMEOUT ({timeouts.first_token:g} s): an answer cannot "
+            "take less time than its first token"
+        )
     chain = tuple(
         route_from_spec("CSBOT_LLM_CHAIN", spec, env, gateway)
         for spec in env.list("CSBOT_LLM_CHAIN")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str
         "import django, json; from django.conf import settings; django.setup(); "
         "print(json.dumps({'db': settings.DATABASES['default']['ENGINE'], "
         "'layer': settings.CHANNEL_LAYERS['default']['BACKEND'], "
-        "'cache': settings.CACHES['default']['BACKEND']}))"
+        "'cache': settings.CACHES['default']['BACKEND'], "
+        "'language': settings.LANGUAGE_CODE, 'time_zone': settings.TIME_ZONE}))"
     )
     base = {
         "PATH": "/usr/bin:/bin",
@@ -43,7 +45,8 @@ def test_no_configuration_is_the_embedded_default(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         '{"db": "django.db.backends.sqlite3", "layer": "channels.layers.InMemoryChannelLayer", '
-        '"cache": "django.core.cache.backends.locmem.LocMemCache"}'
+        '"cache": "django.core.cache.backends.locmem.LocMemCache", '
+        '"language": "en", "time_zone": "Asia/Shanghai"}'
     )
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
@@ -75,6 +78,10 @@ def test_database_and_redis_urls_select_the_production_parts(tmp_path):
         ("REDIS_URL", "redis://127.0.0.1:6379/abc"),
         ("CSBOT_EMBEDDINGS", "gateway"),
         ("CSBOT_EMAIL_PORT", "70000"),
+        ("CSBOT_LANGUAGE_CODE", "zh-TW"),
+        ("CSBOT_LANGUAGE_CODE", "fr"),
+        ("CSBOT_TIME_ZONE", "Asia/Beijing"),
+        ("CSBOT_LLM_TOTAL_TIMEOUT", "10"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, name, value):
@@ -82,6 +89,33 @@ def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, name, value):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("written", "language"),
+    [
+        ("zh-CN", "zh-hans"),
+        ("zh_Hans", "zh-hans"),
+        ("zh-SG", "zh-hans"),
+        ("en-US", "en"),
+        ("", "en"),
+    ],
+)
+def test_language_code_reads_the_usual_spellings_of_its_two_languages(tmp_path, written, language):
+    result = load_settings(tmp_path, CSBOT_LANGUAGE_CODE=written, CSBOT_TIME_ZONE="Europe/Paris")
+
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert (loaded["language"], loaded["time_zone"]) == (language, "Europe/Paris")
+
+
+def test_a_bad_language_or_time_zone_names_the_accepted_values(tmp_path):
+    language = load_settings(tmp_path, CSBOT_LANGUAGE_CODE="zh-Hant").stderr.splitlines()[-1]
+    time_zone = load_settings(tmp_path, CSBOT_TIME_ZONE="GMT+8").stderr.splitlines()[-1]
+
+    assert "CSBOT_LANGUAGE_CODE must be en or zh-hans" in language
+    assert "got 'zh-Hant'" in language
+    assert "CSBOT_TIME_ZONE must be an IANA time zone name such as Asia/Shanghai" in time_zone
 
 
 def test_database_url_parts_are_decoded():

@@ -131,6 +131,14 @@ def test_embeddings_route_is_its_own_variable():
         ),
         ({"CSBOT_LLM_MAX_RETRIES": "-1"}, "CSBOT_LLM_MAX_RETRIES must be at least 0"),
         (
+            {"CSBOT_LLM_TOTAL_TIMEOUT": "10"},
+            r"CSBOT_LLM_TOTAL_TIMEOUT \(10 s\) must be at least CSBOT_LLM_FIRST_TOKEN_TIMEOUT \(30",
+        ),
+        (
+            {"CSBOT_LLM_FIRST_TOKEN_TIMEOUT": "200"},
+            r"CSBOT_LLM_TOTAL_TIMEOUT \(120 s\) must be at least CSBOT_LLM_FIRST_TOKEN_TIMEOUT",
+        ),
+        (
             {"CSBOT_LLM_EMBEDDINGS": "deepseek/x", "DEEPSEEK_API_KEY": "k"},
             "CSBOT_LLM_EMBEDDINGS names deepseek, which has no embeddings API",
         ),
