@@ -74,6 +74,11 @@ class CollectionAdmin(_DerivedPassagesMixin, admin.ModelAdmin):
                 view(admin_views.import_progress),
                 name="knowledge_import_progress",
             ),
+            path(
+                "import/<int:job_id>/review/",
+                view(admin_views.import_review),
+                name="knowledge_import_review",
+            ),
             path("preview/", view(admin_views.markdown_preview), name="knowledge_preview"),
             *super().get_urls(),
         ]

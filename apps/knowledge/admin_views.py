@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,12 +18,16 @@ from apps.knowledge.models import Collection, ImportJob
 from apps.knowledge.rendering import markdown_render
 from apps.knowledge.selectors import kb_version, passages_search
 from apps.knowledge.services.import_jobs import (
+    import_job_cancel,
+    import_job_confirm,
     import_job_create,
     import_job_progress,
     import_job_start,
 )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# How many of the entries a replace import would remove its review lists by title.
+REVIEW_TITLES = 20
 
 
 class TestSearchForm(forms.Form):
@@ -50,6 +54,7 @@ class ImportForm(forms.Form):
     )
     replace = forms.BooleanField(
         label=_("Replace: delete the collection's entries that are not in this file"),
+        help_text=_("You will see what would be deleted, and confirm it, before anything is."),
         required=False,
     )
 
@@ -130,13 +135,39 @@ def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
     progress = import_job_progress(job=job)
     if request.GET.get("format") == "json":
         return JsonResponse(progress)
+    removals = job.report.get("removals", [])
     return render(
         request,
         "admin/knowledge/import_progress.html",
         _context(
-            request, _("Importing %(name)s") % {"name": job.file_name}, job=job, progress=progress
+            request,
+            _("Importing %(name)s") % {"name": job.file_name},
+            job=job,
+            progress=progress,
+            reviewing=job.state == ImportJob.State.REVIEW,
+            removals=removals[:REVIEW_TITLES],
+            more_removals=max(len(removals) - REVIEW_TITLES, 0),
         ),
     )
+
+
+@require_POST
+def import_review(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Confirm or cancel a replace import that waits to remove the entries it listed."""
+    job = get_object_or_404(ImportJob, pk=job_id)
+    if request.POST.get("action") == "confirm":
+        # Confirming deletes entries: the admin must be allowed to delete them.
+        allowed = request.user.has_perms(["knowledge.delete_article", "knowledge.delete_faqentry"])
+        if not allowed or request.user.pk is None:
+            raise PermissionDenied
+        done = import_job_confirm(job=job, user_id=request.user.pk)
+    else:
+        if not request.user.has_perm("knowledge.add_article"):
+            raise PermissionDenied
+        done = import_job_cancel(job=job)
+    if not done:
+        messages.warning(request, _("This import no longer awaits confirmation."))
+    return redirect("admin:knowledge_import_progress", job_id=job.pk)
 
 
 @require_POST

@@ -319,8 +319,11 @@ class ImportJob(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", _("pending")
         RUNNING = "running", _("running")
+        # A replace import that would remove entries waits here for an admin to confirm.
+        REVIEW = "review", _("awaiting confirmation")
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
 
     # None until an import into a new collection (collection_name) succeeds: the collection
     # is created in the import's transaction, so a failed import leaves none behind.
@@ -335,6 +338,10 @@ class ImportJob(models.Model):
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    # The plan a replace import awaits confirmation of, then what it removed (services.import_jobs).
+    report = models.JSONField(default=dict, blank=True)
+    # The uploaded file, kept while a replace import may still need it; cleared when it ends.
+    data = models.BinaryField(null=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

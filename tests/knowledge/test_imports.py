@@ -111,6 +111,42 @@ def test_replace_deletes_what_the_file_no_longer_has(collection: Collection) -> 
     assert passages_search(query="alipay", collections=[collection]) == []
 
 
+def test_a_replace_removes_only_confirmed_entries_else_writes_nothing_and_says_what(
+    collection: Collection, admin_user: object
+) -> None:
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    from apps.knowledge.services.imports import RemovalsUnconfirmed
+
+    _import(collection, JSONL, "kb.jsonl")
+    before = _snapshot(collection)
+    only_first = JSONL.split(b"\n")[0]
+    with pytest.raises(RemovalsUnconfirmed) as unconfirmed:
+        _import(collection, only_first, "kb.jsonl", replace=True, removals_confirmed=set())
+    plan = unconfirmed.value.plan
+    assert (plan["created"], plan["updated"], plan["unchanged"], plan["removed"]) == (0, 0, 1, 3)
+    assert sorted((r["id"], r["title"]) for r in plan["removals"]) == [
+        ("faq-1", "Can I pay with Alipay?"),
+        ("kb-2", "退货"),
+        ("kb-3", "怎么开发票"),
+    ]
+    assert _snapshot(collection) == before
+    result = _import(
+        collection,
+        only_first,
+        "kb.jsonl",
+        replace=True,
+        removals_confirmed={r["key"] for r in plan["removals"]},
+        removed_by=admin_user.pk,  # type: ignore[attr-defined]
+    )
+    assert result.removed == 3
+    assert sorted(r["id"] for r in result.removals) == ["faq-1", "kb-2", "kb-3"]
+    logged = LogEntry.objects.filter(action_flag=DELETION, user=admin_user)
+    assert sorted(logged.values_list("object_repr", flat=True)) == sorted(
+        ["退货", "怎么开发票", "Can I pay with Alipay?"]
+    )
+
+
 def test_import_leaves_other_collections_alone(
     collection: Collection, other_collection: Collection
 ) -> None:

@@ -23,7 +23,7 @@ from apps.knowledge.importers import (
 )
 from apps.knowledge.models import Collection, ImportJob
 from apps.knowledge.services.content import Progress, collection_create, passages_embed
-from apps.knowledge.services.imports import collection_import
+from apps.knowledge.services.imports import RemovalsUnconfirmed, collection_import
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ _PHASES = {"indexing": gettext_lazy("indexing"), "embedding": gettext_lazy("embe
 # In the database, not the cache: a Redis restart must not fail an import that is running.
 _BEAT_SECONDS = 15
 _SILENT_SECONDS = 60
+# A replace import awaiting confirmation keeps its file in the database; after this long
+# unconfirmed it is cancelled (the next upload cleans up) and the file dropped.
+_REVIEW_LIFETIME = dt.timedelta(days=1)
 
 
 def _progress_key(job_id: int) -> str:
@@ -51,6 +54,14 @@ def import_job_create(
 ) -> ImportJob:
     """A job importing into ``collection``, or into a new collection named ``new_collection``
     that the import creates (and a failed import does not)."""
+    ImportJob.objects.filter(
+        state=ImportJob.State.REVIEW, alive_at__lt=timezone.now() - _REVIEW_LIFETIME
+    ).update(
+        state=ImportJob.State.CANCELLED,
+        data=None,
+        finished_at=timezone.now(),
+        message=gettext("Cancelled: not confirmed within a day. Nothing was changed."),
+    )
     return ImportJob.objects.create(
         collection=collection,
         collection_name="" if collection is not None else new_collection,
@@ -63,15 +74,54 @@ def import_job_create(
 
 
 def import_job_start(*, job: ImportJob, data: bytes) -> None:
-    """Run the import in a thread once the job row is committed; the admin page polls it."""
+    """Run the import in a thread once the job row is committed; the admin page polls it.
 
-    # The outcome is worded in the uploading admin's language (the thread has none of its own).
+    A replace import keeps the file on the job: if it would remove entries, it stops for the
+    admin to confirm (``import_job_confirm``) and then runs again from it.
+    """
+    if job.replace:
+        ImportJob.objects.filter(pk=job.pk).update(data=data)
+    _thread_start(job.pk, data)
+
+
+def import_job_confirm(*, job: ImportJob, user_id: int) -> bool:
+    """Run a replace import awaiting confirmation, removing what its plan listed, no more.
+
+    False when the job no longer awaits it (confirmed or cancelled by another request). Should
+    the collection have changed so that the import would remove other entries too, the job
+    comes back for review with the new plan; nothing is removed that was not confirmed.
+    """
+    report = {**job.report, "confirmed_by": user_id}
+    claimed = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.REVIEW).update(
+        state=ImportJob.State.PENDING, report=report, alive_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    data = ImportJob.objects.values_list("data", flat=True).get(pk=job.pk)
+    _thread_start(job.pk, bytes(data or b""))  # memoryview on PostgreSQL
+    return True
+
+
+def import_job_cancel(*, job: ImportJob) -> bool:
+    """Drop a replace import awaiting confirmation; False when it no longer awaits it."""
+    return bool(
+        ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.REVIEW).update(
+            state=ImportJob.State.CANCELLED,
+            data=None,
+            finished_at=timezone.now(),
+            message=gettext("Cancelled: nothing was imported or removed."),
+        )
+    )
+
+
+def _thread_start(job_id: int, data: bytes) -> None:
+    # The outcome is worded in the admin's language (the thread has none of its own).
     language = translation.get_language()
 
     def start() -> None:
         threading.Thread(
             target=import_job_run,
-            kwargs={"job_id": job.pk, "data": data, "language": language},
+            kwargs={"job_id": job_id, "data": data, "language": language},
             daemon=True,
         ).start()
 
@@ -102,6 +152,9 @@ def _job_run(job_id: int, data: bytes) -> None:
 
         return report
 
+    # Entries a replace import may remove: none until an admin confirmed its plan.
+    confirmed_by = job.report.get("confirmed_by")
+    confirmed = {r["key"] for r in job.report.get("removals", [])} if confirmed_by else set()
     try:
         entries = entries_parse(data, name=job.file_name, fmt=job.format)
         with transaction.atomic():
@@ -112,8 +165,14 @@ def _job_run(job_id: int, data: bytes) -> None:
                 replace=job.replace,
                 source=job.file_name,
                 progress=progress("indexing"),
+                removals_confirmed=confirmed if job.replace else None,
+                removed_by=confirmed_by,
             )
-            ImportJob.objects.filter(pk=job_id).update(collection=job.collection)
+            ImportJob.objects.filter(pk=job_id).update(
+                collection=job.collection,
+                report={"removed": result.removed, "removals": list(result.removals)}
+                | ({"confirmed_by": confirmed_by} if confirmed_by else {}),
+            )
         message = gettext(
             "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
             "%(removed)s removed; %(passages)s passages indexed."
@@ -130,8 +189,12 @@ def _job_run(job_id: int, data: bytes) -> None:
             done=len(entries), total=len(entries), message=message
         )
         _job_end(
-            job_id, state=ImportJob.State.DONE, message=message + _embed(job, progress("embedding"))
+            job_id,
+            state=ImportJob.State.DONE,
+            message=message + _embed(job.collection.pk, progress("embedding")),
         )
+    except RemovalsUnconfirmed as exc:
+        _job_review(job, exc.plan, changed=bool(confirmed_by))
     except ImportFailed as exc:
         _job_end(job_id, state=ImportJob.State.FAILED, message=str(exc))
     except Exception as exc:
@@ -171,16 +234,16 @@ def _encoding_note(job: ImportJob, data: bytes) -> str:
     return ""
 
 
-def _embed(job: ImportJob, progress: Progress) -> str:
+def _embed(collection_id: int, progress: Progress) -> str:
     """Add the import's vectors; on failure, the warning to append to the job's outcome.
 
     The entries are committed and searchable by their words before this runs: an embeddings
     outage must not report as failed an import whose entries are live.
     """
     try:
-        passages_embed(collection_id=job.collection_id, progress=progress)
+        passages_embed(collection_id=collection_id, progress=progress)
     except Exception as exc:
-        logger.exception("import job %s: embedding failed", job.pk)
+        logger.exception("embedding collection %s after an import failed", collection_id)
         return " " + gettext(
             "Warning: computing the vectors for search by meaning failed (%(error)s). The "
             "entries are imported and found by their words; run python manage.py kb_embed "
@@ -189,11 +252,25 @@ def _embed(job: ImportJob, progress: Progress) -> str:
     return ""
 
 
-def _job_end(job_id: int, **outcome: str) -> None:
+def _job_review(job: ImportJob, plan: dict[str, object], *, changed: bool) -> None:
+    """Stop a replace import for an admin to confirm what it would remove."""
+    message = gettext(
+        "Waiting for confirmation: %(removed)s entries that are not in the file would be "
+        "removed. Nothing has been changed yet."
+    ) % {"removed": plan["removed"]}
+    ImportJob.objects.filter(pk=job.pk, finished_at__isnull=True).update(
+        state=ImportJob.State.REVIEW,
+        report={**plan, "changed": changed},
+        message=message,
+        alive_at=timezone.now(),
+    )
+
+
+def _job_end(job_id: int, **outcome: object) -> None:
     # Unless the job was failed as silent meanwhile (the database was out of reach for a
     # minute): the admin was told to upload again, and "done" now would contradict that.
     ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
-        **outcome, finished_at=timezone.now()
+        **outcome, data=None, finished_at=timezone.now()
     )
 
 
@@ -217,7 +294,9 @@ def import_job_progress(*, job: ImportJob) -> dict[str, object]:
     says so instead of polling for ever.
     """
     silent_since = timezone.now() - dt.timedelta(seconds=_SILENT_SECONDS)
-    if job.finished_at is None and (job.alive_at or job.created_at) < silent_since:
+    # A job awaiting confirmation runs nowhere, and is not silent for that.
+    waiting = job.state == ImportJob.State.REVIEW
+    if job.finished_at is None and not waiting and (job.alive_at or job.created_at) < silent_since:
         _job_end(
             job.pk,
             state=ImportJob.State.FAILED,

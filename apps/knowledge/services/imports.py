@@ -8,9 +8,10 @@ Admin uploads run it in the background: ``import_jobs``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
+from django.contrib.admin.models import DELETION, LogEntry
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -57,6 +58,26 @@ class ImportResult:
     unchanged: int = 0
     removed: int = 0
     passages: int = 0
+    # What "replace" removed, as removal_describe words it.
+    removals: tuple[dict[str, str], ...] = ()
+
+
+class RemovalsUnconfirmed(Exception):
+    """A replace import would remove entries nobody confirmed; nothing was written.
+
+    ``plan`` is what the import would do, for the admin to review: the counts and every entry
+    it would remove (``removal_describe``).
+    """
+
+    def __init__(self, plan: dict[str, object]) -> None:
+        self.plan = plan
+        super().__init__(f"{plan['removed']} entries to remove need confirming")
+
+
+def removal_describe(item: Article | FAQEntry) -> dict[str, str]:
+    """An entry as a replace import's review and report name it; ``key`` is its identity."""
+    kind = "article" if isinstance(item, Article) else "faq"
+    return {"key": f"{kind}:{item.pk}", "kind": kind, "id": item.external_id, "title": str(item)}
 
 
 def collection_import(
@@ -66,8 +87,15 @@ def collection_import(
     replace: bool = False,
     source: str = "",
     progress: Progress | None = None,
+    removals_confirmed: Set[str] | None = None,
+    removed_by: int | None = None,
 ) -> ImportResult:
-    """Create or update the entries in ``collection``; with ``replace``, delete the rest."""
+    """Create or update the entries in ``collection``; with ``replace``, delete the rest.
+
+    With ``removals_confirmed`` (keys of ``removal_describe``), a replace that would remove
+    any other entry writes nothing and raises ``RemovalsUnconfirmed`` with its plan. With
+    ``removed_by`` (a user id), each removal is recorded in the admin's history (LogEntry).
+    """
     _check_entries(entries)
     total = len(entries)
     with transaction.atomic():
@@ -97,6 +125,7 @@ def collection_import(
             if progress and done % _PROGRESS_EVERY == 0:
                 progress(done, total)
         removed = 0
+        removals: tuple[dict[str, str], ...] = ()
         if replace:
             keep = {e.external_id for e in entries}
             dropped: list[Article | FAQEntry] = [a for k, a in articles.items() if k not in keep]
@@ -104,6 +133,26 @@ def collection_import(
             dropped += list(collection.articles.filter(external_id=""))
             dropped += list(collection.faqs.filter(external_id=""))
             removed = len(dropped)
+            removals = tuple(removal_describe(item) for item in dropped)
+            keys = {r["key"] for r in removals}
+            if removals_confirmed is not None and not keys.issubset(removals_confirmed):
+                raise RemovalsUnconfirmed(
+                    {
+                        "created": len(created),
+                        "updated": len(updated),
+                        "unchanged": unchanged,
+                        "removed": removed,
+                        "removals": list(removals),
+                    }
+                )
+            if removed_by is not None and dropped:
+                LogEntry.objects.log_actions(
+                    user_id=removed_by,
+                    queryset=dropped,
+                    action_flag=DELETION,
+                    change_message=gettext("Removed by a replace import of %(file)s.")
+                    % {"file": source},
+                )
             gone += dropped
         passages: list[Passage] = []
         # Nothing changed: the version stays, and so do the caches keyed on it.
@@ -132,6 +181,7 @@ def collection_import(
         unchanged=unchanged,
         removed=removed,
         passages=len(passages),
+        removals=removals,
     )
 
 
