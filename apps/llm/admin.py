@@ -25,8 +25,8 @@ from apps.llm.selectors import (
     RouteStats,
     configured_routes,
     price_in_use,
-    route_stats,
     routes_state,
+    routes_stats,
     usage_totals,
 )
 from apps.llm.services import RouteCheck, routes_check
@@ -123,16 +123,10 @@ class ModelRouteAdmin(admin.ModelAdmin):
                 % {"n": len(routes), "failed": failed},
             )
         states = run_in_own_loop(lambda: routes_state(routes=routes))
-        stats = route_stats(since=timezone.now() - timedelta(hours=24))
+        stats = routes_stats(routes=routes, since=timezone.now() - timedelta(hours=24))
         rows = [
-            _HealthRow(
-                item,
-                urlsplit(item.route.base_url).netloc,
-                state,
-                stats.get((item.route.provider, item.route.model)),
-                check,
-            )
-            for item, state, check in zip(routes, states, checks, strict=True)
+            _HealthRow(item, urlsplit(item.route.base_url).netloc, state, recent, check)
+            for item, state, recent, check in zip(routes, states, stats, checks, strict=True)
         ]
         context = {
             **self.admin_site.each_context(request),

@@ -158,24 +158,38 @@ class RouteStats:
     avg_ttft_ms: float | None
 
 
-def route_stats(*, since: datetime) -> dict[tuple[str, str], RouteStats]:
-    """Return recent attempts per ``(provider, model)``: how many, how many failed, TTFT."""
-    rows = (
-        UsageRecord.objects.filter(created_at__gte=since)
-        .exclude(outcome=UsageRecord.Outcome.CANCELLED)
-        .values("provider", "model")
-        .annotate(
-            attempts=Count("pk"),
-            failures=Count("pk", filter=~Q(outcome=UsageRecord.Outcome.COMPLETE)),
-            avg_ttft_ms=Avg("ttft_ms"),
-        )
+def routes_stats(*, routes: Sequence[ConfiguredRoute], since: datetime) -> list[RouteStats | None]:
+    """Return each route's attempts since ``since``: how many, how many failed, mean TTFT.
+
+    An admin route counts the records of its own row; an environment route (or the offline
+    default) those of the environment's calls to its provider and model, whichever site they
+    answered: records with no row. Records of a deleted admin row lose their row and are
+    counted with the environment's if it has the same model. Two queries, whatever the count.
+    """
+    recent = UsageRecord.objects.filter(created_at__gte=since).exclude(
+        outcome=UsageRecord.Outcome.CANCELLED
     )
-    return {
+    figures = {
+        "attempts": Count("pk"),
+        "failures": Count("pk", filter=~Q(outcome=UsageRecord.Outcome.COMPLETE)),
+        "avg_ttft_ms": Avg("ttft_ms"),
+    }
+    by_row = {
+        row["route_id"]: RouteStats(row["attempts"], row["failures"], row["avg_ttft_ms"])
+        for row in recent.filter(route__isnull=False).values("route_id").annotate(**figures)
+    }
+    by_model = {
         (row["provider"], row["model"]): RouteStats(
             row["attempts"], row["failures"], row["avg_ttft_ms"]
         )
-        for row in rows
+        for row in recent.filter(route__isnull=True).values("provider", "model").annotate(**figures)
     }
+    return [
+        by_row.get(item.route.route_id)
+        if item.route.route_id is not None
+        else by_model.get((item.route.provider, item.route.model))
+        for item in routes
+    ]
 
 
 async def routes_state(*, routes: Sequence[ConfiguredRoute]) -> list[BreakerState]:

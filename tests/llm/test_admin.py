@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from decimal import Decimal
 
 import pytest
@@ -145,6 +146,50 @@ def test_health_page_lists_routes_and_checks_them_on_request(
     assert "<strong>auth</strong>" in checked
     assert KEY not in checked
     assert UsageRecord.objects.filter(purpose="check").count() == 2
+
+
+def health_rows(page: str) -> dict[tuple[str, str], str]:
+    """Map each health row's (site, route) to its "Last 24 h" cell."""
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", page, re.DOTALL):
+        cells = [
+            re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row)
+        ]
+        if cells:  # not the heading
+            rows[cells[0], cells[2]] = cells[5]
+    return rows
+
+
+def test_route_health_counts_each_routes_own_attempts(
+    admin_client, chain, provider, site, other_site
+):
+    chain(("deepseek/deepseek-chat", provider.url))
+    mine, theirs = (
+        ModelRoute.objects.create(
+            provider=ModelProvider.objects.create(site=shop, preset="deepseek", api_key=KEY),
+            model="deepseek-chat",
+        )
+        for shop in (site, other_site)
+    )
+    for route, attempts in ((mine, 2), (theirs, 4), (None, 3)):
+        for n in range(attempts):
+            UsageRecord.objects.create(
+                call_id=f"00000000-0000-0000-{route.pk if route else 0:04d}-{n:012d}",
+                purpose="chat",
+                site=route.provider.site if route else other_site,
+                route=route,
+                provider="deepseek",
+                model="deepseek-chat",
+                outcome="complete" if n else "error",
+            )
+
+    page = admin_client.get(reverse("admin:llm_modelroute_health")).content.decode()
+
+    assert health_rows(page) == {
+        ("(environment)", "deepseek/deepseek-chat"): "3 attempts, 1 failed",
+        ("Shop", "deepseek/deepseek-chat"): "2 attempts, 1 failed",
+        ("Other shop", "deepseek/deepseek-chat"): "4 attempts, 1 failed",
+    }
 
 
 async def test_checking_routes_from_the_admin_under_asgi_records_their_usage(
