@@ -66,6 +66,18 @@ def test_kb_import_rejects_a_broken_file_and_changes_nothing(
     assert FAQEntry.objects.filter(collection=help_centre).count() == 2
 
 
+def test_kb_import_replace_prints_every_entry_it_removed(
+    tmp_path: Path, help_centre: Collection
+) -> None:
+    path = tmp_path / "faq.csv"
+    path.write_text("Gift wrap?,Free.\n", encoding="utf-8")
+    out, _ = _run("kb_import", path, collection=help_centre.name, replace=True, no_embed=True)
+    assert "1 created, 0 updated, 0 unchanged, 4 removed" in out
+    assert "removed article returns-en: Returns and refunds" in out
+    assert "removed faq faq-refund-zh: 退款多久到账？" in out
+    assert out.count("\nremoved ") == 4
+
+
 def test_kb_import_with_an_explicit_format(tmp_path: Path) -> None:
     path = tmp_path / "export.txt"
     path.write_text("Is it free?,Yes.\n", encoding="utf-8")

@@ -60,6 +60,11 @@ class Command(BaseCommand):
             f"{result.unchanged} unchanged, {result.removed} removed; "
             f"{result.passages} passages indexed"
         )
+        # What --replace deleted, one line each: the record of it is this output.
+        for removal in result.removals:
+            self.stdout.write(
+                f"removed {removal['kind']} {removal['id'] or '-'}: {removal['title']}"
+            )
         # The guard owns the sensitive-term list; imported text is checked against it at once
         # so an admin sees what needs review before the bot ever quotes it.
         scan = kb_guard_scan(collection_ids=[target.pk])
