@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,7 +14,14 @@ from django.urls import reverse
 
 from apps.analytics.services import csat_record, feedback_record
 from apps.chat.services import visitor_create
+from apps.knowledge.models import Status
+from apps.knowledge.services.content import article_create
+from apps.llm.models import ModelPrice
 from tests.analytics.flows import agent_solves, ask, ask_for_a_human, bot_replies
+from tests.llm.fixtures import chain, fresh_breaker, llm_clients_closed, provider
+from tests.llm.provider_replies import openai_stream
+
+__all__ = ["chain", "fresh_breaker", "llm_clients_closed", "provider"]
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -182,3 +191,53 @@ def test_the_export_links_are_worded_in_the_staff_members_language(client, seede
         "feedback",
         "usage",
     ]
+
+
+def cost_shown(page) -> tuple[str, str]:
+    """The cost card's figure and the cost cell of the deepseek row, as the page shows them."""
+    html = page.content.decode()
+    card = re.search(r'data-kpi="cost">(.*?)</div>', html, re.DOTALL)
+    row = re.search(r"<tr><td>deepseek / deepseek-chat</td>.*?</tr>", html)
+    assert card
+    assert row
+    figure = re.sub(r"<[^>]+>", " ", card.group(1))
+    return " ".join(figure.split()), re.findall(r"<td>(.*?)</td>", row.group(0))[-1]
+
+
+def test_calls_to_a_model_without_a_price_cost_unknown_not_zero(
+    client, pipeline, english, help_centre, agent, chain, provider, fresh_breaker
+):
+    article_create(
+        collection=help_centre,
+        title="Returns and refunds",
+        body="You can return unused items within 30 days of delivery for a full refund.",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    chain(("deepseek/deepseek-chat", provider.url))
+    answer = openai_stream(["You can return unused items within 30 days [1]."], usage=(1000, 500))
+    provider.reply(answer)
+    ask(visitor_create(site=english), "Can I return unused items within 30 days?")
+    client.force_login(agent)
+
+    unpriced = client.get(URL, {"site": english.public_key})
+
+    assert cost_shown(unpriced) == ("Model cost — unknown: no price is configured", "—")
+    assert "¥0.00" not in unpriced.content.decode()
+    assert "No price is configured for deepseek/deepseek-chat:" in unpriced.content.decode()
+
+    # Priced from now on: the next answer is counted, the first one still is not.
+    ModelPrice.objects.create(
+        provider="deepseek", model="deepseek-chat", input_cny=Decimal(2), output_cny=Decimal(8)
+    )
+    provider.reply(answer)
+    # Another question: the same one would be answered from the answer cache, without a call.
+    ask(visitor_create(site=english), "Are unused items returnable within 30 days?")
+
+    partly = client.get(URL, {"site": english.public_key})
+
+    assert cost_shown(partly)[1] == "0.0060*"
+    assert cost_shown(partly)[0].startswith("Model cost ¥0.01*")
+    assert "No price is configured for deepseek/deepseek-chat:" in partly.content.decode()
+    chinese = client.get(URL, {"site": english.public_key}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "deepseek/deepseek-chat 未配置价格" in chinese.content.decode()

@@ -15,6 +15,13 @@ from apps.sites.models import Site
 
 _FAILED = (UsageRecord.Outcome.ERROR, UsageRecord.Outcome.BROKEN)
 ZERO = Decimal(0)
+# Attempts whose cost is unknown: tokens spent on a model with no price in force (Models → Model
+# prices). The offline answerer costs nothing, and neither does an attempt that spent no tokens.
+_UNPRICED = (
+    Q(price__isnull=True)
+    & ~Q(provider="offline")
+    & (Q(input_tokens__gt=0) | Q(output_tokens__gt=0))
+)
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,19 @@ class ModelUsage:
     failed: int
     input_tokens: int
     output_tokens: int
+    # What the attempts with a price cost; the ``unpriced`` ones are not in it.
     cost_cny: Decimal
+    priced: int
+    unpriced: int
 
     @property
     def error_rate(self) -> float:
         return self.failed / self.attempts if self.attempts else 0.0
+
+    @property
+    def cost_unknown(self) -> bool:
+        """Tokens were spent and none of them had a price: ``cost_cny`` is not its cost."""
+        return bool(self.unpriced) and not self.priced
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,22 @@ class UsageFigures:
 
     @property
     def cost_cny(self) -> Decimal:
+        """What the priced attempts cost; ``unpriced_names`` lists the models left out."""
         return sum((day.cost_cny for day in self.by_day), ZERO)
+
+    @property
+    def unpriced_names(self) -> str:
+        """The models some of whose tokens had no price (``provider/model``, comma-separated)."""
+        return ", ".join(f"{m.provider}/{m.model}" for m in self.by_model if m.unpriced)
+
+    @property
+    def unpriced_attempts(self) -> int:
+        return sum(model.unpriced for model in self.by_model)
+
+    @property
+    def cost_unknown(self) -> bool:
+        """Tokens were spent and none had a price: ¥0 would be wrong, the cost is not known."""
+        return bool(self.unpriced_attempts) and not any(model.priced for model in self.by_model)
 
     @property
     def attempts(self) -> int:
@@ -122,11 +152,15 @@ def usage_figures(*, site: Site, period: Period) -> UsageFigures:
             input_tokens=row["input"],
             output_tokens=row["output"],
             cost_cny=row["cost"] or ZERO,
+            priced=row["priced"],
+            unpriced=row["unpriced"],
         )
         for row in records.values("provider", "model")
         .annotate(
             attempts=Count("pk"),
             failed=Count("pk", filter=Q(outcome__in=_FAILED)),
+            priced=Count("pk", filter=Q(price__isnull=False)),
+            unpriced=Count("pk", filter=_UNPRICED),
             input=Coalesce(Sum("input_tokens"), 0),
             output=Coalesce(Sum("output_tokens"), 0),
             cost=Sum("cost_cny"),
