@@ -106,6 +106,15 @@ def price_current(*, provider: str, model: str, at: datetime | None = None) -> M
     )
 
 
+# Attempts whose cost is unknown: tokens spent on a model with no price in force (Models → Model
+# prices). The offline answerer costs nothing, and neither does an attempt that spent no tokens.
+UNPRICED = (
+    Q(price__isnull=True)
+    & ~Q(provider="offline")
+    & (Q(input_tokens__gt=0) | Q(output_tokens__gt=0))
+)
+
+
 @dataclass(frozen=True, slots=True)
 class UsageTotals:
     calls: int
@@ -116,7 +125,7 @@ class UsageTotals:
     estimated: bool
     cost_cny: Decimal
     cost_usd: Decimal
-    # Attempts of models without a price: their cost is missing from the sums.
+    # Attempts that spent tokens on a model without a price: their cost is missing from the sums.
     unpriced: int
 
 
@@ -124,18 +133,18 @@ def usage_totals(records: QuerySet[UsageRecord]) -> UsageTotals:
     totals = records.aggregate(
         calls=Count("call_id", distinct=True),
         attempts=Count("pk"),
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
+        tokens_in=Sum("input_tokens"),
+        tokens_out=Sum("output_tokens"),
         estimated=Count("pk", filter=Q(tokens_estimated=True)),
         cost_cny=Sum("cost_cny"),
         cost_usd=Sum("cost_usd"),
-        unpriced=Count("pk", filter=Q(price__isnull=True) & ~Q(provider="offline")),
+        unpriced=Count("pk", filter=UNPRICED),
     )
     return UsageTotals(
         calls=totals["calls"],
         attempts=totals["attempts"],
-        input_tokens=totals["input_tokens"] or 0,
-        output_tokens=totals["output_tokens"] or 0,
+        input_tokens=totals["tokens_in"] or 0,
+        output_tokens=totals["tokens_out"] or 0,
         estimated=bool(totals["estimated"]),
         cost_cny=totals["cost_cny"] or Decimal(0),
         cost_usd=totals["cost_usd"] or Decimal(0),

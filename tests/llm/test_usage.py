@@ -133,7 +133,8 @@ async def test_conversation_totals_sum_every_attempt_of_every_call(
     assert (totals.calls, totals.attempts) == (2, 3)
     assert (totals.input_tokens, totals.output_tokens) == (200_100, 100_010)
     assert totals.cost_cny == Decimal("0.700000")
-    assert (totals.unpriced, totals.estimated) == (2, False)
+    # The refused attempt spent no tokens: it cost nothing, priced or not.
+    assert (totals.unpriced, totals.estimated) == (1, False)
 
 
 async def test_records_can_be_linked_to_the_message_they_produced(chain, provider, visitor):

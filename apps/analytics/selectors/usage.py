@@ -11,17 +11,11 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from apps.analytics.selectors.common import Period
 from apps.llm.models import Purpose, UsageRecord
+from apps.llm.selectors import UNPRICED
 from apps.sites.models import Site
 
 _FAILED = (UsageRecord.Outcome.ERROR, UsageRecord.Outcome.BROKEN)
 ZERO = Decimal(0)
-# Attempts whose cost is unknown: tokens spent on a model with no price in force (Models → Model
-# prices). The offline answerer costs nothing, and neither does an attempt that spent no tokens.
-_UNPRICED = (
-    Q(price__isnull=True)
-    & ~Q(provider="offline")
-    & (Q(input_tokens__gt=0) | Q(output_tokens__gt=0))
-)
 
 
 @dataclass(frozen=True)
@@ -160,7 +154,7 @@ def usage_figures(*, site: Site, period: Period) -> UsageFigures:
             attempts=Count("pk"),
             failed=Count("pk", filter=Q(outcome__in=_FAILED)),
             priced=Count("pk", filter=Q(price__isnull=False)),
-            unpriced=Count("pk", filter=_UNPRICED),
+            unpriced=Count("pk", filter=UNPRICED),
             input=Coalesce(Sum("input_tokens"), 0),
             output=Coalesce(Sum("output_tokens"), 0),
             cost=Sum("cost_cny"),
