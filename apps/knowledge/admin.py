@@ -253,7 +253,9 @@ class ProtectedPatternAdmin(_TuningAdmin):
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["file_name", "collection", "format", "state", "done", "total", "created_at"]
     list_filter = ["state", "collection"]
-    readonly_fields = [f.name for f in ImportJob._meta.fields]
+    # Not the uploaded file a replace import keeps while it awaits confirmation (up to 50 MB).
+    exclude = ["data"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields if f.name != "data"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -193,3 +193,14 @@ def test_the_review_is_worded_in_the_admins_language(
     assert "<strong>删除文件中没有的 4 个条目</strong>" in text
     assert "删除 4 个条目并导入" in text
     assert "等待确认" in text
+
+
+def test_the_import_record_shows_the_plan_not_the_uploaded_file(
+    admin_client: Client, help_centre: Collection
+) -> None:
+    job = _upload(admin_client, help_centre, TWO_ROWS + b"Secret row?,KEPT-IN-THE-FILE.\n")
+    page = admin_client.get(reverse("admin:knowledge_importjob_change", args=[job.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Returns and refunds" in text  # the report
+    assert "KEPT-IN-THE-FILE" not in text
