@@ -37,22 +37,26 @@ __all__ = [
 pytestmark = [pytest.mark.browser]
 
 
-def _signed_in(context: Any, live_app: Any, user: Any) -> None:
+def _upload_page(context: Any, page: Any, live_app: Any, user: Any, upload: Any) -> None:
+    """Open the upload form signed in as ``user``, the file ``upload`` chosen."""
     name, value = session_cookie(user).split("=", 1)
     context.add_cookies([{"name": name, "value": value, "url": live_app.url}])
+    page.goto(f"{live_app.url}/admin/knowledge/collection/import/")
+    page.set_input_files("input[name=file]", str(upload))
 
 
-@pytest.mark.parametrize(
+CHINESE = pytest.mark.parametrize(
     "browser_context_args", [{"locale": "zh-CN", "viewport": {"width": 1280, "height": 800}}]
 )
+
+
+@CHINESE
 def test_a_replace_upload_is_reviewed_then_confirmed_in_the_admins_language(
     live_app: Any, context: Any, page: Any, admin_user: Any, help_centre: Collection, tmp_path: Any
 ) -> None:
-    _signed_in(context, live_app, admin_user)
     upload = tmp_path / "faq.csv"
     upload.write_text("Do you ship abroad?,To 30 countries.\n", encoding="utf-8")
-    page.goto(f"{live_app.url}/admin/knowledge/collection/import/")
-    page.set_input_files("input[name=file]", str(upload))
+    _upload_page(context, page, live_app, admin_user, upload)
     page.select_option("select[name=collection]", str(help_centre.pk))
     page.check("input[name=replace]")
     page.click("input[type=submit]")
@@ -71,17 +75,13 @@ def test_a_replace_upload_is_reviewed_then_confirmed_in_the_admins_language(
     assert [f.question for f in help_centre.faqs.all()] == ["Do you ship abroad?"]
 
 
-@pytest.mark.parametrize(
-    "browser_context_args", [{"locale": "zh-CN", "viewport": {"width": 1280, "height": 800}}]
-)
+@CHINESE
 def test_the_polling_writes_the_state_in_the_admins_language(
     live_app: Any, context: Any, page: Any, admin_user: Any, tmp_path: Any
 ) -> None:
-    _signed_in(context, live_app, admin_user)
     upload = tmp_path / "faq.csv"
     upload.write_text("怎么退货？,三十天内可退。\n", encoding="utf-8")
-    page.goto(f"{live_app.url}/admin/knowledge/collection/import/")
-    page.set_input_files("input[name=file]", str(upload))
+    _upload_page(context, page, live_app, admin_user, upload)
     page.fill("input[name=new_collection]", "上传")
     page.click("input[type=submit]")
     # Not drawn anew (no replace): what the page shows at the end is the script's doing.
