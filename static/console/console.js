@@ -6,6 +6,9 @@
   "use strict";
 
   var PING_MS = 25000;
+  // A socket that answers neither a ping nor a reply within this is taken for dead: networks
+  // drop silently, and the browser may take minutes to notice.
+  var ANSWER_WAIT_MS = 10000;
   var TYPING_IDLE_MS = 4000;
   var PRIORITY_ORDER = { urgent: 0, high: 1, normal: 2, low: 3 };
   var REASONS = {
@@ -158,33 +161,67 @@
   var pingTimer = null;
   var backoff = 500;
   var pendingRefs = new Map();
+  var answerTimer = null;
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + window.location.host + document.body.dataset.socketPath);
+    var sock = new WebSocket(scheme + window.location.host + document.body.dataset.socketPath);
+    socket = sock;
     setConnection("connecting", gettext("Connecting…"));
-    socket.addEventListener("open", function () {
+    sock.addEventListener("open", function () {
       backoff = 500;
       setConnection("open", gettext("Live"));
       clearInterval(pingTimer);
-      pingTimer = setInterval(function () { send({ type: "ping" }); }, PING_MS);
+      pingTimer = setInterval(function () {
+        if (send({ type: "ping" })) expectAnswer();
+      }, PING_MS);
     });
-    socket.addEventListener("message", function (event) {
+    sock.addEventListener("message", function (event) {
+      if (sock !== socket) return;
+      clearTimeout(answerTimer);
+      answerTimer = null;
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       handle(frame);
     });
-    socket.addEventListener("close", function (event) {
-      clearInterval(pingTimer);
-      if (event.code === 4401 || event.code === 4403) {
-        setConnection("closed", event.code === 4401 ? gettext("Signed out") : gettext("Not an agent"));
-        if (event.code === 4401) window.location.reload();
-        return;
-      }
-      setConnection("closed", gettext("Reconnecting…"));
-      setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, 15000);
+    sock.addEventListener("close", function (event) {
+      if (sock === socket) dropped(event.code);
     });
+  }
+
+  /** Something was sent that the server answers (a ping, a reply): no frame back in time
+   *  means the socket is dead though the browser still calls it open. */
+  function expectAnswer() {
+    if (answerTimer === null) answerTimer = setTimeout(abandon, ANSWER_WAIT_MS);
+  }
+
+  function abandon() {
+    var dead = socket;
+    dropped(1006);
+    try { dead.close(); } catch (e) { /* already closing */ }
+  }
+
+  function dropped(code) {
+    socket = null;
+    clearInterval(pingTimer);
+    clearTimeout(answerTimer);
+    answerTimer = null;
+    pendingRefs.clear();
+    // Replies and notes the server never confirmed go back to their boxes: they may or may
+    // not have been stored, which the transcript shows once the console is live again.
+    if (state.unsent.size) {
+      state.unsent.forEach(putBack);
+      state.unsent.clear();
+      toast(gettext("The connection dropped before your message was confirmed: it is back in the box. Check the conversation before sending it again."), true);
+    }
+    if (code === 4401 || code === 4403) {
+      setConnection("closed", code === 4401 ? gettext("Signed out") : gettext("Not an agent"));
+      if (code === 4401) window.location.reload();
+      return;
+    }
+    setConnection("closed", gettext("Reconnecting…"));
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 15000);
   }
 
   function setConnection(kind, text) {
@@ -749,6 +786,7 @@
       $("composer-text").value = "";
       draftSave(ticketId, null);
       state.unsent.set(ref, { ticketId: ticketId, text: text, mode: state.mode });
+      expectAnswer();
     }
   }
 
@@ -811,13 +849,16 @@
 
   // A send the server refused goes back where it was typed, never into another ticket's box.
   function putBack(unsent) {
+    // Ahead of anything typed since: nothing the agent wrote is dropped.
     if (unsent.ticketId === state.selectedId) {
-      if ($("composer-text").value) return;
+      var box = $("composer-text");
       setMode(unsent.mode);
-      $("composer-text").value = unsent.text;
+      box.value = box.value ? unsent.text + "\n\n" + box.value : unsent.text;
       draftKeep();
-    } else if (!draftsLoad()[unsent.ticketId]) {
-      draftSave(unsent.ticketId, { text: unsent.text, mode: unsent.mode });
+    } else {
+      var draft = draftsLoad()[unsent.ticketId];
+      var text = draft && draft.text ? unsent.text + "\n\n" + draft.text : unsent.text;
+      draftSave(unsent.ticketId, { text: text, mode: unsent.mode });
     }
   }
 

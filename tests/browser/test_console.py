@@ -152,6 +152,47 @@ def claimed_ticket(live_app, site, agent, question: str) -> Ticket:
     return Ticket.objects.get(pk=live_app.call(hand_over))
 
 
+def test_a_reply_sent_into_a_silently_dead_socket_comes_back_to_the_box(
+    console, live_app, demo_site
+):
+    mei = demo_site.teams.get().members.get()
+    ticket = claimed_ticket(live_app, demo_site, mei, "Where is my refund?")
+    # The first socket after the reload goes silent both ways, as over a dropped network that
+    # the browser has not noticed; the next one works.
+    silenced = {"on": False}
+    sockets = []
+
+    def relay(route) -> None:
+        server = route.connect_to_server()
+        first = not sockets
+        sockets.append(route)
+        route.on_message(lambda m: None if first and silenced["on"] else server.send(m))
+        server.on_message(lambda m: None if first and silenced["on"] else route.send(m))
+
+    console.route_web_socket(re.compile(r"/ws/console/"), relay)
+    console.reload()
+    expect(console.locator("#connection")).to_have_text("Live")
+    console.locator('.tabs [data-filter="mine"]').click()
+    console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
+    box = console.locator("#composer-text")
+    box.fill("Your refund is on its way.")
+    silenced["on"] = True
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+    # No answer within 10 s: the socket is given up, the reply is back, the agent is told.
+    expect(console.locator("#toasts")).to_contain_text(
+        "The connection dropped before your message was confirmed", timeout=20_000
+    )
+    expect(box).to_have_value("Your refund is on its way.")
+    expect(console.locator("#connection")).to_have_text("Live")
+    assert len(sockets) == 2
+    assert not Message.objects.filter(text="Your refund is on its way.").exists()
+    box.press("Enter")
+    expect(console.locator("#transcript .msg.agent")).to_contain_text("Your refund is on its way.")
+    assert Message.objects.filter(text="Your refund is on its way.").count() == 1
+
+
 def test_a_draft_stays_with_its_ticket_and_survives_a_reload(console, live_app, demo_site):
     mei = demo_site.teams.get().members.get()
     # "Live" is the socket open; the ready frame lists her online, so a handoff can find her.
