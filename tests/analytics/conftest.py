@@ -13,7 +13,7 @@ from apps.handoff.services.presence import agent_session_open
 from apps.knowledge.models import Collection, Status
 from apps.knowledge.search.embedders import embedder_reset
 from apps.knowledge.search.engine import indexes_drop
-from apps.knowledge.services.content import collection_create, faq_create
+from apps.knowledge.services.content import article_create, collection_create, faq_create
 from apps.sites.models import Site
 
 
@@ -96,3 +96,16 @@ def help_centre(site: Site) -> Collection:
         status=Status.PUBLISHED,
     )
     return collection
+
+
+@pytest.fixture
+def returns_article(help_centre: Collection) -> Collection:
+    """The help centre with an article on returns: answered by the model, not as an FAQ."""
+    article_create(
+        collection=help_centre,
+        title="Returns and refunds",
+        body="You can return unused items within 30 days of delivery for a full refund.",
+        language="en",
+        status=Status.PUBLISHED,
+    )
+    return help_centre

@@ -14,8 +14,6 @@ from django.urls import reverse
 
 from apps.analytics.services import csat_record, feedback_record
 from apps.chat.services import visitor_create
-from apps.knowledge.models import Status
-from apps.knowledge.services.content import article_create
 from apps.llm.models import ModelPrice
 from tests.analytics.flows import agent_solves, ask, ask_for_a_human, bot_replies
 from tests.llm.fixtures import chain, fresh_breaker, llm_clients_closed, provider
@@ -205,15 +203,8 @@ def cost_shown(page) -> tuple[str, str]:
 
 
 def test_calls_to_a_model_without_a_price_cost_unknown_not_zero(
-    client, pipeline, english, help_centre, agent, chain, provider, fresh_breaker
+    client, pipeline, english, returns_article, agent, chain, provider, fresh_breaker
 ):
-    article_create(
-        collection=help_centre,
-        title="Returns and refunds",
-        body="You can return unused items within 30 days of delivery for a full refund.",
-        language="en",
-        status=Status.PUBLISHED,
-    )
     chain(("deepseek/deepseek-chat", provider.url))
     answer = openai_stream(["You can return unused items within 30 days [1]."], usage=(1000, 500))
     provider.reply(answer)

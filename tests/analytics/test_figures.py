@@ -15,8 +15,6 @@ from apps.bot.models import AnswerAudit
 from apps.chat.services import visitor_create
 from apps.handoff.services import ticket_claim, ticket_reply
 from apps.handoff.services.presence import agent_session_seen
-from apps.knowledge.models import Status
-from apps.knowledge.services.content import article_create
 from apps.llm.models import ModelPrice
 from tests.analytics.flows import agent_solves, ask, ask_for_a_human
 from tests.llm.fixtures import backup, chain, fresh_breaker, llm_clients_closed, provider
@@ -84,24 +82,17 @@ def test_a_rating_outside_its_window_is_refused(english, present_agent, clock):
 
 
 @pytest.fixture
-def returns_article(help_centre):
-    article_create(
-        collection=help_centre,
-        title="Returns and refunds",
-        body="You can return unused items within 30 days of delivery for a full refund.",
-        language="en",
-        status=Status.PUBLISHED,
-    )
+def qwen_priced() -> None:
     ModelPrice.objects.create(
         provider="qwen", model="qwen-plus", input_cny=Decimal(2), output_cny=Decimal(8)
     )
-    return help_centre
 
 
 def test_model_cost_failover_and_errors_come_from_the_answers_usage(
     pipeline,
     english,
     returns_article,
+    qwen_priced,
     chain,
     provider,
     backup,
