@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -178,27 +179,28 @@ def routes_stats(*, routes: Sequence[ConfiguredRoute], since: datetime) -> list[
     recent = UsageRecord.objects.filter(created_at__gte=since).exclude(
         outcome=UsageRecord.Outcome.CANCELLED
     )
-    figures = {
-        "attempts": Count("pk"),
-        "failures": Count("pk", filter=~Q(outcome=UsageRecord.Outcome.COMPLETE)),
-        "avg_ttft_ms": Avg("ttft_ms"),
-    }
-    by_row = {
-        row["route_id"]: RouteStats(row["attempts"], row["failures"], row["avg_ttft_ms"])
-        for row in recent.filter(route__isnull=False).values("route_id").annotate(**figures)
-    }
-    by_model = {
-        (row["provider"], row["model"]): RouteStats(
-            row["attempts"], row["failures"], row["avg_ttft_ms"]
-        )
-        for row in recent.filter(route__isnull=True).values("provider", "model").annotate(**figures)
-    }
+    by_row = _stats_by(recent.filter(route__isnull=False), "route_id")
+    by_model = _stats_by(recent.filter(route__isnull=True), "provider", "model")
     return [
-        by_row.get(item.route.route_id)
+        by_row.get((item.route.route_id,))
         if item.route.route_id is not None
         else by_model.get((item.route.provider, item.route.model))
         for item in routes
     ]
+
+
+def _stats_by(records: QuerySet[UsageRecord], *key: str) -> dict[tuple[Any, ...], RouteStats]:
+    rows = records.values(*key).annotate(
+        attempts=Count("pk"),
+        failures=Count("pk", filter=~Q(outcome=UsageRecord.Outcome.COMPLETE)),
+        avg_ttft_ms=Avg("ttft_ms"),
+    )
+    return {
+        tuple(row[name] for name in key): RouteStats(
+            row["attempts"], row["failures"], row["avg_ttft_ms"]
+        )
+        for row in rows
+    }
 
 
 async def routes_state(*, routes: Sequence[ConfiguredRoute]) -> list[BreakerState]:
