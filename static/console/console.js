@@ -533,17 +533,25 @@
       tab.setAttribute("aria-selected", String(tab.dataset.filter === state.filter));
     });
     var list = $("ticket-list");
+    // Rebuilt on every change: a keyboard user keeps the focus on the same ticket.
+    var focused = list.contains(document.activeElement) ? document.activeElement.dataset.ticketId : null;
     clear(list);
     var tickets = visibleTickets();
     tickets.forEach(function (t) { list.appendChild(ticketItem(t)); });
+    if (focused) ticketNodeFocus(focused);
     $("queue-empty").hidden = tickets.length > 0;
     var waiting = Array.from(state.tickets.values()).filter(function (t) { return t.status === "new"; }).length;
     document.title = (waiting ? "(" + waiting + ") " : "") + gettext("Agent console") + " · csbot";
   }
 
+  function ticketNodeFocus(ticketId) {
+    var node = $("ticket-list").querySelector('[data-ticket-id="' + ticketId + '"]');
+    if (node) node.focus();
+  }
+
   function ticketItem(t) {
     var li = el("li");
-    li.tabIndex = -1;
+    li.tabIndex = 0; // reached with Tab, opened with Enter or Space as with a click
     li.dataset.ticketId = t.id;
     li.setAttribute("aria-current", String(t.id === state.selectedId));
     var line1 = el("div", "line1");
@@ -563,6 +571,11 @@
     if (unread) tags.appendChild(el("span", "badge unread", interpolate(gettext("%(count)s new"), { count: unread }, true)));
     li.appendChild(tags);
     li.addEventListener("click", function () { select(t.id); });
+    li.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      select(t.id);
+    });
     return li;
   }
 
@@ -608,9 +621,11 @@
     if (!tickets.length) return;
     var index = tickets.findIndex(function (t) { return t.id === state.selectedId; });
     var next = index < 0 ? 0 : Math.min(tickets.length - 1, Math.max(0, index + step));
+    var inList = $("ticket-list").contains(document.activeElement);
     select(tickets[next].id);
     var node = document.querySelector('[data-ticket-id="' + tickets[next].id + '"]');
     if (node) node.scrollIntoView({ block: "nearest" });
+    if (inList) ticketNodeFocus(tickets[next].id);
   }
 
   /* ---------- conversation ---------- */
@@ -643,7 +658,9 @@
     $("composer-hint").textContent = state.mode === "reply" && !canReply ?
       (claimable ? gettext("Claim the ticket to reply.") : gettext("Only the assigned agent replies; notes are open to the team.")) : "";
     $("send").disabled = state.mode === "reply" && !canReply;
-    document.querySelector('[data-action="pending"]').textContent = t.status === "pending" ? gettext("Reopen") : gettext("Pending");
+    // Its words change; its shortcut stays shown.
+    document.querySelector('[data-action="pending"]').replaceChildren(
+      t.status === "pending" ? gettext("Reopen") : gettext("Pending"), " ", el("kbd", "", "p"));
   }
 
   function sourceItem(citation) {
@@ -667,13 +684,39 @@
     var who = { visitor: visitorName(state.detail.ticket), bot: gettext("Bot"), agent: m.author_name || gettext("Agent"), system: "" }[m.author];
     var read = m.author === "agent" && m.seq <= state.detail.conversation.visitor_read_seq;
     if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · " + gettext("interrupted") : "") + (read ? " · " + pgettext("the visitor saw the reply", "read") : "")));
-    li.appendChild(el("div", "body", m.text));
+    li.appendChild(textWithLinks(m.text));
     if (m.citations && m.citations.length) {
       var sources = el("ol", "sources");
       m.citations.forEach(function (c) { sources.appendChild(sourceItem(c)); });
       li.appendChild(sources);
     }
     return li;
+  }
+
+  // Web addresses in a message, up to a space or a closing bracket or quote; punctuation
+  // ending a sentence is not part of one.
+  var LINK_IN_TEXT = /https?:\/\/[^\s<>"'）】」]+/g;
+  var LINK_TRAILER = /[.,;:!?。，；：！？)\]]+$/;
+
+  /** A message's text, its web addresses links, in the direction its own script reads. */
+  function textWithLinks(text) {
+    var body = el("div", "body");
+    body.dir = "auto";
+    var shown = 0;
+    Array.from(text.matchAll(LINK_IN_TEXT)).forEach(function (match) {
+      var address = match[0].replace(LINK_TRAILER, "");
+      var url = safeUrl(address);
+      if (!url) return;
+      body.appendChild(document.createTextNode(text.slice(shown, match.index)));
+      var a = el("a", "", address);
+      a.href = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      body.appendChild(a);
+      shown = match.index + address.length;
+    });
+    body.appendChild(document.createTextNode(text.slice(shown)));
+    return body;
   }
 
   function renderTranscript() {
@@ -1121,6 +1164,9 @@
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    // Arrows on a focused control belong to it (a button, a tab): only j and k move from there.
+    var arrow = event.key === "ArrowDown" || event.key === "ArrowUp";
+    if (arrow && event.target.closest && event.target.closest("button, a, [role=tab], summary")) return;
     var handler = KEYS[event.key];
     if (!handler) return;
     var needsTicket = "crnahtpsxf/".indexOf(event.key) >= 0;

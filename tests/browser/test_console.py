@@ -193,6 +193,36 @@ def test_a_reply_sent_into_a_silently_dead_socket_comes_back_to_the_box(
     assert Message.objects.filter(text="Your refund is on its way.").count() == 1
 
 
+def test_the_queue_is_reached_and_worked_from_the_keyboard(console, live_app, demo_site):
+    mei = demo_site.teams.get().members.get()
+    first = claimed_ticket(
+        live_app, demo_site, mei, "Is https://shop.example.com/orders/42. right?"
+    )
+    second = claimed_ticket(live_app, demo_site, mei, "مرحبا، أين طلبي؟")
+    console.locator('.tabs [data-filter="mine"]').click()
+    # After the queue's tabs, Tab reaches the tickets; Enter opens the one focused.
+    console.locator('.tabs [data-filter="team"]').focus()
+    console.keyboard.press("Tab")
+    expect(console.locator(f'[data-ticket-id="{first.pk}"]')).to_be_focused()
+    console.keyboard.press("Enter")
+    link = console.locator("#transcript .msg.visitor .body a")
+    expect(link).to_have_attribute("href", "https://shop.example.com/orders/42")
+    expect(link).to_have_text("https://shop.example.com/orders/42")
+    # Re-rendered on opening, the list keeps the focus; an arrow moves it with the selection.
+    expect(console.locator(f'[data-ticket-id="{first.pk}"]')).to_be_focused()
+    console.keyboard.press("ArrowDown")
+    expect(console.locator(f'[data-ticket-id="{second.pk}"]')).to_be_focused()
+    expect(console.locator("#transcript .msg.visitor .body")).to_have_attribute("dir", "auto")
+    # The pending button keeps its shortcut; an arrow on a button does not switch tickets.
+    pending = console.locator('[data-action="pending"]')
+    expect(pending.locator("kbd")).to_have_text("p")
+    pending.focus()
+    console.keyboard.press("ArrowUp")
+    expect(console.locator(f'[data-ticket-id="{second.pk}"]')).to_have_attribute(
+        "aria-current", "true"
+    )
+
+
 def test_a_draft_stays_with_its_ticket_and_survives_a_reload(console, live_app, demo_site):
     mei = demo_site.teams.get().members.get()
     # "Live" is the socket open; the ready frame lists her online, so a handoff can find her.
