@@ -403,6 +403,11 @@
       renderTranscript();
       markSeen();
       if (message.author === "visitor") $("typing").hidden = true;
+      // Screen readers hear what arrived, once it is whole; not the agent's own words.
+      if (message.author !== "agent" && message.state !== "streaming" && message.text) {
+        var who = message.author === "visitor" ? visitorName(state.detail.ticket) : message.author === "bot" ? gettext("Bot") : "";
+        $("transcript-news").textContent = who ? who + ": " + message.text : message.text;
+      }
     }
     if (isNew && message.author === "visitor") {
       var ticket = ticketOfConversation(conversationId);

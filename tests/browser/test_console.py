@@ -222,6 +222,16 @@ def test_the_queue_is_reached_and_worked_from_the_keyboard(console, live_app, de
         "aria-current", "true"
     )
 
+    # What arrives is announced once, not the whole rebuilt transcript.
+    expect(console.locator("#transcript")).not_to_have_attribute("aria-live", "polite")
+    live_app.call(
+        message_create,
+        conversation_id=second.conversation_id,
+        author_kind="visitor",
+        text="Are you there?",
+    )
+    expect(console.locator("#transcript-news")).to_have_text(re.compile(r": Are you there\?$"))
+
 
 def test_a_draft_stays_with_its_ticket_and_survives_a_reload(console, live_app, demo_site):
     mei = demo_site.teams.get().members.get()
