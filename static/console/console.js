@@ -412,7 +412,9 @@
     if (isNew && message.author === "visitor") {
       var ticket = ticketOfConversation(conversationId);
       var viewing = state.detail && state.detail.conversation.id === conversationId && !document.hidden;
-      if (ticket && !viewing) {
+      // A colleague's ticket this console once opened is still followed: it is theirs to hear.
+      var forMe = ticket && (!ticket.assignee || (state.me && ticket.assignee.id === state.me.id));
+      if (forMe && !viewing) {
         state.unread.set(ticket.id, (state.unread.get(ticket.id) || 0) + 1);
         renderQueue();
         notify(visitorName(ticket), message.text);

@@ -343,3 +343,24 @@ def test_a_reply_over_the_limit_is_counted_and_kept_not_sent(console, live_app, 
     console.locator('.composer-tabs [data-mode="note"]').click()
     expect(counter).to_be_hidden()
     assert not Message.objects.filter(author_kind="agent").exists()
+
+
+def test_a_colleagues_ticket_once_opened_does_not_alert_this_console(console, live_app, demo_site):
+    team = demo_site.teams.get()
+    mei = team.members.get()
+    li = agent_create("li", team=team)
+    theirs = claimed_ticket(live_app, demo_site, li, "Where is my parcel?")
+    mine = claimed_ticket(live_app, demo_site, mei, "Where is my refund?")
+    console.locator('.tabs [data-filter="team"]').click()
+    console.locator(f'[data-ticket-id="{theirs.pk}"]').click()
+    expect(console.locator("#transcript")).to_contain_text("Where is my parcel?")
+    console.locator(f'[data-ticket-id="{mine.pk}"]').click()
+    expect(console.locator("#transcript")).to_contain_text("Where is my refund?")
+
+    for ticket, text in ((theirs, "Hello?"), (mine, "Anyone?")):
+        live_app.call(
+            message_create, conversation_id=ticket.conversation_id, author_kind="visitor", text=text
+        )
+    # Mine is open, so it counts nothing either; the colleague's stays quiet here.
+    expect(console.locator("#transcript")).to_contain_text("Anyone?")
+    expect(console.locator(f'[data-ticket-id="{theirs.pk}"] .badge.unread')).to_have_count(0)
