@@ -41,6 +41,7 @@ from apps.handoff.selectors import (
 )
 from apps.handoff.services import presence
 from apps.handoff.services.faq import faq_draft_promote
+from apps.handoff.services.stranded import handoffs_release_later
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class ConsoleConsumer(JsonConsumer):
             # would be handed conversations nobody answers.
             self.registered = False
             await _db(presence.agent_session_close)(user=self.user, channel_name=self.channel_name)
+            handoffs_release_later(site_ids=list(self.site_ids))
         for team_id in self.team_ids:
             await self.channel_layer.group_discard(events.team_group(team_id), self.channel_name)
         for site_id in self.site_ids:
@@ -208,6 +210,8 @@ class ConsoleConsumer(JsonConsumer):
         except ValueError as exc:
             await self.send_error("bad_frame", str(exc), frame=frame)
             return
+        if frame.data["availability"] != "online":
+            handoffs_release_later(site_ids=list(self.site_ids))
         await self.send_result(frame, availability=frame.data["availability"])
 
     async def on_ticket_open(self, frame: protocol.Frame) -> None:

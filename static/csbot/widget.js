@@ -651,6 +651,9 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       historyLoaded = true;
       live = true;
       setStatus(frame.status);
+      // Still waiting after a reload or a reconnect: ask again, so a visitor whose agents all
+      // went offline meanwhile is offered the form (handoff.ack "unchanged" if one is there).
+      if (frame.status === "waiting") send({ type: "handoff.request" });
       if (isOpen) markSeen();
       for (const pending of outbox.values()) {
         if (!pending.failed) send(outFrame(pending));

@@ -16,7 +16,7 @@ from apps.analytics.models import AnswerFeedback, CsatResponse
 from apps.bot.answer import AnswerEvent, AnswerFinal
 from apps.chat.models import Conversation, Message
 from apps.handoff.mail import reply_emails_send_due
-from apps.handoff.models import Team, Ticket
+from apps.handoff.models import AgentSession, Team, Ticket
 from apps.handoff.services import (
     handoff_request,
     ticket_claim,
@@ -249,6 +249,38 @@ def test_nobody_online_opens_the_form_and_the_left_message_opens_a_ticket_once(
     )
     visitor_texts = Message.objects.filter(author_kind="visitor").values_list("text", flat=True)
     assert list(visitor_texts) == ["My lamp arrived broken. <b>Please</b> call me."]
+
+
+def agents_gone() -> None:
+    """Every console went away without closing (their worker died)."""
+    AgentSession.objects.all().delete()
+
+
+def test_a_waiting_visitor_whose_agents_went_offline_gets_the_form_after_a_reload(
+    page, live_app, demo_site, mei, answer
+):
+    online(live_app, mei)
+    open_chat(page, live_app)
+    human = page.get_by_role("button", name="Talk to a human")
+    human.click()
+    expect(widget(page, ".state")).to_have_text("Waiting for an agent…")
+    ticket = the_ticket()
+    live_app.call(agents_gone)
+
+    page.reload()  # the panel stays open
+    form = page.get_by_role("form", name="Leave us a message")
+    expect(form).to_be_visible()
+    expect(widget(page, ".state")).to_have_text("Virtual assistant")
+    expect(widget(page, ".msg.system .bubble").last).to_have_text(
+        "No agent is available right now. Leave a message and we will get back to you."
+    )
+    form.get_by_role("textbox", name="Email").fill("li@example.com")
+    form.get_by_role("textbox", name="Your message").fill("Where is my order 1234?")
+    form.get_by_role("button", name="Send message").click()
+    expect(form).to_be_hidden()
+    wait_until(lambda: Ticket.objects.get().channel == Ticket.Channel.MESSAGE)
+    assert Ticket.objects.get().pk == ticket.pk  # the same ticket, still in the queue
+    assert Ticket.objects.get().status == Ticket.Status.NEW
 
 
 def test_refused_left_message_comes_back_to_the_form_with_the_reason(

@@ -65,6 +65,8 @@ def agent_session_seen(*, channel_name: str) -> None:
 
 
 def agent_session_close(*, user: Any, channel_name: str) -> None:
+    """Forget a console socket. The socket then calls ``handoffs_release_later``: waiting
+    visitors nobody can take any more are offered the leave-a-message form after a grace."""
     with transaction.atomic():
         AgentSession.objects.filter(channel_name=channel_name).delete()
         _publish_presence(user)

@@ -35,6 +35,7 @@ from apps.handoff.services.common import (
     publish_ticket,
     record,
 )
+from apps.handoff.services.stranded import handoff_waiting_release
 from apps.handoff.services.tickets import ticket_visitor_replied
 from apps.handoff.sla import business_deadline
 from apps.handoff.triggers import keyword_trigger, phrases_parse
@@ -117,6 +118,12 @@ def handoff_request(
     if reason not in Ticket.Reason.values:
         raise ValueError(f"unknown handoff reason {reason!r}")
     conversation = conversation_get(conversation_id)
+    if conversation.status == Status.WAITING:
+        # Asking again while waiting (the widget does on reconnecting): nobody left to take it
+        # offers the form, keeping the ticket.
+        released = handoff_waiting_release(conversation_id=conversation_id)
+        if released is not None:
+            return released
     if conversation.status != Status.BOT:
         active = ticket_active_for_conversation(conversation_id=conversation_id)
         return HandoffOutcome("unchanged", ticket_id=active.pk if active else None)
@@ -218,6 +225,9 @@ def visitor_message_receive(
         bot_answers = handoff_triggers_check(conversation=conversation, text=text) is None
     elif stored.created and conversation.status == Conversation.Status.AGENT:
         ticket_visitor_replied(conversation_id=conversation_id)
+    elif stored.created and conversation.status == Conversation.Status.WAITING:
+        # Nobody left to take it: the form, not a wait for ever (the bot does not answer this).
+        handoff_waiting_release(conversation_id=conversation_id)
     return VisitorMessageReceived(stored.message, created=stored.created, bot_answers=bot_answers)
 
 
@@ -286,10 +296,13 @@ def ticket_leave_message(
             contact_email=email,
         )
         if not created:
-            # The latest form says where to reply: a corrected address, as announced below.
+            # The latest form says where to reply: a corrected address, as announced below. A
+            # chat ticket nobody took (everyone went offline) becomes a left message: the
+            # replies are emailed too.
             ticket.contact_name = name or ticket.contact_name
             ticket.contact_email = email or ticket.contact_email
-            ticket.save(update_fields=["contact_name", "contact_email", "updated_at"])
+            ticket.channel = Ticket.Channel.MESSAGE
+            ticket.save(update_fields=["contact_name", "contact_email", "channel", "updated_at"])
         record(
             conversation,
             "handoff.message_left",

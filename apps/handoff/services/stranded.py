@@ -1,0 +1,123 @@
+"""Waiting visitors nobody can take any more: back to the bot, with the leave-a-message form.
+
+A conversation waits for an agent of its ticket's team. When the last one who could take it
+goes offline (or away) the visitor would wait for ever; instead the conversation goes back to
+the bot, the ticket stays in the queue (an agent who comes back still claims it), and the
+visitor is offered the leave-a-message form, whose message joins that ticket.
+
+Checked a grace period after an agent's console closes or they set *away* (a console reload is
+not leaving), and whenever the visitor writes or asks again in a waiting conversation (a worker
+that died took its agents offline without closing anything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from apps.chat import events as chat_events
+from apps.chat.services import conversation_status_move
+from apps.handoff.models import Ticket
+from apps.handoff.selectors import agents_online, handoff_availability
+from apps.handoff.services.common import HandoffOutcome, Status, announce, publish_status, record
+
+logger = logging.getLogger(__name__)
+
+# A console reloading comes back within a few seconds: only an absence longer than this leaves
+# waiting visitors to the form.
+OFFLINE_GRACE_SECONDS = 30.0
+
+
+def handoff_waiting_release(*, conversation_id: int) -> HandoffOutcome | None:
+    """If nobody can take this waiting conversation now, give it back to the bot and offer the
+    leave-a-message form; ``None`` when it still waits (or is not waiting).
+
+    The ticket stays new and unassigned: claiming it later takes the conversation from the bot.
+    """
+    ticket = (
+        Ticket.objects.filter(
+            conversation_id=conversation_id,
+            conversation__status=Status.WAITING,
+            status=Ticket.Status.NEW,
+            assignee__isnull=True,
+        )
+        .select_related("site", "team", "conversation__site", "conversation__visitor")
+        .first()
+    )
+    if ticket is None:
+        return None
+    now = timezone.now()
+    # An agent online after hours can still take it; hours matter only for what the form says.
+    if ticket.team is not None and agents_online(team=ticket.team, at=now).exists():
+        return None
+    availability = handoff_availability(site=ticket.site, team=ticket.team, at=now)
+    if availability.ok:
+        return None  # someone came online meanwhile
+    why = availability.reason
+    conversation = ticket.conversation
+    with transaction.atomic():
+        if not conversation_status_move(
+            conversation_id=conversation_id, from_statuses=[Status.WAITING], to_status=Status.BOT
+        ):
+            return None  # an agent took it meanwhile
+        record(
+            conversation,
+            "handoff.unavailable",
+            reason=ticket.reason,
+            by="system",
+            why=why,
+            ticket=ticket.pk,
+        )
+        announce(conversation, f"unavailable_{why}")
+        publish_status(conversation_id, Status.BOT, why)
+        opens_at = availability.opens_at.isoformat() if availability.opens_at else None
+        transaction.on_commit(
+            lambda: chat_events.handoff_unavailable(
+                conversation_id=conversation_id, reason=why, opens_at=opens_at
+            )
+        )
+    return HandoffOutcome("unavailable", ticket_id=ticket.pk, unavailable_reason=why)
+
+
+def handoffs_waiting_release(*, site_ids: list[int]) -> list[int]:
+    """Release every waiting conversation of these sites nobody can take; return their ids."""
+    waiting = Ticket.objects.filter(
+        site_id__in=site_ids,
+        conversation__status=Status.WAITING,
+        status=Ticket.Status.NEW,
+        assignee__isnull=True,
+    ).values_list("conversation_id", flat=True)
+    return [
+        conversation_id
+        for conversation_id in list(waiting)
+        if handoff_waiting_release(conversation_id=conversation_id) is not None
+    ]
+
+
+# --- after an agent left: once the grace period is over, on the worker's event loop -------
+
+_later: set[asyncio.Task[None]] = set()
+
+
+def handoffs_release_later(*, site_ids: list[int]) -> None:
+    """From a console socket an agent left (closed, or set away): after the grace period, release
+    the sites' waiting conversations nobody can take.
+
+    On this worker's event loop, so its events go out as every service's do. A worker that
+    stops meanwhile forgets it: the visitor's next message or reconnect checks again.
+    """
+    task = asyncio.get_running_loop().create_task(_release_after_grace(site_ids))
+    _later.add(task)
+    task.add_done_callback(_later.discard)
+
+
+async def _release_after_grace(site_ids: list[int]) -> None:
+    await asyncio.sleep(OFFLINE_GRACE_SECONDS)
+    try:
+        await database_sync_to_async(handoffs_waiting_release)(site_ids=site_ids)
+    except Exception:
+        logger.exception("could not release the waiting conversations of sites %s", site_ids)
