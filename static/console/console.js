@@ -112,6 +112,13 @@
     while (node.firstChild) node.removeChild(node.firstChild);
   }
 
+  /** A language as agents read it: the code stored (zh-hans, en-US) only when it is neither. */
+  function languageName(code) {
+    if (!code) return code;
+    var base = code.toLowerCase().split(/[-_]/)[0];
+    return { zh: gettext("Chinese"), en: gettext("English") }[base] || code;
+  }
+
   function safeUrl(url) {
     try {
       var parsed = new URL(url, window.location.href);
@@ -568,7 +575,7 @@
     li.appendChild(el("div", "subject", t.subject || "—"));
     var tags = el("div", "tags");
     tags.appendChild(el("span", "badge", REASONS[t.reason] || t.reason));
-    if (t.language) tags.appendChild(el("span", "badge", t.language));
+    if (t.language) tags.appendChild(el("span", "badge", languageName(t.language)));
     if (t.channel === "message") tags.appendChild(el("span", "badge message", gettext("left a message")));
     if (t.priority === "high" || t.priority === "urgent") tags.appendChild(el("span", "badge " + t.priority, PRIORITIES[t.priority]));
     if (t.assignee) tags.appendChild(el("span", "badge agent", t.assignee.name));
@@ -750,7 +757,7 @@
     field(dl, gettext("Status"), TICKET_STATUSES[t.status] || t.status);
     field(dl, gettext("Channel"), t.channel === "message" ? gettext("left a message") : gettext("live chat"));
     field(dl, gettext("Site"), t.site.name);
-    field(dl, gettext("Language"), t.language);
+    field(dl, gettext("Language"), languageName(t.language));
     field(dl, gettext("Opened"), new Date(t.created_at).toLocaleString());
     var first = dueState(t.first_response_due_at, t.first_responded_at);
     field(dl, gettext("First response"), t.first_responded_at ? interpolate(gettext("at %(time)s"), { time: clock(t.first_responded_at) }, true) : first && first.text);
@@ -764,7 +771,7 @@
     field(vl, gettext("Name"), v.name || visitorName(t));
     field(vl, gettext("Email"), v.email || t.contact_email);
     field(vl, gettext("User id"), v.external_id);
-    field(vl, gettext("Language"), v.language);
+    field(vl, gettext("Language"), languageName(v.language));
     field(vl, gettext("First seen"), new Date(v.created_at).toLocaleString());
     field(vl, gettext("Last seen"), v.last_seen_at && new Date(v.last_seen_at).toLocaleString());
     field(vl, gettext("Conversations"), String(v.conversations));
@@ -955,7 +962,7 @@
       var li = el("li");
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", String(i === 0));
-      li.appendChild(el("span", "shortcut", "/" + c.shortcut + (c.language ? " · " + c.language : "")));
+      li.appendChild(el("span", "shortcut", "/" + c.shortcut + (c.language ? " · " + languageName(c.language) : "")));
       li.appendChild(el("span", "", c.title));
       li.appendChild(el("span", "preview", c.text));
       li.addEventListener("mousedown", function (event) { event.preventDefault(); insertCanned(i); });
