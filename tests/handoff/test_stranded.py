@@ -169,3 +169,26 @@ async def test_asking_again_on_reconnecting_offers_the_form_when_nobody_can_take
     }
     await widget.disconnect()
     await console.disconnect()
+
+
+async def test_a_transfer_to_a_team_nobody_of_which_is_online_offers_the_form(
+    english, visitor, agent, rival_agent
+):
+    console, ready = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await waiting(widget)
+    ticket = await Ticket.objects.aget()
+    await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket.pk, "ref": "c"})
+    await frame_of(widget, "conversation.status")
+    billing = next(t for t in ready["teams"] if t["name"] == "Billing")
+
+    await console.send_json_to(
+        {"type": "ticket.transfer", "ticket_id": ticket.pk, "team_id": billing["id"]}
+    )
+    frames = await frames_with(widget, "handoff.unavailable")
+    statuses = [(f["status"], f["reason"]) for f in frames if f["type"] == "conversation.status"]
+    assert statuses == [("waiting", "transfer"), ("bot", "nobody_online")]
+    await ticket.arefresh_from_db()
+    assert (ticket.team_id, ticket.status) == (billing["id"], Ticket.Status.NEW)
+    await widget.disconnect()
+    await console.disconnect()

@@ -12,6 +12,7 @@ from apps.chat.services import (
 )
 from apps.handoff.models import HandoffSettings, Team, Ticket
 from apps.handoff.selectors import (
+    agent_presence,
     agent_round_robin_candidates,
     display_name,
     user_is_agent,
@@ -27,6 +28,7 @@ from apps.handoff.services.common import (
     publish_ticket,
     record,
 )
+from apps.handoff.services.stranded import handoff_waiting_release
 
 
 def ticket_claim(*, ticket_id: int, agent: Any) -> Ticket:
@@ -94,7 +96,11 @@ def tickets_autoassign(*, site_id: int) -> list[int]:
 def ticket_transfer(
     *, ticket_id: int, agent: Any, to_agent_id: int | None = None, to_team_id: int | None = None
 ) -> Ticket:
-    """Give the ticket to another agent of its team, or to another team's queue."""
+    """Give the ticket to another agent of its team who is online, or to another team's queue.
+
+    An agent who is away or offline is refused (``agent_offline``); a team's queue always takes
+    it (nobody there online: the visitor is offered the leave-a-message form).
+    """
     ticket = agent_ticket(agent, ticket_id)
     if to_team_id is not None and to_agent_id is None:
         return _transfer_to_team(ticket, agent, to_team_id)
@@ -104,6 +110,10 @@ def ticket_transfer(
     if target is None or not user_is_agent(user=target):
         raise TicketConflict("bad_transfer", "that agent is not in this ticket's team")
     now = timezone.now()
+    if target.pk != agent.pk and agent_presence(user=target, at=now) != "online":
+        # Away or without a console: the visitor would be told someone joined who is not there.
+        name = display_name(target)
+        raise TicketConflict("agent_offline", f"{name} is not online", agent=name)
     with transaction.atomic():
         moved = Ticket.objects.filter(
             pk=ticket.pk, status__in=Ticket.ACTIVE, assignee_id=ticket.assignee_id
@@ -144,6 +154,8 @@ def _transfer_to_team(ticket: Ticket, agent: Any, team_id: int) -> Ticket:
         if back_to_queue:
             publish_status(conversation.pk, Status.WAITING, "transfer")
         publish_ticket(ticket.pk, previous_team_id=ticket.team_id)
-    tickets_autoassign(site_id=ticket.site_id)
+    if back_to_queue and ticket.pk not in tickets_autoassign(site_id=ticket.site_id):
+        # Nobody of that team online: the visitor is offered the form rather than a wait.
+        handoff_waiting_release(conversation_id=ticket.conversation_id)
     ticket.refresh_from_db()
     return ticket
