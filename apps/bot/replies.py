@@ -7,6 +7,7 @@ only recorded here (``trace.handoff``) and requested once the reply is stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from apps.bot.answer import AnswerFinal
 from apps.bot.cache import CachedAnswer
@@ -18,7 +19,9 @@ from apps.bot.models import AnswerAudit
 from apps.bot.texts import text_for
 from apps.bot.trace import Ask, Trace
 from apps.chat.events import Citation
+from apps.core.lib.languages import CHINESE
 from apps.handoff.details import HandoffDetail
+from apps.handoff.texts import text_for as handoff_text_for
 from apps.knowledge.selectors import Hit
 
 Kind = AnswerAudit.Decision
@@ -78,9 +81,33 @@ def cached_reply(ask: Ask, cached: CachedAnswer, matcher: Matcher, trace: Trace)
     return AnswerFinal(text=text, citations=list(cached.citations))
 
 
-def abstain_reply(ask: Ask, trace: Trace, reason: str) -> AnswerFinal:
-    """Say plainly that the knowledge base has no answer, and offer a person (or call one)."""
+@dataclass(frozen=True)
+class OpenTicket:
+    """The conversation already has an active ticket: the team has the visitor's message."""
+
+    # Where the team's replies are emailed too ("": only in the chat).
+    email: str
+
+
+def _team_has_it(language: str, ticket: OpenTicket) -> str:
+    if ticket.email:
+        return handoff_text_for("team_has_it_email", language, email=ticket.email)
+    return handoff_text_for("team_has_it", language)
+
+
+def abstain_reply(
+    ask: Ask, trace: Trace, reason: str, ticket: OpenTicket | None = None
+) -> AnswerFinal:
+    """Say plainly that the knowledge base has no answer, and offer a person (or call one).
+
+    With a ticket already open (a message left, say) no person is offered again: the visitor
+    is told the team has their message.
+    """
     trace.decision, trace.reason = Kind.ABSTAIN, reason
+    if ticket is not None and ask.may_hand_off:
+        separator = "" if trace.language == CHINESE else " "
+        alone = text_for("abstain_alone", trace.language)
+        return AnswerFinal(text=alone + separator + _team_has_it(trace.language, ticket))
     in_a_row = ask.abstentions + 1
     if ask.may_hand_off and ask.abstain_limit and in_a_row >= ask.abstain_limit:
         # handoff's taxonomy: one miss is missing knowledge, a run of them a repeated failure.
@@ -142,9 +169,12 @@ def declined_reply(trace: Trace) -> AnswerFinal:
     return AnswerFinal(text=text_for("declined", trace.language))
 
 
-def handover_reply(trace: Trace) -> AnswerFinal:
-    """The visitor said yes to the offer of a person."""
+def handover_reply(trace: Trace, ticket: OpenTicket | None = None) -> AnswerFinal:
+    """The visitor said yes to the offer of a person; with a ticket already open, nothing more
+    is handed over (not a second form): the team has their message."""
     trace.decision, trace.reason = Kind.HANDOFF, "accepted_offer"
+    if ticket is not None:
+        return AnswerFinal(text=_team_has_it(trace.language, ticket))
     trace.handoff = "customer_request"
     trace.handoff_detail = HandoffDetail("accepted_offer")
     return AnswerFinal(text=text_for("handover", trace.language))

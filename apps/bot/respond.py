@@ -36,6 +36,8 @@ from apps.bot.normalise import (
 from apps.bot.prompts import PromptPassage, answer_messages, rewrite_messages
 from apps.bot.selectors import guard_matcher
 from apps.bot.trace import Ask, Trace
+from apps.handoff.models import Ticket
+from apps.handoff.selectors import ticket_active_for_conversation
 from apps.knowledge.search.analyzer import FUNCTION_WORDS
 from apps.knowledge.selectors import Hit, kb_version, passages_search
 from apps.llm.gateway import Done
@@ -53,6 +55,7 @@ class _Prepared:
     matcher: Matcher
     routes: tuple[Route, ...]
     kb_version: str
+    ticket: replies.OpenTicket | None = None
 
     @property
     def route_key(self) -> str:
@@ -64,21 +67,38 @@ class _Prepared:
         return any(route.provider != "offline" for route in self.routes)
 
 
-def _matcher_and_kb_version(ask: Ask) -> tuple[Matcher, str]:
-    return guard_matcher(site_id=ask.site_id), kb_version(collections=ask.collection_ids)
+def _open_ticket(ask: Ask) -> replies.OpenTicket | None:
+    """The conversation's active ticket, when the bot answers the visitor (not agent assist)."""
+    if not ask.may_hand_off or ask.conversation_id is None:
+        return None
+    ticket = ticket_active_for_conversation(conversation_id=ask.conversation_id)
+    if ticket is None:
+        return None
+    # Replies are emailed for a left message only (apps/handoff/mail.py).
+    emailed = ticket.channel == Ticket.Channel.MESSAGE
+    return replies.OpenTicket(email=ticket.contact_email if emailed else "")
+
+
+def _matcher_kb_version_ticket(ask: Ask) -> tuple[Matcher, str, replies.OpenTicket | None]:
+    return (
+        guard_matcher(site_id=ask.site_id),
+        kb_version(collections=ask.collection_ids),
+        _open_ticket(ask),
+    )
 
 
 async def _prepare(ask: Ask) -> _Prepared:
-    matcher, version = await database_sync_to_async(_matcher_and_kb_version)(ask)
+    matcher, version, ticket = await database_sync_to_async(_matcher_kb_version_ticket)(ask)
     routes = await chain_get(site_id=ask.site_id)
-    return _Prepared(matcher=matcher, routes=routes, kb_version=version)
+    return _Prepared(matcher=matcher, routes=routes, kb_version=version, ticket=ticket)
 
 
 async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
     """Answer ``ask.question``; the last event is the one ``AnswerFinal``."""
     trace.language = _language(ask)
     if _offered_a_person(ask) and ask.may_hand_off and is_affirmative(ask.question):
-        yield replies.handover_reply(trace)
+        ticket = await database_sync_to_async(_open_ticket)(ask)
+        yield replies.handover_reply(trace, ticket)
         return
     if _offered_a_person(ask) and is_decline(ask.question):
         # Searched, "no thanks" would be one more question the bot cannot answer: a handoff.
@@ -127,11 +147,11 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
         yield replies.faq_reply(ask, decision.hits[0], prepared.matcher, trace)
         return
     if decision.kind == "abstain":
-        yield replies.abstain_reply(ask, trace, decision.reason)
+        yield replies.abstain_reply(ask, trace, decision.reason, prepared.ticket)
         return
     passages = passages_check(decision.hits, prepared.matcher, trace)
     if not passages:
-        yield replies.abstain_reply(ask, trace, "excluded")
+        yield replies.abstain_reply(ask, trace, "excluded", prepared.ticket)
         return
     async with aclosing(_generate(ask, standalone, passages, prepared, trace, key)) as events:
         async for event in events:
@@ -333,7 +353,7 @@ async def _generate(
         yield final
     elif result.status in ("empty", "uncited"):
         reason = "nothing_quoted" if result.status == "empty" else "uncited"
-        yield replies.abstain_reply(ask, trace, reason)
+        yield replies.abstain_reply(ask, trace, reason, prepared.ticket)
     elif result.status in ("stopped", "refused"):
         reason = "guard_output" if result.status == "stopped" else "provider_filter"
         yield replies.refuse_reply(ask, trace, reason, result.term)

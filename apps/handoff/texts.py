@@ -42,6 +42,15 @@ _TEXTS: dict[str, dict[str, str]] = {
         ENGLISH: "Thank you, we received your message. We will reply here and by email to {email}.",
         CHINESE: "已收到您的留言。我们会在这里回复您，并发送邮件至 {email}。",
     },
+    # The bot, asked again for a person while the conversation's ticket is still open.
+    "team_has_it": {
+        ENGLISH: "Our team already has your message and will reply here.",
+        CHINESE: "我们的客服团队已收到您的留言，会在这里回复您。",
+    },
+    "team_has_it_email": {
+        ENGLISH: "Our team already has your message and will reply here and by email to {email}.",
+        CHINESE: "我们的客服团队已收到您的留言，会在这里回复您，并发送邮件至 {email}。",
+    },
     "reply_email_subject": {
         ENGLISH: "Reply from {site}",
         CHINESE: "{site} 回复了您的留言",
