@@ -86,6 +86,7 @@ def test_the_polling_writes_the_state_in_the_admins_language(
     page.click("input[type=submit]")
     # Not drawn anew (no replace): what the page shows at the end is the script's doing.
     page.wait_for_url("**/import/*/")
-    page.wait_for_function("document.getElementById('kb-message').textContent.includes('新建')")
-    assert page.text_content("#kb-state") == "已完成"
+    # The outcome's message is written a moment before the state: wait for the state's words.
+    page.wait_for_function("document.getElementById('kb-state').textContent === '已完成'")
+    assert "新建" in page.text_content("#kb-message")
     assert Collection.objects.get(name="上传").faqs.count() == 1
