@@ -9,6 +9,7 @@ from typing import Any, TypedDict
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from apps.bot.normalise import is_affirmative, is_decline
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
 from apps.chat.selectors import messages_after
 from apps.core.memo import site_settings
@@ -22,6 +23,7 @@ from apps.handoff.models import (
     TicketNote,
 )
 from apps.handoff.sla import business_deadline
+from apps.handoff.triggers import is_bare_request
 from apps.sites.models import Site
 from apps.sites.selectors import site_is_open
 
@@ -400,6 +402,28 @@ def last_visitor_message(*, conversation_id: int) -> Message | None:
         .order_by("-seq")
         .first()
     )
+
+
+# How far back a ticket's subject looks for the visitor's question.
+_SUBJECT_LOOKBACK = 50
+
+
+def ticket_subject_message(*, conversation_id: int, request_phrases: list[str]) -> Message | None:
+    """The visitor's latest real question: their latest message that is not only a request for
+    a person ("talk to a human", "转人工") nor a yes or no to the bot's offer of one.
+
+    What the agent triages on; when every message is such a request, the latest of them.
+    """
+    recent = list(
+        Message.objects.filter(
+            conversation_id=conversation_id, author_kind=Message.AuthorKind.VISITOR
+        ).order_by("-seq")[:_SUBJECT_LOOKBACK]
+    )
+    for message in recent:
+        text = message.text
+        if not (is_bare_request(text, request_phrases) or is_affirmative(text) or is_decline(text)):
+            return message
+    return recent[0] if recent else None
 
 
 def canned_replies_for(*, site_ids: list[int]) -> list[dict[str, Any]]:

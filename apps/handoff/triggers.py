@@ -56,3 +56,38 @@ def keyword_trigger(
     if phrase is not None:
         return KeywordMatch(reason="negative_sentiment", phrase=phrase)
     return None
+
+
+# What is left of "I want to talk to a human" or "我要转人工" once the phrase is gone: words that
+# ask for a person without saying what about.
+_FILLER_WORDS = frozenset(
+    # A word list reads better as text than as sixty quoted strings.
+    (  # noqa: SIM905
+        "i i'd i'm want wanna would like to talk speak chat with a an the please pls plz can "
+        "could may let me get need connect transfer put through someone somebody person people "
+        "real live now hi hello hey ok okay just give you your one of from team staff support "
+        "customer service there is anyone here"
+    ).split()
+)
+_FILLER_HAN = frozenset("我要想找请帮转接你好谢谢一下个吧呢啊的给人工客服真需能否可以在吗")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+
+
+def is_bare_request(text: str, phrases: list[str]) -> bool:
+    """Whether ``text`` only asks for a person ("talk to a human", "转人工"), saying nothing of
+    what about: a ticket's subject skips it for the question before."""
+    normalised = _normalise(text)
+    found = False
+    for phrase in sorted(phrases, key=len, reverse=True):
+        if _matches(phrase, normalised):
+            found = True
+            normalised = normalised.replace(_normalise(phrase), " ")
+    if not found:
+        return False
+    for word in _WORD.findall(normalised):
+        if _CJK.search(word):
+            if any(char not in _FILLER_HAN for char in word):
+                return False
+        elif word not in _FILLER_WORDS:
+            return False
+    return True

@@ -21,9 +21,9 @@ from apps.handoff.models import HandoffSettings, Team, Ticket
 from apps.handoff.selectors import (
     handoff_availability,
     handoff_settings_get,
-    last_visitor_message,
     team_for_new_ticket,
     ticket_active_for_conversation,
+    ticket_subject_message,
 )
 from apps.handoff.services.assignment import tickets_autoassign
 from apps.handoff.services.common import (
@@ -69,7 +69,9 @@ def _ticket_for_handoff(
     if active is not None:
         return active, False
     now = timezone.now()
-    question = last_visitor_message(conversation_id=conversation.pk)
+    question = ticket_subject_message(
+        conversation_id=conversation.pk, request_phrases=phrases_parse(policy.request_phrases)
+    )
     priority = (
         Ticket.Priority.HIGH
         if reason == Ticket.Reason.NEGATIVE_SENTIMENT
