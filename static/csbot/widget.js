@@ -444,7 +444,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
 <div class="head"><div class="who"><h2 class="title" id="title" tabindex="-1"></h2><div class="sub"><p class="status"><span class="dot"></span><span class="state"></span></p><div class="actions"></div></div></div><button type="button" class="close">${ICON_X}</button></div>
 <div class="log" tabindex="0"><div class="earlier"></div><div class="list"></div><div class="msg typing" hidden><div class="bubble"><span class="dots"><i></i><i></i><i></i></span></div></div></div>
 <p class="alert" role="alert" hidden></p><div class="notice"></div>
-<form class="composer"><p class="count" id="count" hidden></p><textarea rows="1" enterkeyhint="send" aria-describedby="count"></textarea><button type="submit" class="send" disabled><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg></button></form>
+<form class="composer"><p class="count" id="count" hidden></p><textarea rows="1" dir="auto" enterkeyhint="send" aria-describedby="count"></textarea><button type="submit" class="send" disabled><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg></button></form>
 <div class="sr" aria-live="polite"></div>
 </div>
 <button type="button" class="launcher" aria-expanded="false" aria-controls="panel">${ICON_CHAT}<span class="badge" aria-hidden="true" hidden></span></button>
@@ -1013,7 +1013,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     bar.querySelector("p").textContent = vote.s ? t.thanks : "";
     let why = bar.querySelector(".why");
     if (vote.ask && !why) {
-      const input = h("input", { class: "in", maxlength: MAX_COMMENT, "aria-label": t.why, placeholder: t.why });
+      const input = h("input", { class: "in", dir: "auto", maxlength: MAX_COMMENT, "aria-label": t.why, placeholder: t.why });
       bar.append((why = h("form", { class: "why" }, input, h("button", { type: "submit", class: "primary" }, t.submit))));
     } else if (!vote.ask && why) {
       if (why.contains(ui.shadow.activeElement)) bar.querySelector(".down").focus();
@@ -1081,7 +1081,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       h("input", { class: "in", name, autocomplete: name, value: values[name] ?? (contact[name] || storedContact[name]), ...attrs });
     const name = input("name", { maxlength: 200 });
     const email = input("email", { type: "email", maxlength: 254, "aria-required": "true" });
-    const text = h("textarea", { class: "in", name: "text", rows: 3, "aria-required": "true", "aria-describedby": "lf-count" });
+    const text = h("textarea", { class: "in", name: "text", dir: "auto", rows: 3, "aria-required": "true", "aria-describedby": "lf-count" });
     text.value = values.text || "";
     const count = h("p", { class: "count", id: "lf-count", hidden: "" });
     const problem = h("p", { class: "err", id: "lf-err", role: "alert" });
@@ -1133,7 +1133,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   /** Ask for a 1–5 rating of the help the visitor got from an agent (§5). */
   const openCsat = (ticket) => {
     const problem = h("p", { class: "err", role: "alert" });
-    const comment = h("input", { class: "in", name: "comment", maxlength: MAX_COMMENT });
+    const comment = h("input", { class: "in", name: "comment", dir: "auto", maxlength: MAX_COMMENT });
     const radio = (label, i) =>
       h(
         "label",
@@ -1363,7 +1363,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     if (typeof message.id === "number") el.dataset.id = message.id;
     const cites = new Map((message.citations || []).map((c) => [c.n, c]));
     const ctx = { t, cites, prefix: `src-${message.id}-` };
-    const bubble = h("div", { class: "bubble" });
+    // dir=auto: each message runs in its own text's direction (Arabic, Hebrew right to left).
+    const bubble = h("div", { class: "bubble", dir: "auto" });
     if (message.created_at) bubble.title = new Date(message.created_at).toLocaleString(ui.root.lang);
     if (message.state === "streaming" && !message.text) bubble.append(dots());
     // A visitor's text and the server's notices are shown as they are; the others are markdown.

@@ -587,3 +587,22 @@ def test_the_form_starts_with_the_contact_an_earlier_left_message_gave(
     expect(form.get_by_role("textbox", name="Name (optional)")).to_have_value("Li Lei")
     expect(form.get_by_role("textbox", name="Email")).to_have_value("li@example.com")
     expect(form.get_by_role("textbox", name="Your message")).to_have_value("")
+
+
+def test_right_to_left_text_runs_right_to_left_in_the_bubble_and_the_composer(
+    page, live_app, demo_site, answer
+):
+    open_chat(page, live_app)
+    composer = page.get_by_role("textbox", name="Message", exact=True)
+    composer.fill("مرحبا، أين طلبي؟")
+    expect(composer).to_have_attribute("dir", "auto")
+    assert composer.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    page.get_by_role("button", name="Send", exact=True).click()
+    arabic = widget(page, ".msg.visitor .bubble").last
+    expect(arabic).to_have_text("مرحبا، أين طلبي؟")
+    assert arabic.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    # An English message beside it keeps its own direction.
+    send(page, "Where is my order?")
+    english = widget(page, ".msg.visitor .bubble").last
+    expect(english).to_have_text("Where is my order?")
+    assert english.evaluate("el => getComputedStyle(el).direction") == "ltr"
