@@ -32,12 +32,18 @@ async def waiting(widget) -> None:
     assert {"type": "handoff.ack", "state": "waiting"} in frames
 
 
+async def waiting_with(agent, visitor) -> tuple:
+    """The agent's console open, the visitor waiting for them: (console, ready, widget)."""
+    console, ready = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await waiting(widget)
+    return console, ready, widget
+
+
 async def test_the_last_agent_leaving_offers_the_form_and_keeps_the_ticket(
     english, visitor, agent, no_grace
 ):
-    console, _ = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await waiting(widget)
+    console, _, widget = await waiting_with(agent, visitor)
     ticket = await Ticket.objects.aget()
 
     await console.disconnect()
@@ -78,9 +84,7 @@ async def test_a_console_reload_within_the_grace_period_keeps_the_visitor_waitin
     english, visitor, agent, monkeypatch
 ):
     monkeypatch.setattr(stranded, "OFFLINE_GRACE_SECONDS", 0.3)
-    console, _ = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await waiting(widget)
+    console, _, widget = await waiting_with(agent, visitor)
     await console.disconnect()
     console, _ = await console_socket(agent)  # the reload's new socket
     assert await widget.receive_nothing(timeout=0.8)
@@ -105,9 +109,7 @@ async def test_a_colleague_still_online_keeps_the_visitor_waiting(
 
 
 async def test_setting_away_counts_as_leaving(english, visitor, agent, no_grace):
-    console, _ = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await waiting(widget)
+    console, _, widget = await waiting_with(agent, visitor)
     await console.send_json_to({"type": "presence.set", "availability": "away", "ref": "p"})
     unavailable = await frame_of(widget, "handoff.unavailable")
     assert unavailable["reason"] == "nobody_online"
@@ -123,9 +125,7 @@ async def agent_worker_died() -> None:
 async def test_writing_to_a_waiting_conversation_nobody_can_take_offers_the_form(
     english, visitor, agent
 ):
-    console, _ = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await waiting(widget)
+    console, _, widget = await waiting_with(agent, visitor)
     await agent_worker_died()
 
     await widget.send_json_to({"type": "message.send", "client_id": "c-0000001", "text": "hello?"})
@@ -142,9 +142,7 @@ async def test_writing_to_a_waiting_conversation_nobody_can_take_offers_the_form
 async def test_asking_again_on_reconnecting_offers_the_form_when_nobody_can_take_it(
     english, visitor, agent
 ):
-    console, _ = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await waiting(widget)
+    console, _, widget = await waiting_with(agent, visitor)
     await widget.disconnect()
 
     # Still someone there: the visitor keeps waiting.
@@ -174,9 +172,7 @@ async def test_asking_again_on_reconnecting_offers_the_form_when_nobody_can_take
 async def test_a_transfer_to_a_team_nobody_of_which_is_online_offers_the_form(
     english, visitor, agent, rival_agent
 ):
-    console, ready = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await waiting(widget)
+    console, ready, widget = await waiting_with(agent, visitor)
     ticket = await Ticket.objects.aget()
     await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket.pk, "ref": "c"})
     await frame_of(widget, "conversation.status")
