@@ -714,8 +714,9 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     },
 
     "handoff.ack"(frame) {
-      // Nobody there: handoff.unavailable follows and opens the form for the visitor who asked.
-      askedHuman = frame.state === "unavailable";
+      // Nobody there: handoff.unavailable follows and opens the form for the visitor who asked
+      // (with the focus; not for the widget's own request on resuming a waiting conversation).
+      askedHuman = askedHuman && frame.state === "unavailable";
       // conversation.status follows this ack on the same socket: hide the button already.
       if (frame.state === "waiting") setStatus("waiting");
       else if (frame.state === "assigned") setStatus("agent");

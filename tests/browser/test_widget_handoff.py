@@ -270,6 +270,8 @@ def test_a_waiting_visitor_whose_agents_went_offline_gets_the_form_after_a_reloa
     page.reload()  # the panel stays open
     form = page.get_by_role("form", name="Leave us a message")
     expect(form).to_be_visible()
+    # The widget asked, not the visitor: the focus stays where it was.
+    expect(form.get_by_role("textbox", name="Name (optional)")).not_to_be_focused()
     expect(widget(page, ".state")).to_have_text("Virtual assistant")
     expect(widget(page, ".msg.system .bubble").last).to_have_text(
         "No agent is available right now. Leave a message and we will get back to you."
@@ -596,13 +598,14 @@ def test_right_to_left_text_runs_right_to_left_in_the_bubble_and_the_composer(
     composer = page.get_by_role("textbox", name="Message", exact=True)
     composer.fill("مرحبا، أين طلبي؟")
     expect(composer).to_have_attribute("dir", "auto")
-    assert composer.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    expect(composer).to_have_css("direction", "rtl")
     page.get_by_role("button", name="Send", exact=True).click()
     arabic = widget(page, ".msg.visitor .bubble").last
     expect(arabic).to_have_text("مرحبا، أين طلبي؟")
-    assert arabic.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    # Re-rendered when the server acknowledges it: polled, not read once.
+    expect(arabic).to_have_css("direction", "rtl")
     # An English message beside it keeps its own direction.
     send(page, "Where is my order?")
     english = widget(page, ".msg.visitor .bubble").last
     expect(english).to_have_text("Where is my order?")
-    assert english.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    expect(english).to_have_css("direction", "ltr")

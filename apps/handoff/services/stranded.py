@@ -110,6 +110,8 @@ def handoffs_release_later(*, site_ids: list[int]) -> None:
     On this worker's event loop, so its events go out as every service's do. A worker that
     stops meanwhile forgets it: the visitor's next message or reconnect checks again.
     """
+    if not site_ids:
+        return
     task = asyncio.get_running_loop().create_task(_release_after_grace(site_ids))
     _later.add(task)
     task.add_done_callback(_later.discard)
