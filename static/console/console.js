@@ -1024,6 +1024,9 @@
     bad_transfer: gettext("It cannot go there: pick a team of this site or an agent of the ticket's team."),
     bad_priority: gettext("That priority does not exist: pick one from the list."),
     no_collection: gettext("This site has no knowledge collection yet: an admin creates one first."),
+    agent_offline: function (frame) {
+      return interpolate(gettext("%(name)s is not online: transfer to a colleague who is, or to the team."), { name: frame.agent }, true);
+    },
     taken: function (frame) {
       return interpolate(gettext("%(name)s already took this ticket."), { name: frame.holder }, true);
     },
@@ -1089,6 +1092,7 @@
     var node = el("option", "", label);
     node.value = value;
     select.appendChild(node);
+    return node;
   }
 
   function openTransfer() {
@@ -1101,7 +1105,8 @@
     option(teams, "", "—");
     state.agents.forEach(function (a) {
       if (t.team && a.team_ids.indexOf(t.team.id) >= 0 && (!t.assignee || a.id !== t.assignee.id)) {
-        option(agents, a.id, a.name + " (" + (PRESENCES[a.presence] || a.presence) + ")");
+        // Only an agent who is online can take it (the server refuses the others).
+        option(agents, a.id, a.name + " (" + (PRESENCES[a.presence] || a.presence) + ")").disabled = a.presence !== "online";
       }
     });
     state.teams.forEach(function (team) {

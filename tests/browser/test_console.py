@@ -368,3 +368,18 @@ def test_a_colleagues_ticket_once_opened_does_not_alert_this_console(console, li
     # Mine is open, so it counts nothing either; the colleague's stays quiet here.
     expect(console.locator("#transcript")).to_contain_text("Anyone?")
     expect(console.locator(f'[data-ticket-id="{theirs.pk}"] .badge.unread')).to_have_count(0)
+
+
+def test_an_offline_colleague_cannot_be_picked_for_a_transfer(console, live_app, demo_site):
+    team = demo_site.teams.get()
+    mei = team.members.get()
+    agent_create("li", team=team)  # no console open: offline
+    ticket = claimed_ticket(live_app, demo_site, mei, "Where is my refund?")
+    console.reload()  # the ready frame lists Li
+    console.locator('.tabs [data-filter="mine"]').click()
+    console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
+    expect(console.locator("#transcript")).to_contain_text("Where is my refund?")
+    console.keyboard.press("t")
+    li = console.locator("#transfer-agent option", has_text="Li")
+    expect(li).to_have_text(re.compile(r"\(offline\)$"))
+    expect(li).to_be_disabled()
