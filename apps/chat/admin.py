@@ -83,7 +83,7 @@ class VisitorAdmin(admin.ModelAdmin):
     ]
     list_filter = ["site"]
     search_fields = ["name", "email", "external_id", "public_id"]
-    readonly_fields = ["public_id", "created_at", "last_seen_at"]
+    readonly_fields = ["public_id", "created_at", "last_seen_at", "page_url", "page_title"]
     actions = ["export_data", "erase_data"]
 
     @admin.action(description=_("Export the selected visitors' data (JSON)"))

@@ -76,11 +76,14 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 def _hello_load(
-    *, public_id: str, site_id: int
+    *, public_id: str, site_id: int, page_url: str, page_title: str
 ) -> tuple[Visitor, Conversation, dict[str, str]] | None:
     """What ``ready`` needs, in one turn of the database thread (``visitor_hello``): the visitor,
-    their conversation and the contact their leave-a-message form starts with."""
-    found = visitor_hello(public_id=public_id, site_id=site_id)
+    seen now on that page, their conversation and the contact their leave-a-message form
+    starts with."""
+    found = visitor_hello(
+        public_id=public_id, site_id=site_id, page_url=page_url, page_title=page_title
+    )
     if found is None:
         return None
     visitor, conversation = found
@@ -230,7 +233,10 @@ class VisitorChatConsumer(JsonConsumer):
         found = None
         if claim is not None and claim.site_key == self.site.public_key:
             found = await database_sync_to_async(_hello_load)(
-                public_id=claim.visitor_public_id, site_id=self.site.pk
+                public_id=claim.visitor_public_id,
+                site_id=self.site.pk,
+                page_url=frame.page_url,
+                page_title=frame.page_title,
             )
         if found is None:
             await self.send_error(

@@ -20,6 +20,9 @@ class Visitor(models.Model):
     language = models.CharField(_("language"), max_length=16, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    # The page the widget was last opened on, as its hello said: what the agents see first.
+    page_url = models.URLField(_("last page"), max_length=2000, blank=True)
+    page_title = models.CharField(_("last page title"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("visitor")

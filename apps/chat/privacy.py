@@ -32,6 +32,7 @@ def visitor_export(*, visitor: Visitor) -> dict[str, Any]:
             "language": visitor.language,
             "created_at": visitor.created_at.isoformat(),
             "last_seen_at": visitor.last_seen_at.isoformat() if visitor.last_seen_at else None,
+            "page": {"url": visitor.page_url, "title": visitor.page_title},
         },
         "conversations": [
             {

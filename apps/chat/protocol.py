@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 PROTOCOL_VERSION = 1
 # 2000 characters of Chinese (3 bytes each in UTF-8) still fit a frame of CSBOT_MAX_FRAME_BYTES.
@@ -29,6 +30,10 @@ class FrameError(Exception):
 class Hello:
     token: str
     version: int
+    # The host page the widget is on; empty when not sent or not usable (context only: a page
+    # that cannot be stored never costs the visitor the chat).
+    page_url: str = ""
+    page_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,28 @@ def text_is_blank(text: str) -> bool:
     return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc") for char in text)
 
 
+MAX_PAGE_URL = 2000
+MAX_PAGE_TITLE = 300
+
+
+def _page(page: Any) -> dict[str, str]:
+    """``hello``'s optional ``page``: an http(s) address of at most 2000 characters and a
+    title (cut to 300); anything else is left out."""
+    if not isinstance(page, dict):
+        return {}
+    url, title = page.get("url"), page.get("title")
+    if not isinstance(url, str) or len(url) > MAX_PAGE_URL or "\x00" in url:
+        return {}
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return {}
+    if scheme not in ("http", "https"):
+        return {}
+    title = title if isinstance(title, str) and "\x00" not in title else ""
+    return {"page_url": url, "page_title": title.strip()[:MAX_PAGE_TITLE]}
+
+
 def _message(data: dict[str, Any]) -> MessageSend:
     client_id = _field(data, "client_id", str)
     if not _CLIENT_ID.fullmatch(client_id):
@@ -173,7 +200,7 @@ def frame_parse(data: Any) -> Frame:
             raise FrameError(
                 "unsupported_version", f"this server speaks protocol version {PROTOCOL_VERSION}"
             )
-        return Hello(token=_field(data, "token", str), version=version)
+        return Hello(token=_field(data, "token", str), version=version, **_page(data.get("page")))
     if kind == "resume":
         last_seq = _field(data, "last_seq", int)
         if last_seq < 0:

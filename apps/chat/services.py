@@ -29,11 +29,20 @@ def visitor_identify(*, visitor: Visitor, name: str, email: str, external_id: st
     return visitor
 
 
-def visitor_touch(*, visitor: Visitor) -> None:
-    Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now())
+def visitor_touch(*, visitor: Visitor, page_url: str = "", page_title: str = "") -> None:
+    """The visitor is seen now; on ``page_url`` (titled ``page_title``) when one is given."""
+    seen: dict[str, object] = {"last_seen_at": timezone.now()}
+    if page_url:
+        if visitor.site.mask_pii:  # an address or title may carry an email or phone number
+            page_url, page_title = pii_mask(page_url), pii_mask(page_title)
+        seen.update(page_url=page_url, page_title=page_title)
+        visitor.page_url, visitor.page_title = page_url, page_title
+    Visitor.objects.filter(pk=visitor.pk).update(**seen)
 
 
-def conversation_open(*, visitor: Visitor) -> Conversation:
+def conversation_open(
+    *, visitor: Visitor, page_url: str = "", page_title: str = ""
+) -> Conversation:
     """Return the visitor's latest conversation, starting one if there is none; the visitor
     is seen now.
 
@@ -43,14 +52,16 @@ def conversation_open(*, visitor: Visitor) -> Conversation:
     is the first statement, and holds their row (``conversation_next`` says why a write).
     """
     with transaction.atomic():
-        visitor_touch(visitor=visitor)
+        visitor_touch(visitor=visitor, page_url=page_url, page_title=page_title)
         conversation = Conversation.objects.filter(visitor=visitor).order_by("-pk").first()
         if conversation is not None:
             return conversation
         return conversation_start(visitor=visitor)
 
 
-def visitor_hello(*, public_id: str, site_id: int) -> tuple[Visitor, Conversation] | None:
+def visitor_hello(
+    *, public_id: str, site_id: int, page_url: str = "", page_title: str = ""
+) -> tuple[Visitor, Conversation] | None:
     """The visitor a socket's token names, seen now, with their latest conversation.
 
     ``None`` when the site has no such visitor. One call for what ``hello`` needs: each
@@ -59,7 +70,7 @@ def visitor_hello(*, public_id: str, site_id: int) -> tuple[Visitor, Conversatio
     visitor = visitor_get(public_id=public_id, site_id=site_id)
     if visitor is None:
         return None
-    return visitor, conversation_open(visitor=visitor)
+    return visitor, conversation_open(visitor=visitor, page_url=page_url, page_title=page_title)
 
 
 def conversation_start(*, visitor: Visitor) -> Conversation:

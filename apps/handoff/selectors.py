@@ -386,6 +386,7 @@ def ticket_detail(*, ticket: Ticket) -> dict[str, Any]:
             "language": visitor.language,
             "created_at": visitor.created_at.isoformat(),
             "last_seen_at": _iso(visitor.last_seen_at),
+            "page": {"url": visitor.page_url, "title": visitor.page_title},
             "conversations": visitor.conversations.count(),
             "previous_tickets": [
                 {"id": t.pk, "subject": t.subject, "status": t.status} for t in previous

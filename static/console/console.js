@@ -119,6 +119,15 @@
     return { zh: gettext("Chinese"), en: gettext("English") }[base] || code;
   }
 
+  /** A link to ``url`` (already checked with safeUrl), opened apart from the console. */
+  function link(url, text) {
+    var a = el("a", "", text);
+    a.href = url;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    return a;
+  }
+
   function safeUrl(url) {
     try {
       var parsed = new URL(url, window.location.href);
@@ -682,11 +691,7 @@
     var url = safeUrl(citation.url || "");
     var label = "[" + citation.n + "] " + (citation.title || citation.url || "");
     if (url) {
-      var a = el("a", "", label);
-      a.href = url;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer";
-      li.appendChild(a);
+      li.appendChild(link(url, label));
     } else {
       li.textContent = label;
     }
@@ -722,11 +727,7 @@
       var url = safeUrl(address);
       if (!url) return;
       body.appendChild(document.createTextNode(text.slice(shown, match.index)));
-      var a = el("a", "", address);
-      a.href = url;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer";
-      body.appendChild(a);
+      body.appendChild(link(url, address));
       shown = match.index + address.length;
     });
     body.appendChild(document.createTextNode(text.slice(shown)));
@@ -746,6 +747,15 @@
     if (value === null || value === undefined || value === "") return;
     dl.appendChild(el("dt", "", label));
     dl.appendChild(el("dd", "", value));
+  }
+
+  function linkField(dl, label, url, text) {
+    var href = url && safeUrl(url);
+    if (!href) return;
+    var dd = el("dd");
+    dd.appendChild(link(href, text));
+    dl.appendChild(el("dt", "", label));
+    dl.appendChild(dd);
   }
 
   function renderFields() {
@@ -771,6 +781,7 @@
     field(vl, gettext("Name"), v.name || visitorName(t));
     field(vl, gettext("Email"), v.email || t.contact_email);
     field(vl, gettext("User id"), v.external_id);
+    linkField(vl, gettext("Page"), v.page && v.page.url, v.page && (v.page.title || v.page.url));
     field(vl, gettext("Language"), languageName(v.language));
     field(vl, gettext("First seen"), new Date(v.created_at).toLocaleString());
     field(vl, gettext("Last seen"), v.last_seen_at && new Date(v.last_seen_at).toLocaleString());

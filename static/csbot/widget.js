@@ -547,7 +547,10 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     if (ws) return;
     const sock = new WebSocket(ORIGIN.replace(/^http/, "ws") + session.socket_path);
     ws = sock;
-    sock.onopen = () => send({ type: "hello", v: 1, token: session.token });
+    // The page it is on, for the agents (docs/protocol.md §2): read at each hello, as a
+    // single-page shop changes it without reloading.
+    sock.onopen = () =>
+      send({ type: "hello", v: 1, token: session.token, page: { url: location.href, title: document.title } });
     sock.onmessage = (event) => {
       if (ws !== sock) return;
       let frame;

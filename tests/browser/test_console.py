@@ -100,6 +100,8 @@ def test_an_agent_takes_over_from_the_bot_replies_and_hands_back(page, console, 
     expect(console.locator("#claim-text")).to_have_text("Just came in, waiting for an agent.")
     console.keyboard.press("c")
     expect(console.locator("#claim-banner")).to_be_hidden()
+    # The page the visitor is on, as the widget's hello said.
+    expect(console.locator("#visitor-fields a")).to_have_attribute("href", live_app.url + "/")
     expect(widget(page, ".msg.system .bubble").last).to_have_text(
         "Mei from Support joined the conversation."
     )

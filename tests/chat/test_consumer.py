@@ -611,3 +611,49 @@ async def test_deltas_reach_the_socket_while_the_database_thread_is_busy(site, v
     assert not busy.done()
     await busy
     await ws.disconnect()
+
+
+async def hello_on(site, visitor, page) -> Visitor:
+    ws = communicator(site.public_key)
+    await ws.connect()
+    await ws.send_json_to({"type": "hello", "v": 1, "token": token_for(visitor), "page": page})
+    assert (await ws.receive_json_from())["type"] == "ready"
+    await ws.disconnect()
+    return await Visitor.objects.aget(pk=visitor.pk)
+
+
+async def test_hello_records_the_page_the_widget_is_on_for_the_agents(site, visitor):
+    seen = await hello_on(
+        site, visitor, {"url": "https://shop.example.com/lamps/halo?ref=ad", "title": " Halo "}
+    )
+    assert (seen.page_url, seen.page_title) == (
+        "https://shop.example.com/lamps/halo?ref=ad",
+        "Halo",
+    )
+    # A page that cannot be stored is left out; the chat goes on and the last one stays.
+    for unusable in (
+        {"url": "javascript:alert(1)", "title": "x"},
+        {"url": "https://shop.example.com/" + "a" * 2000},
+        {"url": "http://[::1", "title": "x"},
+        {"url": 7},
+        "https://shop.example.com/",
+        None,
+    ):
+        seen = await hello_on(site, visitor, unusable)
+        assert seen.page_url == "https://shop.example.com/lamps/halo?ref=ad"
+    seen = await hello_on(
+        site, visitor, {"url": "https://shop.example.com/cart", "title": "t" * 400}
+    )
+    assert (seen.page_url, len(seen.page_title)) == ("https://shop.example.com/cart", 300)
+
+
+async def test_the_page_is_masked_when_the_site_masks_personal_data(site, visitor):
+    site.mask_pii = True
+    await site.asave(update_fields=["mask_pii"])
+    seen = await hello_on(
+        site,
+        visitor,
+        {"url": "https://shop.example.com/account?email=wang@example.com", "title": "13812345678"},
+    )
+    assert "wang@example.com" not in seen.page_url
+    assert "13812345678" not in seen.page_title
