@@ -83,11 +83,14 @@ async def test_the_last_agent_leaving_offers_the_form_and_keeps_the_ticket(
 async def test_a_console_reload_within_the_grace_period_keeps_the_visitor_waiting(
     english, visitor, agent, monkeypatch
 ):
-    monkeypatch.setattr(stranded, "OFFLINE_GRACE_SECONDS", 0.3)
+    monkeypatch.setattr(stranded, "OFFLINE_GRACE_SECONDS", 2.0)
     console, _, widget = await waiting_with(agent, visitor)
     await console.disconnect()
+    # The visitor asks again meanwhile (their widget reconnected first): still waiting.
+    await widget.send_json_to({"type": "handoff.request"})
+    assert await frame_of(widget, "handoff.ack") == {"type": "handoff.ack", "state": "unchanged"}
     console, _ = await console_socket(agent)  # the reload's new socket
-    assert await widget.receive_nothing(timeout=0.8)
+    assert await widget.receive_nothing(timeout=2.5)
     conversation = await Conversation.objects.aget()
     assert conversation.status == Conversation.Status.WAITING
     await widget.disconnect()
@@ -188,3 +191,26 @@ async def test_a_transfer_to_a_team_nobody_of_which_is_online_offers_the_form(
     assert (ticket.team_id, ticket.status) == (billing["id"], Ticket.Status.NEW)
     await widget.disconnect()
     await console.disconnect()
+
+
+def test_a_form_sent_late_to_a_ticket_an_agent_took_leaves_it_a_live_chat(english, visitor, agent):
+    from apps.chat.services import conversation_open
+    from apps.handoff.services import handoff_request, ticket_claim, ticket_leave_message
+    from apps.handoff.services.presence import agent_session_open
+
+    agent_session_open(user=agent, channel_name="test.mei")
+    conversation = conversation_open(visitor=visitor)
+    ticket_id = handoff_request(
+        conversation_id=conversation.pk, reason="customer_request"
+    ).ticket_id
+    ticket_claim(ticket_id=ticket_id, agent=agent)
+    left = ticket_leave_message(
+        conversation_id=conversation.pk,
+        client_id="c-late-form",
+        name="Li Lei",
+        email="li@example.com",
+        text="Are you still there?",
+    )
+    assert left.ticket.pk == ticket_id
+    ticket = Ticket.objects.get(pk=ticket_id)
+    assert (ticket.channel, ticket.contact_email) == (Ticket.Channel.CHAT, "li@example.com")

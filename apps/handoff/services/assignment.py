@@ -156,6 +156,6 @@ def _transfer_to_team(ticket: Ticket, agent: Any, team_id: int) -> Ticket:
         publish_ticket(ticket.pk, previous_team_id=ticket.team_id)
     if back_to_queue and ticket.pk not in tickets_autoassign(site_id=ticket.site_id):
         # Nobody of that team online: the visitor is offered the form rather than a wait.
-        handoff_waiting_release(conversation_id=ticket.conversation_id)
+        handoff_waiting_release(conversation_id=ticket.conversation_id, grace=False)
     ticket.refresh_from_db()
     return ticket

@@ -300,10 +300,11 @@ def ticket_leave_message(
         if not created:
             # The latest form says where to reply: a corrected address, as announced below. A
             # chat ticket nobody took (everyone went offline) becomes a left message: the
-            # replies are emailed too.
+            # replies are emailed too. One an agent has is a live chat still.
             ticket.contact_name = name or ticket.contact_name
             ticket.contact_email = email or ticket.contact_email
-            ticket.channel = Ticket.Channel.MESSAGE
+            if ticket.assignee_id is None and ticket.status == Ticket.Status.NEW:
+                ticket.channel = Ticket.Channel.MESSAGE
             ticket.save(update_fields=["contact_name", "contact_email", "channel", "updated_at"])
         record(
             conversation,

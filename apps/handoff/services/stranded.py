@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from channels.db import database_sync_to_async
 from django.db import transaction
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from apps.chat import events as chat_events
 from apps.chat.services import conversation_status_move
+from apps.core.cache import shared_cache
 from apps.handoff.models import Ticket
 from apps.handoff.selectors import agents_online, handoff_availability
 from apps.handoff.services.common import HandoffOutcome, Status, announce, publish_status, record
@@ -32,9 +34,17 @@ logger = logging.getLogger(__name__)
 OFFLINE_GRACE_SECONDS = 30.0
 
 
-def handoff_waiting_release(*, conversation_id: int) -> HandoffOutcome | None:
+def _agent_left_key(site_id: int) -> str:
+    return f"handoff:agent-left:{site_id}"
+
+
+def handoff_waiting_release(*, conversation_id: int, grace: bool = True) -> HandoffOutcome | None:
     """If nobody can take this waiting conversation now, give it back to the bot and offer the
     leave-a-message form; ``None`` when it still waits (or is not waiting).
+
+    With ``grace``, not while an agent of the site left less than ``OFFLINE_GRACE_SECONDS``
+    ago: a reloading console (or every console during a deploy) is offline for a moment, and
+    the release that follows their leaving decides once the grace is over.
 
     The ticket stays new and unassigned: claiming it later takes the conversation from the bot.
     """
@@ -49,6 +59,8 @@ def handoff_waiting_release(*, conversation_id: int) -> HandoffOutcome | None:
         .first()
     )
     if ticket is None:
+        return None
+    if grace and shared_cache().get(_agent_left_key(ticket.site_id)) is not None:
         return None
     now = timezone.now()
     # An agent online after hours can still take it; hours matter only for what the form says.
@@ -94,7 +106,7 @@ def handoffs_waiting_release(*, site_ids: list[int]) -> list[int]:
     return [
         conversation_id
         for conversation_id in list(waiting)
-        if handoff_waiting_release(conversation_id=conversation_id) is not None
+        if handoff_waiting_release(conversation_id=conversation_id, grace=False) is not None
     ]
 
 
@@ -112,6 +124,11 @@ def handoffs_release_later(*, site_ids: list[int]) -> None:
     """
     if not site_ids:
         return
+    # Until the grace is over, a visitor's own asking does not release them either.
+    shared_cache().set_many(
+        {_agent_left_key(site_id): True for site_id in site_ids},
+        timeout=math.ceil(OFFLINE_GRACE_SECONDS),
+    )
     task = asyncio.get_running_loop().create_task(_release_after_grace(site_ids))
     _later.add(task)
     task.add_done_callback(_later.discard)
