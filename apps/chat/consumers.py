@@ -66,6 +66,8 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_UNKNOWN_SITE = 4404
 CLOSE_TOO_MANY_SOCKETS = 4429
+# RFC 6455 "try again later": the widget reconnects with its backoff.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -296,6 +298,9 @@ class VisitorChatConsumer(JsonConsumer):
         if await self.over_limit(
             scope="visitor-resumes", limit=RESUMES_PER_MINUTE, counted="resumes"
         ):
+            # A client waits for resumed before it sends anything: left open without one, it
+            # would sit silent. Closed, it comes back with its reconnect backoff.
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return
         await self.replay(after_seq=frame.last_seq)
         self.status = await database_sync_to_async(conversation_status)(

@@ -34,7 +34,9 @@ def visitor_touch(*, visitor: Visitor, page_url: str = "", page_title: str = "")
     seen: dict[str, object] = {"last_seen_at": timezone.now()}
     if page_url:
         if visitor.site.mask_pii:  # an address or title may carry an email or phone number
-            page_url, page_title = pii_mask(page_url), pii_mask(page_title)
+            # Cut again: a mask may be longer than a short email it replaced.
+            page_url = pii_mask(page_url)[: Visitor._meta.get_field("page_url").max_length]
+            page_title = pii_mask(page_title)[: Visitor._meta.get_field("page_title").max_length]
         seen.update(page_url=page_url, page_title=page_title)
         visitor.page_url, visitor.page_title = page_url, page_title
     Visitor.objects.filter(pk=visitor.pk).update(**seen)

@@ -267,7 +267,8 @@ async def test_resumes_over_the_rate_limit_are_refused(site, visitor):
     assert [a["type"] for a in answers] == ["resumed"] * RESUMES_PER_MINUTE + ["error"]
     assert answers[-1]["code"] == "rate_limited"
     assert answers[-1]["message"] == "at most 30 resumes a minute; wait a moment"
-    await ws.disconnect()
+    # Closed to be reconnected later, not left open waiting for a resumed that never comes.
+    assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 1013}
 
 
 async def _next_error(ws: WebsocketCommunicator) -> dict:
@@ -657,3 +658,9 @@ async def test_the_page_is_masked_when_the_site_masks_personal_data(site, visito
     )
     assert "wang@example.com" not in seen.page_url
     assert "13812345678" not in seen.page_title
+    # A mask longer than the short email it replaced still fits the column.
+    long_url = "https://shop.example.com/?e=a@b.cc&" + "q" * 1965
+    assert len(long_url) == 2000
+    seen = await hello_on(site, visitor, {"url": long_url, "title": "x"})
+    assert seen.page_url.startswith("https://shop.example.com/?e=[email]&q")
+    assert len(seen.page_url) <= 2000
