@@ -156,8 +156,15 @@ def import_review(request: HttpRequest, job_id: int) -> HttpResponse:
     """Confirm or cancel a replace import that waits to remove the entries it listed."""
     job = get_object_or_404(ImportJob, pk=job_id)
     if request.POST.get("action") == "confirm":
-        # Confirming deletes entries: the admin must be allowed to delete them.
-        allowed = request.user.has_perms(["knowledge.delete_article", "knowledge.delete_faqentry"])
+        # Confirming runs the whole import, deletions included: the admin must be allowed to
+        # add, change and delete entries.
+        allowed = request.user.has_perms(
+            [
+                f"knowledge.{action}_{model}"
+                for action in ("add", "change", "delete")
+                for model in ("article", "faqentry")
+            ]
+        )
         if not allowed or request.user.pk is None:
             raise PermissionDenied
         done = import_job_confirm(job=job, user_id=request.user.pk)

@@ -178,6 +178,16 @@ def test_confirming_removals_needs_permission_to_delete_entries(
     assert client.post(url, {"action": "confirm"}).status_code == 403
     assert ImportJob.objects.get(pk=job.pk).state == ImportJob.State.REVIEW
     assert Article.objects.count() + FAQEntry.objects.count() == 4
+    # Delete rights alone do not run the import's additions and changes either.
+    importer.user_permissions.set(
+        Permission.objects.filter(
+            codename__in=["add_article", "view_importjob", "delete_article", "delete_faqentry"]
+        )
+    )
+    importer = django_user_model.objects.get(pk=importer.pk)  # permissions are cached
+    client.force_login(importer)
+    assert client.post(url, {"action": "confirm"}).status_code == 403
+    assert ImportJob.objects.get(pk=job.pk).state == ImportJob.State.REVIEW
     # Cancelling deletes nothing: the uploader may.
     assert client.post(url, {"action": "cancel"}).status_code == 302
     assert ImportJob.objects.get(pk=job.pk).state == ImportJob.State.CANCELLED
