@@ -624,6 +624,17 @@ def test_data_lang_sets_what_the_server_says_too(new_context, live_app, host_pag
     expect(widget(page, ".msg.bot .bubble").first).to_have_text("Hello there!")
 
 
+def refused_on(page, url: str, site_key: str) -> tuple[int, str]:
+    """Open a host page whose widget the server refuses: the session answer's status and the
+    warning the widget logs."""
+    with (
+        page.expect_console_message(lambda message: "csbot:" in message.text) as warning,
+        page.expect_response(re.compile(rf"/api/widget/{site_key}/session")) as response,
+    ):
+        page.goto(url)
+    return response.value.status, warning.value.text
+
+
 def test_page_on_an_origin_the_site_does_not_allow_gets_no_widget(
     page, live_app, host_pages, demo_site
 ):
@@ -631,13 +642,9 @@ def test_page_on_an_origin_the_site_does_not_allow_gets_no_widget(
     # headers on the 403), or it looks like a network error and the widget retries for ever.
     Site.objects.filter(pk=demo_site.pk).update(allowed_origins="https://shop.example.com")
     html = f"<!doctype html><p>Shop</p>{embed(live_app)}"
-    with (
-        page.expect_console_message(lambda message: "csbot:" in message.text) as warning,
-        page.expect_response(re.compile(r"/api/widget/site_demo/session")) as response,
-    ):
-        page.goto(host_pages.serve("/not-allowed", html))
-    assert response.value.status == 403
-    assert "origin" in warning.value.text
+    status, warning = refused_on(page, host_pages.serve("/not-allowed", html), "site_demo")
+    assert status == 403
+    assert "origin" in warning
     assert page.locator("csbot-widget").count() == 0
     assert Visitor.objects.count() == 0
 
@@ -646,14 +653,10 @@ def test_an_unknown_or_missing_site_key_is_named_in_the_console_not_blamed_on_th
     page, live_app, host_pages, demo_site
 ):
     html = f"<!doctype html><p>Shop</p>{embed(live_app, site_key='site_typo')}"
-    with (
-        page.expect_console_message(lambda message: "csbot:" in message.text) as warning,
-        page.expect_response(re.compile(r"/api/widget/site_typo/session")) as response,
-    ):
-        page.goto(host_pages.serve("/typo", html))
-    assert response.value.status == 404
-    assert 'no site has the key "site_typo"' in warning.value.text
-    assert "origin" not in warning.value.text
+    status, warning = refused_on(page, host_pages.serve("/typo", html), "site_typo")
+    assert status == 404
+    assert 'no site has the key "site_typo"' in warning
+    assert "origin" not in warning
 
     requests = []
     page.on("request", lambda request: requests.append(request.url))

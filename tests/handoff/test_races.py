@@ -71,12 +71,31 @@ async def saved_by_heartbeat(text: str) -> None:
             await asyncio.sleep(0.01)
 
 
-async def take_over_while_the_bot_waits(widget, console) -> None:
-    """The visitor asks for a human and the agent claims; then the held bot may go on."""
+async def asked_while_the_bot_is_held(agent, visitor, *, release_after: int):
+    """The visitor asks; the bot's answer stops after ``release_after`` tokens until the gate
+    opens. Return the agent's console and the visitor's socket."""
+    answerers.gate = answerers.Gate(release_after=release_after)
+    console, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to(
+        {"type": "message.send", "client_id": "c-00000001", "text": "Where is my refund?"}
+    )
+    await asyncio.wait_for(answerers.gate.reached.wait(), 5)
+    return console, widget
+
+
+async def take_over(widget, console) -> int:
+    """The visitor asks for a human and the agent claims; return the ticket's id."""
     await widget.send_json_to({"type": "handoff.request"})
     ticket = (await frame_of(console, "ticket"))["ticket"]
     await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket["id"]})
     await frame_of(console, "result")
+    return ticket["id"]
+
+
+async def take_over_while_the_bot_waits(widget, console) -> None:
+    """The visitor asks for a human and the agent claims; then the held bot may go on."""
+    await take_over(widget, console)
     answerers.gate.opened.set()
     await replies_wait()
 
@@ -145,13 +164,7 @@ async def test_the_bot_says_nothing_once_the_conversation_is_handed_over_mid_ans
     site, visitor, agent, gate
 ):
     """The bot is generating when the visitor asks for a human and an agent claims."""
-    answerers.gate = answerers.Gate(release_after=0)
-    console, _ = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await widget.send_json_to(
-        {"type": "message.send", "client_id": "c-00000001", "text": "Where is my refund?"}
-    )
-    await asyncio.wait_for(answerers.gate.reached.wait(), 5)
+    console, widget = await asked_while_the_bot_is_held(agent, visitor, release_after=0)
 
     await take_over_while_the_bot_waits(widget, console)
     frames = await drain(widget)
@@ -172,13 +185,7 @@ async def test_a_takeover_mid_stream_cuts_the_bot_off_after_what_was_already_sho
     the deltas that follow the takeover, and the stored text is the last one saved while the
     bot held the conversation, never text generated after.
     """
-    answerers.gate = answerers.Gate(release_after=2)
-    console, _ = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await widget.send_json_to(
-        {"type": "message.send", "client_id": "c-00000001", "text": "Where is my refund?"}
-    )
-    await asyncio.wait_for(answerers.gate.reached.wait(), 5)
+    console, widget = await asked_while_the_bot_is_held(agent, visitor, release_after=2)
     before = await frames_with(widget, "message.delta")
     # The two tokens the gate let through, in one delta or two.
     while "".join(bot_text_in(before)) != "The bot ":
@@ -201,18 +208,9 @@ async def test_an_answer_cut_off_by_a_takeover_stays_cut_off_when_handed_back_at
 ):
     """Bot, agent and bot again within one heartbeat (a second by default): the answer begun
     before the takeover neither goes on streaming nor is stored whole on the bot's return."""
-    answerers.gate = answerers.Gate(release_after=2)
-    console, _ = await console_socket(agent)
-    widget, _ = await visitor_socket(visitor)
-    await widget.send_json_to(
-        {"type": "message.send", "client_id": "c-00000001", "text": "Where is my refund?"}
-    )
-    await asyncio.wait_for(answerers.gate.reached.wait(), 5)
-    await widget.send_json_to({"type": "handoff.request"})
-    ticket = (await frame_of(console, "ticket"))["ticket"]
-    await console.send_json_to({"type": "ticket.claim", "ticket_id": ticket["id"]})
-    await frame_of(console, "result")
-    await console.send_json_to({"type": "ticket.hand_back", "ticket_id": ticket["id"]})
+    console, widget = await asked_while_the_bot_is_held(agent, visitor, release_after=2)
+    ticket_id = await take_over(widget, console)
+    await console.send_json_to({"type": "ticket.hand_back", "ticket_id": ticket_id})
     await frame_of(console, "result")
     await frame_of(widget, lambda f: f.get("status") == "bot")
     answerers.gate.opened.set()
