@@ -21,8 +21,8 @@ from apps.knowledge.importers import (
     is_web_address,
     language_detect,
     line_location,
-    text_decode,
 )
+from apps.knowledge.importers.encodings import text_decode
 
 _H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)

@@ -18,8 +18,8 @@ from apps.knowledge.importers import (
     language_detect,
     language_parse,
     line_location,
-    text_decode,
 )
+from apps.knowledge.importers.encodings import text_decode
 
 _STATUSES = ("draft", "published", "archived")
 

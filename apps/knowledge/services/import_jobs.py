@@ -19,8 +19,8 @@ from apps.knowledge.importers import (
     ImportFailed,
     entries_parse,
     format_detect,
-    text_encoding,
 )
+from apps.knowledge.importers.encodings import text_encoding
 from apps.knowledge.models import Collection, ImportJob
 from apps.knowledge.services.content import Progress, collection_create, passages_embed
 from apps.knowledge.services.imports import RemovalsUnconfirmed, collection_import
