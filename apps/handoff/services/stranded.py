@@ -6,13 +6,15 @@ the bot, the ticket stays in the queue (an agent who comes back still claims it)
 visitor is offered the leave-a-message form, whose message joins that ticket.
 
 Checked a grace period after an agent's console closes or they set *away* (a console reload is
-not leaving), and whenever the visitor writes or asks again in a waiting conversation (a worker
-that died took its agents offline without closing anything).
+not leaving), by every worker's periodic sweep (the worker whose console closed may stop within
+the grace; a worker that died took its agents offline without closing anything), and whenever
+the visitor writes, asks again or comes back to a waiting conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 
@@ -95,19 +97,48 @@ def handoff_waiting_release(*, conversation_id: int, grace: bool = True) -> Hand
     return HandoffOutcome("unavailable", ticket_id=ticket.pk, unavailable_reason=why)
 
 
-def handoffs_waiting_release(*, site_ids: list[int]) -> list[int]:
-    """Release every waiting conversation of these sites nobody can take; return their ids."""
+def handoffs_waiting_release(*, site_ids: list[int] | None = None, grace: bool) -> list[int]:
+    """Release every waiting conversation (of these sites; ``None``: of all) nobody can take;
+    return their ids.
+
+    One query while nobody waits. Then one check per team's queue: when its first
+    conversation still waits, someone can take the others too (or the site is within its
+    grace, or an agent just took it), so they are left for the next round.
+    """
     waiting = Ticket.objects.filter(
-        site_id__in=site_ids,
         conversation__status=Status.WAITING,
         status=Ticket.Status.NEW,
         assignee__isnull=True,
-    ).values_list("conversation_id", flat=True)
-    return [
-        conversation_id
-        for conversation_id in list(waiting)
-        if handoff_waiting_release(conversation_id=conversation_id, grace=False) is not None
-    ]
+    )
+    if site_ids is not None:
+        waiting = waiting.filter(site_id__in=site_ids)
+    rows = waiting.order_by("site_id", "team_id", "created_at").values_list(
+        "site_id", "team_id", "conversation_id"
+    )
+    released: list[int] = []
+    for _queue, queued in itertools.groupby(rows, key=lambda row: row[:2]):
+        for _site_id, _team_id, conversation_id in queued:
+            if handoff_waiting_release(conversation_id=conversation_id, grace=grace) is None:
+                break
+            released.append(conversation_id)
+    return released
+
+
+async def handoffs_sweep_forever() -> None:
+    """Release the waiting conversations nobody can take, every half grace period, until
+    cancelled (worker lifespan).
+
+    Every worker sweeps, so a release does not depend on the worker whose console closed
+    still running when the grace is over; the marker of an agent's leaving is in the shared
+    cache, so no worker releases within the grace either.
+    """
+    while True:
+        try:
+            await database_sync_to_async(handoffs_waiting_release)(grace=True)
+        except Exception:
+            # A database outage must not end the sweep: the next round retries.
+            logger.exception("sweeping stranded waiting conversations failed")
+        await asyncio.sleep(OFFLINE_GRACE_SECONDS / 2)
 
 
 # --- after an agent left: once the grace period is over, on the worker's event loop -------
@@ -120,7 +151,8 @@ def handoffs_release_later(*, site_ids: list[int]) -> None:
     the sites' waiting conversations nobody can take.
 
     On this worker's event loop, so its events go out as every service's do. A worker that
-    stops meanwhile forgets it: the visitor's next message or reconnect checks again.
+    stops meanwhile forgets it: the other workers' sweep (``handoffs_sweep_forever``) releases
+    them once the grace is over.
     """
     if not site_ids:
         return
@@ -137,6 +169,6 @@ def handoffs_release_later(*, site_ids: list[int]) -> None:
 async def _release_after_grace(site_ids: list[int]) -> None:
     await asyncio.sleep(OFFLINE_GRACE_SECONDS)
     try:
-        await database_sync_to_async(handoffs_waiting_release)(site_ids=site_ids)
+        await database_sync_to_async(handoffs_waiting_release)(site_ids=site_ids, grace=False)
     except Exception:
         logger.exception("could not release the waiting conversations of sites %s", site_ids)
