@@ -232,6 +232,15 @@ def test_csv_without_language_column_detects_it(collection: Collection) -> None:
 CHINESE_CSV = "问题,答案\n怎么退货？,收到商品后三十天内可以退货。\n运费多少？,满99元包邮。\n"
 TRADITIONAL_CSV = "问题,答案\n怎麼退貨？,三十天內可退。\n"
 EMOJI_CSV = CHINESE_CSV + "好评？,谢谢😀\n"
+EURO_CSV = "问题,答案\n欧洲运费多少？,5€，满99€包邮。\n"
+KOREAN_CSV = "질문,답변\n반품은 어떻게 하나요?,상품을 받은 후 30일 이내에 반품할 수 있습니다.\n"
+# 똠 is in Windows' CP949, not in EUC-KR.
+KOREAN_WINDOWS_CSV = KOREAN_CSV + "똠양꿍 소스도 있나요?,네, 매주 팝니다.\n"
+
+
+def _windows_gbk(text: str) -> bytes:
+    """Code page 936, what Excel on Chinese Windows saves: € is the byte 0x80 (no Python codec)."""
+    return b"".join(b"\x80" if char == "€" else char.encode("gbk") for char in text)
 
 
 @pytest.mark.parametrize(
@@ -244,8 +253,20 @@ EMOJI_CSV = CHINESE_CSV + "好评？,谢谢😀\n"
         (CHINESE_CSV.encode("gbk"), CHINESE_CSV),  # Excel's "CSV" on Chinese Windows
         (EMOJI_CSV.encode("gb18030"), EMOJI_CSV),
         (TRADITIONAL_CSV.encode("gbk"), TRADITIONAL_CSV),
+        (_windows_gbk(EURO_CSV), EURO_CSV),
+        (EURO_CSV.encode("gb18030"), EURO_CSV),  # GB18030's own € is A2 E3
     ],
-    ids=["utf-8", "utf-8-bom", "utf-16le-bom", "utf-16be-bom", "gbk", "gb18030", "gbk-trad"],
+    ids=[
+        "utf-8",
+        "utf-8-bom",
+        "utf-16le-bom",
+        "utf-16be-bom",
+        "gbk",
+        "gb18030",
+        "gbk-trad",
+        "gbk-euro",
+        "gb18030-euro",
+    ],
 )
 def test_csv_in_the_encodings_spreadsheets_save_is_read(data: bytes, text: str) -> None:
     # The text back exactly: no byte-order mark in the first question, no mojibake.
@@ -263,10 +284,24 @@ def test_csv_in_the_encodings_spreadsheets_save_is_read(data: bytes, text: str) 
             "faq.csv line 1",
         ),
         ("問題,答案\n怎麼退貨？,收到商品後三十天內可以退貨。\n".encode("big5"), "faq.csv line 1"),
+        # Korean decodes as GB18030 into common Chinese characters (반품 → 馆前).
+        (KOREAN_CSV.encode("euc_kr"), "faq.csv line 1"),
+        (KOREAN_WINDOWS_CSV.encode("cp949"), "faq.csv line 1"),
+        # Reads as Chinese in GBK and as Korean in EUC-KR (팁캥좋똑꼇콘...): refused, not guessed.
+        ("屏幕亮度不能调节,重启电脑\n".encode("gbk"), "faq.csv line 1"),
         (b"q,a\nCaf\xe9,Oui\n", "faq.csv line 2"),  # Latin-1, not even GB18030
         (codecs.BOM_UTF16_LE + "q,a\n".encode("utf-16-le")[:-1], "faq.csv line 1"),  # cut short
     ],
-    ids=["cp1252", "shift-jis", "big5", "latin-1", "broken-utf-16"],
+    ids=[
+        "cp1252",
+        "shift-jis",
+        "big5",
+        "euc-kr",
+        "cp949",
+        "gbk-or-euc-kr",
+        "latin-1",
+        "broken-utf-16",
+    ],
 )
 def test_text_in_no_accepted_encoding_is_refused_saying_what_is_accepted(
     data: bytes, location: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 
 from django.utils.translation import gettext as _
@@ -24,25 +25,42 @@ def text_encoding(data: bytes) -> str | None:
 
     A byte-order mark decides. Without one, valid UTF-8 is UTF-8 (text in another encoding
     almost never is). Else GB18030, what Excel on Chinese Windows saves (a superset of GBK and
-    GB2312), but only when the bytes decode cleanly *and* read as Chinese text: other legacy
-    encodings decode as GB18030 too, into nonsense. None when nothing fits.
+    GB2312; the byte 0x80 alone is Windows GBK's €), but only when the bytes decode cleanly,
+    read as Chinese text *and* do not read as Korean: other legacy encodings decode as GB18030
+    too, into nonsense. None when nothing fits or the bytes fit two.
     """
+    read = _text_read(data)
+    return read[0] if read else None
+
+
+def _text_read(data: bytes) -> tuple[str, str] | None:
+    """The encoding and the text, as ``text_encoding`` describes."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return encoding if _decodes(data, encoding) else None
-    if _decodes(data, "utf-8"):
-        return "utf-8"
-    if _decodes(data, "gb18030") and _looks_chinese(data.decode("gb18030")):
-        return "gb18030"
+            try:
+                return encoding, data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    try:
+        return "utf-8", data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = _gbk_decode(data)
+    if text is not None and _looks_chinese(text) and not _reads_as_korean(data):
+        return "gb18030", text
     return None
 
 
-def _decodes(data: bytes, encoding: str) -> bool:
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError:
-        return False
-    return True
+# Windows' GBK (code page 936) writes € as the byte 0x80 alone; GB18030 has no such byte (its €
+# is A2 E3), so Python's codecs refuse a GBK file from Excel that has a price in euros.
+_CP936_EURO = "\udc80"  # 0x80 as the surrogateescape error handler leaves it
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def _gbk_decode(data: bytes) -> str | None:
+    """The bytes read as GB18030 with Windows GBK's €; None when some are neither."""
+    text = data.decode("gb18030", errors="surrogateescape").replace(_CP936_EURO, "€")
+    return None if _UNDECODED.search(text) else text
 
 
 def _looks_chinese(text: str) -> bool:
@@ -70,12 +88,31 @@ def _in_gb2312(char: str) -> bool:
     return True
 
 
+def _reads_as_korean(data: bytes) -> bool:
+    """Korean in EUC-KR (or Windows' CP949), which GB18030 reads too, as common Chinese.
+
+    EUC-KR's Hangul sit exactly where GB2312 has most of its commonest characters (rows B0 to
+    C8), so Korean passes _looks_chinese as a string of unrelated characters. Chinese read as
+    EUC-KR gives Hangul too, but also Hanja and punctuation (是 在 我 有 这 中 一 are beyond row
+    C8), about half Hangul; Korean is almost all Hangul. Text that reads as both is refused, not
+    guessed: 27 of faq-dev's 3,375 Chinese entries encoded one by one (all shorter than 16
+    characters), no whole file.
+    """
+    try:
+        text = data.decode("cp949")
+    except UnicodeDecodeError:
+        return False
+    wide = [c for c in text if ord(c) > 127]
+    hangul = sum(1 for c in wide if "\uac00" <= c <= "\ud7a3")
+    return hangul * 10 >= len(wide) * 9
+
+
 def text_decode(data: bytes, *, name: str) -> str:
     """The file's text, in the encoding ``text_encoding`` finds; refused, naming the line of
     the first byte that is not UTF-8, when none fits."""
-    encoding = text_encoding(data)
-    if encoding is not None:
-        return data.decode(encoding)
+    read = _text_read(data)
+    if read is not None:
+        return read[1]
     message = _(
         "the text is not in an accepted encoding (UTF-8 with or without BOM, UTF-16 with BOM, "
         "or GB18030/GBK); save the file as UTF-8: in Excel, Save As and choose "
