@@ -48,6 +48,7 @@ from apps.handoff.services import (
     ticket_leave_message,
     visitor_message_receive,
 )
+from apps.handoff.services.stranded import handoff_return_status
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ class VisitorChatConsumer(JsonConsumer):
     # Until connect sets them: a connect that fails early still disconnects cleanly.
     holds_slot = False
     conversation_id: int | None = None
+    # The socket's first resume checks a waiting conversation (``handoff_return_status``);
+    # it found it still waiting, and the widget's own handoff.request after it has not come.
+    returned = False
+    return_checked_waiting = False
 
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -303,9 +308,18 @@ class VisitorChatConsumer(JsonConsumer):
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return
         await self.replay(after_seq=frame.last_seq)
-        self.status = await database_sync_to_async(conversation_status)(
-            conversation_id=self.conversation_id
-        )
+        if self.returned:
+            self.status = await database_sync_to_async(conversation_status)(
+                conversation_id=self.conversation_id
+            )
+        else:
+            # Back after a reload or a reconnect: nobody left who could take a waiting
+            # conversation gives it back to the bot now (once per socket).
+            self.returned = True
+            self.status = await database_sync_to_async(handoff_return_status)(
+                conversation_id=self.conversation_id
+            )
+            self.return_checked_waiting = self.status == Conversation.Status.WAITING
         await self.send_json({"type": "resumed", "status": self.status})
         await self.csat_offer()
 
@@ -419,6 +433,12 @@ class VisitorChatConsumer(JsonConsumer):
     async def on_handoff_request(self) -> None:
         if await self.over_limit():
             return
+        if self.return_checked_waiting and self.status == Conversation.Status.WAITING:
+            # The widget asks again on resuming a waiting conversation: resume just checked.
+            self.return_checked_waiting = False
+            await self.send_json({"type": "handoff.ack", "state": "unchanged"})
+            return
+        self.return_checked_waiting = False
         if self.status == Conversation.Status.CLOSED:
             await self.start_conversation()
         outcome = await database_sync_to_async(handoff_request)(

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.chat import events as chat_events
+from apps.chat.selectors import conversation_status
 from apps.chat.services import conversation_status_move
 from apps.core.cache import shared_cache
 from apps.handoff.models import Ticket
@@ -95,6 +96,16 @@ def handoff_waiting_release(*, conversation_id: int, grace: bool = True) -> Hand
             )
         )
     return HandoffOutcome("unavailable", ticket_id=ticket.pk, unavailable_reason=why)
+
+
+def handoff_return_status(*, conversation_id: int) -> str:
+    """The conversation's status for a visitor coming back (their socket's first ``resume``):
+    a waiting one nobody can take any more is given back to the bot first, and the visitor is
+    offered the form, whatever client they use."""
+    status = conversation_status(conversation_id=conversation_id)
+    if status == Status.WAITING and handoff_waiting_release(conversation_id=conversation_id):
+        return Status.BOT
+    return status
 
 
 def handoffs_waiting_release(*, site_ids: list[int] | None = None, grace: bool) -> list[int]:
