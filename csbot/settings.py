@@ -249,6 +249,11 @@ CSBOT_DELTA_INTERVAL_MS = env.int("CSBOT_DELTA_INTERVAL_MS", 40, minimum=0)
 # Agents' replies to a left message are emailed together this long after the first one, unless
 # the visitor read them in the widget by then.
 CSBOT_REPLY_EMAIL_DELAY_SECONDS = env.int("CSBOT_REPLY_EMAIL_DELAY_SECONDS", 120, minimum=0)
+# A visitor waiting for agents who all went offline is offered the leave-a-message form this
+# long after the last one left. Not below a console reload: every reload would move them.
+CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS = env.float(
+    "CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS", 30.0, minimum=5.0
+)
 
 LOGGING = {
     "version": 1,

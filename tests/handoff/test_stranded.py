@@ -7,7 +7,6 @@ from channels.db import database_sync_to_async
 
 from apps.chat.models import Conversation, Message
 from apps.handoff.models import AgentSession, Ticket
-from apps.handoff.services import stranded
 from tests.handoff.sockets import (
     console_socket,
     frame_of,
@@ -22,8 +21,8 @@ NOBODY = "No agent is available right now. Leave a message and we will get back 
 
 
 @pytest.fixture
-def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stranded, "OFFLINE_GRACE_SECONDS", 0.0)
+def no_grace(settings) -> None:
+    settings.CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS = 0.0
 
 
 async def waiting(widget) -> None:
@@ -81,9 +80,9 @@ async def test_the_last_agent_leaving_offers_the_form_and_keeps_the_ticket(
 
 
 async def test_a_console_reload_within_the_grace_period_keeps_the_visitor_waiting(
-    english, visitor, agent, monkeypatch
+    english, visitor, agent, settings
 ):
-    monkeypatch.setattr(stranded, "OFFLINE_GRACE_SECONDS", 2.0)
+    settings.CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS = 2.0
     console, _, widget = await waiting_with(agent, visitor)
     await console.disconnect()
     # The visitor asks again meanwhile (their widget reconnected first): still waiting.

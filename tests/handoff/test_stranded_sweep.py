@@ -32,9 +32,9 @@ async def worker_started() -> tuple[asyncio.Task[None], asyncio.Queue[dict[str, 
 
 
 async def test_a_worker_stopping_within_the_grace_leaves_the_release_to_the_sweep(
-    english, visitor, agent, monkeypatch
+    english, visitor, agent, settings
 ):
-    monkeypatch.setattr(stranded, "OFFLINE_GRACE_SECONDS", 1.0)
+    settings.CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS = 1.0
     console, _, widget = await waiting_with(agent, visitor)
     await console.disconnect()
     # The worker whose console closed stops before the grace is over: its release never runs.

@@ -19,6 +19,7 @@ import logging
 import math
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,10 +33,6 @@ from apps.handoff.services.common import HandoffOutcome, Status, announce, publi
 
 logger = logging.getLogger(__name__)
 
-# A console reloading comes back within a few seconds: only an absence longer than this leaves
-# waiting visitors to the form.
-OFFLINE_GRACE_SECONDS = 30.0
-
 
 def _agent_left_key(site_id: int) -> str:
     return f"handoff:agent-left:{site_id}"
@@ -45,9 +42,10 @@ def handoff_waiting_release(*, conversation_id: int, grace: bool = True) -> Hand
     """If nobody can take this waiting conversation now, give it back to the bot and offer the
     leave-a-message form; ``None`` when it still waits (or is not waiting).
 
-    With ``grace``, not while an agent of the site left less than ``OFFLINE_GRACE_SECONDS``
-    ago: a reloading console (or every console during a deploy) is offline for a moment, and
-    the release that follows their leaving decides once the grace is over.
+    With ``grace``, not while an agent of the site left less than the grace period ago
+    (``CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS``): a reloading console (or every console during a
+    deploy) is offline for a moment, and the release that follows their leaving decides once
+    the grace is over.
 
     The ticket stays new and unassigned: claiming it later takes the conversation from the bot.
     """
@@ -149,7 +147,7 @@ async def handoffs_sweep_forever() -> None:
         except Exception:
             # A database outage must not end the sweep: the next round retries.
             logger.exception("sweeping stranded waiting conversations failed")
-        await asyncio.sleep(OFFLINE_GRACE_SECONDS / 2)
+        await asyncio.sleep(settings.CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS / 2)
 
 
 # --- after an agent left: once the grace period is over, on the worker's event loop -------
@@ -170,7 +168,7 @@ def handoffs_release_later(*, site_ids: list[int]) -> None:
     # Until the grace is over, a visitor's own asking does not release them either.
     shared_cache().set_many(
         {_agent_left_key(site_id): True for site_id in site_ids},
-        timeout=math.ceil(OFFLINE_GRACE_SECONDS),
+        timeout=math.ceil(settings.CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS),
     )
     task = asyncio.get_running_loop().create_task(_release_after_grace(site_ids))
     _later.add(task)
@@ -178,7 +176,7 @@ def handoffs_release_later(*, site_ids: list[int]) -> None:
 
 
 async def _release_after_grace(site_ids: list[int]) -> None:
-    await asyncio.sleep(OFFLINE_GRACE_SECONDS)
+    await asyncio.sleep(settings.CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS)
     try:
         await database_sync_to_async(handoffs_waiting_release)(site_ids=site_ids, grace=False)
     except Exception:
