@@ -17,6 +17,7 @@ from apps.chat.services import visitor_create
 from apps.chat.tokens import visitor_token_issue, visitor_token_read
 from apps.core.lib.jsontext import json_parse
 from apps.core.ratelimit import rate_limit_hit
+from apps.sites.models import Site
 from apps.sites.selectors import (
     site_get_by_key,
     site_greeting,
@@ -127,6 +128,8 @@ def _session(request: HttpRequest, site_key: str, origin: str | None) -> HttpRes
                 "default_language": site.default_language,
                 "open": site_is_open(site=site, at=timezone.now()),
             },
+            # A visitor who gave an email (the form, or the page's identify()) is not asked again.
+            "prechat": Site.Prechat.OFF if visitor.email else site.prechat,
             "socket_path": f"/ws/chat/?site={site.public_key}",
         }
     )

@@ -35,6 +35,11 @@ class Language(models.TextChoices):
 class Site(models.Model):
     """One widget installation: the page(s) a site owner pasted the script tag into."""
 
+    class Prechat(models.TextChoices):
+        OFF = "off", _("off")
+        ASK = "ask", _("ask for name and email (visitors may skip)")
+        REQUIRE = "require", _("require an email before the first message")
+
     public_key = models.CharField(
         _("public key"),
         max_length=40,
@@ -72,6 +77,16 @@ class Site(models.Model):
     )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Asia/Shanghai", validators=[_validate_time_zone]
+    )
+    prechat = models.CharField(
+        _("pre-chat form"),
+        max_length=10,
+        choices=Prechat.choices,
+        default=Prechat.OFF,
+        help_text=_(
+            "Shown in the widget before a visitor's first message, until they answer it (or "
+            "skip it, when they may). Not shown to visitors the page identified with an email."
+        ),
     )
     retention_days = models.PositiveIntegerField(
         _("keep conversations for (days)"),
