@@ -376,7 +376,7 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
 .sources li{margin:1px 0;border-radius:4px}
 .sources li:focus{outline:none;background:#fef9c3}
 .sources a{color:var(--link)}
-.meta{margin:3px 4px 0;font-size:12px;color:#64748b}
+.meta,.at{margin:3px 4px 0;font-size:12px;color:#64748b}
 .failed .meta{color:#b91c1c}
 .meta button{margin-left:6px;font-weight:600;text-decoration:underline}
 .rate{display:flex;flex-wrap:wrap;align-items:center;gap:2px;margin:2px 0 0;font-size:12px;color:#64748b}
@@ -823,7 +823,9 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       pending.el.remove();
       return null;
     }
-    Object.assign(pending, { id: frame.id, seq: frame.seq, pending: false, failed: null });
+    // The ack carries no time: stored just now, by this clock (a replay brings the server's).
+    const created_at = new Date().toISOString();
+    Object.assign(pending, { id: frame.id, seq: frame.seq, pending: false, failed: null, created_at });
     messages.set(frame.id, pending);
     lastSeq = Math.max(lastSeq, frame.seq);
     render(pending);
@@ -1070,10 +1072,9 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   const dismissButton = () => h("button", { type: "button", class: "x", "aria-label": t.dismiss }, ...iconNodes(ICON_X));
 
   /** A moment in the visitor's own time zone (the browser's), in the widget's language. */
-  const formatWhen = (iso) => {
+  const formatWhen = (iso, parts = { weekday: "short", month: "short", day: "numeric", ...CLOCK }) => {
     const date = new Date(iso);
-    const parts = { weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" };
-    return isNaN(date) ? "" : date.toLocaleString(ui.root.lang, parts);
+    return isNaN(date) ? "" : new Intl.DateTimeFormat(ui.root.lang, parts).format(date);
   };
 
   const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/; // what the server accepts (apps/chat/protocol.py)
@@ -1381,6 +1382,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       bubble,
       message.state !== "streaming" && cites.size && sources(message, ctx),
       meta(message),
+      message.at,
       rateBar(message),
     ];
     el.replaceChildren(...parts.filter(Boolean));
@@ -1435,6 +1437,34 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     } else if (el.parentNode !== ui.list || el.nextSibling) {
       ui.list.append(el);
     }
+    stampTimes(); // the runs of one author, and so where the times go, follow the order
+  };
+
+  const CLOCK = { hour: "numeric", minute: "2-digit" };
+  const PAUSE = 5 * 60000; // messages further apart than this are two runs
+
+  /** Show the time under the last message of each run of one author's messages, with the
+   *  date when it is not today; the bubble's tooltip keeps the full date and time. */
+  const stampTimes = () => {
+    const byEl = new Map(Array.from([...messages.values(), ...outbox.values()], (m) => [m.el, m]));
+    const shown = Array.from(ui.list.children, (el) => byEl.get(el)).filter(Boolean);
+    shown.forEach((message, i) => {
+      const next = shown[i + 1];
+      const at = new Date(message.created_at);
+      // A message still sending (no time yet) continues its author's run.
+      const last = !next || next.author !== message.author || new Date(next.created_at) - at > PAUSE;
+      if (!last || isNaN(at)) {
+        if (message.at) message.at.remove();
+        message.at = null;
+        return;
+      }
+      const now = new Date();
+      const day = { month: "short", day: "numeric", year: at.getFullYear() === now.getFullYear() ? undefined : "numeric" };
+      const parts = at.toDateString() === now.toDateString() ? CLOCK : { ...day, ...CLOCK };
+      if (!message.at) message.el.insertBefore((message.at = h("time", { class: "at" })), message.el.querySelector(".rate"));
+      message.at.dateTime = message.created_at;
+      message.at.textContent = formatWhen(message.created_at, parts);
+    });
   };
 
   const onLogClick = (event) => {

@@ -1,0 +1,60 @@
+"""The times shown under the widget's messages, in Chromium against the real server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.chat.models import Conversation, Message
+from apps.chat.services import message_create
+from tests.browser.test_widget import send, widget
+
+pytestmark = [pytest.mark.browser]
+
+CLOCK = re.compile(r"^\d{1,2}:\d{2}\s[AP]M$")  # today: the time alone
+
+
+@pytest.mark.parametrize(
+    "browser_context_args",
+    [{"locale": "en-US", "timezone_id": "UTC", "viewport": {"width": 1280, "height": 800}}],
+)
+def test_a_time_under_each_run_of_one_authors_messages_with_the_date_before_today(
+    page, live_app, demo_site, answer
+):
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "Where is my parcel?")
+    question = widget(page, ".msg[data-seq='1']")
+    reply = widget(page, ".msg[data-seq='2']")
+    expect(reply.locator(".bubble")).to_have_text("Parcels ship in 48 hours.")
+    expect(question.locator("time")).to_have_text(CLOCK)
+    expect(reply.locator("time")).to_have_text(CLOCK)
+    expect(widget(page, ".msg.bot").first.locator("time")).to_have_count(0)  # the greeting
+
+    # The bot says more at once: one run, its time under the last message only.
+    conversation = Conversation.objects.get()
+    live_app.call(
+        message_create, conversation_id=conversation.pk, author_kind="bot", text="It left today."
+    )
+    later = widget(page, ".msg[data-seq='3']")
+    expect(later.locator("time")).to_have_text(CLOCK)
+    expect(reply.locator("time")).to_have_count(0)
+    # Under the bubble (and its thumbs): the time is outside the message's text.
+    expect(reply.locator(".rate")).to_be_visible()
+
+    # Asked and answered on an earlier day: more than a few minutes before the last message,
+    # so that answer ends a run of its own, and both show their date.
+    for seq, minute in [(1, 5), (2, 6)]:
+        Message.objects.filter(seq=seq).update(
+            created_at=dt.datetime(2025, 11, 20, 9, minute, tzinfo=dt.UTC)
+        )
+    page.reload()
+    expect(question.locator("time")).to_have_text(re.compile(r"^Nov 20, 2025, 9:05\sAM$"))
+    expect(reply.locator("time")).to_have_text(re.compile(r"^Nov 20, 2025, 9:06\sAM$"))
+    expect(reply.locator("time")).to_have_attribute("datetime", "2025-11-20T09:06:00+00:00")
+    expect(later.locator("time")).to_have_text(CLOCK)
+    # The tooltip stays, with the whole date and time.
+    expect(reply.locator(".bubble")).to_have_attribute("title", re.compile(r"11/20/2025.*9:06"))
