@@ -24,10 +24,9 @@ from apps.knowledge.services.import_jobs import (
     import_job_progress,
     import_job_start,
 )
+from apps.knowledge.services.imports import REVIEW_TITLES
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-# How many of the entries a replace import would remove its review lists by title.
-REVIEW_TITLES = 20
 
 
 class TestSearchForm(forms.Form):

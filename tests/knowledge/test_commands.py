@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
-from apps.knowledge.models import Article, Collection, DictionaryWord, FAQEntry, ProtectedPattern
+from apps.knowledge.models import (
+    Article,
+    Collection,
+    DictionaryWord,
+    FAQEntry,
+    ProtectedPattern,
+    Status,
+)
 from apps.knowledge.selectors import kb_version, passages_search
+from apps.knowledge.services.content import faq_create
 from apps.sites.models import Site
 from tests.knowledge.files import docx_bytes
 
@@ -66,16 +80,152 @@ def test_kb_import_rejects_a_broken_file_and_changes_nothing(
     assert FAQEntry.objects.filter(collection=help_centre).count() == 2
 
 
-def test_kb_import_replace_prints_every_entry_it_removed(
+def test_kb_import_replace_with_no_input_prints_every_entry_it_removed(
     tmp_path: Path, help_centre: Collection
 ) -> None:
     path = tmp_path / "faq.csv"
     path.write_text("Gift wrap?,Free.\n", encoding="utf-8")
-    out, _ = _run("kb_import", path, collection=help_centre.name, replace=True, no_embed=True)
+    out, _ = _run(
+        "kb_import", path, "--no-input", collection=help_centre.name, replace=True, no_embed=True
+    )
     assert "1 created, 0 updated, 0 unchanged, 4 removed" in out
     assert "removed article returns-en: Returns and refunds" in out
     assert "removed faq faq-refund-zh: 退款多久到账？" in out
     assert out.count("\nremoved ") == 4
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """A pseudo-terminal on stdin, as an operator's shell gives: type an answer into it."""
+    controller, terminal_end = os.openpty()
+    stdin = open(terminal_end, encoding="utf-8")  # noqa: SIM115 (closed below)
+    monkeypatch.setattr(sys, "stdin", stdin)
+    yield lambda answer: os.write(controller, answer.encode())
+    stdin.close()
+    os.close(controller)
+
+
+def _replace_file(tmp_path: Path) -> Path:
+    path = tmp_path / "faq.csv"
+    path.write_text("Gift wrap?,Free.\n", encoding="utf-8")
+    return path
+
+
+def test_kb_import_replace_without_a_terminal_lists_what_it_would_delete_and_refuses(
+    tmp_path: Path, help_centre: Collection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(22):
+        faq_create(
+            collection=help_centre,
+            question=f"Old question {n:02}?",
+            answer="Old.",
+            language="en",
+            status=Status.PUBLISHED,
+            external_id=f"old-{n:02}",
+        )
+    before = kb_version(collections=[help_centre])
+    # Piped input that would say yes if it were asked: without a terminal nobody is.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=r"would delete 26 entries .* pass --no-input"):
+        call_command(
+            "kb_import",
+            _replace_file(tmp_path),
+            collection=help_centre.name,
+            replace=True,
+            stdout=out,
+            stderr=io.StringIO(),
+        )
+    lines = out.getvalue().splitlines()
+    assert lines[0] == (
+        "Help centre: importing this creates 1 entries, updates 0 and leaves 0 unchanged. "
+        "It also deletes 26 entries that are not in the file:"
+    )
+    # The first 20 by title, with their external ids, then how many more: the admin's review.
+    assert lines[1:3] == ["  Returns and refunds (returns-en)", "  配送说明 (shipping-zh)"]
+    assert len(lines) == 22
+    assert lines[-1] == "  …and 6 more."
+    assert "[y/N]" not in out.getvalue()
+    assert kb_version(collections=[help_centre]) == before
+    assert FAQEntry.objects.filter(collection=help_centre).count() == 24
+
+
+def test_kb_import_replace_on_a_terminal_asks_and_a_no_changes_nothing(
+    tmp_path: Path, help_centre: Collection, terminal: Callable[[str], None]
+) -> None:
+    before = kb_version(collections=[help_centre])
+    terminal("n\n")
+    out, _ = _run("kb_import", _replace_file(tmp_path), collection=help_centre.name, replace=True)
+    assert "It also deletes 4 entries that are not in the file:" in out
+    assert out.endswith("Delete 4 entries and import? [y/N] Cancelled; nothing was imported.\n")
+    assert kb_version(collections=[help_centre]) == before
+    assert not FAQEntry.objects.filter(question="Gift wrap?").exists()
+
+
+def test_kb_import_replace_on_a_terminal_deletes_what_was_confirmed(
+    tmp_path: Path, help_centre: Collection, terminal: Callable[[str], None]
+) -> None:
+    terminal("y\n")
+    out, _ = _run(
+        "kb_import",
+        _replace_file(tmp_path),
+        collection=help_centre.name,
+        replace=True,
+        no_embed=True,
+    )
+    assert "Delete 4 entries and import? [y/N] " in out
+    assert "1 created, 0 updated, 0 unchanged, 4 removed" in out
+    assert list(FAQEntry.objects.values_list("question", flat=True)) == ["Gift wrap?"]
+    assert not Article.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kb_import_replace_asks_again_when_the_collection_changed_before_the_yes(
+    tmp_path: Path, help_centre: Collection, terminal: Callable[[str], None]
+) -> None:
+    out = io.StringIO()
+
+    def run() -> None:
+        try:
+            call_command(
+                "kb_import",
+                _replace_file(tmp_path),
+                collection=help_centre.name,
+                replace=True,
+                no_embed=True,
+                stdout=out,
+                stderr=io.StringIO(),
+            )
+        finally:
+            connection.close()  # the thread's own; left open, it keeps the test database
+
+    command = threading.Thread(target=run)
+    command.start()
+    _wait_for(lambda: out.getvalue().count("[y/N]") == 1)
+    faq_create(
+        collection=help_centre,
+        question="Added meanwhile?",
+        answer="Yes.",
+        language="en",
+        status=Status.PUBLISHED,
+        external_id="meanwhile",
+    )
+    terminal("y\n")
+    _wait_for(lambda: out.getvalue().count("[y/N]") == 2)
+    assert "The collection changed meanwhile" in out.getvalue()
+    assert "Delete 5 entries and import? [y/N]" in out.getvalue()
+    terminal("y\n")
+    command.join(timeout=30)
+    assert "1 created, 0 updated, 0 unchanged, 5 removed" in out.getvalue()
+    assert not FAQEntry.objects.filter(external_id="meanwhile").exists()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the command did not get there")
+        time.sleep(0.01)
 
 
 def test_kb_import_with_an_explicit_format(tmp_path: Path) -> None:

@@ -32,6 +32,9 @@ from apps.knowledge.services.content import (
 )
 
 _PROGRESS_EVERY = 200
+# How many of the entries a replace import would remove its review (admin's, kb_import's) lists
+# by title.
+REVIEW_TITLES = 20
 # Which column each imported field lands in, by kind (see _entry_apply).
 _COLUMNS = {
     "article": {

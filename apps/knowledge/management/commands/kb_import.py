@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import cast
 
 from django.core.management import BaseCommand, CommandError
 
 from apps.bot.records import kb_guard_scan
 from apps.knowledge.importers import FORMATS, ImportedEntry, ImportFailed, entries_parse
 from apps.knowledge.management.progress import ProgressBar
+from apps.knowledge.models import Collection
 from apps.knowledge.services.content import collection_get_or_create, passages_embed
-from apps.knowledge.services.imports import collection_import
+from apps.knowledge.services.imports import (
+    REVIEW_TITLES,
+    ImportResult,
+    RemovalsUnconfirmed,
+    collection_import,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Import knowledge from PATH (a file, or a folder of files) into a collection. Re-importing "
-        "the same file changes nothing; a broken file is rejected and changes nothing."
+        "the same file changes nothing; a broken file is rejected and changes nothing. "
+        "--replace lists the entries it would delete and asks before deleting them."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -30,6 +39,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--no-embed", action="store_true", help="skip computing vectors for dense search now"
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="do not ask before --replace deletes entries (needed to delete without a TTY)",
         )
 
     def handle(
@@ -46,15 +62,18 @@ class Command(BaseCommand):
                 raise CommandError(f"rejected, nothing was imported: {exc}") from exc
         target = collection_get_or_create(name=collection)
         try:
-            result = collection_import(
-                collection=target,
-                entries=entries,
-                replace=bool(options["replace"]),
+            result = self._import(
+                target,
+                entries,
                 source=path.name,
-                progress=ProgressBar(self.stderr, "indexing"),
+                replace=bool(options["replace"]),
+                interactive=bool(options["interactive"]),
             )
         except ImportFailed as exc:
             raise CommandError(f"rejected, nothing was imported: {exc}") from exc
+        if result is None:
+            self.stdout.write("Cancelled; nothing was imported.")
+            return
         self.stdout.write(
             f"{target.name}: {result.created} created, {result.updated} updated, "
             f"{result.unchanged} unchanged, {result.removed} removed; "
@@ -76,3 +95,68 @@ class Command(BaseCommand):
             )
             if added:
                 self.stdout.write(f"{added} passages embedded for dense search")
+
+    def _import(
+        self,
+        target: Collection,
+        entries: list[ImportedEntry],
+        *,
+        source: str,
+        replace: bool,
+        interactive: bool,
+    ) -> ImportResult | None:
+        """Import; a replace that would delete entries shows them and asks first.
+
+        None when the operator declined. Without a TTY to ask on, such a replace is refused
+        unless --no-input said not to ask.
+        """
+        # None: remove without asking; a set: remove only these (collection_import's contract).
+        confirmed: frozenset[str] | None = frozenset() if replace and interactive else None
+        while True:
+            try:
+                return collection_import(
+                    collection=target,
+                    entries=entries,
+                    replace=replace,
+                    source=source,
+                    progress=ProgressBar(self.stderr, "indexing"),
+                    removals_confirmed=confirmed,
+                )
+            except RemovalsUnconfirmed as exc:
+                plan = exc.plan
+            removals = cast("list[dict[str, str]]", plan["removals"])
+            if confirmed:  # what the operator said yes to no longer covers what would go
+                self.stdout.write(
+                    "The collection changed meanwhile: the import would now remove other "
+                    "entries too. Nothing was changed; review it again."
+                )
+            self._review_write(target, plan, removals)
+            if not _stdin_is_tty():
+                raise CommandError(
+                    f"--replace would delete {plan['removed']} entries and there is no "
+                    "terminal to confirm it on; nothing was imported. Run it in a terminal, "
+                    "or pass --no-input to delete them without asking."
+                )
+            self.stdout.write(f"Delete {plan['removed']} entries and import? [y/N] ", ending="")
+            self.stdout.flush()
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                return None
+            confirmed = frozenset(removal["key"] for removal in removals)
+
+    def _review_write(
+        self, target: Collection, plan: dict[str, object], removals: list[dict[str, str]]
+    ) -> None:
+        """What a replace would do, as the admin's review shows it: counts, the first titles."""
+        self.stdout.write(
+            f"{target.name}: importing this creates {plan['created']} entries, updates "
+            f"{plan['updated']} and leaves {plan['unchanged']} unchanged. It also deletes "
+            f"{plan['removed']} entries that are not in the file:"
+        )
+        for removal in removals[:REVIEW_TITLES]:
+            self.stdout.write(f"  {removal['title']} ({removal['id'] or removal['kind']})")
+        if len(removals) > REVIEW_TITLES:
+            self.stdout.write(f"  …and {len(removals) - REVIEW_TITLES} more.")
+
+
+def _stdin_is_tty() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
