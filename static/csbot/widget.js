@@ -58,6 +58,11 @@
       sendLeave: "Send message",
       emailInvalid: "Please enter a valid email address, like name@example.com.",
       textRequired: "Please write your message.",
+      prechat: "Before we start",
+      prechatHint: "Leave your email so our team can reply to you there too.",
+      emailOptional: "Email (optional)",
+      start: "Start chat",
+      skip: "Skip",
       rate: "Was this answer helpful?",
       up: "Helpful",
       down: "Not helpful",
@@ -121,6 +126,11 @@
       sendLeave: "提交留言",
       emailInvalid: "请填写有效的邮箱地址，例如 name@example.com。",
       textRequired: "请填写留言内容。",
+      prechat: "开始咨询前",
+      prechatHint: "留下邮箱，客服也可以通过邮件回复您。",
+      emailOptional: "邮箱（选填）",
+      start: "开始咨询",
+      skip: "跳过",
       rate: "这条回答有帮助吗？",
       up: "有帮助",
       down: "没有帮助",
@@ -391,6 +401,8 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
 .in{display:block;width:100%;margin:4px 0 0;padding:8px 10px;border:1px solid #cbd5e1;border-radius:8px;background:#fff;color:#0f172a;font:inherit;font-size:14px;line-height:20px;outline:none;resize:vertical}
 .in:focus{border-color:var(--accent);box-shadow:0 0 0 1px var(--accent)}
 .in[aria-invalid=true]{border-color:#dc2626;box-shadow:0 0 0 1px #dc2626}
+.row{display:flex;gap:8px}
+.row button+button{padding:0 12px;font-size:14px;color:#475569;text-decoration:underline}
 .primary{flex:none;height:38px;padding:0 18px;border-radius:19px;background:var(--accent);color:var(--ink);font-size:14px;font-weight:600}
 .dots{display:inline-flex;gap:4px;padding:6px 2px}
 .dots i{width:7px;height:7px;border-radius:50%;background:#94a3b8;animation:blink 1.2s infinite ease-in-out}
@@ -474,8 +486,9 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   let typingIdle = 0;
   let identifyQueue = []; // [{frame, resolve, reject}] not yet answered
   let askedHuman = false; // "talk to a human" was pressed; its answer has not come yet
-  let card = null; // what ui.notice shows: {kind: "leave"|"csat", el, ticket}
-  let contact = {}; // the name and email the page gave identify(), for the form
+  let card = null; // what ui.notice shows: {kind: "prechat"|"leave"|"csat", el, ticket}
+  let contact = {}; // what the page gave identify() (or the pre-chat form), for the forms
+  let heldSend = false; // Send was pressed before the pre-chat form was answered
   let storedContact = {}; // what this visitor typed into their latest left message
   let ui = null;
   const messages = new Map(); // id → message
@@ -944,6 +957,11 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   const submit = () => {
     const text = ui.input.value.trim();
     if (!text) return;
+    if (prechatDue()) {
+      heldSend = true; // the question stays in the composer and goes once the form is answered
+      openPrechat(true);
+      return;
+    }
     const id = clientId();
     if (!fits({ type: "message.send", client_id: id, text })) {
       showAlert(t.errors.message_too_long);
@@ -1133,6 +1151,70 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       const field = { email_required: email, bad_frame: email, rate_limited: null }[error.code];
       flag(field === undefined ? text : field, t.errors[error.code] || error.message);
     }
+  };
+
+  /** Whether the site asks who the visitor is before they chat: not once they answered or
+   *  skipped (this visitor, in this browser), nor when the page identified them by email. */
+  const prechatDue = () =>
+    !!session &&
+    (session.prechat === "ask" || session.prechat === "require") &&
+    !contact.email &&
+    load("localStorage", "prechat") !== session.visitor_id;
+
+  const prechatDone = () => {
+    save("localStorage", "prechat", session.visitor_id);
+    if (card && card.kind === "prechat") closeCard();
+    if (heldSend) {
+      heldSend = false;
+      submit();
+    }
+  };
+
+  /** The pre-chat form: name and email, stored by `identify`, so the server checks them. */
+  const openPrechat = (focus) => {
+    if (card && card.kind === "prechat") {
+      if (focus) card.el.querySelector("input").focus();
+      return;
+    }
+    const required = session.prechat === "require";
+    const name = h("input", { class: "in", name: "name", autocomplete: "name", maxlength: 200 });
+    const email = h("input", { class: "in", name: "email", type: "email", autocomplete: "email", maxlength: 254, "aria-required": required });
+    const problem = h("p", { class: "err", id: "pf-err", role: "alert" });
+    const skip = !required && h("button", { type: "button" }, t.skip);
+    const form = h(
+      "form",
+      { class: "card", novalidate: "", "aria-labelledby": "pf-title" },
+      h("h3", { id: "pf-title" }, t.prechat),
+      h("p", { class: "hint" }, t.prechatHint),
+      h("label", null, t.name, name),
+      h("label", null, required ? t.email : t.emailOptional, email),
+      problem,
+      h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t.start), skip),
+    );
+    /** Say what is wrong with the email under it; the name's maxlength keeps it within the
+     *  server's limit, so the email is all the server can refuse here. */
+    const flag = (why) => {
+      email.setAttribute("aria-invalid", "true");
+      email.setAttribute("aria-describedby", "pf-err");
+      problem.textContent = why;
+      email.focus();
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const given = { ...contact, name: name.value.trim(), email: email.value.trim() };
+      if (required && !given.email) return flag(t.errors.email_required);
+      if (!given.name && !given.email) return prechatDone();
+      // The server checks the email: its refusal says why, in its words.
+      identifyAs(given).then(
+        () => {
+          contact = given;
+          prechatDone();
+        },
+        (error) => flag(error.message),
+      );
+    });
+    if (skip) skip.addEventListener("click", prechatDone);
+    showCard({ kind: "prechat", el: form }, focus);
   };
 
   /** Ask for a 1–5 rating of the help the visitor got from an agent (§5). */
@@ -1597,7 +1679,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     markSeen();
     fitViewport();
     scrollToEnd();
-    if (focus) ui.input.focus({ preventScroll: true });
+    if (prechatDue() && (!card || card.kind === "prechat")) openPrechat(focus);
+    else if (focus) ui.input.focus({ preventScroll: true });
   };
 
   const close = () => {
@@ -1620,15 +1703,21 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     return Array.from(holder.childNodes);
   };
 
-  /** Tell csbot who the page's signed-in user is; resolves once the server stored it. */
-  const identify = ({ name, email, externalId } = {}) =>
+  /** Store who the visitor is ({name, email, external_id}); resolves once the server did. */
+  const identifyAs = (details) =>
     new Promise((resolve, reject) => {
-      const text = (value) => (value == null ? "" : String(value).trim());
-      const frame = { type: "identify", name: text(name), email: text(email), external_id: text(externalId) };
-      contact = { name: frame.name, email: frame.email };
+      const frame = { type: "identify", ...details };
       identifyQueue.push({ frame, resolve, reject });
       if (greeted) send(frame); // otherwise sent after the next `ready`
     });
+
+  /** Tell csbot who the page's signed-in user is; resolves once the server stored it. */
+  const identify = ({ name, email, externalId } = {}) => {
+    const text = (value) => (value == null ? "" : String(value).trim());
+    contact = { name: text(name), email: text(email), external_id: text(externalId) };
+    if (contact.email && card && card.kind === "prechat") prechatDone(); // the page knows them
+    return identifyAs(contact);
+  };
 
   window.csbot = { version: "1", open: () => open(), close, identify };
   for (const [method, ...args] of early) {
