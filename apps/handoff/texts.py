@@ -51,6 +51,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         ENGLISH: "Our team already has your message and will reply here and by email to {email}.",
         CHINESE: "我们的客服团队已收到您的留言，会在这里回复您，并发送邮件至 {email}。",
     },
+    # After either, when the visitor asked for a person again.
+    "team_has_it_add": {
+        ENGLISH: "If you have something to add, write it here and it goes to them with your "
+        "message.",
+        CHINESE: "如需补充，请直接在这里输入，会与您的留言一并转给客服。",
+    },
     "reply_email_subject": {
         ENGLISH: "Reply from {site}",
         CHINESE: "{site} 回复了您的留言",
@@ -66,3 +72,11 @@ def text_for(key: str, language: str, **values: str) -> str:
     """Return the visitor-facing line ``key`` in ``language``, with ``values`` filled in."""
     template = _TEXTS[key].get(language) or _TEXTS[key][ENGLISH]
     return template.format(**values)
+
+
+def team_has_it(language: str, *, email: str) -> str:
+    """Say the team already has the visitor's message and replies here (and, with ``email``,
+    by email there)."""
+    if email:
+        return text_for("team_has_it_email", language, email=email)
+    return text_for("team_has_it", language)

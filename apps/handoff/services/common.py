@@ -62,7 +62,11 @@ def conversation_get(conversation_id: int) -> Conversation:
 
 def announce(conversation: Conversation, key: str, **values: str) -> Message:
     """Tell the visitor what happened, as a system message in their language."""
-    text = text_for(key, conversation_language(conversation), **values)
+    return announce_text(conversation, text_for(key, conversation_language(conversation), **values))
+
+
+def announce_text(conversation: Conversation, text: str) -> Message:
+    """Tell the visitor ``text``, already in their language, as a system message."""
     return message_create(
         conversation_id=conversation.pk, author_kind=Message.AuthorKind.SYSTEM, text=text
     )

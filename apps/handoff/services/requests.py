@@ -16,6 +16,7 @@ from apps.chat.services import (
     conversation_status_move,
     message_create_from_visitor,
 )
+from apps.core.lib.languages import CHINESE
 from apps.handoff.details import HandoffDetail, detail_fields
 from apps.handoff.models import HandoffSettings, Team, Ticket
 from apps.handoff.selectors import (
@@ -30,6 +31,7 @@ from apps.handoff.services.common import (
     HandoffOutcome,
     Status,
     announce,
+    announce_text,
     conversation_get,
     publish_status,
     publish_ticket,
@@ -38,6 +40,7 @@ from apps.handoff.services.common import (
 from apps.handoff.services.stranded import handoff_waiting_release
 from apps.handoff.services.tickets import ticket_visitor_replied
 from apps.handoff.sla import business_deadline
+from apps.handoff.texts import team_has_it, text_for
 from apps.handoff.triggers import keyword_trigger, phrases_parse
 from apps.handoff.webhooks import webhook_deliveries_enqueue
 
@@ -107,6 +110,17 @@ def _ticket_for_handoff(
     return ticket, True
 
 
+def _announce_team_has_it(conversation: Conversation, ticket: Ticket) -> None:
+    language = conversation_language(conversation)
+    # Replies are emailed for a left message only (apps/handoff/mail.py).
+    email = ticket.contact_email if ticket.channel == Ticket.Channel.MESSAGE else ""
+    separator = "" if language == CHINESE else " "
+    announce_text(
+        conversation,
+        team_has_it(language, email=email) + separator + text_for("team_has_it_add", language),
+    )
+
+
 def handoff_request(
     *, conversation_id: int, reason: str, detail: HandoffDetail | None = None, by: str = "bot"
 ) -> HandoffOutcome:
@@ -133,6 +147,12 @@ def handoff_request(
     team = team_for_new_ticket(site=conversation.site, policy=policy)
     availability = handoff_availability(site=conversation.site, team=team, at=timezone.now())
     if not availability.ok:
+        active = ticket_active_for_conversation(conversation_id=conversation_id)
+        if active is not None:
+            # A message left (or a ticket whose agents went offline): the team has it, and a
+            # second form would only ask for it again. What they write next is on that ticket.
+            _announce_team_has_it(conversation, active)
+            return HandoffOutcome("unchanged", ticket_id=active.pk)
         with transaction.atomic():
             record(
                 conversation,
