@@ -1,8 +1,9 @@
 """The agent console's websocket (``/ws/console/``): thin, validates frames, calls services.
 
 Signed in with the Django session (AuthMiddlewareStack in csbot/asgi.py). The socket joins the
-groups of the agent's teams (tickets, notes), of their sites (presence), and of the
-conversations of tickets they open or hold (messages, typing, status).
+groups of the agent's teams (tickets, notes), of their sites (presence), of the
+conversations of tickets they open or hold (messages, typing, status), and of the ticket on
+screen (who else is viewing it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
@@ -24,7 +26,8 @@ from apps.chat.protocol import FrameError
 from apps.chat.services import ConversationStatusChanged
 from apps.core.consumers import JsonConsumer
 from apps.core.lib.jsontext import json_parse
-from apps.handoff import events, protocol, services
+from apps.core.ratelimit import rate_limit_hit
+from apps.handoff import events, protocol, services, viewers
 from apps.handoff.assist import assist_suggest
 from apps.handoff.selectors import (
     agent_site_ids,
@@ -33,10 +36,12 @@ from apps.handoff.selectors import (
     canned_replies_for,
     display_name,
     last_visitor_message,
+    team_member_ids,
     teams_of_sites,
     ticket_detail,
     ticket_get_for_agent,
     tickets_for_agent,
+    tickets_search,
     user_is_agent,
 )
 from apps.handoff.services import presence
@@ -48,12 +53,20 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_AGENT = 4403
 ASSIST_TIMEOUT_SECONDS = 60
+# Each search reads every transcript of the agent's teams that has no earlier match: enough for
+# typing and paging through results, not for a script.
+SEARCHES_PER_MINUTE = 30
 
 Handler = Callable[[protocol.Frame], Awaitable[None]]
 
 
 def _db(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return database_sync_to_async(function)
+
+
+def _cache(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    # The shared cache is thread-safe and needs no database connection: off the database thread.
+    return sync_to_async(function, thread_sensitive=False)
 
 
 class ConsoleConsumer(JsonConsumer):
@@ -66,6 +79,12 @@ class ConsoleConsumer(JsonConsumer):
         self.following: dict[int, int] = {}
         # The last seq this console reported on screen, by ticket (``ticket.seen``).
         self.seen: dict[int, int] = {}
+        # The ticket on screen, its team's agents (who may view it too), whether this console
+        # is typing a reply in it, and the colleagues viewing it as last sent to the console.
+        self.viewing: int | None = None
+        self.viewing_team: list[int] = []
+        self.viewing_typing = False
+        self.viewers_sent: list[viewers.Viewer] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         await self.accept()
         socket_opened(self)
@@ -117,6 +136,7 @@ class ConsoleConsumer(JsonConsumer):
             self.registered = False
             await _db(presence.agent_session_close)(user=self.user, channel_name=self.channel_name)
             handoffs_release_later(site_ids=list(self.site_ids))
+        await self.unview()
         for team_id in self.team_ids:
             await self.channel_layer.group_discard(events.team_group(team_id), self.channel_name)
         for site_id in self.site_ids:
@@ -143,6 +163,52 @@ class ConsoleConsumer(JsonConsumer):
             await self.channel_layer.group_discard(
                 chat_events.conversation_group(conversation_id), self.channel_name
             )
+
+    async def view(self, ticket_id: int, team_id: int | None) -> None:
+        """The ticket is on screen: mark it, and tell this console who else has it open."""
+        if self.viewing != ticket_id:
+            await self.unview()
+            self.viewing = ticket_id
+            self.viewing_team = (
+                [] if team_id is None else await _db(team_member_ids)(team_id=team_id)
+            )
+            await self.channel_layer.group_add(events.ticket_group(ticket_id), self.channel_name)
+            await self.viewing_mark()
+            await events.viewers_changed(ticket_id=ticket_id)
+        await self.send_viewers(always=True)
+
+    async def unview(self) -> None:
+        ticket_id = self.viewing
+        if ticket_id is None:
+            return
+        self.viewing, self.viewing_typing, self.viewers_sent = None, False, None
+        await self.channel_layer.group_discard(events.ticket_group(ticket_id), self.channel_name)
+        await _cache(viewers.viewing_unmark)(
+            ticket_id=ticket_id, user_id=self.user.pk, channel_name=self.channel_name
+        )
+        await events.viewers_changed(ticket_id=ticket_id)
+
+    async def viewing_mark(self) -> None:
+        await _cache(viewers.viewing_mark)(
+            ticket_id=self.viewing,
+            user_id=self.user.pk,
+            name=display_name(self.user),
+            channel_name=self.channel_name,
+            typing=self.viewing_typing,
+        )
+
+    async def send_viewers(self, *, always: bool = False) -> None:
+        """Send the colleagues viewing the open ticket, if they changed since last sent."""
+        ticket_id = self.viewing
+        if ticket_id is None:
+            return
+        found = await _cache(viewers.ticket_viewers)(
+            ticket_id=ticket_id, user_ids=[pk for pk in self.viewing_team if pk != self.user.pk]
+        )
+        if ticket_id != self.viewing or (found == self.viewers_sent and not always):
+            return
+        self.viewers_sent = found
+        await self.send_json({"type": "ticket.viewers", "ticket_id": ticket_id, "viewers": found})
 
     # --- frames from the console -------------------------------------------------------------
 
@@ -200,6 +266,10 @@ class ConsoleConsumer(JsonConsumer):
 
     async def on_ping(self, frame: protocol.Frame) -> None:
         await _db(presence.agent_session_seen)(channel_name=self.channel_name)
+        if self.viewing is not None:
+            # Keeps this console's mark alive; a colleague's that lapsed (a dead worker) goes.
+            await self.viewing_mark()
+            await self.send_viewers()
         await self.send_json({"type": "pong"})
 
     async def on_presence_set(self, frame: protocol.Frame) -> None:
@@ -221,6 +291,11 @@ class ConsoleConsumer(JsonConsumer):
         await self.follow(ticket.pk, ticket.conversation_id)
         detail = await _db(ticket_detail)(ticket=ticket)
         await self.send_json({"type": "ticket.detail", "ref": frame.ref, **detail})
+        await self.view(ticket.pk, ticket.team_id)
+
+    async def on_ticket_leave(self, frame: protocol.Frame) -> None:
+        if frame.data["ticket_id"] == self.viewing:
+            await self.unview()
 
     async def on_ticket_seen(self, frame: protocol.Frame) -> None:
         ticket_id, seq = frame.data["ticket_id"], frame.data["seq"]
@@ -229,6 +304,27 @@ class ConsoleConsumer(JsonConsumer):
             return
         self.seen[ticket_id] = seq
         await _db(services.ticket_seen)(ticket_id=ticket_id, agent=self.user, seq=seq)
+
+    async def on_tickets_search(self, frame: protocol.Frame) -> None:
+        within_limit = await _cache(rate_limit_hit)(
+            scope="console-search",
+            key=str(self.user.pk),
+            limit=SEARCHES_PER_MINUTE,
+            window_seconds=60,
+        )
+        if not within_limit:
+            await self.send_error(
+                "rate_limited",
+                f"at most {SEARCHES_PER_MINUTE} searches a minute; wait a moment",
+                frame=frame,
+            )
+            return
+        page = await _db(tickets_search)(
+            user=self.user, query=frame.data["query"].strip(), before_id=frame.data.get("before_id")
+        )
+        await self.send_json(
+            {"type": "tickets.found", "ref": frame.ref, "query": frame.data["query"], **page}
+        )
 
     async def on_ticket_claim(self, frame: protocol.Frame) -> None:
         ticket = await _db(services.ticket_claim)(
@@ -259,6 +355,10 @@ class ConsoleConsumer(JsonConsumer):
             name=display_name(self.user),
             active=frame.data["active"],
         )
+        if frame.data["ticket_id"] == self.viewing and frame.data["active"] != self.viewing_typing:
+            self.viewing_typing = frame.data["active"]
+            await self.viewing_mark()
+            await events.viewers_changed(ticket_id=frame.data["ticket_id"])
 
     async def on_ticket_hand_back(self, frame: protocol.Frame) -> None:
         await _db(services.ticket_hand_back)(ticket_id=frame.data["ticket_id"], agent=self.user)
@@ -342,6 +442,8 @@ class ConsoleConsumer(JsonConsumer):
         team = ticket["team"]
         if team is None or team["id"] not in self.team_ids:
             await self.unfollow(ticket["id"])
+            if ticket["id"] == self.viewing:
+                await self.unview()
             await self.send_json({"type": "ticket.removed", "ticket_id": ticket["id"]})
             return
         mine = ticket["assignee"] is not None and ticket["assignee"]["id"] == self.user.pk
@@ -351,6 +453,8 @@ class ConsoleConsumer(JsonConsumer):
 
     async def handoff_ticket_removed(self, event: events.TicketRemovedEvent) -> None:
         await self.unfollow(event["ticket_id"])
+        if event["ticket_id"] == self.viewing:
+            await self.unview()
         await self.send_json({"type": "ticket.removed", "ticket_id": event["ticket_id"]})
 
     async def handoff_note(self, event: events.NoteEvent) -> None:
@@ -358,6 +462,10 @@ class ConsoleConsumer(JsonConsumer):
 
     async def handoff_presence(self, event: events.PresenceEvent) -> None:
         await self.send_json({"type": "presence", "agent": event["agent"]})
+
+    async def handoff_viewers(self, event: events.ViewersEvent) -> None:
+        if event["ticket_id"] == self.viewing:
+            await self.send_viewers()
 
     async def chat_message(self, event: chat_events.ChatMessageEvent) -> None:
         await self.send_json(

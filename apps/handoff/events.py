@@ -1,7 +1,8 @@
 """The only module that publishes console events (tickets, notes, presence) to the channel layer.
 
 Console events go to groups visitors never join: ``console.team.<id>`` for a team's tickets and
-notes, ``console.site.<id>`` for the presence of a site's agents. What happens inside a
+notes, ``console.site.<id>`` for the presence of a site's agents, ``console.ticket.<id>`` for the
+consoles that have a ticket open (who else is viewing it). What happens inside a
 conversation (messages, typing, status) is published by ``apps.chat.events`` to the
 conversation's group, which the console joins for the tickets it watches. Call the sync
 publishers from ``transaction.on_commit``.
@@ -48,7 +49,14 @@ class TicketRemovedEvent(TypedDict):
     ticket_id: int
 
 
-ConsoleEvent = TicketEvent | NoteEvent | PresenceEvent | TicketRemovedEvent
+class ViewersEvent(TypedDict):
+    """Who views the ticket changed (``apps/handoff/viewers.py``): its consoles read it again."""
+
+    type: Literal["handoff.viewers"]
+    ticket_id: int
+
+
+ConsoleEvent = TicketEvent | NoteEvent | PresenceEvent | TicketRemovedEvent | ViewersEvent
 
 
 def team_group(team_id: int) -> str:
@@ -57,6 +65,11 @@ def team_group(team_id: int) -> str:
 
 def site_group(site_id: int) -> str:
     return f"console.site.{site_id}"
+
+
+def ticket_group(ticket_id: int) -> str:
+    """The consoles that have the ticket open."""
+    return f"console.ticket.{ticket_id}"
 
 
 async def _group_send(group: str, event: ConsoleEvent) -> None:
@@ -94,3 +107,9 @@ def presence_changed(*, agent: AgentPayload, site_ids: list[int]) -> None:
     event: PresenceEvent = {"type": "handoff.presence", "agent": agent}
     for site_id in site_ids:
         async_to_sync(_group_send)(site_group(site_id), event)
+
+
+async def viewers_changed(*, ticket_id: int) -> None:
+    """A console opened or left the ticket, or started or stopped typing in it."""
+    event: ViewersEvent = {"type": "handoff.viewers", "ticket_id": ticket_id}
+    await _group_send(ticket_group(ticket_id), event)

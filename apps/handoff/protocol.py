@@ -14,14 +14,19 @@ from apps.chat.protocol import MAX_MESSAGE_CHARS, FrameError, nul_refuse, text_i
 
 MAX_NOTE_CHARS = 8000
 MAX_FAQ_QUESTION_CHARS = 500
+# A search shorter than this would match nearly every ticket's transcript.
+SEARCH_MIN_CHARS = 2
+SEARCH_MAX_CHARS = 100
 
 
 @dataclass(frozen=True)
 class Spec:
     kind: type
     required: bool = True
-    # For strings: the longest allowed; blank strings count as missing.
+    # For strings: the longest allowed, and the shortest once stripped; blank strings count as
+    # missing.
     limit: int = 0
+    shortest: int = 0
 
 
 _TICKET = {"ticket_id": Spec(int)}
@@ -30,6 +35,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     "presence.set": {"availability": Spec(str, limit=10)},
     "ticket.open": _TICKET,
     "ticket.seen": {**_TICKET, "seq": Spec(int)},
+    "ticket.leave": _TICKET,
     "ticket.claim": _TICKET,
     "ticket.hand_back": _TICKET,
     "ticket.solve": _TICKET,
@@ -48,6 +54,10 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "priority": Spec(str, required=False, limit=10),
         "tags": Spec(list, required=False),
         "pending": Spec(bool, required=False),
+    },
+    "tickets.search": {
+        "query": Spec(str, limit=SEARCH_MAX_CHARS, shortest=SEARCH_MIN_CHARS),
+        "before_id": Spec(int, required=False),
     },
     "faq.promote": {
         **_TICKET,
@@ -85,6 +95,8 @@ def _value(name: str, spec: Spec, raw: Any) -> Any:
             raise FrameError("too_long", f"'{name}' is longer than {spec.limit} characters")
         if text_is_blank(raw):
             raise FrameError("bad_frame", f"'{name}' is empty")
+        if len(raw.strip()) < spec.shortest:
+            raise FrameError("bad_frame", f"'{name}' is shorter than {spec.shortest} characters")
     if spec.kind is list and not all(
         isinstance(item, str) and len(item) <= 40 and "\x00" not in item for item in raw
     ):

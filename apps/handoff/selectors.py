@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.bot.normalise import is_affirmative, is_decline
@@ -31,6 +31,8 @@ AGENTS_GROUP = "Agents"
 # The console pings every 25 s; a session silent for longer than this died with its worker.
 PRESENCE_TIMEOUT = dt.timedelta(seconds=75)
 TRANSCRIPT_LIMIT = 500
+# Tickets a console search returns at a time.
+SEARCH_PAGE_SIZE = 20
 
 
 class Person(TypedDict):
@@ -71,6 +73,9 @@ class QueueTicketPayload(TicketPayload):
     # The visitor's messages since the ticket came in that its assignee (unassigned: anyone of
     # the team) has not had on screen.
     unread: int
+    # The conversation's latest message of the visitor, the bot or an agent ("" if none): the
+    # console filters its queue on it too.
+    last_message: str
 
 
 class NotePayload(TypedDict):
@@ -118,6 +123,11 @@ def user_is_agent(*, user: Any) -> bool:
 
 def agent_team_ids(*, user: Any) -> list[int]:
     return list(Team.objects.filter(members=user).values_list("pk", flat=True))
+
+
+def team_member_ids(*, team_id: int) -> list[int]:
+    memberships = Team.members.through.objects.filter(team_id=team_id)
+    return list(memberships.values_list("user_id", flat=True))
 
 
 def agent_site_ids(*, user: Any) -> list[int]:
@@ -276,10 +286,64 @@ def tickets_for_agent(*, user: Any) -> list[QueueTicketPayload]:
     rows = (
         _tickets()
         .filter(team__members=user, status__in=Ticket.ACTIVE)
-        .annotate(unread=Coalesce(Subquery(unread), 0))
+        .annotate(
+            unread=Coalesce(Subquery(unread), 0),
+            last_message=Subquery(
+                Message.objects.filter(conversation_id=OuterRef("conversation_id"))
+                .exclude(author_kind=Message.AuthorKind.SYSTEM)
+                .order_by("-seq")
+                .values("text")[:1]
+            ),
+        )
         .order_by("created_at")
     )
-    return [{**ticket_payload(ticket), "unread": ticket.unread} for ticket in rows]
+    return [
+        {
+            **ticket_payload(ticket),
+            "unread": ticket.unread,
+            "last_message": ticket.last_message or "",
+        }
+        for ticket in rows
+    ]
+
+
+class TicketSearchPage(TypedDict):
+    tickets: list[TicketPayload]
+    # Ask again with ``before_id`` this for the next page; ``None`` on the last one.
+    next_before_id: int | None
+
+
+def tickets_search(*, user: Any, query: str, before_id: int | None = None) -> TicketSearchPage:
+    """The tickets of the agent's teams, closed ones included, whose visitor's name or email,
+    subject or any message contains ``query`` (case-insensitive), newest first, a page at a time.
+
+    Only tickets the agent could open (``ticket_get_for_agent``): never another team's, nor
+    another site's.
+    """
+    in_messages = Message.objects.filter(
+        conversation_id=OuterRef("conversation_id"), text__icontains=query
+    )
+    rows = (
+        _tickets()
+        .filter(team__members=user)
+        .filter(
+            Q(contact_name__icontains=query)
+            | Q(contact_email__icontains=query)
+            | Q(visitor__name__icontains=query)
+            | Q(visitor__email__icontains=query)
+            | Q(subject__icontains=query)
+            | Exists(in_messages)
+        )
+    )
+    if before_id is not None:
+        rows = rows.filter(pk__lt=before_id)
+    page = list(rows.order_by("-pk")[: SEARCH_PAGE_SIZE + 1])
+    more = len(page) > SEARCH_PAGE_SIZE
+    page = page[:SEARCH_PAGE_SIZE]
+    return {
+        "tickets": [ticket_payload(ticket) for ticket in page],
+        "next_before_id": page[-1].pk if more else None,
+    }
 
 
 def visitor_left_contact(*, visitor_id: int) -> dict[str, str]:
