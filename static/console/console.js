@@ -92,8 +92,18 @@
     unsent: new Map(),
     // The ticket in the address (#ticket-12) when the page loaded: opened once the queue is in.
     restoreId: null,
+    // The colleagues who have the open ticket open too: [{id, name, typing}].
+    viewers: [],
+    // What the search box filters the queue on, and the server's answer to it (past tickets):
+    // {query, tickets, next_before_id}, or null.
+    search: "",
+    found: null,
+    // The page asked for last (its before_id; null for the first page).
+    searchBefore: null,
   };
   var DRAFTS_KEY = "csbot.console.drafts";
+  // The server refuses shorter searches (apps/handoff/protocol.py).
+  var SEARCH_MIN_CHARS = 2;
   var FILTER_KEY = "csbot.console.filter";
   var TICKET_HASH = /^#ticket-(\d+)$/;
 
@@ -266,6 +276,8 @@
       case "ticket": return upsertTicket(frame.ticket, true);
       case "ticket.removed": return removeTicket(frame.ticket_id);
       case "ticket.detail": return onDetail(frame);
+      case "ticket.viewers": return onViewers(frame);
+      case "tickets.found": return onFound(frame);
       case "note.new": return onNote(frame.note);
       case "presence": return onPresence(frame.agent);
       case "message.new": return onMessage(frame.conversation_id, frame.message, true);
@@ -304,6 +316,8 @@
     var active = ticket.status === "new" || ticket.status === "open" || ticket.status === "pending";
     var isNew = !state.seenTickets.has(ticket.id);
     var before = state.tickets.get(ticket.id);
+    // Only the queue's snapshot carries the latest message; a ticket's changes do not.
+    if (ticket.last_message === undefined) ticket.last_message = before ? before.last_message : "";
     state.seenTickets.add(ticket.id);
     if (active) state.tickets.set(ticket.id, ticket);
     else {
@@ -381,6 +395,26 @@
     renderQueue();
   }
 
+  function onViewers(frame) {
+    if (frame.ticket_id !== state.selectedId) return;
+    state.viewers = frame.viewers;
+    renderViewers();
+  }
+
+  /** Colleagues with the open ticket open too, so two agents do not answer one visitor. */
+  function renderViewers() {
+    var node = $("ticket-viewers");
+    var names = function (list) {
+      return new Intl.ListFormat(document.documentElement.lang || undefined, { type: "conjunction" })
+        .format(list.map(function (v) { return v.name; }));
+    };
+    var typing = state.viewers.filter(function (v) { return v.typing; });
+    var text = state.viewers.length ? interpolate(ngettext("%(names)s is also viewing this ticket.", "%(names)s are also viewing this ticket.", state.viewers.length), { names: names(state.viewers) }, true) : "";
+    if (typing.length) text += " " + interpolate(ngettext("%(names)s is typing a reply.", "%(names)s are typing a reply.", typing.length), { names: names(typing) }, true);
+    // Written only when it changes: the live region speaks each change once.
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   function onNote(note) {
     if (!state.detail || state.detail.ticket.id !== note.ticket_id) return;
     if (state.detail.notes.some(function (n) { return n.id === note.id; })) return;
@@ -414,6 +448,11 @@
   }
 
   function onMessage(conversationId, message, isNew) {
+    var queued = ticketOfConversation(conversationId);
+    if (queued && message.author !== "system" && message.text) {
+      queued.last_message = message.text;
+      if (state.search) renderQueue();
+    }
     if (state.detail && state.detail.conversation.id === conversationId) {
       state.detail.messages.set(message.id, message);
       renderTranscript();
@@ -493,7 +532,9 @@
     if (unsent) putBack(unsent);
     if (frame.action === "assist.request") $("composer-hint").textContent = "";
     var text = ERROR_TEXTS[frame.code];
-    toast(typeof text === "function" ? text(frame) : text || frame.message, true);
+    text = typeof text === "function" ? text(frame) : text || frame.message;
+    if (frame.action === "tickets.search") $("search-status").textContent = text;
+    toast(text, true);
   }
 
   /* ---------- notifications ---------- */
@@ -538,8 +579,18 @@
     return true;
   }
 
+  /** Whether the ticket's visitor, email, subject or latest message holds what the search box
+   *  holds, ignoring case. */
+  function matchesSearch(ticket) {
+    var words = state.search.trim().toLocaleLowerCase();
+    if (!words) return true;
+    return [visitorName(ticket), ticket.contact_email, ticket.subject, ticket.last_message].some(function (text) {
+      return !!text && text.toLocaleLowerCase().indexOf(words) >= 0;
+    });
+  }
+
   function visibleTickets() {
-    var list = Array.from(state.tickets.values()).filter(function (t) { return inFilter(t, state.filter); });
+    var list = Array.from(state.tickets.values()).filter(function (t) { return inFilter(t, state.filter) && matchesSearch(t); });
     list.sort(function (a, b) {
       var p = PRIORITY_ORDER[a.priority] - PRIORITY_ORDER[b.priority];
       return p !== 0 ? p : a.created_at.localeCompare(b.created_at);
@@ -555,20 +606,24 @@
     document.querySelectorAll(".tabs [data-filter]").forEach(function (tab) {
       tab.setAttribute("aria-selected", String(tab.dataset.filter === state.filter));
     });
-    var list = $("ticket-list");
-    // Rebuilt on every change: a keyboard user keeps the focus on the same ticket.
-    var focused = list.contains(document.activeElement) ? document.activeElement.dataset.ticketId : null;
-    clear(list);
     var tickets = visibleTickets();
-    tickets.forEach(function (t) { list.appendChild(ticketItem(t)); });
-    if (focused) ticketNodeFocus(focused);
-    $("queue-empty").hidden = tickets.length > 0;
+    fillList($("ticket-list"), tickets);
+    $("queue-empty").hidden = tickets.length > 0 || !!state.search.trim();
+    $("queue-no-match").hidden = tickets.length > 0 || !state.search.trim();
     var waiting = Array.from(state.tickets.values()).filter(function (t) { return t.status === "new"; }).length;
     document.title = (waiting ? "(" + waiting + ") " : "") + gettext("Agent console") + " · csbot";
   }
 
-  function ticketNodeFocus(ticketId) {
-    var node = $("ticket-list").querySelector('[data-ticket-id="' + ticketId + '"]');
+  /** Rebuilt on every change: a keyboard user keeps the focus on the same ticket. */
+  function fillList(list, tickets) {
+    var focused = list.contains(document.activeElement) ? document.activeElement.dataset.ticketId : null;
+    clear(list);
+    tickets.forEach(function (t) { list.appendChild(ticketItem(t)); });
+    if (focused) ticketNodeFocus(list, focused);
+  }
+
+  function ticketNodeFocus(list, ticketId) {
+    var node = list.querySelector('[data-ticket-id="' + ticketId + '"]');
     if (node) node.focus();
   }
 
@@ -587,6 +642,7 @@
     if (t.language) tags.appendChild(el("span", "badge", languageName(t.language)));
     if (t.channel === "message") tags.appendChild(el("span", "badge message", gettext("left a message")));
     if (t.priority === "high" || t.priority === "urgent") tags.appendChild(el("span", "badge " + t.priority, PRIORITIES[t.priority]));
+    if (ended(t)) tags.appendChild(el("span", "badge", TICKET_STATUSES[t.status]));
     if (t.assignee) tags.appendChild(el("span", "badge agent", t.assignee.name));
     var due = dueState(t.first_response_due_at, t.first_responded_at);
     if (due && due.cls) tags.appendChild(el("span", "badge " + due.cls, due.text));
@@ -600,6 +656,57 @@
       select(t.id);
     });
     return li;
+  }
+
+  /* ---------- search: the queue at once, past tickets from the server ---------- */
+
+  function onSearchInput() {
+    state.search = $("search-text").value;
+    // Results for other words than the box's are gone with them.
+    if (state.found && state.found.query !== state.search.trim()) {
+      state.found = null;
+      $("search-status").textContent = "";
+    }
+    renderQueue();
+    renderFound();
+  }
+
+  function searchPast(beforeId) {
+    var query = state.search.trim();
+    if (Array.from(query).length < SEARCH_MIN_CHARS) {
+      $("search-status").textContent = gettext("Type at least two characters to search past tickets.");
+      return;
+    }
+    var frame = { type: "tickets.search", query: query };
+    if (beforeId) frame.before_id = beforeId;
+    state.searchBefore = beforeId;
+    if (send(frame)) $("search-status").textContent = gettext("Searching…");
+  }
+
+  function onFound(frame) {
+    if (frame.query !== state.search.trim()) return; // the box changed meanwhile
+    var more = state.searchBefore && state.found && state.found.query === frame.query;
+    state.found = {
+      query: frame.query,
+      tickets: (more ? state.found.tickets : []).concat(frame.tickets),
+      next_before_id: frame.next_before_id,
+    };
+    var moreHadFocus = document.activeElement === $("search-more");
+    renderFound();
+    // The button may be gone with the last page: the focus goes on to the first new ticket.
+    if (more && moreHadFocus && frame.tickets.length) ticketNodeFocus($("search-list"), frame.tickets[0].id);
+    var count = state.found.tickets.length;
+    $("search-status").textContent = count ?
+      interpolate(ngettext("%(count)s ticket found, newest first.", "%(count)s tickets found, newest first.", count), { count: count }, true) :
+      gettext("No ticket found.");
+  }
+
+  /** The server's results, closed tickets too: each opens like a ticket of the queue. */
+  function renderFound() {
+    var found = state.found;
+    $("search-results").hidden = !found;
+    fillList($("search-list"), found ? found.tickets : []);
+    $("search-more").hidden = !found || found.next_before_id === null;
   }
 
   function renderAgents() {
@@ -622,13 +729,20 @@
     draftKeep();
     state.selectedId = ticketId;
     state.detail = null;
+    state.viewers = [];
+    renderViewers();
     draftRestore(ticketId);
     history.replaceState(null, "", "#ticket-" + ticketId);
     send({ type: "ticket.open", ticket_id: ticketId });
     renderQueue();
+    renderFound();
   }
 
   function closeDetail() {
+    // Colleagues stop seeing this console among the ticket's viewers.
+    if (socket && socket.readyState === WebSocket.OPEN) send({ type: "ticket.leave", ticket_id: state.selectedId });
+    state.viewers = [];
+    renderViewers();
     draftKeep();
     draftRestore(null);
     history.replaceState(null, "", window.location.pathname + window.location.search);
@@ -648,7 +762,7 @@
     select(tickets[next].id);
     var node = document.querySelector('[data-ticket-id="' + tickets[next].id + '"]');
     if (node) node.scrollIntoView({ block: "nearest" });
-    if (inList) ticketNodeFocus(tickets[next].id);
+    if (inList) ticketNodeFocus($("ticket-list"), tickets[next].id);
   }
 
   /* ---------- conversation ---------- */
@@ -656,6 +770,15 @@
   function mine() {
     var t = state.detail && state.detail.ticket;
     return !!(t && state.me && t.assignee && t.assignee.id === state.me.id);
+  }
+
+  function ended(ticket) {
+    return ticket.status === "solved" || ticket.status === "closed";
+  }
+
+  /** Only the assignee answers, and only while the ticket is active (a search finds ended ones). */
+  function replyAllowed() {
+    return mine() && !ended(state.detail.ticket);
   }
 
   function renderDetailHead() {
@@ -677,9 +800,10 @@
     $("claim-text").textContent = Date.now() - new Date(t.created_at).getTime() < 60000 ?
       gettext("Just came in, waiting for an agent.") :
       interpolate(gettext("Waiting %(time)s for an agent."), { time: since(t.created_at) }, true);
-    var canReply = mine();
+    var canReply = replyAllowed();
     $("composer-hint").textContent = state.mode === "reply" && !canReply ?
-      (claimable ? gettext("Claim the ticket to reply.") : gettext("Only the assigned agent replies; notes are open to the team.")) : "";
+      (ended(t) ? gettext("This ticket has ended: its conversation is read-only; notes are still open to the team.") :
+        claimable ? gettext("Claim the ticket to reply.") : gettext("Only the assigned agent replies; notes are open to the team.")) : "";
     $("send").disabled = state.mode === "reply" && !canReply;
     // Its words change; its shortcut stays shown.
     document.querySelector('[data-action="pending"]').replaceChildren(
@@ -842,8 +966,8 @@
     if (!text.trim() || !state.detail) return;
     var ticketId = state.detail.ticket.id;
     var type = state.mode === "note" ? "note.add" : "message.send";
-    if (type === "message.send" && !mine()) {
-      toast(state.detail.ticket.assignee ? gettext("Only the assigned agent replies; notes are open to the team.") : gettext("Claim the ticket before replying."), true);
+    if (type === "message.send" && !replyAllowed()) {
+      toast(ended(state.detail.ticket) ? gettext("This ticket has ended: its conversation is read-only; notes are still open to the team.") : state.detail.ticket.assignee ? gettext("Only the assigned agent replies; notes are open to the team.") : gettext("Claim the ticket before replying."), true);
       return;
     }
     if (countComposer()) { toast(gettext("Too long to send: shorten it first."), true); return; }
@@ -931,7 +1055,7 @@
   }
 
   function sendTyping(active) {
-    if (!state.detail || !mine() || state.mode !== "reply") return;
+    if (!state.detail || !replyAllowed() || state.mode !== "reply") return;
     send({ type: "typing", ticket_id: state.detail.ticket.id, active: active });
   }
 
@@ -1035,6 +1159,7 @@
     bad_transfer: gettext("It cannot go there: pick a team of this site or an agent of the ticket's team."),
     bad_priority: gettext("That priority does not exist: pick one from the list."),
     no_collection: gettext("This site has no knowledge collection yet: an admin creates one first."),
+    rate_limited: gettext("Too many searches: wait a minute and try again."),
     agent_offline: function (frame) {
       return interpolate(gettext("%(name)s is not online: transfer to a colleague who is, or to the team."), { name: frame.agent }, true);
     },
@@ -1225,6 +1350,9 @@
       button.addEventListener("click", function () { runAction(button.dataset.action); });
     });
     $("composer").addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+    $("search-text").addEventListener("input", onSearchInput);
+    $("queue-search").addEventListener("submit", function (event) { event.preventDefault(); searchPast(null); });
+    $("search-more").addEventListener("click", function () { searchPast(state.found && state.found.next_before_id); });
     $("composer-text").addEventListener("keydown", onComposerKey);
     $("composer-text").addEventListener("input", onComposerInput);
     $("composer-text").addEventListener("blur", function () { $("canned-menu").hidden = true; });
