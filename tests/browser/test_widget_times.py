@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from apps.chat.models import Conversation, Message
 from apps.chat.services import message_create
+from tests.browser.conftest import wait_until
 from tests.browser.test_widget import send, widget
 
 pytestmark = [pytest.mark.browser]
@@ -58,3 +59,25 @@ def test_a_time_under_each_run_of_one_authors_messages_with_the_date_before_toda
     expect(later.locator("time")).to_have_text(CLOCK)
     # The tooltip stays, with the whole date and time.
     expect(reply.locator(".bubble")).to_have_attribute("title", re.compile(r"11/20/2025.*9:06"))
+
+
+@pytest.mark.parametrize(
+    "browser_context_args", [{"locale": "zh-CN", "timezone_id": "Asia/Shanghai"}]
+)
+def test_times_follow_the_widgets_language_and_the_visitors_time_zone(page, live_app, demo_site):
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="打开在线客服").click()
+    wait_until(lambda: Conversation.objects.exists())
+    live_app.call(
+        message_create,
+        conversation_id=Conversation.objects.get().pk,
+        author_kind="bot",
+        text="包裹已发出。",
+    )
+    stamp = widget(page, ".msg[data-seq='1'] time")
+    expect(stamp).to_have_text(re.compile(r"^\d{1,2}:\d{2}$"))
+    Message.objects.filter(seq=1).update(
+        created_at=dt.datetime(2025, 11, 20, 1, 5, tzinfo=dt.UTC)  # 09:05 in Beijing
+    )
+    page.reload()
+    expect(stamp).to_have_text("2025年11月20日 9:05")
