@@ -57,6 +57,19 @@ _TEXTS: dict[str, dict[str, str]] = {
         "message.",
         CHINESE: "如需补充，请直接在这里输入，会与您的留言一并转给客服。",
     },
+    # A visitor who starts waiting for an agent: their place, and the measured wait if any.
+    "queue_position": {
+        ENGLISH: "You are number {position} in the queue.",
+        CHINESE: "您目前排在第 {position} 位。",
+    },
+    "queue_wait": {
+        ENGLISH: "The wait is usually {wait}.",
+        CHINESE: "通常需要等待{wait}。",
+    },
+    "wait_a_minute": {ENGLISH: "about a minute", CHINESE: "约 1 分钟"},
+    "wait_minutes": {ENGLISH: "about {minutes} minutes", CHINESE: "约 {minutes} 分钟"},
+    "wait_an_hour": {ENGLISH: "about an hour", CHINESE: "约 1 小时"},
+    "wait_hours": {ENGLISH: "about {hours} hours", CHINESE: "约 {hours} 小时"},
     "reply_email_subject": {
         ENGLISH: "Reply from {site}",
         CHINESE: "{site} 回复了您的留言",
@@ -72,6 +85,11 @@ def text_for(key: str, language: str, **values: str) -> str:
     """Return the visitor-facing line ``key`` in ``language``, with ``values`` filled in."""
     template = _TEXTS[key].get(language) or _TEXTS[key][ENGLISH]
     return template.format(**values)
+
+
+def sentences(language: str, *texts: str) -> str:
+    """Join sentences as the language writes them: Chinese without spaces between them."""
+    return ("" if language == CHINESE else " ").join(texts)
 
 
 def team_has_it(language: str, *, email: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,11 @@ from apps.chat import events as chat_events
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.selectors import conversation_language
 from apps.chat.services import (
+    ConversationStatusChanged,
     conversation_status_move,
+    message_create,
     message_create_from_visitor,
 )
-from apps.core.lib.languages import CHINESE
 from apps.handoff.details import HandoffDetail, detail_fields
 from apps.handoff.models import HandoffSettings, Team, Ticket
 from apps.handoff.selectors import (
@@ -40,8 +42,9 @@ from apps.handoff.services.common import (
 from apps.handoff.services.stranded import handoff_waiting_release
 from apps.handoff.services.tickets import ticket_visitor_replied
 from apps.handoff.sla import business_deadline
-from apps.handoff.texts import team_has_it, text_for
+from apps.handoff.texts import sentences, team_has_it, text_for
 from apps.handoff.triggers import keyword_trigger, phrases_parse
+from apps.handoff.waits import queue_position, queue_words, typical_wait
 from apps.handoff.webhooks import webhook_deliveries_enqueue
 
 # --- opening a ticket ------------------------------------------------------------------------
@@ -114,10 +117,11 @@ def _announce_team_has_it(conversation: Conversation, ticket: Ticket) -> None:
     language = conversation_language(conversation)
     # Replies are emailed for a left message only (apps/handoff/mail.py).
     email = ticket.contact_email if ticket.channel == Ticket.Channel.MESSAGE else ""
-    separator = "" if language == CHINESE else " "
     announce_text(
         conversation,
-        team_has_it(language, email=email) + separator + text_for("team_has_it_add", language),
+        sentences(
+            language, team_has_it(language, email=email), text_for("team_has_it_add", language)
+        ),
     )
 
 
@@ -198,7 +202,31 @@ def handoff_request(
         tickets_autoassign(site_id=conversation.site_id)
     ):
         return HandoffOutcome("assigned", ticket_id=ticket.pk)
+    _announce_queue(conversation, ticket)
     return HandoffOutcome("waiting", ticket_id=ticket.pk)
+
+
+def _announce_queue(conversation: Conversation, ticket: Ticket) -> None:
+    """Tell a visitor who starts waiting their place in the queue, and the wait measured there.
+
+    Nothing when they are first and there is no measured wait: "An agent will join shortly"
+    has said it all.
+    """
+    if ticket.team_id is None:
+        return  # never waiting: without a team nobody is online to take it
+    position = queue_position(ticket=ticket, team_id=ticket.team_id)
+    wait = typical_wait(site_id=ticket.site_id, team_id=ticket.team_id, at=timezone.now())
+    if position == 1 and wait is None:
+        return
+    text = queue_words(position=position, wait=wait, language=conversation_language(conversation))
+    # An agent who took it meanwhile: there is no queue to stand in, and nothing is said.
+    with contextlib.suppress(ConversationStatusChanged):
+        message_create(
+            conversation_id=conversation.pk,
+            author_kind=Message.AuthorKind.SYSTEM,
+            text=text,
+            owner=Status.WAITING,
+        )
 
 
 def handoff_triggers_check(*, conversation: Conversation, text: str) -> HandoffOutcome | None:
