@@ -97,9 +97,10 @@ class VisitorChatConsumer(JsonConsumer):
     # Until connect sets them: a connect that fails early still disconnects cleanly.
     holds_slot = False
     conversation_id: int | None = None
-    # The socket's first resume checks a waiting conversation (``handoff_return_status``);
-    # it found it still waiting, and the widget's own handoff.request after it has not come.
+    # The socket's first resume checks a waiting conversation (``handoff_return_status``).
     returned = False
+    # It found it still waiting, and no frame came since: the widget's own handoff.request
+    # right after ``resumed`` is answered from that check.
     return_checked_waiting = False
 
     async def connect(self) -> None:
@@ -201,6 +202,7 @@ class VisitorChatConsumer(JsonConsumer):
         await self.close(code=CLOSE_UNAUTHORIZED, reason="the visitor was erased")
 
     async def dispatch_frame(self, frame: protocol.Frame) -> None:
+        just_checked, self.return_checked_waiting = self.return_checked_waiting, False
         if isinstance(frame, protocol.Ping):
             await self.send_json({"type": "pong"})
         elif isinstance(frame, protocol.Hello):
@@ -216,7 +218,7 @@ class VisitorChatConsumer(JsonConsumer):
         elif isinstance(frame, protocol.Typing):
             await self.on_typing(frame)
         elif isinstance(frame, protocol.HandoffRequest):
-            await self.on_handoff_request()
+            await self.on_handoff_request(just_checked=just_checked)
         elif isinstance(frame, protocol.LeaveMessage):
             await self.on_leave_message(frame)
         elif isinstance(frame, protocol.Feedback):
@@ -430,15 +432,13 @@ class VisitorChatConsumer(JsonConsumer):
             )
         return not within_limit
 
-    async def on_handoff_request(self) -> None:
+    async def on_handoff_request(self, *, just_checked: bool = False) -> None:
         if await self.over_limit():
             return
-        if self.return_checked_waiting and self.status == Conversation.Status.WAITING:
+        if just_checked and self.status == Conversation.Status.WAITING:
             # The widget asks again on resuming a waiting conversation: resume just checked.
-            self.return_checked_waiting = False
             await self.send_json({"type": "handoff.ack", "state": "unchanged"})
             return
-        self.return_checked_waiting = False
         if self.status == Conversation.Status.CLOSED:
             await self.start_conversation()
         outcome = await database_sync_to_async(handoff_request)(

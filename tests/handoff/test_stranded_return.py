@@ -56,3 +56,18 @@ async def test_the_widget_asking_again_after_resuming_is_not_a_second_check(
     assert {"type": "handoff.ack", "state": "unavailable"} in frames
     await widget.disconnect()
     await console.disconnect()
+
+
+async def test_asking_after_anything_else_checks_again(english, visitor, agent):
+    console, _, widget = await waiting_with(agent, visitor)
+    await widget.disconnect()
+    widget, ready = await visitor_socket(visitor)
+    assert (await resumed(widget, ready["conversation"]["last_seq"]))["status"] == "waiting"
+    await agent_worker_died()
+    await widget.send_json_to({"type": "ping"})
+    await frame_of(widget, "pong")
+    await widget.send_json_to({"type": "handoff.request"})
+    frames = await frames_with(widget, "handoff.ack", "handoff.unavailable")
+    assert {"type": "handoff.ack", "state": "unavailable"} in frames
+    await widget.disconnect()
+    await console.disconnect()
