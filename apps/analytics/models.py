@@ -13,7 +13,9 @@ DEFAULT_REOPEN_WINDOW_HOURS = 72
 class OutcomeSettings(models.Model):
     """How one site's conversations are judged. A site without a row uses the defaults."""
 
-    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="outcome_settings")
+    site = models.OneToOneField(
+        Site, on_delete=models.CASCADE, related_name="outcome_settings", verbose_name=_("site")
+    )
     reopen_window_hours = models.PositiveIntegerField(
         _("reopen window (hours)"),
         default=DEFAULT_REOPEN_WINDOW_HOURS,
@@ -47,12 +49,17 @@ class AnswerFeedback(models.Model):
         DOWN = "down", _("not helpful")
 
     # Copied from the conversation: the dashboard filters by site and time without a join.
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="+", verbose_name=_("site")
+    )
     conversation = models.ForeignKey(
-        "chat.Conversation", on_delete=models.CASCADE, related_name="answer_feedback"
+        "chat.Conversation",
+        on_delete=models.CASCADE,
+        related_name="answer_feedback",
+        verbose_name=_("conversation"),
     )
     message = models.OneToOneField(
-        "chat.Message", on_delete=models.CASCADE, related_name="feedback"
+        "chat.Message", on_delete=models.CASCADE, related_name="feedback", verbose_name=_("message")
     )
     value = models.CharField(_("rating"), max_length=4, choices=Value.choices)
     comment = models.TextField(_("comment"), max_length=MAX_COMMENT_CHARS, blank=True)
@@ -72,11 +79,18 @@ class AnswerFeedback(models.Model):
 class CsatResponse(models.Model):
     """A visitor's 1–5 rating of a ticket an agent solved."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
-    conversation = models.ForeignKey(
-        "chat.Conversation", on_delete=models.CASCADE, related_name="csat_responses"
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="+", verbose_name=_("site")
     )
-    ticket = models.OneToOneField("handoff.Ticket", on_delete=models.CASCADE, related_name="csat")
+    conversation = models.ForeignKey(
+        "chat.Conversation",
+        on_delete=models.CASCADE,
+        related_name="csat_responses",
+        verbose_name=_("conversation"),
+    )
+    ticket = models.OneToOneField(
+        "handoff.Ticket", on_delete=models.CASCADE, related_name="csat", verbose_name=_("ticket")
+    )
     rating = models.PositiveSmallIntegerField(
         _("rating"), validators=[MinValueValidator(1), MaxValueValidator(5)]
     )

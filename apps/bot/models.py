@@ -17,7 +17,9 @@ _PROBABILITY = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 class BotSettings(models.Model):
     """How one site's bot answers. A site without a row uses the defaults."""
 
-    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="bot_settings")
+    site = models.OneToOneField(
+        Site, on_delete=models.CASCADE, related_name="bot_settings", verbose_name=_("site")
+    )
     persona = models.TextField(
         _("persona"),
         blank=True,
@@ -160,20 +162,33 @@ class GuardEvent(models.Model):
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     source = models.CharField(_("source"), max_length=12, choices=Source.choices)
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
-    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.CASCADE)
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("site")
+    )
     conversation = models.ForeignKey(
         "chat.Conversation",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="guard_events",
+        verbose_name=_("conversation"),
     )
     # The visitor message being answered (input, output and provider verdicts).
     message = models.ForeignKey(
-        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "chat.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("message"),
     )
     term = models.ForeignKey(
-        SensitiveTerm, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+        SensitiveTerm,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+        verbose_name=_("sensitive term"),
     )
     # Copied from the term: the audit outlives edits and deletions of the list.
     term_text = models.CharField(_("term"), max_length=100, blank=True)
@@ -182,10 +197,20 @@ class GuardEvent(models.Model):
     route = models.CharField(_("route"), max_length=200, blank=True)
     excerpt = models.TextField(_("excerpt"), blank=True)
     article = models.ForeignKey(
-        "knowledge.Article", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "knowledge.Article",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("article"),
     )
     faq = models.ForeignKey(
-        "knowledge.FAQEntry", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "knowledge.FAQEntry",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("FAQ entry"),
     )
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
@@ -239,16 +264,27 @@ class AnswerAudit(models.Model):
         DECLINED_OFFER = "declined_offer", _("the visitor declined a person")
 
     conversation = models.ForeignKey(
-        "chat.Conversation", on_delete=models.CASCADE, related_name="answer_audits"
+        "chat.Conversation",
+        on_delete=models.CASCADE,
+        related_name="answer_audits",
+        verbose_name=_("conversation"),
     )
     # The visitor message answered. Agent assist answers it again, for the agent only.
     question = models.ForeignKey(
-        "chat.Message", on_delete=models.CASCADE, related_name="answer_audits"
+        "chat.Message",
+        on_delete=models.CASCADE,
+        related_name="answer_audits",
+        verbose_name=_("question"),
     )
     for_agent = models.BooleanField(_("suggestion for an agent"), default=False)
     # The bot message that carried the answer; empty until it is stored (or if it never was).
     reply = models.ForeignKey(
-        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "chat.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reply"),
     )
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
     language = models.CharField(_("language"), max_length=10)

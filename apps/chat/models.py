@@ -12,8 +12,10 @@ from apps.sites.models import Site
 class Visitor(models.Model):
     """A browser that opened the widget on a site; identified by a signed token it keeps."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="visitors", verbose_name=_("site")
+    )
     name = models.CharField(_("name"), max_length=200, blank=True)
     email = models.EmailField(_("email"), blank=True)
     external_id = models.CharField(_("external id"), max_length=200, blank=True)
@@ -39,15 +41,21 @@ class Conversation(models.Model):
         AGENT = "agent", _("with an agent")
         CLOSED = "closed", _("closed")
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="conversations", verbose_name=_("site")
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="conversations", verbose_name=_("visitor")
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.BOT
     )
     # The highest seq handed out; allocation locks the row (services.message_seq_next).
-    last_seq = models.PositiveIntegerField(default=0)
+    last_seq = models.PositiveIntegerField(_("last sequence number"), default=0)
     # The last message the visitor's widget showed on screen (the `read` frame).
-    visitor_read_seq = models.PositiveIntegerField(default=0, editable=False)
+    visitor_read_seq = models.PositiveIntegerField(
+        _("read by the visitor up to"), default=0, editable=False
+    )
     language = models.CharField(_("language"), max_length=16, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -75,20 +83,30 @@ class Message(models.Model):
         INTERRUPTED = "interrupted", _("interrupted")
 
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("conversation"),
     )
-    seq = models.PositiveIntegerField()
-    author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
+    seq = models.PositiveIntegerField(_("sequence number"))
+    author_kind = models.CharField(_("sender type"), max_length=10, choices=AuthorKind.choices)
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("sent by"),
     )
-    text = models.TextField(blank=True)
+    text = models.TextField(_("text"), blank=True)
     # [{"n": 1, "title": ..., "url": ...}], as shown to the visitor.
-    citations = models.JSONField(default=list, blank=True)
-    client_id = models.CharField(max_length=64, blank=True)
-    state = models.CharField(max_length=12, choices=State.choices, default=State.COMPLETE)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    citations = models.JSONField(_("citations"), default=list, blank=True)
+    client_id = models.CharField(_("client id"), max_length=64, blank=True)
+    state = models.CharField(
+        _("status"), max_length=12, choices=State.choices, default=State.COMPLETE
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("message")
@@ -119,15 +137,27 @@ class Message(models.Model):
 class ConversationEvent(models.Model):
     """Something that happened to a conversation besides a message: a status change and why."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=40)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="events",
+        verbose_name=_("conversation"),
     )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(_("event"), max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("conversation event")
+        verbose_name_plural = _("conversation events")
         ordering = ["conversation", "created_at", "pk"]
         indexes = [models.Index(fields=["kind", "created_at"])]
 

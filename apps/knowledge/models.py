@@ -36,7 +36,9 @@ class Collection(models.Model):
     # Bumped by every content change; search indexes and answer caches key on it.
     version = models.PositiveBigIntegerField(_("version"), default=0, editable=False)
     # Tombstones up to this revision were deleted: an index older than that rebuilds in full.
-    pruned_revision = models.PositiveBigIntegerField(default=0, editable=False)
+    pruned_revision = models.PositiveBigIntegerField(
+        _("pruned revision"), default=0, editable=False
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -81,7 +83,7 @@ class Article(models.Model):
         help_text=_("The page visitors are sent to when cited; empty: csbot's own article page."),
     )
     tags = models.CharField(_("tags"), max_length=300, blank=True, help_text=_("Comma-separated."))
-    content_hash = models.CharField(max_length=64, blank=True, editable=False)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -130,7 +132,7 @@ class FAQEntry(models.Model):
     external_id = models.CharField(_("external id"), max_length=200, blank=True)
     source = models.CharField(_("source"), max_length=300, blank=True)
     tags = models.CharField(_("tags"), max_length=300, blank=True, help_text=_("Comma-separated."))
-    content_hash = models.CharField(max_length=64, blank=True, editable=False)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -157,24 +159,36 @@ class FAQEntry(models.Model):
 class Passage(models.Model):
     """A searchable chunk of a published article or FAQ entry, with its tokens pre-computed."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="passages")
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="passages", verbose_name=_("collection")
+    )
     article = models.ForeignKey(
-        Article, null=True, blank=True, on_delete=models.CASCADE, related_name="passages"
+        Article,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="passages",
+        verbose_name=_("article"),
     )
     faq = models.ForeignKey(
-        FAQEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="passages"
+        FAQEntry,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="passages",
+        verbose_name=_("FAQ entry"),
     )
-    position = models.PositiveIntegerField(default=0)
-    title = models.CharField(max_length=500)
-    heading_path = models.JSONField(default=list, blank=True)
-    text = models.TextField()
-    language = models.CharField(max_length=10, choices=Language.choices)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    title = models.CharField(_("title"), max_length=500)
+    heading_path = models.JSONField(_("heading path"), default=list, blank=True)
+    text = models.TextField(_("text"))
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices)
     # The analyzer's output, space-separated; re-computed when the dictionary or synonyms change.
-    tokens = models.TextField(blank=True)
+    tokens = models.TextField(_("search terms"), blank=True)
     # The collection version that last wrote this row; indexes load rows newer than theirs.
-    revision = models.PositiveBigIntegerField(default=0)
-    embedding = models.BinaryField(null=True, blank=True)
-    embedding_model = models.CharField(max_length=100, blank=True)
+    revision = models.PositiveBigIntegerField(_("revision"), default=0)
+    embedding = models.BinaryField(_("vector"), null=True, blank=True)
+    embedding_model = models.CharField(_("embedding model"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("passage")
@@ -328,28 +342,40 @@ class ImportJob(models.Model):
     # None until an import into a new collection (collection_name) succeeds: the collection
     # is created in the import's transaction, so a failed import leaves none behind.
     collection = models.ForeignKey(
-        Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="import_jobs"
+        Collection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+        verbose_name=_("collection"),
     )
-    collection_name = models.CharField(max_length=200, blank=True)
-    file_name = models.CharField(max_length=300)
-    format = models.CharField(max_length=10)
-    replace = models.BooleanField(default=False)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    message = models.TextField(blank=True)
+    collection_name = models.CharField(_("new collection name"), max_length=200, blank=True)
+    file_name = models.CharField(_("file name"), max_length=300)
+    format = models.CharField(_("format"), max_length=10)
+    replace = models.BooleanField(_("replace"), default=False)
+    state = models.CharField(
+        _("status"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    done = models.PositiveIntegerField(_("entries processed"), default=0)
+    total = models.PositiveIntegerField(_("entries in all"), default=0)
+    message = models.TextField(_("outcome"), blank=True)
     # The plan a replace import awaits confirmation of, then what it removed (services.import_jobs).
-    report = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(_("report"), default=dict, blank=True)
     # The uploaded file, kept while a replace import may still need it; cleared when it ends.
-    data = models.BinaryField(null=True, editable=False)
+    data = models.BinaryField(_("file contents"), null=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
     # Written every few seconds while the import runs (services.import_jobs): a job whose worker
     # went away stops updating it.
-    alive_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    alive_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")

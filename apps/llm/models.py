@@ -24,7 +24,9 @@ class Purpose(models.TextChoices):
 class ModelProvider(models.Model):
     """A site's account with one provider: which preset, where, and the key."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="model_providers")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="model_providers", verbose_name=_("site")
+    )
     preset = models.CharField(_("provider"), max_length=20, choices=preset_choices)
     name = models.CharField(
         _("name"),
@@ -56,7 +58,9 @@ class ModelProvider(models.Model):
 class ModelRoute(models.Model):
     """One model of a provider, in the site's failover chain (lowest position first)."""
 
-    provider = models.ForeignKey(ModelProvider, on_delete=models.CASCADE, related_name="routes")
+    provider = models.ForeignKey(
+        ModelProvider, on_delete=models.CASCADE, related_name="routes", verbose_name=_("provider")
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     model = models.CharField(_("model"), max_length=200, help_text=_("e.g. deepseek-chat"))
     purpose = models.CharField(
@@ -175,7 +179,12 @@ class UsageRecord(models.Model):
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
     # Kept when the site, conversation or route goes: the money was spent.
     site = models.ForeignKey(
-        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Site,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("site"),
     )
     conversation = models.ForeignKey(
         "chat.Conversation",
@@ -183,12 +192,23 @@ class UsageRecord(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="model_usage",
+        verbose_name=_("conversation"),
     )
     message = models.ForeignKey(
-        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "chat.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("message"),
     )
     route = models.ForeignKey(
-        ModelRoute, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+        ModelRoute,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="usage",
+        verbose_name=_("route"),
     )
     provider = models.CharField(_("provider"), max_length=20)
     model = models.CharField(_("model"), max_length=200)
@@ -204,7 +224,12 @@ class UsageRecord(models.Model):
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     # The price version charged; PROTECT keeps it from being deleted under the record.
     price = models.ForeignKey(
-        ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ModelPrice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("price"),
     )
     cost_cny = models.DecimalField(_("cost (CNY)"), max_digits=14, decimal_places=6, default=0)
     cost_usd = models.DecimalField(_("cost (USD)"), max_digits=14, decimal_places=6, default=0)
