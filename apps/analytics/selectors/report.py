@@ -155,7 +155,11 @@ def insights_as_dict(insights: Insights) -> dict[str, Any]:
             "by_decision": insights.feedback.by_decision,
         },
         "models": {
+            # What the priced attempts cost: with unpriced ones it is short of the true cost,
+            # and with no priced ones at all the cost is unknown, not 0.
             "cost_cny": float(usage.cost_cny),
+            "cost_unknown": usage.cost_unknown,
+            "unpriced_attempts": usage.unpriced_attempts,
             "cost_per_resolution_cny": None if per_resolution is None else float(per_resolution),
             "calls": usage.calls,
             "attempts": usage.attempts,
@@ -172,6 +176,8 @@ def insights_as_dict(insights: Insights) -> dict[str, Any]:
                     "input_tokens": m.input_tokens,
                     "output_tokens": m.output_tokens,
                     "cost_cny": float(m.cost_cny),
+                    "cost_unknown": m.cost_unknown,
+                    "unpriced_attempts": m.unpriced,
                 }
                 for m in usage.by_model
             ],

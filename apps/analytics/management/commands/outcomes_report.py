@@ -25,6 +25,18 @@ def _minutes(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _cost(models: dict[str, Any]) -> str:
+    """The model cost as the dashboard's card shows it: — when no attempt had a price, a * when
+    some had none (they are left out of the sum)."""
+    if models["cost_unknown"]:
+        return "— (unknown: no price is configured)"
+    per_resolution = models["cost_per_resolution_cny"]
+    return (
+        f"¥{models['cost_cny']:.2f}{'*' if models['unpriced_attempts'] else ''}; per resolution "
+        + ("—" if per_resolution is None else f"¥{per_resolution}")
+    )
+
+
 class Command(BaseCommand):
     help = "Print a site's outcomes, handoffs, SLA, CSAT, thumbs, model cost and knowledge gaps."
 
@@ -77,11 +89,22 @@ class Command(BaseCommand):
             f"ratings ({_percent(f['csat']['response_rate'])} of solved tickets)",
             f"Thumbs            {f['feedback']['up']} up, {f['feedback']['down']} down "
             f"({_percent(f['feedback']['up_rate'])} helpful)",
-            f"Model cost        ¥{m['cost_cny']:.2f}; per resolution "
-            + ("—" if m["cost_per_resolution_cny"] is None else f"¥{m['cost_per_resolution_cny']}"),
+            f"Model cost        {_cost(m)}",
             f"  answers {m['calls']}, attempts {m['attempts']}, errors "
             f"{_percent(m['error_rate'])}, failed over {_percent(m['failover_rate'])}, "
             f"no answer {_percent(m['failure_rate'])}",
+        ]
+        if m["unpriced_attempts"]:
+            unpriced = ", ".join(
+                f"{model['provider']}/{model['model']}"
+                for model in m["by_model"]
+                if model["unpriced_attempts"]
+            )
+            lines.append(
+                f"  No price is configured for {unpriced}: what their tokens cost is unknown (—) "
+                "or left out of the sums (*). Add their prices under Models → Model prices."
+            )
+        lines += [
             "",
             "Knowledge gaps (most asked first)",
         ]
