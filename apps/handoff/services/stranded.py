@@ -101,9 +101,10 @@ def handoff_return_status(*, conversation_id: int) -> str:
     a waiting one nobody can take any more is given back to the bot first, and the visitor is
     offered the form, whatever client they use."""
     status = conversation_status(conversation_id=conversation_id)
-    if status == Status.WAITING and handoff_waiting_release(conversation_id=conversation_id):
-        return Status.BOT
-    return status
+    if status != Status.WAITING:
+        return status
+    released = handoff_waiting_release(conversation_id=conversation_id)
+    return Status.BOT if released is not None else status
 
 
 def handoffs_waiting_release(*, site_ids: list[int] | None = None, grace: bool) -> list[int]:
