@@ -492,6 +492,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   let storedContact = {}; // what this visitor typed into their latest left message
   let ui = null;
   const messages = new Map(); // id → message
+  const shownMessage = new WeakMap(); // a message's element → the message (set by render)
   const outbox = new Map(); // client_id → visitor message not yet acknowledged
   // The visitor's thumbs, by message id: {v: up|down, c: comment, s: acknowledged}. The server
   // does not replay them (docs/protocol.md §5), so they are kept here, the latest 200.
@@ -833,7 +834,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     saveOutbox();
     if (frame.earlier) {
       // Stored in a conversation closed since; it is not part of the one shown.
-      pending.el.remove();
+      unplace(pending.el);
       return null;
     }
     // The ack carries no time: stored just now, by this clock (a replay brings the server's).
@@ -855,7 +856,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     }
     outbox.delete(pending.client_id);
     saveOutbox();
-    pending.el.remove();
+    unplace(pending.el);
     const values = { ...pending.leave, text: pending.text, id: pending.client_id };
     openLeave(pending.leave.info || {}, { values, error: frame });
   };
@@ -1445,6 +1446,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   /** (Re)build one message's element from its current state. */
   const render = (message) => {
     const el = message.el || (message.el = h("div"));
+    shownMessage.set(el, message);
     el.className = `msg ${message.author}${message.pending ? " pending" : ""}${message.failed ? " failed" : ""}`;
     if (message.seq) el.dataset.seq = message.seq;
     if (typeof message.id === "number") el.dataset.id = message.id;
@@ -1506,6 +1508,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   /** Put a message in seq order; unacknowledged ones (no seq yet) stay at the end. */
   const place = (message) => {
     const el = message.el;
+    const was = el.parentNode === ui.list && el.previousElementSibling;
     const seq = message.seq || Infinity;
     let before = null;
     for (const other of ui.list.children) {
@@ -1519,34 +1522,40 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     } else if (el.parentNode !== ui.list || el.nextSibling) {
       ui.list.append(el);
     }
-    stampTimes(); // the runs of one author, and so where the times go, follow the order
+    // Where runs of one author end changes beside the old place and the new one only.
+    for (const other of [was, el.previousElementSibling, el]) if (other) stamp(other);
+  };
+
+  /** Take a message out of the list: the one before it may end a run now. */
+  const unplace = (el) => {
+    const before = el.previousElementSibling;
+    el.remove();
+    if (before) stamp(before);
   };
 
   const CLOCK = { hour: "numeric", minute: "2-digit" };
   const PAUSE = 5 * 60000; // messages further apart than this are two runs
 
-  /** Show the time under the last message of each run of one author's messages, with the
-   *  date when it is not today; the bubble's tooltip keeps the full date and time. */
-  const stampTimes = () => {
-    const byEl = new Map(Array.from([...messages.values(), ...outbox.values()], (m) => [m.el, m]));
-    const shown = Array.from(ui.list.children, (el) => byEl.get(el)).filter(Boolean);
-    shown.forEach((message, i) => {
-      const next = shown[i + 1];
-      const at = new Date(message.created_at);
-      // A message still sending (no time yet) continues its author's run.
-      const last = !next || next.author !== message.author || new Date(next.created_at) - at > PAUSE;
-      if (!last || isNaN(at)) {
-        if (message.at) message.at.remove();
-        message.at = null;
-        return;
-      }
+  /** Show the time under a message that ends a run of its author's messages (the next is
+   *  another's, or more than PAUSE later), with the date when it is not today; the bubble's
+   *  tooltip keeps the full date and time. A message still sending (no time) continues a run. */
+  const stamp = (el) => {
+    const message = shownMessage.get(el);
+    if (!message) return;
+    const next = shownMessage.get(el.nextElementSibling);
+    const at = new Date(message.created_at);
+    const last = !next || next.author !== message.author || new Date(next.created_at) - at > PAUSE;
+    if (!last || isNaN(at)) {
+      if (message.at) message.at.remove();
+      message.at = null;
+    } else if (!message.at || message.at.dateTime !== message.created_at) {
       const now = new Date();
       const day = { month: "short", day: "numeric", year: at.getFullYear() === now.getFullYear() ? undefined : "numeric" };
       const parts = at.toDateString() === now.toDateString() ? CLOCK : { ...day, ...CLOCK };
-      if (!message.at) message.el.insertBefore((message.at = h("time", { class: "at" })), message.el.querySelector(".rate"));
+      if (!message.at) el.insertBefore((message.at = h("time", { class: "at" })), el.querySelector(".rate"));
       message.at.dateTime = message.created_at;
       message.at.textContent = formatWhen(message.created_at, parts);
-    });
+    }
   };
 
   const onLogClick = (event) => {
