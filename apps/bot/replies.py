@@ -19,9 +19,8 @@ from apps.bot.models import AnswerAudit
 from apps.bot.texts import text_for
 from apps.bot.trace import Ask, Trace
 from apps.chat.events import Citation
-from apps.core.lib.languages import CHINESE
 from apps.handoff.details import HandoffDetail
-from apps.handoff.texts import text_for as handoff_text_for
+from apps.handoff.texts import sentences, team_has_it
 from apps.knowledge.selectors import Hit
 
 Kind = AnswerAudit.Decision
@@ -89,12 +88,6 @@ class OpenTicket:
     email: str
 
 
-def _team_has_it(language: str, ticket: OpenTicket) -> str:
-    if ticket.email:
-        return handoff_text_for("team_has_it_email", language, email=ticket.email)
-    return handoff_text_for("team_has_it", language)
-
-
 def abstain_reply(
     ask: Ask, trace: Trace, reason: str, ticket: OpenTicket | None = None
 ) -> AnswerFinal:
@@ -105,9 +98,10 @@ def abstain_reply(
     """
     trace.decision, trace.reason = Kind.ABSTAIN, reason
     if ticket is not None and ask.may_hand_off:
-        separator = "" if trace.language == CHINESE else " "
         alone = text_for("abstain_alone", trace.language)
-        return AnswerFinal(text=alone + separator + _team_has_it(trace.language, ticket))
+        return AnswerFinal(
+            text=sentences(trace.language, alone, team_has_it(trace.language, email=ticket.email))
+        )
     in_a_row = ask.abstentions + 1
     if ask.may_hand_off and ask.abstain_limit and in_a_row >= ask.abstain_limit:
         # handoff's taxonomy: one miss is missing knowledge, a run of them a repeated failure.
@@ -174,7 +168,7 @@ def handover_reply(trace: Trace, ticket: OpenTicket | None = None) -> AnswerFina
     is handed over (not a second form): the team has their message."""
     trace.decision, trace.reason = Kind.HANDOFF, "accepted_offer"
     if ticket is not None:
-        return AnswerFinal(text=_team_has_it(trace.language, ticket))
+        return AnswerFinal(text=team_has_it(trace.language, email=ticket.email))
     trace.handoff = "customer_request"
     trace.handoff_detail = HandoffDetail("accepted_offer")
     return AnswerFinal(text=text_for("handover", trace.language))
