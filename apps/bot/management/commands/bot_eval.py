@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from collections import Counter, defaultdict
-from contextlib import aclosing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,10 @@ from typing import Any
 import numpy as np
 from asgiref.sync import async_to_sync
 from django.core.management import BaseCommand, CommandError
-from django.forms.models import model_to_dict
 
 from apps.bot.answer import AnswerFinal
+from apps.bot.evaluation import ANSWERED, answer_traced, cited_keys, settings_uncached
 from apps.bot.memory import Turn
-from apps.bot.models import AnswerAudit, BotSettings
-from apps.bot.respond import respond
 from apps.bot.selectors import bot_settings_get
 from apps.bot.trace import Ask, Trace
 from apps.knowledge.management.commands.kb_eval import _load as queries_load
@@ -27,8 +24,6 @@ from apps.knowledge.models import Article, Collection, FAQEntry, Status
 from apps.knowledge.selectors import collections_for_site
 from apps.llm.services import usage_flush
 from apps.sites.selectors import site_get_by_key
-
-ANSWERED = (AnswerAudit.Decision.FAQ, AnswerAudit.Decision.ANSWER)
 
 
 class Command(BaseCommand):
@@ -74,7 +69,7 @@ class Command(BaseCommand):
         collection_ids = tuple(sorted(collections.values_list("pk", flat=True)))
         if not collection_ids:
             raise CommandError("no collection to answer from: import something first (kb_import)")
-        settings = _uncached(bot_settings_get(site=site) if site else None)
+        settings = settings_uncached(bot_settings_get(site=site) if site else None)
         for name in ("answer", "faq"):
             value = options[f"{name}_threshold"]
             if value is not None:
@@ -118,12 +113,6 @@ class Command(BaseCommand):
         self.stdout.write(f"decisions: {reasons}")
 
 
-def _uncached(settings: BotSettings | None) -> BotSettings:
-    """The settings to evaluate with, answer cache off: every query is really answered."""
-    fields = model_to_dict(settings, exclude=["id", "site"]) if settings else {}
-    return BotSettings(**{**fields, "cache_seconds": 0})
-
-
 def _known_ids(collection_ids: tuple[int, ...]) -> set[str]:
     published = {"collection_id__in": collection_ids, "status": Status.PUBLISHED}
     ids = set(Article.objects.filter(**published).values_list("external_id", flat=True))
@@ -135,13 +124,8 @@ async def _run_all(rows: list[dict], template: Ask) -> list[tuple[Trace, AnswerF
     for row in rows:
         turns = tuple(Turn("user", text) for text in row.get("history", ()))
         ask = replace(template, question=row["query"], turns=turns)
-        trace = Trace()
-        final = None
         started = time.perf_counter()
-        async with aclosing(respond(ask, trace)) as events:
-            async for event in events:
-                if isinstance(event, AnswerFinal):
-                    final = event
+        trace, final = await answer_traced(ask)
         if final is None:
             raise CommandError(f"query {row.get('id')}: the pipeline gave no final answer")
         results.append((trace, final, (time.perf_counter() - started) * 1000))
@@ -160,7 +144,7 @@ def _report(
     for row, (trace, _, latency) in zip(rows, results, strict=True):
         relevant = set(row["relevant"])
         covered = relevant <= known
-        cited = {p["external_id"] for p in trace.passages if p["cited"]}
+        cited = cited_keys(trace)
         answered = trace.decision in ANSWERED
         if not covered:
             outcome = "answered" if answered else "abstained"

@@ -1,0 +1,38 @@
+"""Answering a question as a visitor would, without a conversation: what ``bot_eval`` and the
+answer checks (``answer_checks``) share. Cache off, nobody handed over, nothing stored."""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+
+from django.forms.models import model_to_dict
+
+from apps.bot.answer import AnswerFinal
+from apps.bot.models import AnswerAudit, BotSettings
+from apps.bot.respond import respond
+from apps.bot.trace import Ask, Trace
+
+ANSWERED = (AnswerAudit.Decision.FAQ, AnswerAudit.Decision.ANSWER)
+
+
+def settings_uncached(settings: BotSettings | None) -> BotSettings:
+    """The settings to evaluate with, answer cache off: every query is really answered."""
+    fields = model_to_dict(settings, exclude=["id", "site"]) if settings else {}
+    return BotSettings(**{**fields, "cache_seconds": 0})
+
+
+async def answer_traced(ask: Ask) -> tuple[Trace, AnswerFinal | None]:
+    """Run the pipeline on ``ask``: what it found and decided, and its final answer (None only
+    if the pipeline broke its contract of ending with one)."""
+    trace = Trace()
+    final = None
+    async with aclosing(respond(ask, trace)) as events:
+        async for event in events:
+            if isinstance(event, AnswerFinal):
+                final = event
+    return trace, final
+
+
+def cited_keys(trace: Trace) -> set[str]:
+    """The entries the answer cited, each by its external id, or its title when it has none."""
+    return {p["external_id"] or p["title"] for p in trace.passages if p["cited"]}
