@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from contextlib import aclosing, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
@@ -19,7 +20,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from apps.llm.breaker import breaker_get
-from apps.llm.config import env_config
+from apps.llm.config import env_config, offline_route
 from apps.llm.gateway import Attempt, Gateway, GatewayEvent, Recorder
 from apps.llm.loopbound import LoopBound
 from apps.llm.models import ModelPrice, Purpose, UsageRecord
@@ -150,8 +151,24 @@ def _failed(task: asyncio.Task[object]) -> bool:
 _routes = LoopBound(_RouteCache)
 
 
+_offline_only: ContextVar[bool] = ContextVar("offline_only", default=False)
+
+
+@contextmanager
+def offline_answerer_only() -> Iterator[None]:
+    """Within it, chat calls of this context go to the offline answerer whatever the site's
+    chain: no model call and no cost (the bot's answer checks, docs/answering.md)."""
+    token = _offline_only.set(True)
+    try:
+        yield
+    finally:
+        _offline_only.reset(token)
+
+
 async def chain_get(*, site_id: int | None) -> tuple[Route, ...]:
     """The site's chain as ``chat_stream`` will use it (read at most every ``TTL`` seconds)."""
+    if _offline_only.get():
+        return (offline_route(),)
     return await _routes.get().chain(site_id)
 
 
