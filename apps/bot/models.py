@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -243,6 +244,7 @@ class AnswerAudit(models.Model):
         FAIL = "fail", _("no model could answer")
         HANDOFF = "handoff", _("handed to a person on request")
         DECLINED = "declined", _("the visitor declined a person")
+        SMALL_TALK = "small_talk", _("small talk")
 
     class Reason(models.TextChoices):
         """Why, within the decision (docs/answering.md, *Decisions and their reasons*)."""
@@ -262,6 +264,7 @@ class AnswerAudit(models.Model):
         ERROR = "error", _("the pipeline failed")
         ACCEPTED_OFFER = "accepted_offer", _("the visitor accepted a person")
         DECLINED_OFFER = "declined_offer", _("the visitor declined a person")
+        SMALL_TALK = "small_talk", _("a greeting, thanks or goodbye")
 
     conversation = models.ForeignKey(
         "chat.Conversation",
@@ -317,3 +320,70 @@ class AnswerAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} ({self.get_reason_display()})"
+
+
+class AnswerCheck(models.Model):
+    """A golden question: how the bot must answer it, so an edit of the knowledge base that
+    changes that is seen (docs/answering.md, *Answer checks*)."""
+
+    class Expect(models.TextChoices):
+        ANSWER = "answer", _("answered, citing one of the expected entries")
+        DECLINE = "decline", _("declined")
+
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="answer_checks", verbose_name=_("site")
+    )
+    question = models.TextField(_("question"))
+    history = models.JSONField(
+        _("earlier messages"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "The visitor's earlier messages, oldest first, when the question is a follow-up."
+        ),
+    )
+    expect = models.CharField(
+        _("expected outcome"), max_length=10, choices=Expect.choices, default=Expect.ANSWER
+    )
+    expected_entries = models.TextField(
+        _("expected entries"),
+        blank=True,
+        help_text=_(
+            "One per line: the external id of an article or FAQ entry the answer may cite, or "
+            "its title when it has none. Re-imports keep external ids."
+        ),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+    last_passed = models.BooleanField(_("passed"), null=True, blank=True)
+    last_decision = models.CharField(
+        _("decision"), max_length=10, choices=AnswerAudit.Decision.choices, blank=True
+    )
+    last_reason = models.CharField(
+        _("reason"), max_length=40, choices=AnswerAudit.Reason.choices, blank=True
+    )
+    # The titles of the sources the answer cited, as the visitor saw them.
+    last_cited = models.JSONField(_("cited"), default=list, blank=True)
+    last_problem = models.TextField(_("what went wrong"), blank=True)
+
+    class Meta:
+        verbose_name = _("answer check")
+        verbose_name_plural = _("answer checks")
+        ordering = ["site", "pk"]
+
+    def __str__(self) -> str:
+        return self.question[:100]
+
+    def clean(self) -> None:
+        if not isinstance(self.history, list) or not all(isinstance(m, str) for m in self.history):
+            raise ValidationError({"history": _("A list of the visitor's messages, as text.")})
+        if self.expect == self.Expect.ANSWER and not self.expected_keys:
+            raise ValidationError(
+                {"expected_entries": _("List at least one entry the answer may cite.")}
+            )
+
+    @property
+    def expected_keys(self) -> list[str]:
+        return [line.strip() for line in self.expected_entries.splitlines() if line.strip()]

@@ -1,4 +1,5 @@
-"""The bot's own records: the audit of each answer, guard events, the term list, knowledge scans.
+"""The bot's own records: the audit of each answer, guard events, the term list, knowledge scans,
+answer checks.
 
 (``apps/bot/services.py`` runs the reply task; these are the writes of the answering pipeline.)
 """
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from apps.bot.answer_checks import CheckResult, answer_checks_evaluate
+from apps.bot.evaluation import ANSWERED
 from apps.bot.guard import Hit as TermHit
-from apps.bot.models import AnswerAudit, GuardEvent, SensitiveTerm
+from apps.bot.models import AnswerAudit, AnswerCheck, GuardEvent, SensitiveTerm
 from apps.bot.selectors import guard_matcher
 from apps.bot.trace import GuardVerdict, Trace
 from apps.chat.events import Citation
@@ -201,3 +205,88 @@ def sensitive_terms_add(
     )
     site_settings.forget()  # bulk_create sends no post_save
     return len(created)
+
+
+def answer_checks_run(*, check_ids: Sequence[int]) -> list[CheckResult]:
+    """Run the checks (``answer_checks``) and store each one's result as its last run."""
+    checks = list(AnswerCheck.objects.filter(pk__in=check_ids).select_related("site"))
+    results = answer_checks_evaluate(checks=checks)
+    now = timezone.now()
+    for result in results:
+        check = result.check
+        check.last_run_at = now
+        check.last_passed = result.passed
+        check.last_decision = result.decision
+        check.last_reason = result.reason
+        check.last_cited = result.cited
+        check.last_problem = result.problem
+    AnswerCheck.objects.bulk_update(
+        [r.check for r in results],
+        [
+            "last_run_at",
+            "last_passed",
+            "last_decision",
+            "last_reason",
+            "last_cited",
+            "last_problem",
+        ],
+    )
+    return results
+
+
+# Earlier visitor messages a follow-up's check keeps, at most.
+_CHECK_HISTORY = 5
+
+
+@dataclass(frozen=True)
+class ChecksFromAudits:
+    created: int
+    # Already a check, or nothing to expect (a handoff, a model failure, a cached answer).
+    skipped: int
+
+
+def answer_checks_from_audits(*, audit_ids: Sequence[int]) -> ChecksFromAudits:
+    """Freeze what the bot did: one check per audit, expecting its citations or its decline.
+
+    A follow-up keeps the visitor's earlier messages. An audit whose decision says nothing about
+    the knowledge base (a handoff, a failed model), a cached answer (its passages are not
+    recorded) and a question that already has a check are skipped.
+    """
+    audits = AnswerAudit.objects.filter(pk__in=audit_ids).select_related("question", "conversation")
+    created = skipped = 0
+    for audit in audits:
+        check = _check_from_audit(audit)
+        duplicate = check is not None and AnswerCheck.objects.filter(
+            site_id=check.site_id, question=check.question, history=check.history
+        )
+        if check is None or duplicate.exists():
+            skipped += 1
+            continue
+        check.save()
+        created += 1
+    return ChecksFromAudits(created, skipped)
+
+
+def _check_from_audit(audit: AnswerAudit) -> AnswerCheck | None:
+    question = audit.question
+    history: list[str] = []
+    if audit.rewrite:
+        earlier = Message.objects.filter(
+            conversation_id=audit.conversation_id,
+            author_kind=Message.AuthorKind.VISITOR,
+            seq__lt=question.seq,
+        ).order_by("-seq")[:_CHECK_HISTORY]
+        history = [m.text for m in reversed(earlier)]
+    check = AnswerCheck(site_id=audit.conversation.site_id, question=question.text, history=history)
+    if audit.decision in ANSWERED:
+        keys = dict.fromkeys(p["external_id"] or p["title"] for p in audit.passages if p["cited"])
+        if not keys:
+            return None
+        check.expect = AnswerCheck.Expect.ANSWER
+        check.expected_entries = "\n".join(keys)
+    elif audit.decision in (AnswerAudit.Decision.ABSTAIN, AnswerAudit.Decision.REFUSE):
+        check.expect = AnswerCheck.Expect.DECLINE
+    else:
+        return None
+    check.note = _("from the answer of %(when)s") % {"when": audit.created_at.date().isoformat()}
+    return check

@@ -9,7 +9,7 @@ from django.db.models import Count, Max, Q, Subquery
 
 from apps.bot.guard import Matcher, Term
 from apps.bot.memory import Turn
-from apps.bot.models import AnswerAudit, BotSettings, SensitiveTerm
+from apps.bot.models import AnswerAudit, AnswerCheck, BotSettings, SensitiveTerm
 from apps.chat.models import Conversation, Message
 from apps.chat.selectors import conversation_language
 from apps.core.memo import site_settings
@@ -132,3 +132,13 @@ def _question_and_turns(conversation_id: int, question_id: int) -> tuple[int, st
         for _, _, kind, text in reversed(earlier)
     ]
     return seq, question, turns
+
+
+def answer_check_ids(*, site_id: int | None = None, collection_id: int | None = None) -> list[int]:
+    """The answer checks of one site, of the sites answering from one collection, or all."""
+    checks = AnswerCheck.objects.order_by("site_id", "pk")
+    if site_id is not None:
+        checks = checks.filter(site_id=site_id)
+    if collection_id is not None:
+        checks = checks.filter(site__knowledge_collections=collection_id)
+    return list(checks.values_list("pk", flat=True).distinct())

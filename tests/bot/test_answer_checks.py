@@ -1,0 +1,106 @@
+"""Answer checks: golden questions the bot must keep answering (or declining) as it does."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.bot.models import AnswerCheck
+from apps.bot.records import answer_checks_run
+from apps.knowledge.models import Article, FAQEntry, Status
+from apps.knowledge.services.content import article_create, entries_delete, entries_set_status
+from apps.llm.models import UsageRecord
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DELIVERY = "How long does delivery to Xinjiang take?"
+GIFT_CARDS = "Do you sell gift cards?"
+
+
+def check_create(site, question, *, expect=AnswerCheck.Expect.ANSWER, entries="", history=()):
+    return AnswerCheck.objects.create(
+        site=site, question=question, expect=expect, expected_entries=entries, history=list(history)
+    )
+
+
+def run(*checks):
+    results = answer_checks_run(check_ids=[c.pk for c in checks])
+    for check in checks:
+        check.refresh_from_db()
+    return results
+
+
+def test_a_question_answered_citing_its_entry_passes_and_records_the_run(site, help_centre):
+    check = check_create(site, DELIVERY, entries="shipping-en")
+    [result] = run(check)
+    assert result.passed
+    assert check.last_passed is True
+    assert (check.last_decision, check.last_reason) == ("answer", "evidence")
+    assert check.last_cited == ["Shipping and delivery › Delivery times"]
+    assert check.last_problem == ""
+    assert check.last_run_at is not None
+
+
+def test_unpublishing_the_expected_entry_makes_the_check_fail_and_say_why(site, help_centre):
+    check = check_create(site, DELIVERY, entries="shipping-en")
+    entries_set_status(
+        entries=Article.objects.filter(external_id="shipping-en"), status=Status.DRAFT
+    )
+    [result] = run(check)
+    assert not result.passed
+    assert check.last_passed is False
+    assert check.last_problem == "not published: shipping-en"
+
+
+def test_citing_another_entry_than_the_expected_fails(site, help_centre):
+    check = check_create(site, DELIVERY, entries="returns-en")
+    [result] = run(check)
+    assert not result.passed
+    assert result.problem == (
+        "cited Shipping and delivery › Delivery times, none of the expected entries"
+    )
+
+
+def test_an_expected_decline_fails_once_the_knowledge_base_answers_it(site, help_centre):
+    check = check_create(site, GIFT_CARDS, expect=AnswerCheck.Expect.DECLINE)
+    [before] = run(check)
+    assert before.passed
+    assert check.last_decision == "abstain"
+    article_create(
+        collection=help_centre,
+        title="Gift cards",
+        body="Yes, we sell gift cards of 100, 200 and 500 yuan in our shop.",
+        language="en",
+        status=Status.PUBLISHED,
+        external_id="gift-cards-en",
+    )
+    [after] = run(check)
+    assert not after.passed
+    assert check.last_decision == "answer"
+    assert check.last_problem == "answered citing Gift cards, expected a decline"
+
+
+def test_a_deleted_expected_entry_is_reported_not_a_crash(site, help_centre):
+    check = check_create(site, "How long is the warranty?", entries="faq-warranty-en")
+    entries_delete(entries=FAQEntry.objects.filter(external_id="faq-warranty-en"))
+    [result] = run(check)
+    assert not result.passed
+    assert check.last_problem == "no longer in the knowledge base: faq-warranty-en"
+
+
+def test_a_follow_up_is_answered_in_the_context_of_its_earlier_messages(site, help_centre):
+    check = check_create(
+        site, "And to Xinjiang?", entries="shipping-en", history=["How long does delivery take?"]
+    )
+    [result] = run(check)
+    assert result.passed, result.problem
+
+
+def test_checks_use_the_offline_answerer_even_when_the_site_has_a_model(
+    site, help_centre, chain, provider
+):
+    chain(("openai/gpt-4o-mini", provider.url))
+    check = check_create(site, DELIVERY, entries="shipping-en")
+    [result] = run(check)
+    assert result.passed
+    assert provider.requests == []
+    assert set(UsageRecord.objects.values_list("provider", flat=True)) <= {"offline"}
