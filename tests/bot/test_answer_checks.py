@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
 
 from apps.bot.models import AnswerCheck
 from apps.bot.records import answer_checks_run
@@ -104,3 +108,34 @@ def test_checks_use_the_offline_answerer_even_when_the_site_has_a_model(
     assert result.passed
     assert provider.requests == []
     assert set(UsageRecord.objects.values_list("provider", flat=True)) <= {"offline"}
+
+
+def test_bot_check_exits_zero_when_every_check_passes_and_prints_json(site, help_centre):
+    check = check_create(site, DELIVERY, entries="shipping-en")
+    out = StringIO()
+    call_command("bot_check", "--json", "--site", site.public_key, stdout=out)
+    report = json.loads(out.getvalue())
+    assert (report["total"], report["passed"], report["failed"]) == (1, 1, 0)
+    [row] = report["checks"]
+    assert row["id"] == check.pk
+    assert (row["passed"], row["decision"], row["problem"]) == (True, "answer", "")
+    assert row["cited"] == ["Shipping and delivery › Delivery times"]
+
+
+def test_bot_check_exits_non_zero_when_a_check_fails_and_names_it(site, other_site, help_centre):
+    check_create(site, DELIVERY, entries="shipping-en")
+    check_create(site, DELIVERY, expect=AnswerCheck.Expect.DECLINE)
+    check_create(other_site, DELIVERY, entries="shipping-en")
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("bot_check", "--site", site.public_key, stdout=out)
+    assert exited.value.code == 1
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "1 of 2 answer checks pass"
+    assert lines[1].startswith("FAIL")
+    assert "expected a decline" in lines[1]
+
+
+def test_bot_check_refuses_an_unknown_site(db):
+    with pytest.raises(CommandError, match="no site with public key 'nope'"):
+        call_command("bot_check", "--site", "nope")
