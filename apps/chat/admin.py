@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.html import format_html_join
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
 from apps.chat.privacy import visitor_erase, visitor_export
+from apps.handoff.details import ENGLISH as HANDOFF_DETAILS
 from apps.handoff.models import Ticket
 
 
@@ -26,15 +30,72 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+# The keys of ConversationEvent.data (apps/handoff/services), in the order shown.
+_EVENT_KEYS = {
+    "reason": _("reason"),
+    "detail": _("detail"),
+    "by": pgettext_lazy("conversation event", "by"),
+    "why": _("why"),
+    "ticket": _("ticket"),
+    "team": _("team"),
+    "from_team": _("from team"),
+    "agent": _("agent"),
+    "via": _("via"),
+    "faq": _("FAQ entry"),
+    "message": _("message"),
+}
+# Shown through the detail's text; the rest of data is ids and codes.
+_EVENT_KEYS_HIDDEN = {"detail_code", "detail_values"}
+_EVENT_VALUES = {
+    "by": {
+        "visitor": _("the visitor"),
+        "bot": _("the bot"),
+        "agent": _("an agent"),
+        "system": _("csbot"),
+    },
+    "why": {
+        "nobody_online": _("nobody online"),
+        "outside_hours": _("outside opening hours"),
+    },
+}
+
+
+def event_data_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return an event's data as (label, value) pairs in the admin's language."""
+    known = [key for key in _EVENT_KEYS if key in data]
+    others = [key for key in data if key not in _EVENT_KEYS and key not in _EVENT_KEYS_HIDDEN]
+    lines = []
+    for key in [*known, *others]:
+        value = data[key]
+        if key == "reason" and value in Ticket.Reason.values:
+            shown = str(Ticket.Reason(value).label)
+        elif key == "detail" and data.get("detail_code") in HANDOFF_DETAILS:
+            # The same sentences as details.py, each appended to the catalog in brace format.
+            template = gettext(HANDOFF_DETAILS[data["detail_code"]])
+            shown = template.format_map(data.get("detail_values") or {})
+        else:
+            shown = str(_EVENT_VALUES.get(key, {}).get(value, value))
+        lines.append((str(_EVENT_KEYS.get(key, key)), shown))
+    return lines
+
+
 class ConversationEventInline(admin.TabularInline):
     model = ConversationEvent
-    fields = ["created_at", "kind", "actor", "data"]
+    fields = ["created_at", "kind", "actor", "details"]
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+    @admin.display(description=_("details"))
+    def details(self, obj: ConversationEvent) -> str:
+        lines = (
+            (gettext("%(label)s: %(value)s") % {"label": label, "value": value},)
+            for label, value in event_data_lines(obj.data)
+        )
+        return format_html_join("", "<div>{}</div>", lines) or "—"
 
 
 @admin.register(Conversation)

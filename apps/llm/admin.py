@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.llm.breaker import BreakerState
 from apps.llm.forms import ModelProviderForm
@@ -70,6 +71,14 @@ class ModelProviderAdmin(admin.ModelAdmin):
         return bool(obj.api_key)
 
 
+_CIRCUITS = {
+    "closed": pgettext_lazy("circuit breaker", "closed"),
+    "open": pgettext_lazy("circuit breaker", "open"),
+    "half_open": pgettext_lazy("circuit breaker", "half-open"),
+    "unknown": pgettext_lazy("circuit breaker", "unknown"),
+}
+
+
 @dataclass(frozen=True)
 class _HealthRow:
     configured: ConfiguredRoute
@@ -77,6 +86,10 @@ class _HealthRow:
     state: BreakerState
     stats: RouteStats | None
     check: RouteCheck | None
+
+    @property
+    def circuit(self) -> str:
+        return str(_CIRCUITS[self.state.state])
 
 
 @admin.register(ModelRoute)

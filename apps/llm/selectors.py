@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.llm.breaker import BreakerState, breaker_get
 from apps.llm.config import env_config, offline_route
@@ -78,13 +79,17 @@ class ConfiguredRoute:
 
 
 def configured_routes() -> list[ConfiguredRoute]:
-    """Return the environment's routes, then every enabled admin route of every site."""
+    """Return the environment's routes, then every enabled admin route of every site.
+
+    The environment's and the default's site is worded in the active language.
+    """
     config = env_config()
-    found = [ConfiguredRoute("(environment)", Purpose.CHAT, route) for route in config.chain]
+    environment = gettext("(environment)")
+    found = [ConfiguredRoute(environment, Purpose.CHAT, route) for route in config.chain]
     if config.embeddings is not None:
-        found.append(ConfiguredRoute("(environment)", Purpose.EMBEDDINGS, config.embeddings))
+        found.append(ConfiguredRoute(environment, Purpose.EMBEDDINGS, config.embeddings))
     if not config.chain:
-        found.insert(0, ConfiguredRoute("(default)", Purpose.CHAT, offline_route()))
+        found.insert(0, ConfiguredRoute(gettext("(default)"), Purpose.CHAT, offline_route()))
     rows = (
         ModelRoute.objects.filter(enabled=True)
         .select_related("provider__site")

@@ -148,16 +148,21 @@ def test_health_page_lists_routes_and_checks_them_on_request(
     assert UsageRecord.objects.filter(purpose="check").count() == 2
 
 
-def health_rows(page: str) -> dict[tuple[str, str], str]:
-    """Map each health row's (site, route) to its "Last 24 h" cell."""
-    rows = {}
+def health_cells(page: str) -> list[list[str]]:
+    """Return the text of each health row's cells (the heading row has none)."""
+    rows = []
     for row in re.findall(r"<tr>(.*?)</tr>", page, re.DOTALL):
         cells = [
             re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row)
         ]
-        if cells:  # not the heading
-            rows[cells[0], cells[2]] = cells[5]
+        if cells:
+            rows.append(cells)
     return rows
+
+
+def health_rows(page: str) -> dict[tuple[str, str], str]:
+    """Map each health row's (site, route) to its "Last 24 h" cell."""
+    return {(cells[0], cells[2]): cells[5] for cells in health_cells(page)}
 
 
 def test_route_health_counts_each_routes_own_attempts(
