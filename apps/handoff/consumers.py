@@ -290,6 +290,9 @@ class ConsoleConsumer(JsonConsumer):
             raise services.TicketNotFound(frame.data["ticket_id"])
         await self.follow(ticket.pk, ticket.conversation_id)
         detail = await _db(ticket_detail)(ticket=ticket)
+        if detail is None:
+            await self.unfollow(ticket.pk)
+            raise services.TicketNotFound(ticket.pk)
         await self.send_json({"type": "ticket.detail", "ref": frame.ref, **detail})
         await self.view(ticket.pk, ticket.team_id)
 

@@ -412,9 +412,16 @@ def note_payload(note: TicketNote) -> NotePayload:
     }
 
 
-def ticket_detail(*, ticket: Ticket) -> dict[str, Any]:
-    """Everything the console shows for one ticket: transcript, notes, visitor, history."""
-    conversation = Conversation.objects.select_related("visitor").get(pk=ticket.conversation_id)
+def ticket_detail(*, ticket: Ticket) -> dict[str, Any] | None:
+    """Everything the console shows for one ticket: transcript, notes, visitor, history.
+
+    ``None`` when the conversation is gone: its visitor was erased since the ticket was read.
+    """
+    conversation = (
+        Conversation.objects.select_related("visitor").filter(pk=ticket.conversation_id).first()
+    )
+    if conversation is None:
+        return None
     visitor = conversation.visitor
     notes = TicketNote.objects.filter(ticket=ticket).select_related("author")
     history = ConversationEvent.objects.filter(conversation=conversation).select_related("actor")
