@@ -66,6 +66,8 @@
   var ACTORS = { visitor: gettext("the visitor"), system: gettext("the system") };
   var PRESENCES = { online: gettext("online"), away: gettext("away"), offline: gettext("offline") };
   var PRIORITIES = { high: gettext("high"), urgent: gettext("urgent") };
+  // A search opens solved and closed tickets too: nobody replies in them any more.
+  var ENDED_HINT = gettext("This ticket has ended: its conversation is read-only; notes are still open to the team.");
 
   var state = {
     me: null,
@@ -802,7 +804,7 @@
       interpolate(gettext("Waiting %(time)s for an agent."), { time: since(t.created_at) }, true);
     var canReply = replyAllowed();
     $("composer-hint").textContent = state.mode === "reply" && !canReply ?
-      (ended(t) ? gettext("This ticket has ended: its conversation is read-only; notes are still open to the team.") :
+      (ended(t) ? ENDED_HINT :
         claimable ? gettext("Claim the ticket to reply.") : gettext("Only the assigned agent replies; notes are open to the team.")) : "";
     $("send").disabled = state.mode === "reply" && !canReply;
     // Its words change; its shortcut stays shown.
@@ -967,7 +969,7 @@
     var ticketId = state.detail.ticket.id;
     var type = state.mode === "note" ? "note.add" : "message.send";
     if (type === "message.send" && !replyAllowed()) {
-      toast(ended(state.detail.ticket) ? gettext("This ticket has ended: its conversation is read-only; notes are still open to the team.") : state.detail.ticket.assignee ? gettext("Only the assigned agent replies; notes are open to the team.") : gettext("Claim the ticket before replying."), true);
+      toast(ended(state.detail.ticket) ? ENDED_HINT : state.detail.ticket.assignee ? gettext("Only the assigned agent replies; notes are open to the team.") : gettext("Claim the ticket before replying."), true);
       return;
     }
     if (countComposer()) { toast(gettext("Too long to send: shorten it first."), true); return; }
