@@ -1,6 +1,6 @@
 # Django's admin classes are generic only in django-stubs, not at runtime.
 # mypy: disable-error-code="type-arg"
-"""Admin: bot settings, the sensitive-term list, guard events, and each answer's audit.
+"""Admin: bot settings, the sensitive-term list, guard events, each answer's audit, answer checks.
 
 The audit is also shown on the conversation's own page: the conversation admin registered by
 ``apps.chat`` (or whoever re-registered it before us) is extended with an inline, not replaced.
@@ -16,12 +16,21 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from apps.bot.models import AnswerAudit, BotSettings, GuardEvent, SensitiveTerm
-from apps.bot.records import guard_events_review, kb_guard_scan, sensitive_terms_add
+from apps.bot.answer_checks import CheckResult, answer_checks_summary
+from apps.bot.models import AnswerAudit, AnswerCheck, BotSettings, GuardEvent, SensitiveTerm
+from apps.bot.records import (
+    answer_checks_from_audits,
+    answer_checks_run,
+    guard_events_review,
+    kb_guard_scan,
+    sensitive_terms_add,
+)
+from apps.bot.selectors import answer_check_ids
 from apps.chat.models import Conversation
 from apps.sites.models import Site
 
@@ -261,12 +270,32 @@ class AnswerAuditAdmin(_AuditDisplay, admin.ModelAdmin):
     fields = ("conversation", "created_at", "language", "for_agent", *AUDIT_FIELDS, "kb_version")
     readonly_fields = fields
     date_hierarchy = "created_at"
+    actions = ["save_as_checks"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_add_check_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("bot.add_answercheck")
+
+    @admin.action(
+        description=_("Save as answer checks (expect today's citations or decline)"),
+        permissions=["add_check"],
+    )
+    def save_as_checks(self, request: HttpRequest, queryset: QuerySet[AnswerAudit]) -> None:
+        made = answer_checks_from_audits(audit_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            _(
+                "%(created)d answer checks saved, %(skipped)d skipped (already checked, or nothing "
+                "to expect: a handoff, a failed model, a cached answer)."
+            )
+            % {"created": made.created, "skipped": made.skipped},
+            messages.SUCCESS if made.created else messages.WARNING,
+        )
 
 
 class AnswerAuditInline(_AuditDisplay, admin.StackedInline):
@@ -302,3 +331,83 @@ def _with_audit_inline(admin_site: admin.AdminSite) -> None:
 
 
 _with_audit_inline(admin.site)
+
+
+@admin.register(AnswerCheck)
+class AnswerCheckAdmin(admin.ModelAdmin):
+    list_display = [
+        "result",
+        "question",
+        "site",
+        "expect",
+        "last_decision",
+        "cited",
+        "last_problem",
+        "last_run_at",
+    ]
+    list_display_links = ["question"]
+    list_filter = ["last_passed", "expect", "site"]
+    search_fields = ["question", "expected_entries", "note"]
+    list_select_related = ["site"]
+    actions = ["run_selected"]
+    change_list_template = "admin/bot/answercheck/change_list.html"
+    LAST_RUN = ("result", "last_run_at", "last_decision", "last_reason", "cited", "last_problem")
+    readonly_fields = LAST_RUN
+    fieldsets = [
+        (None, {"fields": ["site", "question", "history", "expect", "expected_entries", "note"]}),
+        (_("Last run"), {"fields": LAST_RUN}),
+    ]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "run-site/",
+                self.admin_site.admin_view(self.run_site_view),
+                name="bot_answercheck_run_site",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        sites = Site.objects.filter(answer_checks__isnull=False).distinct().order_by("name")
+        context = {"check_sites": sites, "may_run": self.has_change_permission(request)}
+        return super().changelist_view(request, {**(extra_context or {}), **context})
+
+    def run_site_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        site = Site.objects.filter(pk=request.POST.get("site") or None).first()
+        if site is None:
+            self.message_user(request, _("Choose a site."), messages.ERROR)
+        else:
+            self._report(request, answer_checks_run(check_ids=answer_check_ids(site_id=site.pk)))
+        return HttpResponseRedirect(reverse("admin:bot_answercheck_changelist"))
+
+    @admin.action(description=_("Run the selected checks"), permissions=["change"])
+    def run_selected(self, request: HttpRequest, queryset: QuerySet[AnswerCheck]) -> None:
+        self._report(
+            request, answer_checks_run(check_ids=list(queryset.values_list("pk", flat=True)))
+        )
+
+    def _report(self, request: HttpRequest, results: list[CheckResult]) -> None:
+        failed = any(not r.passed for r in results)
+        level = messages.ERROR if failed else messages.SUCCESS
+        self.message_user(request, answer_checks_summary(results), level)
+
+    @admin.display(description=_("result"), ordering="last_passed")
+    def result(self, obj: AnswerCheck) -> str:
+        if obj.last_passed is None:
+            return format_html('<span title="{}">\u2014</span>', _("never run"))
+        icon = "icon-yes.svg" if obj.last_passed else "icon-no.svg"
+        label = _("passed") if obj.last_passed else _("failed")
+        return format_html(
+            '<img src="{}" alt="{}"> <span style="color: {}">{}</span>',
+            static(f"admin/img/{icon}"),
+            label,
+            "#2e7d32" if obj.last_passed else "#c62828",
+            label,
+        )
+
+    @admin.display(description=_("cited"))
+    def cited(self, obj: AnswerCheck) -> str:
+        return "; ".join(obj.last_cited) or "\u2014"
