@@ -12,6 +12,7 @@ from apps.bot.models import AnswerCheck
 from apps.bot.records import answer_checks_run
 from apps.knowledge.models import Article, FAQEntry, Status
 from apps.knowledge.services.content import article_create, entries_delete, entries_set_status
+from apps.knowledge.services.import_jobs import import_job_create, import_job_run
 from apps.llm.models import UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -139,3 +140,34 @@ def test_bot_check_exits_non_zero_when_a_check_fails_and_names_it(site, other_si
 def test_bot_check_refuses_an_unknown_site(db):
     with pytest.raises(CommandError, match="no site with public key 'nope'"):
         call_command("bot_check", "--site", "nope")
+
+
+def test_an_import_job_reports_the_answer_checks_of_the_sites_using_the_collection(
+    site, other_site, help_centre
+):
+    check_create(site, DELIVERY, entries="shipping-en")
+    check_create(site, GIFT_CARDS, expect=AnswerCheck.Expect.DECLINE)
+    # Another site's check does not answer from this collection: not run, not counted.
+    elsewhere = check_create(other_site, DELIVERY, entries="shipping-en")
+    job = import_job_create(
+        collection=help_centre, file_name="faq.csv", fmt="auto", replace=False, user_id=None
+    )
+    import_job_run(job_id=job.pk, data=b"Do you sell gift cards?,Yes: 100 and 200 yuan cards.\n")
+    job.refresh_from_db()
+    assert job.state == "done"
+    assert job.message.endswith(
+        " 1 of 2 answer checks pass; failing: “Do you sell gift cards?” (answered citing Do "
+        "you sell gift cards?, expected a decline)."
+    )
+    elsewhere.refresh_from_db()
+    assert elsewhere.last_run_at is None
+
+
+def test_an_import_into_a_collection_no_check_uses_says_nothing_of_checks(site, help_centre):
+    job = import_job_create(
+        collection=help_centre, file_name="faq.csv", fmt="auto", replace=False, user_id=None
+    )
+    import_job_run(job_id=job.pk, data=b"Do you sell gift cards?,Yes.\n")
+    job.refresh_from_db()
+    assert job.state == "done"
+    assert "answer checks" not in job.message

@@ -191,7 +191,9 @@ def _job_run(job_id: int, data: bytes) -> None:
         _job_end(
             job_id,
             state=ImportJob.State.DONE,
-            message=message + _embed(job.collection.pk, progress("embedding")),
+            message=message
+            + _embed(job.collection.pk, progress("embedding"))
+            + _answer_checks(job.collection.pk),
         )
     except RemovalsUnconfirmed as exc:
         _job_review(job, exc.plan, changed=bool(confirmed_by))
@@ -250,6 +252,27 @@ def _embed(collection_id: int, progress: Progress) -> str:
             "once the embeddings service answers again to add the vectors."
         ) % {"error": f"{exc.__class__.__name__}: {exc}"}
     return ""
+
+
+def _answer_checks(collection_id: int) -> str:
+    """Run the answer checks of the sites answering from the collection, on what was just
+    imported; their outcome, to append to the job's (docs/answering.md, *Answer checks*)."""
+    # Imported here: the bot builds on the knowledge base, not the other way round.
+    from apps.bot.answer_checks import answer_checks_summary
+    from apps.bot.records import answer_checks_run
+    from apps.bot.selectors import answer_check_ids
+
+    check_ids = answer_check_ids(collection_id=collection_id)
+    if not check_ids:
+        return ""
+    try:
+        return " " + answer_checks_summary(answer_checks_run(check_ids=check_ids))
+    except Exception as exc:
+        # The entries are imported whatever the checks say.
+        logger.exception("answer checks after importing into collection %s", collection_id)
+        return " " + gettext("Warning: the answer checks could not run (%(error)s).") % {
+            "error": f"{exc.__class__.__name__}: {exc}"
+        }
 
 
 def _job_review(job: ImportJob, plan: dict[str, object], *, changed: bool) -> None:
