@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -26,6 +27,7 @@ from apps.llm.selectors import (
     RouteStats,
     configured_routes,
     price_in_use,
+    provider_routes,
     routes_state,
     routes_stats,
     usage_totals,
@@ -57,6 +59,46 @@ class ModelProviderAdmin(admin.ModelAdmin):
     list_filter = ["site", "preset"]
     search_fields = ["name", "site__name"]
     inlines = [ModelRouteInline]
+    change_form_template = "admin/llm/modelprovider/change_form.html"
+
+    def response_add(
+        self, request: HttpRequest, obj: ModelProvider, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        return self._checked(request, obj) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: ModelProvider) -> HttpResponse:
+        return self._checked(request, obj) or super().response_change(request, obj)
+
+    def _checked(self, request: HttpRequest, obj: ModelProvider) -> HttpResponse | None:
+        """On "Save and check", ping the saved routes and stay on the page with the result.
+
+        The check runs once the save is committed: its usage records are written by another
+        connection, which must see the routes. A failure is a warning, not a refusal: the
+        provider may be down only for now.
+        """
+        if "_check" not in request.POST:
+            return None
+        transaction.on_commit(lambda: self._check(request, obj.pk))
+        return HttpResponseRedirect(reverse("admin:llm_modelprovider_change", args=[obj.pk]))
+
+    def _check(self, request: HttpRequest, provider_id: int) -> None:
+        routes = provider_routes(provider_id=provider_id)
+        for check in run_in_own_loop(lambda: routes_check(routes=routes)):
+            route, attempt = check.configured.route, check.attempt
+            if attempt.error is None:
+                messages.success(
+                    request,
+                    _("%(route)s answered (%(s).2f s).")
+                    % {"route": route.label, "s": attempt.latency},
+                )
+            else:
+                messages.warning(
+                    request,
+                    _("%(route)s failed: %(error)s. Visitors get no answer from it until fixed.")
+                    % {"route": route.label, "error": attempt.error},
+                )
+        if not routes:
+            messages.warning(request, _("No enabled route to check."))
 
     def get_fields(self, request: HttpRequest, obj: ModelProvider | None = None) -> list[Any]:
         fields = ["site", "preset", "name", "base_url", "api_key"]

@@ -222,6 +222,8 @@ class UsageRecord(models.Model):
         _("error"), max_length=16, blank=True, choices=[(kind, kind) for kind in ERROR_KINDS]
     )
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    # The provider's own words (keys masked): what Route health shows as a route's last error.
+    error_message = models.CharField(_("error message"), max_length=500, blank=True)
     # The price version charged; PROTECT keeps it from being deleted under the record.
     price = models.ForeignKey(
         ModelPrice,

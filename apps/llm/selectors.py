@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -90,15 +90,23 @@ def configured_routes() -> list[ConfiguredRoute]:
         found.append(ConfiguredRoute(environment, Purpose.EMBEDDINGS, config.embeddings))
     if not config.chain:
         found.insert(0, ConfiguredRoute(gettext("(default)"), Purpose.CHAT, offline_route()))
+    return found + _admin_routes(ModelRoute.objects.all())
+
+
+def provider_routes(*, provider_id: int) -> list[ConfiguredRoute]:
+    """Return the enabled routes of one provider (what "Save and check" pings)."""
+    return _admin_routes(ModelRoute.objects.filter(provider_id=provider_id))
+
+
+def _admin_routes(rows: QuerySet[ModelRoute]) -> list[ConfiguredRoute]:
     rows = (
-        ModelRoute.objects.filter(enabled=True)
+        rows.filter(enabled=True)
         .select_related("provider__site")
         .order_by("provider__site__name", "purpose", "position", "pk")
     )
-    found += [
+    return [
         ConfiguredRoute(row.provider.site.name, row.purpose, route_from_row(row)) for row in rows
     ]
-    return found
 
 
 def price_current(*, provider: str, model: str, at: datetime | None = None) -> ModelPrice | None:
@@ -167,10 +175,21 @@ def call_usage_totals(*, call_id: uuid.UUID) -> UsageTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteError:
+    """A route's last failed attempt, in the provider's words (keys masked when recorded)."""
+
+    kind: str
+    http_status: int | None
+    message: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RouteStats:
     attempts: int
     failures: int
     avg_ttft_ms: float | None
+    last_error: RouteError | None = None
 
 
 def routes_stats(*, routes: Sequence[ConfiguredRoute], since: datetime) -> list[RouteStats | None]:
@@ -179,7 +198,7 @@ def routes_stats(*, routes: Sequence[ConfiguredRoute], since: datetime) -> list[
     An admin route counts the records of its own row; an environment route (or the offline
     default) those of the environment's calls to its provider and model, whichever site they
     answered: records with no row. Records of a deleted admin row lose their row and are
-    counted with the environment's if it has the same model. Two queries, whatever the count.
+    counted with the environment's if it has the same model. Three queries, whatever the count.
     """
     recent = UsageRecord.objects.filter(created_at__gte=since).exclude(
         outcome=UsageRecord.Outcome.CANCELLED
@@ -195,17 +214,37 @@ def routes_stats(*, routes: Sequence[ConfiguredRoute], since: datetime) -> list[
 
 
 def _stats_by(records: QuerySet[UsageRecord], *key: str) -> dict[tuple[Any, ...], RouteStats]:
-    rows = records.values(*key).annotate(
-        attempts=Count("pk"),
-        failures=Count("pk", filter=~Q(outcome=UsageRecord.Outcome.COMPLETE)),
-        avg_ttft_ms=Avg("ttft_ms"),
+    failed = ~Q(outcome=UsageRecord.Outcome.COMPLETE)
+    rows = list(
+        records.values(*key).annotate(
+            attempts=Count("pk"),
+            failures=Count("pk", filter=failed),
+            avg_ttft_ms=Avg("ttft_ms"),
+            # The newest failure: ids grow with time.
+            last_failure=Max("pk", filter=failed),
+        )
     )
+    failures = UsageRecord.objects.in_bulk([row["last_failure"] for row in rows if row["failures"]])
     return {
         tuple(row[name] for name in key): RouteStats(
-            row["attempts"], row["failures"], row["avg_ttft_ms"]
+            row["attempts"],
+            row["failures"],
+            row["avg_ttft_ms"],
+            _route_error(failures.get(row["last_failure"])),
         )
         for row in rows
     }
+
+
+def _route_error(record: UsageRecord | None) -> RouteError | None:
+    if record is None:
+        return None
+    return RouteError(
+        record.error_kind or record.outcome,
+        record.http_status,
+        record.error_message,
+        record.created_at,
+    )
 
 
 async def routes_state(*, routes: Sequence[ConfiguredRoute]) -> list[BreakerState]:

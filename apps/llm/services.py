@@ -71,6 +71,7 @@ def usage_records_create(*, entries: Sequence[UsageEntry]) -> list[UsageRecord]:
                 outcome=attempt.status,
                 error_kind=error.kind if error else "",
                 http_status=error.status if error else None,
+                error_message=error.message if error else "",
                 price=prices[key],
                 cost_cny=cost_cny,
                 cost_usd=cost_usd,

@@ -27,7 +27,7 @@ def test_route_health_reads_in_chinese_with_chinese_commas(admin_client, chain):
         reverse("admin:llm_modelroute_health"), headers={"accept-language": "zh-hans"}
     ).content.decode()
 
-    [(site, _purpose, route, _host, circuit, recent, _check)] = health_cells(page)
+    [(site, _purpose, route, _host, circuit, recent, _error, _check)] = health_cells(page)
     assert site == "（默认）"
     assert route == "offline/extractive"
     assert circuit == "闭合（正常）"
