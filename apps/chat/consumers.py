@@ -27,6 +27,7 @@ from apps.chat.selectors import (
     conversation_get,
     conversation_status,
     messages_after,
+    visitor_email,
     visitor_exists,
 )
 from apps.chat.services import (
@@ -49,6 +50,7 @@ from apps.handoff.services import (
     visitor_message_receive,
 )
 from apps.handoff.services.stranded import handoff_return_status
+from apps.sites.models import Site
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
@@ -358,6 +360,14 @@ class VisitorChatConsumer(JsonConsumer):
         )
 
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
+        if await self.email_missing():
+            await self.send_error(
+                "email_required",
+                "this site asks for an email address before the first message: send identify "
+                "with one",
+                client_id=frame.client_id,
+            )
+            return
         if await self.over_limit(client_id=frame.client_id):
             return
         received = await self.store_in_open_conversation(
@@ -379,6 +389,17 @@ class VisitorChatConsumer(JsonConsumer):
             # on their next resume, and their resend is only a duplicate.
             if received.bot_answers:
                 reply_start(conversation_id=self.conversation_id, question_id=received.message.pk)
+
+    async def email_missing(self) -> bool:
+        """Whether the site requires an email before a visitor writes and this one gave none.
+
+        The widget asks for it first (its pre-chat form); this holds for every client. Read
+        again while missing: another tab of the visitor may have given it since.
+        """
+        if self.site.prechat != Site.Prechat.REQUIRE or self.visitor.email:
+            return False
+        self.visitor.email = await database_sync_to_async(visitor_email)(visitor_id=self.visitor.pk)
+        return not self.visitor.email
 
     async def store_in_open_conversation(self, store: Callable[..., Stored]) -> Stored:
         """Run ``store(conversation_id=…)`` on the database thread for this socket's conversation.

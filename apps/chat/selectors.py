@@ -15,6 +15,11 @@ def visitor_exists(*, visitor_id: int) -> bool:
     return Visitor.objects.filter(pk=visitor_id).exists()
 
 
+def visitor_email(*, visitor_id: int) -> str:
+    """The email stored for the visitor ("" if none, or if they were erased)."""
+    return Visitor.objects.filter(pk=visitor_id).values_list("email", flat=True).first() or ""
+
+
 def conversation_language(conversation: Conversation) -> str:
     """The language to address the conversation's visitor in: theirs if known, else the site's."""
     for code in (conversation.language, conversation.visitor.language):

@@ -783,6 +783,12 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
           setTimeout(() => live && outbox.has(pending.client_id) && resend(pending), 2000);
           showAlert(t.errors.unavailable);
         } else refuse(pending, frame);
+        // The site came to require an email after this page asked (or another client skipped
+        // the form): the failed message waits, with its Retry, while the form asks for it.
+        if (frame.code === "email_required" && !pending.leave) {
+          session.prechat = "require";
+          openPrechat(true);
+        }
         return;
       }
       if (frame.code === "frame_too_large" && outbox.size) {
@@ -1154,16 +1160,19 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     }
   };
 
-  /** Whether the site asks who the visitor is before they chat: not once they answered or
-   *  skipped (this visitor, in this browser), nor when the page identified them by email. */
-  const prechatDue = () =>
-    !!session &&
-    (session.prechat === "ask" || session.prechat === "require") &&
-    !contact.email &&
-    load("localStorage", "prechat") !== session.visitor_id;
+  /** Whether the site asks who the visitor is before they chat: not once they answered (this
+   *  visitor, in this browser; the session says "off" once the server has their email) or,
+   *  where the site only asks, skipped; nor when the page identified them by email. */
+  const prechatDue = () => {
+    if (!session || contact.email) return false;
+    const done = load("localStorage", "prechat");
+    if (session.prechat === "require") return done !== session.visitor_id;
+    return session.prechat === "ask" && done !== session.visitor_id && done !== `skip:${session.visitor_id}`;
+  };
 
-  const prechatDone = () => {
-    save("localStorage", "prechat", session.visitor_id);
+  /** `skipped`: a skip answers an optional form only, never a required one. */
+  const prechatDone = (skipped = false) => {
+    save("localStorage", "prechat", skipped ? `skip:${session.visitor_id}` : session.visitor_id);
     if (card && card.kind === "prechat") closeCard();
     if (heldSend) {
       heldSend = false;
@@ -1204,7 +1213,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       event.preventDefault();
       const given = { ...contact, name: name.value.trim(), email: email.value.trim() };
       if (required && !given.email) return flag(t.errors.email_required);
-      if (!given.name && !given.email) return prechatDone();
+      if (!given.name && !given.email) return prechatDone(true);
       // The server checks the email: its refusal says why, in its words.
       identifyAs(given).then(
         () => {
@@ -1214,7 +1223,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
         (error) => flag(error.message),
       );
     });
-    if (skip) skip.addEventListener("click", prechatDone);
+    if (skip) skip.addEventListener("click", () => prechatDone(true));
     showCard({ kind: "prechat", el: form }, focus);
   };
 
@@ -1724,8 +1733,10 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   const identify = ({ name, email, externalId } = {}) => {
     const text = (value) => (value == null ? "" : String(value).trim());
     contact = { name: text(name), email: text(email), external_id: text(externalId) };
+    // Queued first: a question the form held goes after it, so the server has the email.
+    const stored = identifyAs(contact);
     if (contact.email && card && card.kind === "prechat") prechatDone(); // the page knows them
-    return identifyAs(contact);
+    return stored;
   };
 
   window.csbot = { version: "1", open: () => open(), close, identify };

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -86,6 +88,62 @@ def test_an_optional_form_skipped_is_not_shown_again(page, live_app, demo_site, 
     composer.press("Enter")
     expect(widget(page, ".msg.visitor .bubble")).to_have_text(["有白色的吗？"])
     assert Visitor.objects.get().email == ""
+
+
+def test_a_skip_does_not_answer_the_form_once_the_site_requires_an_email(
+    page, live_app, demo_site, answer
+):
+    prechat(demo_site, Site.Prechat.ASK)
+    open_chat(page, live_app.url + "/")
+    page.get_by_role("form", name="Before we start").get_by_role("button", name="Skip").click()
+    prechat(demo_site, Site.Prechat.REQUIRE)
+    page.reload()
+    send(page, "Where is my parcel?")
+    form = page.get_by_role("form", name="Before we start")
+    expect(form.get_by_role("textbox", name="Email", exact=True)).to_be_visible()
+    expect(form.get_by_role("button", name="Skip")).to_have_count(0)
+    expect(page.get_by_role("textbox", name="Message", exact=True)).to_have_value(
+        "Where is my parcel?"
+    )
+    assert not Message.objects.exists()
+
+
+def test_a_message_the_server_refuses_without_an_email_waits_while_the_form_asks(
+    page, live_app, demo_site, answer
+):
+    # The page learnt the site's setting (none) before the site came to require an email; its
+    # socket connects after.
+    network = {"up": False}
+    page.route_web_socket(
+        re.compile(r"/ws/chat/"),
+        lambda ws: ws.connect_to_server() if network["up"] else ws.close(code=1012),
+    )
+    open_chat(page, live_app.url + "/")
+    prechat(demo_site, Site.Prechat.REQUIRE)
+    network["up"] = True
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.get_by_role("textbox", name="Message", exact=True)).to_be_enabled()
+    send(page, "Where is my parcel?")
+
+    failed = widget(page, ".msg.visitor.failed")
+    expect(failed.locator(".meta")).to_contain_text(
+        "Please enter your email address so we can reply."
+    )
+    form = page.get_by_role("form", name="Before we start")
+    expect(form.get_by_role("textbox", name="Name (optional)")).to_be_focused()
+    expect(form.get_by_role("button", name="Skip")).to_have_count(0)
+    assert not Message.objects.exists()
+    email = form.get_by_role("textbox", name="Email", exact=True)
+    email.fill("li@example.com")
+    email.press("Enter")
+    expect(form).to_have_count(0)
+    failed.get_by_role("button", name="Retry").click()
+    expect(widget(page, ".msg.visitor.failed")).to_have_count(0)
+    wait_until(lambda: Message.objects.filter(author_kind="visitor").exists())
+    assert list(Message.objects.filter(author_kind="visitor").values_list("text", flat=True)) == [
+        "Where is my parcel?"
+    ]
+    assert Visitor.objects.get().email == "li@example.com"
 
 
 def test_no_form_when_the_site_asks_for_none(page, live_app, demo_site, answer):
