@@ -86,9 +86,16 @@ def route_from_spec(variable: str, spec: str, env: Env, gateway: GatewaySettings
     preset = preset_get(written)
     if preset is None:
         known = ", ".join(sorted(PRESETS))
+        aliases = ", ".join(
+            sorted(
+                f"{alias} ({name})"
+                for name, known_preset in PRESETS.items()
+                for alias in known_preset.aliases
+            )
+        )
         raise ImproperlyConfigured(
             f"{variable}: unknown provider {written.strip().lower()!r} in {spec!r}; "
-            f"use one of {known}"
+            f"use one of {known}, or an alias: {aliases}"
         )
     provider = preset.name
     prefix = preset.env_prefix

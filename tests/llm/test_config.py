@@ -181,3 +181,34 @@ def test_every_variable_read_is_listed_in_env_example():
     for preset in PRESETS.values():
         if preset.dialect != "offline":
             assert preset.env_prefix in listed
+
+
+@pytest.mark.parametrize(
+    ("written", "provider", "address"),
+    [
+        ("ernie/ernie-speed", "qianfan", "https://qianfan.baidubce.com/v2"),
+        ("wenxin/ernie-speed", "qianfan", "https://qianfan.baidubce.com/v2"),
+        ("dashscope/qwen-plus", "qwen", "https://dashscope.aliyuncs.com/compatible-mode/v1"),
+        ("tongyi/qwen-plus", "qwen", "https://dashscope.aliyuncs.com/compatible-mode/v1"),
+    ],
+)
+def test_ernie_wenxin_dashscope_and_tongyi_are_aliases(written, provider, address):
+    prefix = provider.upper()
+    [route] = env_config({"CSBOT_LLM_CHAIN": written, f"{prefix}_API_KEY": "k-0123456789"}).chain
+
+    assert (route.provider, route.model, route.base_url) == (
+        provider,
+        written.partition("/")[2],
+        address,
+    )
+
+
+def test_an_unknown_provider_is_told_the_names_and_the_aliases():
+    with pytest.raises(ImproperlyConfigured) as raised:
+        env_config({"CSBOT_LLM_CHAIN": "baidu/ernie-speed"})
+
+    message = str(raised.value)
+    assert "unknown provider 'baidu'" in message
+    assert "use one of anthropic, baichuan, deepseek" in message
+    assert "or an alias: dashscope (qwen), ernie (qianfan), glm (zhipu), kimi (moonshot)" in message
+    assert "tongyi (qwen), wenxin (qianfan)" in message
