@@ -27,9 +27,9 @@ from apps.bot.respond import respond
 from apps.bot.selectors import question_context
 from apps.bot.trace import Ask, Trace
 from apps.chat.models import Conversation
-from apps.chat.services import conversation_language_set
 from apps.handoff.selectors import handoff_possible, handoff_settings_get
 from apps.handoff.services import handoff_request
+from apps.handoff.services.requests import conversation_language_follow
 from apps.knowledge.selectors import collection_ids_for_site
 from apps.llm.services import usage_flush, usage_link_message
 
@@ -112,16 +112,15 @@ async def answer(*, conversation_id: int, question_id: int) -> AsyncGenerator[An
 
 
 async def _language_record(ask: Ask, conversation_id: int) -> None:
-    """Hold the conversation in the language of the visitor's first question that shows one.
-
-    Greetings and lines the bot writes outside an answer read it; later questions only fill it
-    in when it is still unknown ("ok", an order number say nothing).
+    """Hold the conversation in this question's language when it shows one, as the visitor's
+    socket does on receiving it (``conversation_language_follow``), for answers asked otherwise.
     """
-    spoken = language_detect(ask.question, fallback="")
-    first = not any(turn.role == "user" for turn in ask.turns)
-    if spoken and spoken != ask.conversation_language and (first or not ask.conversation_language):
-        await database_sync_to_async(conversation_language_set)(
-            conversation_id=conversation_id, language=spoken, replace=first
+    if (
+        language_detect(ask.question, fallback=ask.conversation_language)
+        != ask.conversation_language
+    ):
+        await database_sync_to_async(conversation_language_follow)(
+            conversation_id=conversation_id, text=ask.question
         )
 
 

@@ -89,12 +89,18 @@ class OpenTicket:
 
 
 def abstain_reply(
-    ask: Ask, trace: Trace, reason: str, ticket: OpenTicket | None = None
+    ask: Ask,
+    trace: Trace,
+    reason: str,
+    ticket: OpenTicket | None = None,
+    *,
+    nobody_told: bool = False,
 ) -> AnswerFinal:
     """Say plainly that the knowledge base has no answer, and offer a person (or call one).
 
     With a ticket already open (a message left, say) no person is offered again: the visitor
-    is told the team has their message.
+    is told the team has their message. Told already that nobody can come (``nobody_told``),
+    they are pointed to the form instead, and nobody is called.
     """
     trace.decision, trace.reason = Kind.ABSTAIN, reason
     if ticket is not None and ask.may_hand_off:
@@ -102,6 +108,8 @@ def abstain_reply(
         return AnswerFinal(
             text=sentences(trace.language, alone, team_has_it(trace.language, email=ticket.email))
         )
+    if nobody_told and ask.may_hand_off:
+        return AnswerFinal(text=text_for("abstain_nobody", trace.language))
     in_a_row = ask.abstentions + 1
     if ask.may_hand_off and ask.abstain_limit and in_a_row >= ask.abstain_limit:
         # handoff's taxonomy: one miss is missing knowledge, a run of them a repeated failure.
@@ -155,6 +163,13 @@ def nobody_there_reply(trace: Trace, final: AnswerFinal) -> AnswerFinal:
     return AnswerFinal(
         text=text_for(_ALONE[trace.decision], trace.language), citations=final.citations
     )
+
+
+def small_talk_reply(trace: Trace, kind: str) -> AnswerFinal:
+    """A pleasantry answered in kind: not a question the knowledge base missed, so no miss
+    towards ``abstain_limit``, no knowledge gap and nothing cached."""
+    trace.decision, trace.reason = Kind.SMALL_TALK, "small_talk"
+    return AnswerFinal(text=text_for(f"small_talk_{kind}", trace.language))
 
 
 def declined_reply(trace: Trace) -> AnswerFinal:

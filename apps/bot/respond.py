@@ -14,6 +14,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from apps.bot import cache, replies
 from apps.bot.answer import AnswerEvent, AnswerFinal, AnswerReset, AnswerStarted
@@ -35,9 +36,10 @@ from apps.bot.normalise import (
 )
 from apps.bot.prompts import PromptPassage, answer_messages, rewrite_messages
 from apps.bot.selectors import guard_matcher
+from apps.bot.smalltalk import small_talk_kind
 from apps.bot.trace import Ask, Trace
 from apps.handoff.models import Ticket
-from apps.handoff.selectors import ticket_active_for_conversation
+from apps.handoff.selectors import handoff_nobody_told, ticket_active_for_conversation
 from apps.knowledge.search.analyzer import FUNCTION_WORDS
 from apps.knowledge.selectors import Hit, kb_version, passages_search
 from apps.llm.gateway import Done
@@ -93,6 +95,21 @@ async def _prepare(ask: Ask) -> _Prepared:
     return _Prepared(matcher=matcher, routes=routes, kb_version=version, ticket=ticket)
 
 
+def _nobody_told(ask: Ask) -> bool:
+    """Nobody can come to the visitor, and they were told so (with the form) already."""
+    if not ask.may_hand_off or ask.conversation_id is None or ask.site_id is None:
+        return False
+    return handoff_nobody_told(
+        site_id=ask.site_id, conversation_id=ask.conversation_id, at=timezone.now()
+    )
+
+
+async def _abstain(ask: Ask, trace: Trace, reason: str, prepared: _Prepared) -> AnswerFinal:
+    """ "I don't know", offering a person unless the visitor was told nobody can come."""
+    told = prepared.ticket is None and await database_sync_to_async(_nobody_told)(ask)
+    return replies.abstain_reply(ask, trace, reason, prepared.ticket, nobody_told=told)
+
+
 async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
     """Answer ``ask.question``; the last event is the one ``AnswerFinal``."""
     trace.language = _language(ask)
@@ -103,6 +120,9 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
     if _offered_a_person(ask) and is_decline(ask.question):
         # Searched, "no thanks" would be one more question the bot cannot answer: a handoff.
         yield replies.declined_reply(trace)
+        return
+    if kind := small_talk_kind(ask.question):
+        yield replies.small_talk_reply(trace, kind)
         return
     prepared = await _prepare(ask)
     trace.kb_version = prepared.kb_version
@@ -147,11 +167,11 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
         yield replies.faq_reply(ask, decision.hits[0], prepared.matcher, trace)
         return
     if decision.kind == "abstain":
-        yield replies.abstain_reply(ask, trace, decision.reason, prepared.ticket)
+        yield await _abstain(ask, trace, decision.reason, prepared)
         return
     passages = passages_check(decision.hits, prepared.matcher, trace)
     if not passages:
-        yield replies.abstain_reply(ask, trace, "excluded", prepared.ticket)
+        yield await _abstain(ask, trace, "excluded", prepared)
         return
     async with aclosing(_generate(ask, standalone, passages, prepared, trace, key)) as events:
         async for event in events:
@@ -353,7 +373,7 @@ async def _generate(
         yield final
     elif result.status in ("empty", "uncited"):
         reason = "nothing_quoted" if result.status == "empty" else "uncited"
-        yield replies.abstain_reply(ask, trace, reason, prepared.ticket)
+        yield await _abstain(ask, trace, reason, prepared)
     elif result.status in ("stopped", "refused"):
         reason = "guard_output" if result.status == "stopped" else "provider_filter"
         yield replies.refuse_reply(ask, trace, reason, result.term)

@@ -54,6 +54,36 @@ _TEXTS: dict[str, dict[str, str]] = {
         ENGLISH: "All right. Is there anything else I can help you with?",
         CHINESE: "好的。还有什么可以帮您的吗？",
     },
+    # Pleasantries (``smalltalk.py``): answered in kind, nothing searched, nobody offered.
+    "small_talk_greeting": {
+        ENGLISH: "Hello! What can I help you with today?",
+        CHINESE: "您好！请问有什么可以帮您？",
+    },
+    "small_talk_help": {
+        ENGLISH: "Of course. What would you like to know?",
+        CHINESE: "当然可以，请问您想了解什么？",
+    },
+    "small_talk_thanks": {
+        ENGLISH: "You're welcome! Is there anything else I can help you with?",
+        CHINESE: "不客气！还有什么可以帮您的吗？",
+    },
+    "small_talk_goodbye": {
+        ENGLISH: "Thank you for chatting with us. Goodbye!",
+        CHINESE: "感谢您的咨询，再见！",
+    },
+    "small_talk_bot": {
+        ENGLISH: "I'm the virtual assistant: I answer from our help centre. "
+        "What would you like to know?",
+        CHINESE: "我是智能助手，会根据帮助中心的内容为您解答。请问您想了解什么？",
+    },
+    # Nobody can take the conversation and the visitor was told so already (handoff's line
+    # with the form): no person is offered again, the form is where a message goes.
+    "abstain_nobody": {
+        ENGLISH: "I couldn't find this in our help centre, so I'd rather not guess. "
+        "Our team is not available right now; you can leave them a message with the form.",
+        CHINESE: "抱歉，帮助中心里没有找到这个问题的答案，我不想随意猜测。"
+        "目前没有客服在线，您可以通过留言表单给我们留言。",
+    },
     "unavailable": {
         ENGLISH: "Sorry, I can't answer right now; I'm passing you to a colleague.",
         CHINESE: "抱歉，我现在暂时无法回答，正在为您转接人工客服。",

@@ -252,9 +252,36 @@ def handoff_availability(*, site: Site, team: Team | None, at: dt.datetime) -> A
 def handoff_possible(*, site_id: int, at: dt.datetime) -> bool:
     """Whether a conversation of the site handed over now reaches a person, rather than the
     offer to leave a message."""
+    return _site_availability(site_id=site_id, at=at).ok
+
+
+def _site_availability(*, site_id: int, at: dt.datetime) -> Availability:
     site = Site.objects.get(pk=site_id)
     team = team_for_new_ticket(site=site, policy=handoff_settings_get(site=site))
-    return handoff_availability(site=site, team=team, at=at).ok
+    return handoff_availability(site=site, team=team, at=at)
+
+
+def handoff_unavailable_told(*, conversation_id: int, why: str) -> bool:
+    """Whether the visitor was told nobody can come (for ``why``) and nothing of handoff has
+    happened since: the same unavailability, not to be announced again."""
+    latest = (
+        ConversationEvent.objects.filter(
+            conversation_id=conversation_id, kind__startswith="handoff."
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("kind", "data")
+        .first()
+    )
+    return latest is not None and latest[0] == "handoff.unavailable" and latest[1].get("why") == why
+
+
+def handoff_nobody_told(*, site_id: int, conversation_id: int, at: dt.datetime) -> bool:
+    """Whether nobody can take the conversation now and its visitor was told so already: the
+    bot then offers no person, and points to the form."""
+    availability = _site_availability(site_id=site_id, at=at)
+    return not availability.ok and handoff_unavailable_told(
+        conversation_id=conversation_id, why=availability.reason
+    )
 
 
 # --- tickets ---------------------------------------------------------------------------------

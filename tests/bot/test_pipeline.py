@@ -551,7 +551,7 @@ async def test_agent_assist_runs_the_pipeline_without_handing_over_or_counting_a
     assert audits == [(False, ""), (True, "")]
 
 
-async def test_the_conversation_takes_the_language_of_the_first_question_that_shows_one(
+async def test_the_conversation_follows_the_language_of_the_latest_question_that_shows_one(
     help_centre, conversation, other_visitor
 ):
     async def language(of: Conversation) -> str:
@@ -562,9 +562,12 @@ async def test_the_conversation_takes_the_language_of_the_first_question_that_sh
     assert await language(conversation) == ""
     await answered(conversation, "保修多久？")
     assert await language(conversation) == "zh-hans"
-    await answered(conversation, "How long is the warranty?")
+    await answered(conversation, "ok")
     assert await language(conversation) == "zh-hans"
-    # The first question decides over a language the browser reported.
+    # The visitor switched: the bot answers in English, and so must handoff's lines.
+    await answered(conversation, "How long is the warranty?")
+    assert await language(conversation) == "en"
+    # The question decides over a language the browser reported.
     other = await database_sync_to_async(conversation_open)(visitor=other_visitor)
     await database_sync_to_async(Conversation.objects.filter(pk=other.pk).update)(language="en")
     await answered(other, "台灯坏了能保修吗？")

@@ -10,11 +10,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.bot.normalise import language_detect
 from apps.chat import events as chat_events
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.selectors import conversation_language
 from apps.chat.services import (
     ConversationStatusChanged,
+    conversation_language_set,
     conversation_status_move,
     message_create,
     message_create_from_visitor,
@@ -24,6 +26,7 @@ from apps.handoff.models import HandoffSettings, Team, Ticket
 from apps.handoff.selectors import (
     handoff_availability,
     handoff_settings_get,
+    handoff_unavailable_told,
     team_for_new_ticket,
     ticket_active_for_conversation,
     ticket_subject_message,
@@ -157,6 +160,19 @@ def handoff_request(
             # second form would only ask for it again. What they write next is on that ticket.
             _announce_team_has_it(conversation, active)
             return HandoffOutcome("unchanged", ticket_id=active.pk)
+        opens_at = availability.opens_at.isoformat() if availability.opens_at else None
+        if handoff_unavailable_told(conversation_id=conversation_id, why=availability.reason):
+            # Told already: the notice once per unavailability, not after every miss. A visitor
+            # asking for a person again gets the form back (they may have closed it).
+            if by == "visitor" or reason == Ticket.Reason.CUSTOMER_REQUEST:
+                transaction.on_commit(
+                    lambda: chat_events.handoff_unavailable(
+                        conversation_id=conversation_id,
+                        reason=availability.reason,
+                        opens_at=opens_at,
+                    )
+                )
+            return HandoffOutcome("unavailable", unavailable_reason=availability.reason)
         with transaction.atomic():
             record(
                 conversation,
@@ -167,7 +183,6 @@ def handoff_request(
                 why=availability.reason,
             )
             announce(conversation, f"unavailable_{availability.reason}")
-            opens_at = availability.opens_at.isoformat() if availability.opens_at else None
             transaction.on_commit(
                 lambda: chat_events.handoff_unavailable(
                     conversation_id=conversation_id, reason=availability.reason, opens_at=opens_at
@@ -250,6 +265,18 @@ def handoff_triggers_check(*, conversation: Conversation, text: str) -> HandoffO
     )
 
 
+def conversation_language_follow(*, conversation_id: int, text: str) -> None:
+    """Hold the conversation in the language of the visitor's latest message that shows one.
+
+    Every line of a turn then speaks it: the bot's (which follows the message) and handoff's
+    and agents' system lines (which read ``Conversation.language``). "ok" or an order number
+    show none and change nothing.
+    """
+    spoken = language_detect(text, fallback="")
+    if spoken:
+        conversation_language_set(conversation_id=conversation_id, language=spoken, replace=True)
+
+
 @dataclass(frozen=True)
 class VisitorMessageReceived:
     message: Message
@@ -270,6 +297,9 @@ def visitor_message_receive(
     """
     conversation = conversation_get(conversation_id)
     stored = message_create_from_visitor(conversation=conversation, client_id=client_id, text=text)
+    if stored.created:
+        # Before the triggers: "转人工" from an English browser is told in Chinese.
+        conversation_language_follow(conversation_id=conversation_id, text=text)
     bot_answers = False
     if stored.created and conversation.status == Conversation.Status.BOT:
         bot_answers = handoff_triggers_check(conversation=conversation, text=text) is None
