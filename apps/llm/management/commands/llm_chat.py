@@ -19,7 +19,7 @@ class Command(BaseCommand):
     help = (
         "Send QUESTION through the model chain (a site's, with --site; else the environment's) "
         "and print the reply as it streams. With --json, print one JSON object at the end "
-        "instead. Exits 1 unless the outcome is complete."
+        "instead. Exits 1 unless the outcome is complete with some text."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -50,6 +50,8 @@ class Command(BaseCommand):
             self.stderr.write(self._line(done))
         if done.outcome != "complete":
             raise CommandError(f"the answer is {done.outcome}")
+        if not done.text:
+            raise CommandError(self._empty(done))
 
     async def _stream(self, site_id: int | None, request: ChatRequest, *, quiet: bool) -> Done:
         async for event in chat_stream(site_id=site_id, request=request):
@@ -98,10 +100,14 @@ class Command(BaseCommand):
         if done.usage.estimated:
             tokens += " (estimated)"
         if done.outcome == "complete":
-            note = (
-                " (the offline answerer only quotes knowledge-base passages; llm_chat gives none)"
-                if not done.text and done.route and done.route.startswith("offline/")
-                else ""
-            )
-            return f"[complete via {done.route}; {tokens}]{note}"
+            return f"[complete via {done.route}; {tokens}]"
         return f"[{done.outcome}: {done.error_kind or 'every route skipped'}; {tokens}]"
+
+    def _empty(self, done: Done) -> str:
+        if done.route and done.route.startswith("offline/"):
+            return (
+                f"the answer is empty: {done.route} (no model is configured) answers only by "
+                "quoting knowledge-base passages, and llm_chat sends none; set CSBOT_LLM_CHAIN "
+                "or the site's routes in the admin to try a model"
+            )
+        return f"the answer is empty: {done.route} returned no text"
