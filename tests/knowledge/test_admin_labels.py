@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.analytics.models import AnswerFeedback, CsatResponse, OutcomeSettings
-from apps.bot.models import AnswerAudit, BotSettings, GuardEvent, SensitiveTerm
+from apps.bot.models import AnswerAudit, AnswerCheck, BotSettings, GuardEvent, SensitiveTerm
 from apps.chat.models import Conversation, Message, Visitor
 from apps.handoff.models import Ticket
 from apps.knowledge.models import (
@@ -74,6 +74,7 @@ def one_of_each(site: Site, visitor: Visitor, help_centre: Collection, admin_use
         decision="answer",
         reason="evidence",
     )
+    AnswerCheck.objects.create(site=site, question="How long?", expected_entries="faq-1")
     provider = ModelProvider.objects.create(site=site, preset="deepseek", name="DeepSeek")
     route = ModelRoute.objects.create(provider=provider, model="deepseek-chat")
     price = ModelPrice.objects.create(provider="deepseek", model="deepseek-chat")
