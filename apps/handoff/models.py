@@ -21,6 +21,10 @@ DEFAULT_FRUSTRATION_PHRASES = "\n".join(
         "骗子",
         "什么破",
         "没用",
+        "生气",
+        "愤怒",
+        "差评",
+        "恶心",
         "useless",
         "terrible",
         "ridiculous",
@@ -28,6 +32,11 @@ DEFAULT_FRUSTRATION_PHRASES = "\n".join(
         "scam",
         "complaint",
         "not helpful",
+        "furious",
+        "angry",
+        "unacceptable",
+        "fed up",
+        "disgusting",
     ]
 )
 

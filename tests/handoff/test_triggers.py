@@ -46,7 +46,19 @@ def test_ordinary_questions_do_not_trigger(text):
 
 
 @pytest.mark.parametrize(
-    ("text", "phrase"), [("这服务太差了", "太差"), ("This is useless", "useless")]
+    ("text", "phrase"),
+    [
+        ("这服务太差了", "太差"),
+        ("This is useless", "useless"),
+        ("My lamp arrived broken and I am furious", "furious"),
+        ("I'm really angry about this", "angry"),
+        ("This is ridiculous", "ridiculous"),
+        ("Unacceptable!", "unacceptable"),
+        ("气死我了", "气死"),
+        ("我要投诉", "投诉"),
+        ("我很生气", "生气"),
+        ("给你们差评", "差评"),
+    ],
 )
 def test_strong_frustration_is_negative_sentiment(text, phrase):
     assert trigger(text) == KeywordMatch(reason="negative_sentiment", phrase=phrase)
