@@ -19,15 +19,20 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, host: str, **options: object) -> None:
         port = host.rsplit(":", 1)[-1]
+        # dict.fromkeys keeps the order and drops --host when it is one of the two already.
+        origins = dict.fromkeys(
+            (f"http://{host}", f"http://localhost:{port}", f"http://127.0.0.1:{port}")
+        )
         site, _ = Site.objects.update_or_create(
             public_key=DEMO_SITE_KEY,
             defaults={
                 "name": "Lumen & Co. (demo)",
-                "allowed_origins": f"http://{host}\nhttp://localhost:{port}\nhttp://127.0.0.1:{port}",
+                "allowed_origins": "\n".join(origins),
                 "default_language": Language.CHINESE,
                 "greeting": "你好！我是 Lumen & Co. 的智能客服，"
-                "可以回答配送、退换货、支付、订单、账户和保修问题。\n"
-                "Hi! Ask me about shipping, returns, payment, orders, your account or warranty.",
+                "可以回答配送、退换货、支付、订单、账户和保修问题。",
+                "greeting_other": "Hi! I'm the Lumen & Co. assistant. Ask me about shipping, "
+                "returns, payment, orders, your account or warranty.",
             },
         )
         user_model = get_user_model()
