@@ -376,7 +376,8 @@ class AnswerCheckAdmin(admin.ModelAdmin):
     def run_site_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
-        site = Site.objects.filter(pk=request.POST.get("site") or None).first()
+        chosen = request.POST.get("site", "")
+        site = Site.objects.filter(pk=chosen).first() if chosen.isdigit() else None
         if site is None:
             self.message_user(request, _("Choose a site."), messages.ERROR)
         else:

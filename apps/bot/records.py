@@ -252,19 +252,27 @@ def answer_checks_from_audits(*, audit_ids: Sequence[int]) -> ChecksFromAudits:
     the knowledge base (a handoff, a failed model), a cached answer (its passages are not
     recorded) and a question that already has a check are skipped.
     """
-    audits = AnswerAudit.objects.filter(pk__in=audit_ids).select_related("question", "conversation")
-    created = skipped = 0
+    audits = list(
+        AnswerAudit.objects.filter(pk__in=audit_ids).select_related("question", "conversation")
+    )
+    site_ids = {audit.conversation.site_id for audit in audits}
+    taken = {
+        (site_id, question, tuple(history))
+        for site_id, question, history in AnswerCheck.objects.filter(
+            site_id__in=site_ids
+        ).values_list("site_id", "question", "history")
+    }
+    new: list[AnswerCheck] = []
     for audit in audits:
         check = _check_from_audit(audit)
-        duplicate = check is not None and AnswerCheck.objects.filter(
-            site_id=check.site_id, question=check.question, history=check.history
-        )
-        if check is None or duplicate.exists():
-            skipped += 1
+        if check is None:
             continue
-        check.save()
-        created += 1
-    return ChecksFromAudits(created, skipped)
+        key = (check.site_id, check.question, tuple(check.history))
+        if key not in taken:
+            taken.add(key)
+            new.append(check)
+    AnswerCheck.objects.bulk_create(new)
+    return ChecksFromAudits(len(new), len(audits) - len(new))
 
 
 def _check_from_audit(audit: AnswerAudit) -> AnswerCheck | None:
