@@ -14,7 +14,7 @@ COPY static ./static
 COPY locale ./locale
 COPY manage.py ./
 RUN pip install --no-cache-dir . && \
-    CSBOT_SECRET_KEY=build-only python manage.py collectstatic --noinput && \
+    CSBOT_SECRET_KEY=build-only-not-a-secret-used-by-collectstatic-only-0000 python manage.py collectstatic --noinput && \
     useradd --system --home /srv/csbot csbot
 USER csbot
 

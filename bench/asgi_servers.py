@@ -28,7 +28,7 @@ DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ORIGIN = "https://bench.example.com"
-SECRET = "bench-" + uuid.uuid4().hex
+SECRET = "bench-" + uuid.uuid4().hex * 2  # 70 characters: start-up refuses under 50
 
 SERVERS = {
     "daphne": ["-m", "daphne", "-v", "0", "csbot.asgi:application", "-p"],

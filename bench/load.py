@@ -69,7 +69,7 @@ def setup_django() -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
     os.environ.update(
         DJANGO_SETTINGS_MODULE="csbot.settings",
-        CSBOT_SECRET_KEY=os.environ.get("CSBOT_SECRET_KEY", "load-" + uuid.uuid4().hex),
+        CSBOT_SECRET_KEY=os.environ.get("CSBOT_SECRET_KEY", "load-" + uuid.uuid4().hex * 2),
         CSBOT_LOG_LEVEL="WARNING",
     )
     if database_url.startswith("postgresql://"):

@@ -11,6 +11,10 @@ import secrets
 import zoneinfo
 from pathlib import Path
 
+from django.core.checks.security.base import (
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.lib.env import Env, parse_database_url, validate_redis_url
@@ -22,10 +26,25 @@ env = Env()
 STATE_DIR = Path(env.str("CSBOT_STATE_DIR") or BASE_DIR / "var")
 
 
-def _secret_key() -> str:
-    """Use CSBOT_SECRET_KEY, else a random key kept in the state directory (embedded default)."""
+def _secret_key(*, debug: bool) -> str:
+    """Use CSBOT_SECRET_KEY, else a random key kept in the state directory (embedded default).
+
+    Without DEBUG a configured key must be one Django's own check (security.W009) accepts:
+    a short one lets anyone who guesses it sign sessions and visitor tokens.
+    """
     configured = env.str("CSBOT_SECRET_KEY")
     if configured:
+        weak = (
+            len(configured) < SECRET_KEY_MIN_LENGTH
+            or len(set(configured)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+            or configured.startswith("django-insecure-")
+        )
+        if weak and not debug:
+            raise ImproperlyConfigured(
+                f"CSBOT_SECRET_KEY is too weak: use at least {SECRET_KEY_MIN_LENGTH} random "
+                f"characters ({len(configured)} given), e.g. from "
+                '`python -c "import secrets; print(secrets.token_urlsafe(50))"`'
+            )
         return configured
     key_file = STATE_DIR / "secret_key"
     if key_file.exists():
@@ -37,11 +56,11 @@ def _secret_key() -> str:
     return key
 
 
-SECRET_KEY = _secret_key()
+DEBUG = env.bool("CSBOT_DEBUG", default=False)
+SECRET_KEY = _secret_key(debug=DEBUG)
 # Earlier keys, still accepted while rotating: sessions, visitor tokens and sealed API keys made
 # with them stay valid (apps/core/lib/sealed.py).
 SECRET_KEY_FALLBACKS = env.list("CSBOT_SECRET_KEY_FALLBACKS")
-DEBUG = env.bool("CSBOT_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("CSBOT_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSBOT_CSRF_TRUSTED_ORIGINS")
 # Behind a TLS-terminating proxy (docs/deploy.md) the proxy says which scheme the visitor used.
@@ -152,6 +171,15 @@ if REDIS_URL:
         }
     }
 else:
+    # WEB_CONCURRENCY is uvicorn's and gunicorn's default worker count. Without Redis each
+    # worker has a layer of its own: a visitor and an agent on two workers never see each
+    # other's messages, silently. (Separate processes started by hand cannot be seen from here.)
+    _workers = env.int("WEB_CONCURRENCY", 1, minimum=1)
+    if _workers > 1:
+        raise ImproperlyConfigured(
+            f"WEB_CONCURRENCY={_workers} needs REDIS_URL: the in-memory channel layer does not "
+            "cross processes, so every socket must be on one worker (docs/deploy.md)"
+        )
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
