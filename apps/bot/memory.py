@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from apps.bot.smalltalk import small_talk_kind
 from apps.llm.tokens import estimate_tokens
 
 # A single turn longer than this is cut: one pasted essay must not push every other turn out.
@@ -54,5 +55,13 @@ def _clip(text: str) -> str:
 
 
 def last_question(turns: Sequence[Turn]) -> str:
-    """The visitor's latest earlier message, or ""."""
-    return next((turn.text for turn in reversed(turns) if turn.role == "user"), "")
+    """The visitor's latest earlier question, or "": a "hi" or "thanks" between is no topic a
+    follow-up could lean on."""
+    return next(
+        (
+            turn.text
+            for turn in reversed(turns)
+            if turn.role == "user" and not small_talk_kind(turn.text)
+        ),
+        "",
+    )

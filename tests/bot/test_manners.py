@@ -203,3 +203,15 @@ def test_a_handoff_asked_for_again_while_nobody_is_there_is_not_announced_again(
     assert _system_lines(conversation) == [
         handoff_text("unavailable_nobody_online", conversation.site.default_language)
     ]
+
+
+def test_a_follow_up_after_a_pleasantry_leans_on_the_question_before_it():
+    from apps.bot.memory import Turn, last_question
+
+    turns = [
+        Turn("user", "How long does delivery take?"),
+        Turn("assistant", "Two to three days."),
+        Turn("user", "thanks!"),
+        Turn("assistant", text_for("small_talk_thanks", "en")),
+    ]
+    assert last_question(turns) == "How long does delivery take?"
