@@ -1,0 +1,32 @@
+"""The demo shop on turns the reviewer tried: a Chinese question with English words in it."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.management import call_command
+
+from apps.bot.models import AnswerAudit
+from apps.chat.services import conversation_open, visitor_create
+from tests.bot.conftest import answered
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def _ask(site, *questions: str) -> AnswerAudit:
+    conversation = conversation_open(visitor=visitor_create(site=site))
+    for question in questions:
+        turn = async_to_sync(answered)(conversation, question)
+    return AnswerAudit.objects.get(question=turn.question)
+
+
+def test_a_chinese_question_with_english_words_is_a_chinese_turn_finding_the_chinese_faq(
+    settings, site
+):
+    settings.CSBOT_EMBEDDINGS = "off"
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    audit = _ask(site, "我想退货，but I lost the receipt")
+    # Classed English, the offline answerer could use no Chinese passage at all. Its confidence
+    # (0.38: the English words find nothing) is the search's, and stays below the threshold.
+    assert audit.language == "zh-hans"
+    assert audit.passages[0]["external_id"] == "faq-return-how-zh"
