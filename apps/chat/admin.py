@@ -116,6 +116,14 @@ class ConversationAdmin(admin.ModelAdmin):
     inlines = [MessageInline, ConversationEventInline]
     date_hierarchy = "created_at"
 
+    # Conversations are made and moved by the services (seq, status, publishing to sockets);
+    # one added or edited here would bypass them. The admin reads them.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
     def get_search_results(self, request, queryset, search_term):  # type: ignore[no-untyped-def]
         results, _ = super().get_search_results(request, queryset, search_term)
         # Searching message text joins many rows per conversation.
@@ -129,6 +137,13 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["text"]
     raw_id_fields = ["conversation", "author"]
     readonly_fields = ["created_at", "updated_at"]
+
+    # A message's seq, streaming state and delivery belong to the services: read-only here.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Visitor)
@@ -146,6 +161,11 @@ class VisitorAdmin(admin.ModelAdmin):
     search_fields = ["name", "email", "external_id", "public_id"]
     readonly_fields = ["public_id", "created_at", "last_seen_at", "page_url", "page_title"]
     actions = ["export_data", "erase_data"]
+
+    # A visitor is created by the widget's session (a signed token it keeps); one added here has
+    # no browser. Their name and email stay editable: an agent may correct them.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     @admin.action(description=_("Export the selected visitors' data (JSON)"))
     def export_data(self, request: HttpRequest, queryset) -> HttpResponse:  # type: ignore[no-untyped-def]
