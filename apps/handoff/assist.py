@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from apps.bot.answer import AnswerFinal
 from apps.bot.services import answerer_get
 from apps.chat.events import Citation
+from apps.llm.models import Origin
+from apps.llm.services import usage_origin
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,12 @@ class Suggestion:
 async def assist_suggest(*, conversation_id: int, question_id: int) -> Suggestion:
     """Run the answerer on ``question_id`` and keep its final answer (the deltas only stream it)."""
     answerer = answerer_get()
-    async with aclosing(answerer(conversation_id=conversation_id, question_id=question_id)) as run:
-        async for event in run:
-            if isinstance(event, AnswerFinal):
-                return Suggestion(
-                    text=event.text, citations=list(event.citations), complete=event.complete
-                )
+    run = answerer(conversation_id=conversation_id, question_id=question_id)
+    with usage_origin(Origin.ASSIST):
+        async with aclosing(run) as events:
+            async for event in events:
+                if isinstance(event, AnswerFinal):
+                    return Suggestion(
+                        text=event.text, citations=list(event.citations), complete=event.complete
+                    )
     raise RuntimeError("the answerer ended without an AnswerFinal")

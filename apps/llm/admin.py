@@ -237,7 +237,15 @@ class UsageRecordAdmin(admin.ModelAdmin):
         "cost_usd",
         "conversation",
     ]
-    list_filter = ["purpose", "outcome", "error_kind", "provider", "tokens_estimated", "site"]
+    list_filter = [
+        "purpose",
+        "origin",
+        "outcome",
+        "error_kind",
+        "provider",
+        "tokens_estimated",
+        "site",
+    ]
     search_fields = ["model", "=call_id", "=conversation__id"]
     date_hierarchy = "created_at"
     list_select_related = ["conversation__visitor"]

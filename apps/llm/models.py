@@ -21,6 +21,15 @@ class Purpose(models.TextChoices):
     CHECK = "check", _("health check")
 
 
+class Origin(models.TextChoices):
+    """What a model call was made for: only visitors' answers measure what visitors got."""
+
+    VISITOR = "visitor", _("a visitor's answer")
+    ASSIST = "assist", _("agent assist")
+    CHECK = "check", _("route check")
+    COMMAND = "command", _("command line")
+
+
 class ModelProvider(models.Model):
     """A site's account with one provider: which preset, where, and the key."""
 
@@ -177,6 +186,10 @@ class UsageRecord(models.Model):
     call_id = models.UUIDField(_("call"))
     attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
+    # Records from before it was kept count as visitors' (the migration's default).
+    origin = models.CharField(
+        _("made for"), max_length=10, choices=Origin.choices, default=Origin.VISITOR
+    )
     # Kept when the site, conversation or route goes: the money was spent.
     site = models.ForeignKey(
         Site,

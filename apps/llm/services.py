@@ -23,7 +23,7 @@ from apps.llm.breaker import breaker_get
 from apps.llm.config import env_config, offline_route
 from apps.llm.gateway import Attempt, Gateway, GatewayEvent, Recorder
 from apps.llm.loopbound import LoopBound
-from apps.llm.models import ModelPrice, Purpose, UsageRecord
+from apps.llm.models import ModelPrice, Origin, Purpose, UsageRecord
 from apps.llm.routes import Route
 from apps.llm.selectors import (
     ConfiguredRoute,
@@ -57,6 +57,7 @@ def usage_records_create(*, entries: Sequence[UsageEntry]) -> list[UsageRecord]:
                 call_id=entry.call_id,
                 attempt=attempt.number,
                 purpose=entry.purpose,
+                origin=entry.origin,
                 site_id=entry.site_id,
                 conversation_id=entry.conversation_id,
                 message_id=entry.message_id,
@@ -173,17 +174,40 @@ async def chain_get(*, site_id: int | None) -> tuple[Route, ...]:
     return await _routes.get().chain(site_id)
 
 
+_origin: ContextVar[str] = ContextVar("usage_origin", default=Origin.VISITOR)
+
+
+@contextmanager
+def usage_origin(origin: Origin) -> Iterator[None]:
+    """Within it, this context's model calls are recorded as made for ``origin`` (agent assist,
+    the command line), not as visitors' answers: Insights' reliability counts only those."""
+    token = _origin.set(origin)
+    try:
+        yield
+    finally:
+        _origin.reset(token)
+
+
 def _recorder(
     purpose: str,
     site_id: int | None = None,
     conversation_id: int | None = None,
     message_id: int | None = None,
+    origin: str | None = None,
 ) -> Recorder:
     writer = _writers.get()
+    origin = origin or _origin.get()
 
     def record(call_id: uuid.UUID, attempt: Attempt) -> None:
         entry = UsageEntry(
-            call_id, attempt, purpose, site_id, conversation_id, message_id, timezone.now()
+            call_id,
+            attempt,
+            purpose,
+            site_id,
+            conversation_id,
+            message_id,
+            timezone.now(),
+            origin,
         )
         writer.submit(entry)
 
@@ -237,7 +261,7 @@ class RouteCheck:
 
 async def routes_check(*, routes: Sequence[ConfiguredRoute]) -> list[RouteCheck]:
     """Ping every route at once with a one-token request; a success closes its circuit."""
-    gateway = _gateway(_recorder(Purpose.CHECK))
+    gateway = _gateway(_recorder(Purpose.CHECK, origin=Origin.CHECK))
     attempts = await asyncio.gather(
         *(
             gateway.check(item.route, embeddings=item.purpose == Purpose.EMBEDDINGS)

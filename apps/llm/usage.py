@@ -30,6 +30,8 @@ class UsageEntry:
     message_id: int | None
     # When the attempt ended: the price in force then is the one charged.
     at: datetime
+    # apps.llm.models.Origin: a visitor's answer unless the caller said otherwise.
+    origin: str = "visitor"
 
 
 class UsageWriter:

@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from apps.analytics.selectors.common import Period
-from apps.llm.models import Purpose, UsageRecord
+from apps.llm.models import Origin, Purpose, UsageRecord
 from apps.llm.selectors import UNPRICED
 from apps.sites.models import Site
 
@@ -56,10 +56,15 @@ class UsageFigures:
     by_model: list[ModelUsage]
     # Failed attempts of chat calls by error kind (timeout, rate_limit, content_filter…).
     errors_by_kind: dict[str, int]
-    # Chat calls (one per answer), and those that needed another route or got no answer at all.
+    # Visitors' answers (chat calls made for a visitor), and those that needed another route or
+    # got no answer at all. Agent assist, route checks and llm_chat are not in these.
     calls: int
     failed_over: int
     failed: int
+    answer_attempts: int = 0
+    answer_failed_attempts: int = 0
+    # Chat calls made for something else (apps.llm.models.Origin): cost, not reliability.
+    other_calls: int = 0
 
     @property
     def cost_cny(self) -> Decimal:
@@ -93,6 +98,13 @@ class UsageFigures:
         return self.failed_attempts / self.attempts if self.attempts else None
 
     @property
+    def answer_error_rate(self) -> float | None:
+        """Of visitors' answers' attempts, the share that failed."""
+        if not self.answer_attempts:
+            return None
+        return self.answer_failed_attempts / self.answer_attempts
+
+    @property
     def failover_rate(self) -> float | None:
         return self.failed_over / self.calls if self.calls else None
 
@@ -113,9 +125,10 @@ def usage_figures(*, site: Site, period: Period) -> UsageFigures:
     A call (one answer) is counted by its first attempt: every call has exactly one. It failed
     over when a later attempt ran on another route than the first (retries on the same route
     are not failovers); it failed when it neither completed nor was cancelled by its caller.
+    The rates count visitors' answers only; tokens and cost count every call.
     """
     records = _records(site, period)
-    first_chat = Q(attempt=1, purpose=Purpose.CHAT)
+    first_chat = Q(attempt=1, purpose=Purpose.CHAT, origin=Origin.VISITOR)
     days = {
         row["day"]: row
         for row in records.annotate(day=TruncDate("created_at", tzinfo=period.zone))
@@ -161,7 +174,13 @@ def usage_figures(*, site: Site, period: Period) -> UsageFigures:
         )
         .order_by("-attempts", "provider", "model")
     ]
-    chat = records.filter(purpose=Purpose.CHAT)
+    chat = records.filter(purpose=Purpose.CHAT, origin=Origin.VISITOR)
+    answers = chat.aggregate(
+        attempts=Count("pk"), failed=Count("pk", filter=Q(outcome__in=_FAILED))
+    )
+    other_calls = (
+        records.filter(purpose=Purpose.CHAT, attempt=1).exclude(origin=Origin.VISITOR).count()
+    )
     errors = {
         row["error_kind"]: row["n"]
         for row in chat.filter(outcome__in=_FAILED)
@@ -187,4 +206,7 @@ def usage_figures(*, site: Site, period: Period) -> UsageFigures:
         calls=calls,
         failed_over=failed_over,
         failed=max(calls - ended["completed"] - ended["cancelled"], 0),
+        answer_attempts=answers["attempts"],
+        answer_failed_attempts=answers["failed"],
+        other_calls=other_calls,
     )

@@ -9,8 +9,9 @@ from django.core.management import BaseCommand, CommandError, CommandParser
 
 from apps.llm.gateway import Done, Reset
 from apps.llm.loopbound import run_in_own_loop
+from apps.llm.models import Origin
 from apps.llm.selectors import call_usage_totals
-from apps.llm.services import chat_stream
+from apps.llm.services import chat_stream, usage_origin
 from apps.llm.types import ChatMessage, ChatRequest, TextDelta
 from apps.sites.selectors import site_get_by_key
 
@@ -54,6 +55,10 @@ class Command(BaseCommand):
             raise CommandError(self._empty(done))
 
     async def _stream(self, site_id: int | None, request: ChatRequest, *, quiet: bool) -> Done:
+        with usage_origin(Origin.COMMAND):
+            return await self._events(site_id, request, quiet=quiet)
+
+    async def _events(self, site_id: int | None, request: ChatRequest, *, quiet: bool) -> Done:
         async for event in chat_stream(site_id=site_id, request=request):
             if isinstance(event, Done):
                 return event
