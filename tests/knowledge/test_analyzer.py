@@ -100,3 +100,21 @@ def test_hostile_input_does_not_break_the_analyzer() -> None:
         "%s %d {0}",
     ]:
         assert isinstance(analyzer.terms(text), list)
+
+
+def test_a_code_is_one_term_and_its_parts_however_it_is_written() -> None:
+    # No pattern needed: letters then digits, touching or hyphenated, are a code.
+    analyzer = Analyzer(Tuning())
+    for written in ("LM-2041", "lm2041", "ＬＭ－２０４１"):
+        assert analyzer.terms(written) == ["lm2041", "lm", "2041"], written
+        assert [t.part_of for t in analyzer.tokens(written)] == [None, "lm2041", "lm2041"]
+    assert analyzer.terms("COVID-19 and E27") == ["covid19", "covid", "19", "and", "e27", "e", "27"]
+
+
+def test_a_code_typed_with_a_space_is_offered_by_a_question_only() -> None:
+    analyzer = Analyzer(Tuning())
+    # In a passage "in 30 days" is words; a question offers the code, for search to keep only
+    # where the knowledge base has it.
+    assert analyzer.terms("LM 2041 in 30 days") == ["lm", "2041", "in", "30", "day"]
+    offered = [(t.term, t.only_if_known) for t in analyzer.tokens("LM 2041", question=True)]
+    assert offered == [("lm2041", True), ("lm", False), ("2041", False)]

@@ -265,20 +265,40 @@ def test_dictionary_word_makes_a_product_name_match_whole(collection: Collection
     assert hit.matched_terms == ("光环落地灯",)
 
 
-def test_protected_pattern_matches_a_code_exactly_and_first(collection: Collection) -> None:
-    for code in ("LM-2041", "LM-2014"):
+def _lamps(collection: Collection, codes: tuple[str, ...], body: str) -> None:
+    """One article per lamp code, titled "<code> lamp"; ``body`` names the code as {code}."""
+    for code in codes:
         article_create(
             collection=collection,
             title=f"{code} lamp",
-            body=f"The {code} desk lamp. Order 2041 ships from LM warehouse.",
+            body=body.format(code=code),
             language="en",
             status=Status.PUBLISHED,
         )
+
+
+def test_protected_pattern_matches_a_code_exactly_and_first(collection: Collection) -> None:
+    _lamps(collection, ("LM-2041", "LM-2014"), "The {code} desk lamp. Order 2041 ships from LM.")
     tuning_save(obj=ProtectedPattern(name="product code", pattern=r"[A-Z]{2}-\d{4}"))
     for query in ("LM-2041", "lm2041 price", "ＬＭ－２０４１多少钱"):
         best, *others = passages_search(query=query, collections=[collection], limit=2)
         assert best.title == "LM-2041 lamp", query
         assert all(other.confidence < best.confidence for other in others)
+
+
+def test_a_code_is_found_however_it_is_typed_without_any_pattern(collection: Collection) -> None:
+    _lamps(collection, ("LM-2041", "LM-3307"), "The {code} lamp costs ¥299. Returns in 30 days.")
+    confidences = set()
+    for query in ("LM2041 price", "lm-2041 price", "LM 2041 price", "LM-2041 price"):
+        best, *others = passages_search(query=query, collections=[collection], limit=2)
+        assert best.title == "LM-2041 lamp", query
+        assert all(other.confidence < best.confidence for other in others), query
+        confidences.add(round(best.confidence, 6))
+    # One code, counted the same way whichever way it was typed.
+    assert len(confidences) == 1
+    # "in 30" is no code here: the question's 30 still counts.
+    (hit, _) = passages_search(query="returns in 30 days", collections=[collection], limit=2)
+    assert "30" in hit.matched_terms
 
 
 def test_a_protected_code_counts_once_against_what_the_question_asks(

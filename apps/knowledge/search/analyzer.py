@@ -5,7 +5,8 @@ The same analyzer cuts passages at index time and questions at search time, so a
 (``services.tuning_apply``).
 
 Pipeline: NFKC + case folding; protected tokens (SKUs, order numbers) are cut out first and kept
-whole; Han runs go to jieba (with the admin dictionary), other runs are split into words and
+whole; codes (letters then digits, ``apps.core.lib.codes``) become one term and their parts; Han
+runs go to jieba (with the admin dictionary), other runs are split into words and
 English words are Snowball-stemmed; synonym groups collapse to one token. Stop words stay:
 measured on faq-dev, dropping them costs FAQ matching more than it gains on long articles.
 """
@@ -22,6 +23,8 @@ from typing import TypeVar
 
 import jieba
 import Stemmer
+
+from apps.core.lib.codes import CODE, code_term, is_spaced
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A run of Han characters, a decimal number, or a word of letters/digits (apostrophes inside
@@ -65,8 +68,11 @@ class Token:
 
     term: str
     surface: str
-    # For the parts of a protected token (lm, 2041 of LM-2041): the whole token's term.
+    # For the parts of a protected token or code (lm, 2041 of LM-2041): the whole one's term.
     part_of: str | None = None
+    # A code typed with a space in a question (lm 2041): it is that code only if the knowledge
+    # base has it, else two words ("in 30").
+    only_if_known: bool = False
 
 
 @dataclass
@@ -167,29 +173,49 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         return [token.term for token in self.tokens(text)]
 
-    def tokens(self, text: str) -> list[Token]:
-        """Analyze ``text`` into index terms, keeping the surface text of each."""
-        tokens = self._plain_tokens(text)
+    def tokens(self, text: str, *, question: bool = False) -> list[Token]:
+        """Analyze ``text`` into index terms, keeping the surface text of each.
+
+        A ``question`` also offers its spaced codes (``Token.only_if_known``).
+        """
+        tokens = self._plain_tokens(text, question=question)
         table, longest = self._synonyms
         if not table:
             return tokens
         return _collapse_synonyms(tokens, table, longest)
 
-    def _plain_tokens(self, text: str) -> list[Token]:
+    def _plain_tokens(self, text: str, *, question: bool = False) -> list[Token]:
         text = normalize(text)
         if self._protected is None:
-            return self._words(text)
+            return self._coded_words(text, question=question)
         out: list[Token] = []
         start = 0
         for match in self._protected.finditer(text):
             if match.end() == match.start():
                 continue
-            out.extend(self._words(text[start : match.start()]))
+            out.extend(self._coded_words(text[start : match.start()], question=question))
             surface = match.group()
             whole = protected_term(surface)
             out.append(Token(whole, surface))
             # The parts keep a code findable when it is typed another way (LM 2041).
             out.extend(Token(t.term, t.surface, whole) for t in self._words(surface))
+            start = match.end()
+        out.extend(self._coded_words(text[start:], question=question))
+        return out
+
+    def _coded_words(self, text: str, *, question: bool) -> list[Token]:
+        """``_words``, with each code as its term (lm2041) followed by its parts (lm, 2041)."""
+        out: list[Token] = []
+        start = 0
+        for match in CODE.finditer(text):
+            if is_spaced(match) and not question:
+                continue
+            out.extend(self._words(text[start : match.start()]))
+            whole = code_term(match)
+            out.append(Token(whole, match.group(), only_if_known=is_spaced(match)))
+            # The parts find the code where it is written another way, as a protected token's do.
+            for part in (match[1], match[3]):
+                out.extend(Token(t.term, t.surface, whole) for t in self._words(part))
             start = match.end()
         out.extend(self._words(text[start:]))
         return out

@@ -212,12 +212,14 @@ def _query_terms(
     """The question's terms, weighted by idf and their saturated count; unknown terms kept,
     unmatched."""
     doc_count = sum(i.lexical.doc_count for i in indexes)
-    tokens = analyzer.tokens(query)
+    tokens = analyzer.tokens(query, question=True)
     # Per distinct term: a message of one word typed 2,000 times is 2,000 tokens.
     dfs = {term: sum(i.lexical.term_df(term) for i in indexes) for term in {t.term for t in tokens}}
     counts: Counter[str] = Counter()
     surfaces: dict[str, str] = {}
     for token in tokens:
+        if token.only_if_known and not dfs[token.term]:
+            continue  # "in 30" is two words where the knowledge base has no code in30
         if token.part_of is not None and dfs.get(token.part_of):
             # The code matched whole: its parts would count it two or three times over and
             # let "LM-3307" outweigh what the question asks about it ("is broken").
