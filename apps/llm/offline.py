@@ -10,13 +10,16 @@ returns an empty answer, and the pipeline abstains or hands off.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import itertools
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
+from apps.core.lib.codes import CODE, code_term, is_spaced
 from apps.llm.dialects.base import BaseBackend
 from apps.llm.tokens import estimate_input_tokens, estimate_tokens
 from apps.llm.types import ChatRequest, Document, Finish, StreamEvent, TextDelta, Usage
@@ -30,10 +33,22 @@ MAX_PER_DOCUMENT = 2
 MAX_QUOTE_CHARS = 300
 # A sentence must score at least this share of the best one to be quoted alongside it.
 RELATIVE_FLOOR = 0.5
+# A sentence this similar to one already quoted (difflib's ratio of their letters and digits)
+# says it again: an FAQ answer and its article often share a sentence, word for word or nearly.
+NEAR_DUPLICATE = 0.8
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+|\n+")
+# A Markdown table's delimiter row, under its header row: | --- | :---: |
+_TABLE_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+_CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
+# A table row is quoted as a sentence of its cells after their column headers:
+# "Code: LM-2041; Product: Aurora desk lamp; Price: ¥299."
+_ROW_FORMAT = {"en": ("{}: {}", "; ", "."), "zh": ("{}：{}", "；", "。")}
+_NOT_TEXT = re.compile(r"[\W_]+")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_ENGLISH_WORD = re.compile(r"[a-z]{3,}")
 _EN_STOPWORDS = frozenset(
     (
         "a",
@@ -119,10 +134,39 @@ def language_family(code: str) -> str:
     return "zh" if code.lower().startswith("zh") else "en"
 
 
+def families_quotable(question: str, language: str) -> set[str]:
+    """The language families of the passages worth quoting: the visitor's, and the other one
+    when the question is partly written in it ("我想退货，but I lost the receipt").
+
+    Partly written in Chinese: two Han characters. In English: two words of three letters or
+    more that are not function words or codes, so "Wi-Fi 连不上" or "LM-2041 多少钱" stay Chinese.
+    """
+    families = {language_family(language)}
+    folded = CODE.sub(" ", unicodedata.normalize("NFKC", question).casefold())
+    if len(_HAN_CHAR.findall(folded)) >= 2:
+        families.add("zh")
+    words = [w for w in _ENGLISH_WORD.findall(folded) if w not in _EN_STOPWORDS]
+    if len(words) >= 2:
+        families.add("en")
+    return families
+
+
 def terms(text: str) -> list[str]:
-    """Split text into matchable terms: Latin words (crudely stemmed) and Han bigrams."""
-    lowered = text.lower()
-    found = [_stem(w) for w in _LATIN_WORD.findall(lowered) if w not in _EN_STOPWORDS]
+    """Split text into matchable terms: codes, Latin words (crudely stemmed) and Han bigrams.
+
+    A code is one term however it is written (LM-2041, lm2041: ``lm2041``), and not its parts:
+    "LM-2041 price" must not quote the LM-3307's price for its "LM".
+    """
+    found: list[str] = []
+
+    def cut_code(match: re.Match[str]) -> str:
+        if is_spaced(match):
+            return match[0]
+        found.append(code_term(match))
+        return " "
+
+    lowered = CODE.sub(cut_code, unicodedata.normalize("NFKC", text).casefold())
+    found += [_stem(w) for w in _LATIN_WORD.findall(lowered) if w not in _EN_STOPWORDS]
     for run in _HAN_RUN.findall(lowered):
         chars = [c for c in run if c not in _ZH_STOPCHARS]
         if len(chars) == 1:
@@ -153,24 +197,32 @@ class _Candidate:
 def extract_answer(
     question: str, documents: Sequence[Document], language: str, *, focus: str = ""
 ) -> str:
-    """Return the quoted answer, or "" when no document in ``language`` matches the question.
+    """Return the quoted answer, or "" when no document the visitor can read matches the question.
+
+    The visitor reads ``language``, and the other language too when the question is partly
+    written in it (``families_quotable``).
 
     ``focus``, the words a follow-up joined to ``question`` added, chooses among the sentences
     when some have them: "how much does it cost?" after a warranty question quotes the price,
     not the warranty again.
     """
     family = language_family(language)
-    usable = [d for d in documents if language_family(d.language) == family]
+    families = families_quotable(question, language)
+    usable = [d for d in documents if language_family(d.language) in families]
     wanted = set(terms(question))
     if not usable or not wanted:
         return ""
     sentences = [
-        (document, position, sentence.strip())
+        (document, position, sentence)
         for document in usable
-        for position, sentence in enumerate(_SENTENCE_END.split(document.text))
-        if len(sentence.strip()) >= 4
+        for position, sentence in enumerate(_sentences(document))
     ]
     sentence_terms = [set(terms(sentence)) for _, _, sentence in sentences]
+    known = set().union(*sentence_terms)
+    for match in CODE.finditer(unicodedata.normalize("NFKC", question).casefold()):
+        # "LM 2041" is the code where a sentence has it, else two words ("in 30").
+        if is_spaced(match) and code_term(match) in known:
+            wanted = (wanted - {*terms(match[1]), *terms(match[3])}) | {code_term(match)}
     # Rarer terms say more about which sentence answers (a smoothed inverse document frequency).
     frequency = Counter(term for found in sentence_terms for term in found & wanted)
     weight = {term: math.log(1 + len(sentences) / count) for term, count in frequency.items()}
@@ -188,6 +240,53 @@ def extract_answer(
     return _format(chosen, family)
 
 
+def _sentences(document: Document) -> list[str]:
+    """What can be quoted of a passage: its sentences, and each table row with its headers.
+
+    A table's header row alone answers nothing and its delimiter row is not text, so neither
+    is quoted; every body row is, read as "Header: cell" pairs (the widget shows no tables).
+    """
+    units: list[str] = []
+    prose: list[str] = []
+    lines = document.text.split("\n")
+    i = 0
+    while i < len(lines):
+        if "|" in lines[i] and i + 1 < len(lines) and _is_table_delimiter(lines[i + 1]):
+            units += _prose_sentences(prose)
+            prose = []
+            header = _cells(lines[i])
+            i += 2
+            while i < len(lines) and "|" in lines[i]:
+                units += _row_text(header, _cells(lines[i]), language_family(document.language))
+                i += 1
+        else:
+            prose.append(lines[i])
+            i += 1
+    return units + _prose_sentences(prose)
+
+
+def _prose_sentences(lines: list[str]) -> list[str]:
+    split = (s.strip() for s in _SENTENCE_END.split("\n".join(lines)))
+    return [sentence for sentence in split if len(sentence) >= 4]
+
+
+def _is_table_delimiter(line: str) -> bool:
+    return "|" in line and bool(_TABLE_DELIMITER.match(line))
+
+
+def _cells(row: str) -> list[str]:
+    row = row.strip().removeprefix("|").removesuffix("|")
+    return [cell.strip().replace("\\|", "|") for cell in _CELL_SEPARATOR.split(row)]
+
+
+def _row_text(header: list[str], cells: list[str], family: str) -> list[str]:
+    """The row as one quotable line, or nothing for a row of empty cells."""
+    pair, separator, end = _ROW_FORMAT[family]
+    named = itertools.zip_longest(header[: len(cells)], cells, fillvalue="")
+    parts = [pair.format(name, cell) if name else cell for name, cell in named if cell]
+    return [separator.join(parts) + end] if parts else []
+
+
 def _choose(candidates: list[_Candidate]) -> list[_Candidate]:
     if not candidates:
         return []
@@ -199,10 +298,17 @@ def _choose(candidates: list[_Candidate]) -> list[_Candidate]:
     for candidate in ranked:
         if candidate.score < floor or len(chosen) == MAX_SENTENCES:
             break
+        if any(_nearly_same(candidate.text, other.text) for other in chosen):
+            continue
         if per_document[candidate.document.n] < MAX_PER_DOCUMENT:
             per_document[candidate.document.n] += 1
             chosen.append(candidate)
     return sorted(chosen, key=lambda c: (c.document.n, c.position))
+
+
+def _nearly_same(a: str, b: str) -> bool:
+    a, b = (_NOT_TEXT.sub("", text.casefold()) for text in (a, b))
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_DUPLICATE
 
 
 def _format(chosen: list[_Candidate], family: str) -> str:
