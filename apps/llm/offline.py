@@ -315,9 +315,11 @@ def _format(chosen: list[_Candidate], family: str) -> str:
     opening, closing = QUOTES[family]
     space = " " if family == "en" else ""
     lines = [INTRO[family]]
-    for n in dict.fromkeys(c.document.n for c in chosen):
-        quoted = space.join(_clip(c.text) for c in chosen if c.document.n == n)
-        lines.append(f"{opening}{quoted}{closing}{space}[{n}]")
+    for document in dict.fromkeys(c.document for c in chosen):
+        # Sentences are joined as their own language writes them: Chinese without a space.
+        joint = " " if language_family(document.language) == "en" else ""
+        quoted = joint.join(_clip(c.text) for c in chosen if c.document is document)
+        lines.append(f"{opening}{quoted}{closing}{space}[{document.n}]")
     return "\n".join(lines)
 
 
