@@ -234,10 +234,10 @@ def extract_answer(
         _Candidate(document, position, sentence, sum(weight[t] for t in found & wanted))
         for (document, position, sentence), found in scored
     ]
-    chosen = _choose([c for c in candidates if c.score > 0])
+    chosen, echoes = _choose([c for c in candidates if c.score > 0])
     if not chosen:
         return ""
-    return _format(chosen, family)
+    return _format(chosen, echoes, family)
 
 
 def _sentences(document: Document) -> list[str]:
@@ -287,9 +287,15 @@ def _row_text(header: list[str], cells: list[str], family: str) -> list[str]:
     return [separator.join(parts) + end] if parts else []
 
 
-def _choose(candidates: list[_Candidate]) -> list[_Candidate]:
+def _choose(candidates: list[_Candidate]) -> tuple[list[_Candidate], dict[int, list[int]]]:
+    """The sentences to quote, and for each quoted passage the others that say the same.
+
+    A sentence nearly the same as one already chosen is not quoted again; its passage is
+    cited beside the one quoted instead (both say it).
+    """
+    echoes: dict[int, list[int]] = {}
     if not candidates:
-        return []
+        return [], echoes
     # Ties go to the passage the pipeline ranked first, then to the earlier sentence.
     ranked = sorted(candidates, key=lambda c: (-c.score, c.document.n, c.position))
     floor = ranked[0].score * RELATIVE_FLOOR
@@ -298,12 +304,16 @@ def _choose(candidates: list[_Candidate]) -> list[_Candidate]:
     for candidate in ranked:
         if candidate.score < floor or len(chosen) == MAX_SENTENCES:
             break
-        if any(_nearly_same(candidate.text, other.text) for other in chosen):
+        same = next((c for c in chosen if _nearly_same(candidate.text, c.text)), None)
+        if same is not None:
+            cited = echoes.setdefault(same.document.n, [])
+            if candidate.document.n not in (same.document.n, *cited):
+                cited.append(candidate.document.n)
             continue
         if per_document[candidate.document.n] < MAX_PER_DOCUMENT:
             per_document[candidate.document.n] += 1
             chosen.append(candidate)
-    return sorted(chosen, key=lambda c: (c.document.n, c.position))
+    return sorted(chosen, key=lambda c: (c.document.n, c.position)), echoes
 
 
 def _nearly_same(a: str, b: str) -> bool:
@@ -311,7 +321,7 @@ def _nearly_same(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_DUPLICATE
 
 
-def _format(chosen: list[_Candidate], family: str) -> str:
+def _format(chosen: list[_Candidate], echoes: dict[int, list[int]], family: str) -> str:
     opening, closing = QUOTES[family]
     space = " " if family == "en" else ""
     lines = [INTRO[family]]
@@ -319,7 +329,8 @@ def _format(chosen: list[_Candidate], family: str) -> str:
         # Sentences are joined as their own language writes them: Chinese without a space.
         joint = " " if language_family(document.language) == "en" else ""
         quoted = joint.join(_clip(c.text) for c in chosen if c.document is document)
-        lines.append(f"{opening}{quoted}{closing}{space}[{document.n}]")
+        cited = "".join(f"[{n}]" for n in (document.n, *echoes.get(document.n, ())))
+        lines.append(f"{opening}{quoted}{closing}{space}{cited}")
     return "\n".join(lines)
 
 
