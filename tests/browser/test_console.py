@@ -68,9 +68,10 @@ def test_the_console_scripts_speak_the_agents_language(page, browser, live_app, 
     page.get_by_role("button", name="Open chat").click()
     send(page, "转人工")
     expect(console.locator("#ticket-list li").first).to_contain_text("要求人工")
-    # The visitor's language (their browser's, English) by name, not its code.
+    # The visitor's language (what they wrote, though their browser's is English) by name, not
+    # its code.
     expect(console.locator("#ticket-list li").first.locator(".badge")).to_have_text(
-        ["要求人工", "英文"]
+        ["要求人工", "中文"]
     )
     console.keyboard.press("j")
     expect(console.locator("#ticket-sub")).to_contain_text("关键词：转人工")
