@@ -144,6 +144,14 @@ async def test_with_nothing_configured_the_gateway_answers_offline(chain):
     assert done.text.endswith("[1]")
 
 
+async def _quoted(question: str, *documents: Document, language: str = "en") -> str:
+    """The offline answerer's whole answer to ``question`` from ``documents``."""
+    completion = await backend_for(offline_route()).complete(
+        request(question, *documents, language=language)
+    )
+    return completion.text
+
+
 CATALOGUE = Document(
     5,
     "Product codes and catalogue",
@@ -160,11 +168,11 @@ CATALOGUE = Document(
 
 @pytest.mark.parametrize("code", ["lm2041", "LM-2041", "lm-2041", "LM 2041", "ＬＭ－２０４１"])
 async def test_a_table_row_is_quoted_with_its_headers_however_the_code_is_typed(code):
-    completion = await backend_for(offline_route()).complete(request(f"{code} price", CATALOGUE))
+    text = await _quoted(f"{code} price", CATALOGUE)
 
     # Neither the header row alone (it has "Price") nor the delimiter row, nor the LM-3307 row
     # for sharing "LM" with the question.
-    assert completion.text == (
+    assert text == (
         "From our help centre:\n"
         "\u201cCode: LM-2041; Product: Aurora desk lamp; Price: ¥299.\u201d [5]"
     )
@@ -179,22 +187,18 @@ async def test_a_chinese_table_row_reads_as_headers_and_cells():
         "zh-hans",
     )
 
-    completion = await backend_for(offline_route()).complete(
-        request("LM3307 多少钱？价格", catalogue, language="zh-hans")
-    )
+    text = await _quoted("LM3307 多少钱？价格", catalogue, language="zh-hans")
 
-    assert completion.text == (
-        "根据帮助中心：\n「型号：LM-3307；产品：Halo 光环落地灯；价格：¥649。」[6]"
-    )
+    assert text == ("根据帮助中心：\n「型号：LM-3307；产品：Halo 光环落地灯；价格：¥649。」[6]")
 
 
 async def test_a_code_typed_with_a_space_is_one_only_where_a_passage_has_it():
     within = Document(7, "Returns", "Return it in 30 days. Refunds take 30 minutes.", "u", "en")
 
-    completion = await backend_for(offline_route()).complete(request("return in 30 days", within))
+    text = await _quoted("return in 30 days", within)
 
     # "in 30" is not a code in30: the question's 30 still matches the passage's.
-    assert completion.text == "From our help centre:\n\u201cReturn it in 30 days.\u201d [7]"
+    assert text == "From our help centre:\n\u201cReturn it in 30 days.\u201d [7]"
 
 
 INVOICE_ARTICLE = Document(
@@ -215,12 +219,10 @@ INVOICE_FAQ = Document(
 
 
 async def test_a_sentence_another_passage_already_said_is_quoted_once():
-    completion = await backend_for(offline_route()).complete(
-        request("invoice for a company", INVOICE_ARTICLE, INVOICE_FAQ)
-    )
+    text = await _quoted("invoice for a company", INVOICE_ARTICLE, INVOICE_FAQ)
 
     # Quoted once, from the article, and the FAQ that says it too is cited beside it.
-    assert completion.text == (
+    assert text == (
         "From our help centre:\n"
         "\u201cFor a company invoice, enter the company name and its taxpayer ID.\u201d [1][2]"
     )
@@ -232,11 +234,9 @@ async def test_a_nearly_identical_chinese_sentence_is_not_quoted_again():
     )
     article = Document(2, "配送说明", "工作日北京时间 16:00 前付款的订单当天发货；", "u", "zh-hans")
 
-    completion = await backend_for(offline_route()).complete(
-        request("发货要多久？", faq, article, language="zh-hans")
-    )
+    text = await _quoted("发货要多久？", faq, article, language="zh-hans")
 
-    assert completion.text.count("当天发货") == 1, completion.text
+    assert text.count("当天发货") == 1, text
 
 
 RETURNS_FAQ_ZH = Document(
@@ -245,19 +245,14 @@ RETURNS_FAQ_ZH = Document(
 
 
 async def test_a_question_partly_in_chinese_may_be_answered_from_a_chinese_passage():
-    completion = await backend_for(offline_route()).complete(
-        request("我想退货，but I lost the receipt", RETURNS_FAQ_ZH, language="en")
-    )
+    text = await _quoted("我想退货，but I lost the receipt", RETURNS_FAQ_ZH, language="en")
 
-    assert completion.text == (
+    assert text == (
         "From our help centre:\n\u201c签收后 30 天内申请退货。退货无需发票或收据。\u201d [8]"
     )
 
 
 async def test_a_brand_or_code_in_latin_letters_does_not_make_a_chinese_question_english():
     wifi = Document(9, "Wi-Fi", "The bulbs need 2.4 GHz Wi-Fi. Wi-Fi 6 routers work.", "u", "en")
-    backend = backend_for(offline_route())
-
     for question in ("Wi-Fi 连不上", "LM-2041 Wi-Fi 多少钱"):
-        completion = await backend.complete(request(question, wifi, language="zh-hans"))
-        assert completion.text == "", question
+        assert await _quoted(question, wifi, language="zh-hans") == "", question
