@@ -11,17 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
+# Marked for the catalog: the admin shows them in its language (apps/chat/admin.py).
 ENGLISH = {
-    "widget_button": "asked in the widget",
-    "keyword": "keyword: {phrase}",
-    "left_message": "left a message",
-    "unanswered": "{count} question(s) in a row without a grounded answer",
-    "guard_input": "the guard stopped the question: {category}",
-    "guard_output": "the guard stopped the answer: {category}",
-    "provider_filter": "the provider's content filter refused the answer",
-    "model_failed": "no model could answer: {outcome}",
-    "accepted_offer": "accepted the bot's offer of a human",
-    "worker_lost": "the answer stopped mid-stream: the worker writing it went away",
+    "widget_button": gettext_noop("asked in the widget"),
+    "keyword": gettext_noop("keyword: {phrase}"),
+    "left_message": gettext_noop("left a message"),
+    "unanswered": gettext_noop("{count} question(s) in a row without a grounded answer"),
+    "guard_input": gettext_noop("the guard stopped the question: {category}"),
+    "guard_output": gettext_noop("the guard stopped the answer: {category}"),
+    "provider_filter": gettext_noop("the provider's content filter refused the answer"),
+    "model_failed": gettext_noop("no model could answer: {outcome}"),
+    "accepted_offer": gettext_noop("accepted the bot's offer of a human"),
+    "worker_lost": gettext_noop("the answer stopped mid-stream: the worker writing it went away"),
 }
 
 
