@@ -86,11 +86,12 @@ def test_the_console_scripts_speak_the_agents_language(page, browser, live_app, 
 
 
 def test_an_agent_takes_over_from_the_bot_replies_and_hands_back(page, console, live_app, answer):
-    # The visitor's browser speaks English: system messages follow the visitor's language.
+    # The visitor's browser speaks English but they write Chinese: the widget's own words are
+    # English, the conversation's system messages follow what the visitor wrote.
     page.goto(live_app.url + "/")
     page.get_by_role("button", name="Open chat").click()
     send(page, "我的台灯坏了，转人工")
-    expect(widget(page, ".msg.system .bubble").last).to_have_text("An agent will join shortly.")
+    expect(widget(page, ".msg.system .bubble").last).to_have_text("正在为您转接人工客服，请稍候。")
 
     # The ticket arrives in the console's queue live; j opens it, c claims it.
     ticket = console.locator("#ticket-list li").first
@@ -103,9 +104,7 @@ def test_an_agent_takes_over_from_the_bot_replies_and_hands_back(page, console, 
     expect(console.locator("#claim-banner")).to_be_hidden()
     # The page the visitor is on, as the widget's hello said.
     expect(console.locator("#visitor-fields a")).to_have_attribute("href", live_app.url + "/")
-    expect(widget(page, ".msg.system .bubble").last).to_have_text(
-        "Mei from Support joined the conversation."
-    )
+    expect(widget(page, ".msg.system .bubble").last).to_have_text("客服 Mei（Support）已加入对话。")
 
     # After claiming, the reply box has the focus.
     console.keyboard.type("您好，我是 Mei，马上为您处理。")
@@ -134,9 +133,7 @@ def test_an_agent_takes_over_from_the_bot_replies_and_hands_back(page, console, 
     console.keyboard.press("h")
     expect(console.locator("#confirm-dialog")).to_be_visible()
     console.keyboard.press("Enter")
-    expect(widget(page, ".msg.system .bubble").last).to_have_text(
-        "You are chatting with the assistant again."
-    )
+    expect(widget(page, ".msg.system .bubble").last).to_have_text("您现在继续与智能助手对话。")
 
     answer.tokens = ["Returns ", "are ", "free ", "for ", "30 days."]
     send(page, "退货政策是什么？")
