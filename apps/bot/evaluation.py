@@ -11,6 +11,8 @@ from apps.bot.answer import AnswerFinal
 from apps.bot.models import AnswerAudit, BotSettings
 from apps.bot.respond import respond
 from apps.bot.trace import Ask, Trace
+from apps.llm.models import Origin
+from apps.llm.services import usage_origin
 
 ANSWERED = (AnswerAudit.Decision.FAQ, AnswerAudit.Decision.ANSWER)
 
@@ -26,10 +28,12 @@ async def answer_traced(ask: Ask) -> tuple[Trace, AnswerFinal | None]:
     if the pipeline broke its contract of ending with one)."""
     trace = Trace()
     final = None
-    async with aclosing(respond(ask, trace)) as events:
-        async for event in events:
-            if isinstance(event, AnswerFinal):
-                final = event
+    # Not a visitor's answer: Insights' reliability figures must not count it.
+    with usage_origin(Origin.EVALUATION):
+        async with aclosing(respond(ask, trace)) as events:
+            async for event in events:
+                if isinstance(event, AnswerFinal):
+                    final = event
     return trace, final
 
 

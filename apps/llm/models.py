@@ -28,6 +28,7 @@ class Origin(models.TextChoices):
     ASSIST = "assist", _("agent assist")
     CHECK = "check", _("route check")
     COMMAND = "command", _("command line")
+    EVALUATION = "evaluation", _("answer checks and bot_eval")
 
 
 class ModelProvider(models.Model):

@@ -13,7 +13,7 @@ from apps.bot.records import answer_checks_run
 from apps.knowledge.models import Article, FAQEntry, Status
 from apps.knowledge.services.content import article_create, entries_delete, entries_set_status
 from apps.knowledge.services.import_jobs import import_job_create, import_job_run
-from apps.llm.models import UsageRecord
+from apps.llm.models import Origin, UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,6 +109,14 @@ def test_checks_use_the_offline_answerer_even_when_the_site_has_a_model(
     assert result.passed
     assert provider.requests == []
     assert set(UsageRecord.objects.values_list("provider", flat=True)) <= {"offline"}
+
+
+def test_a_checks_model_calls_are_not_counted_as_visitors_answers(site, help_centre):
+    [result] = run(check_create(site, DELIVERY, entries="shipping-en"))
+    assert result.passed
+    origins = list(UsageRecord.objects.values_list("origin", flat=True))
+    assert origins
+    assert set(origins) == {Origin.EVALUATION}
 
 
 def test_bot_check_exits_zero_when_every_check_passes_and_prints_json(site, help_centre):
