@@ -58,6 +58,12 @@ def fold_char(char: str) -> str:
     return folded
 
 
+def term_key(text: str) -> str:
+    """What the matcher looks for when given ``text`` as a term: two terms with one key are the
+    same term ("Taobao", "taobao", "ＴＡＯＢＡＯ")."""
+    return "".join(fold_char(c) for c in text)
+
+
 def _words(text: str) -> str:
     """``text`` folded, separators collapsed to one space: how a Latin term must appear."""
     return " ".join("".join(fold_char(c) or " " for c in text).split())
@@ -76,7 +82,7 @@ class Matcher:
         self.longest = 0
         by_key: dict[str, list[Term]] = {}
         for term in terms:
-            key = "".join(fold_char(c) for c in term.text)
+            key = term_key(term.text)
             if key:
                 by_key.setdefault(key, []).append(term)
         for key, same in by_key.items():

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.bot.guard import term_key
 from apps.sites.models import Site
 
 # Calibrated on faq-dev (docs/answering.md, "Calibration"); a site's own row overrides them.
@@ -142,6 +143,16 @@ class SensitiveTerm(models.Model):
 
     def __str__(self) -> str:
         return self.term
+
+    def clean(self) -> None:
+        # The matcher folds case and width: "Taobao" beside "taobao" would be one term listed
+        # twice, perhaps with two actions.
+        key = term_key(self.term)
+        same_scope = SensitiveTerm.objects.filter(site=self.site_id).exclude(pk=self.pk)
+        for other in same_scope.values_list("term", flat=True):
+            if term_key(other) == key:
+                message = _("This term is already listed as “%(other)s”.")
+                raise ValidationError({"term": message % {"other": other}})
 
 
 class GuardEvent(models.Model):

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from apps.bot.answer_checks import CheckResult, answer_checks_evaluate
 from apps.bot.evaluation import ANSWERED
 from apps.bot.guard import Hit as TermHit
+from apps.bot.guard import term_key
 from apps.bot.models import AnswerAudit, AnswerCheck, GuardEvent, SensitiveTerm
 from apps.bot.selectors import guard_matcher
 from apps.bot.trace import GuardVerdict, Trace
@@ -192,16 +193,22 @@ def _flag(entry: Article | FAQEntry, text: str, hits: list[TermHit]) -> int:
 def sensitive_terms_add(
     *, terms: Iterable[str], category: str, action: str, site_id: int | None = None
 ) -> int:
-    """Add many terms at once (a pasted list); ones already listed for that scope are skipped."""
-    wanted = list(dict.fromkeys(term.strip() for term in terms if term.strip()))
+    """Add many terms at once (a pasted list); ones already listed for that scope, in any case
+    or width, are skipped, and so is a second spelling of one term in the list."""
     scope = Q(site__isnull=True) if site_id is None else Q(site_id=site_id)
-    existing = set(
-        SensitiveTerm.objects.filter(scope, term__in=wanted).values_list("term", flat=True)
-    )
+    seen = {
+        term_key(term)
+        for term in SensitiveTerm.objects.filter(scope).values_list("term", flat=True)
+    }
+    wanted = []
+    for term in (line.strip()[:100] for line in terms):
+        key = term_key(term)
+        if key and key not in seen:
+            seen.add(key)
+            wanted.append(term)
     created = SensitiveTerm.objects.bulk_create(
-        SensitiveTerm(term=term[:100], category=category, action=action, site_id=site_id)
+        SensitiveTerm(term=term, category=category, action=action, site_id=site_id)
         for term in wanted
-        if term not in existing
     )
     site_settings.forget()  # bulk_create sends no post_save
     return len(created)

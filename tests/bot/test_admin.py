@@ -74,6 +74,35 @@ def test_many_terms_can_be_pasted_at_once_and_duplicates_are_skipped(admin_clien
     ]
 
 
+def test_a_term_pasted_in_another_case_or_width_is_the_term_already_listed(admin_client, site):
+    SensitiveTerm.objects.create(term="taobao", category="competitor", action="mask")
+    admin_client.post(
+        reverse("admin:bot_sensitiveterm_add_many"),
+        {"terms": "Taobao\nＴＡＯＢＡＯ\nJD\njd", "category": "competitor", "action": "block"},
+    )
+    assert sorted(SensitiveTerm.objects.values_list("term", "action")) == [
+        ("JD", "block"),
+        ("taobao", "mask"),
+    ]
+
+
+def test_adding_a_term_in_another_case_is_refused_naming_the_one_listed(admin_client, site):
+    SensitiveTerm.objects.create(term="taobao", category="competitor", action="mask")
+    SensitiveTerm.objects.create(term="Taobao", category="competitor", action="mask", site=site)
+    add = reverse("admin:bot_sensitiveterm_add")
+    form = {"category": "competitor", "action": "block", "is_active": "on"}
+    refused = admin_client.post(add, {**form, "term": "TaoBao"})
+    assert refused.status_code == 200
+    assert "This term is already listed as “taobao”." in refused.content.decode()
+    # Each scope is its own list; a term may be edited into another spelling of itself.
+    refused = admin_client.post(add, {**form, "term": "TAOBAO", "site": site.pk})
+    assert "This term is already listed as “Taobao”." in refused.content.decode()
+    own = SensitiveTerm.objects.get(site=site)
+    change = reverse("admin:bot_sensitiveterm_change", args=[own.pk])
+    assert admin_client.post(change, {**form, "term": "TAOBAO", "site": site.pk}).status_code == 302
+    assert sorted(SensitiveTerm.objects.values_list("term", flat=True)) == ["TAOBAO", "taobao"]
+
+
 def test_the_scan_action_flags_the_knowledge_base(admin_client, help_centre):
     term = SensitiveTerm.objects.create(term="Alipay", category="competitor", action="mask")
     response = admin_client.post(
