@@ -18,6 +18,7 @@ from apps.chat.services import (
 from apps.handoff import events
 from apps.handoff.models import Ticket
 from apps.handoff.selectors import (
+    Availability,
     display_name,
     ticket_get_for_agent,
 )
@@ -87,6 +88,17 @@ def publish_status(conversation_id: int, status: str, reason: str) -> None:
     transaction.on_commit(
         lambda: chat_events.status_changed(
             conversation_id=conversation_id, status=status, reason=reason
+        )
+    )
+
+
+def publish_unavailable(conversation_id: int, availability: Availability) -> None:
+    """Once committed, tell the visitor nobody can come (why, and when the team opens): the
+    widget offers the leave-a-message form."""
+    opens_at = availability.opens_at.isoformat() if availability.opens_at else None
+    transaction.on_commit(
+        lambda: chat_events.handoff_unavailable(
+            conversation_id=conversation_id, reason=availability.reason, opens_at=opens_at
         )
     )
 

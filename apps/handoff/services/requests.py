@@ -11,7 +11,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.bot.normalise import language_detect
-from apps.chat import events as chat_events
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.selectors import conversation_language
 from apps.chat.services import (
@@ -40,6 +39,7 @@ from apps.handoff.services.common import (
     conversation_get,
     publish_status,
     publish_ticket,
+    publish_unavailable,
     record,
 )
 from apps.handoff.services.stranded import handoff_waiting_release
@@ -160,18 +160,11 @@ def handoff_request(
             # second form would only ask for it again. What they write next is on that ticket.
             _announce_team_has_it(conversation, active)
             return HandoffOutcome("unchanged", ticket_id=active.pk)
-        opens_at = availability.opens_at.isoformat() if availability.opens_at else None
         if handoff_unavailable_told(conversation_id=conversation_id, why=availability.reason):
             # Told already: the notice once per unavailability, not after every miss. A visitor
             # asking for a person again gets the form back (they may have closed it).
             if by == "visitor" or reason == Ticket.Reason.CUSTOMER_REQUEST:
-                transaction.on_commit(
-                    lambda: chat_events.handoff_unavailable(
-                        conversation_id=conversation_id,
-                        reason=availability.reason,
-                        opens_at=opens_at,
-                    )
-                )
+                publish_unavailable(conversation_id, availability)
             return HandoffOutcome("unavailable", unavailable_reason=availability.reason)
         with transaction.atomic():
             record(
@@ -183,11 +176,7 @@ def handoff_request(
                 why=availability.reason,
             )
             announce(conversation, f"unavailable_{availability.reason}")
-            transaction.on_commit(
-                lambda: chat_events.handoff_unavailable(
-                    conversation_id=conversation_id, reason=availability.reason, opens_at=opens_at
-                )
-            )
+            publish_unavailable(conversation_id, availability)
         return HandoffOutcome("unavailable", unavailable_reason=availability.reason)
     with transaction.atomic():
         if not conversation_status_move(

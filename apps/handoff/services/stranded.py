@@ -23,13 +23,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.chat import events as chat_events
 from apps.chat.selectors import conversation_status
 from apps.chat.services import conversation_status_move
 from apps.core.cache import shared_cache
 from apps.handoff.models import Ticket
 from apps.handoff.selectors import agents_online, handoff_availability
-from apps.handoff.services.common import HandoffOutcome, Status, announce, publish_status, record
+from apps.handoff.services.common import (
+    HandoffOutcome,
+    Status,
+    announce,
+    publish_status,
+    publish_unavailable,
+    record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +93,7 @@ def handoff_waiting_release(*, conversation_id: int, grace: bool = True) -> Hand
         )
         announce(conversation, f"unavailable_{why}")
         publish_status(conversation_id, Status.BOT, why)
-        opens_at = availability.opens_at.isoformat() if availability.opens_at else None
-        transaction.on_commit(
-            lambda: chat_events.handoff_unavailable(
-                conversation_id=conversation_id, reason=why, opens_at=opens_at
-            )
-        )
+        publish_unavailable(conversation_id, availability)
     return HandoffOutcome("unavailable", ticket_id=ticket.pk, unavailable_reason=why)
 
 
