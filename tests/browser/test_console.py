@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.chat.models import Message, Visitor
 from apps.chat.privacy import visitor_erase
 from apps.chat.services import conversation_open, message_create, visitor_create
 from apps.handoff.models import Team, Ticket
+from apps.handoff.selectors import handoff_possible
 from apps.handoff.services import handoff_request, ticket_claim
 from tests.browser.conftest import _loopback_only
 from tests.conftest import agent_create
@@ -150,9 +153,16 @@ def claimed_ticket(live_app, site, agent, question: str) -> Ticket:
         conversation = conversation_open(visitor=visitor_create(site=site))
         message_create(conversation_id=conversation.pk, author_kind="visitor", text=question)
         outcome = handoff_request(conversation_id=conversation.pk, reason="customer_request")
+        assert outcome.ticket_id is not None, outcome
         ticket_claim(ticket_id=outcome.ticket_id, agent=agent)
         return outcome.ticket_id
 
+    # The console page counts the team online only once its socket is up; on a loaded machine
+    # that can come after the page has loaded, and a handoff before it would find nobody.
+    deadline = time.monotonic() + 10
+    while not live_app.call(handoff_possible, site_id=site.pk, at=timezone.now()):
+        assert time.monotonic() < deadline, "no agent of the site came online"
+        time.sleep(0.05)
     return Ticket.objects.get(pk=live_app.call(hand_over))
 
 
