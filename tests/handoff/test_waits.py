@@ -197,3 +197,9 @@ async def test_in_chinese_the_place_and_wait_are_in_chinese(site, visitor, agent
         "您目前排在第 1 位。通常需要等待约 1 分钟。",
     ]
     await console.disconnect()
+
+
+def test_with_an_even_number_taken_the_typical_wait_is_the_mean_of_the_middle_two(team):
+    for wait in (1, 2, 4, 5, 6, 30):
+        taken_after(ticket_of(team), minutes(wait))
+    assert typical_wait(site_id=team.site_id, team_id=team.pk, at=NOW) == minutes(4.5)
