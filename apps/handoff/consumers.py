@@ -80,7 +80,8 @@ class ConsoleConsumer(JsonConsumer):
         # The last seq this console reported on screen, by ticket (``ticket.seen``).
         self.seen: dict[int, int] = {}
         # The ticket on screen, its team's agents (who may view it too), whether this console
-        # is typing a reply in it, and the colleagues viewing it as last sent to the console.
+        # is typing a reply in it, and who else views it (colleagues, this agent's other
+        # consoles) as last sent to the console.
         self.viewing: int | None = None
         self.viewing_team: list[int] = []
         self.viewing_typing = False
@@ -135,7 +136,7 @@ class ConsoleConsumer(JsonConsumer):
             # would be handed conversations nobody answers.
             self.registered = False
             await _db(presence.agent_session_close)(user=self.user, channel_name=self.channel_name)
-            handoffs_release_later(site_ids=list(self.site_ids))
+            await handoffs_release_later(site_ids=list(self.site_ids))
         await self.unview()
         for team_id in self.team_ids:
             await self.channel_layer.group_discard(events.team_group(team_id), self.channel_name)
@@ -198,12 +199,12 @@ class ConsoleConsumer(JsonConsumer):
         )
 
     async def send_viewers(self, *, always: bool = False) -> None:
-        """Send the colleagues viewing the open ticket, if they changed since last sent."""
+        """Send who else views the open ticket, if that changed since last sent."""
         ticket_id = self.viewing
         if ticket_id is None:
             return
         found = await _cache(viewers.ticket_viewers)(
-            ticket_id=ticket_id, user_ids=[pk for pk in self.viewing_team if pk != self.user.pk]
+            ticket_id=ticket_id, user_ids=self.viewing_team, channel_name=self.channel_name
         )
         if ticket_id != self.viewing or (found == self.viewers_sent and not always):
             return
@@ -281,7 +282,7 @@ class ConsoleConsumer(JsonConsumer):
             await self.send_error("bad_frame", str(exc), frame=frame)
             return
         if frame.data["availability"] != "online":
-            handoffs_release_later(site_ids=list(self.site_ids))
+            await handoffs_release_later(site_ids=list(self.site_ids))
         await self.send_result(frame, availability=frame.data["availability"])
 
     async def on_ticket_open(self, frame: protocol.Frame) -> None:

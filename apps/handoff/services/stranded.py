@@ -18,6 +18,7 @@ import itertools
 import logging
 import math
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
@@ -157,7 +158,7 @@ async def handoffs_sweep_forever() -> None:
 _later: set[asyncio.Task[None]] = set()
 
 
-def handoffs_release_later(*, site_ids: list[int]) -> None:
+async def handoffs_release_later(*, site_ids: list[int]) -> None:
     """From a console socket an agent left (closed, or set away): after the grace period, release
     the sites' waiting conversations nobody can take.
 
@@ -167,8 +168,9 @@ def handoffs_release_later(*, site_ids: list[int]) -> None:
     """
     if not site_ids:
         return
-    # Until the grace is over, a visitor's own asking does not release them either.
-    shared_cache().set_many(
+    # Until the grace is over, a visitor's own asking does not release them either. A network
+    # round trip to Redis: off the event loop, which serves every other socket meanwhile.
+    await sync_to_async(shared_cache().set_many, thread_sensitive=False)(
         {_agent_left_key(site_id): True for site_id in site_ids},
         timeout=math.ceil(settings.CSBOT_HANDOFF_OFFLINE_GRACE_SECONDS),
     )
