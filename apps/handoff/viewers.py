@@ -63,14 +63,19 @@ def viewing_unmark(*, ticket_id: int, user_id: int, channel_name: str) -> None:
         cache.delete(_key(ticket_id, user_id))
 
 
-def ticket_viewers(*, ticket_id: int, user_ids: list[int]) -> list[Viewer]:
-    """The agents among ``user_ids`` with the ticket open in a live console, by name."""
+def ticket_viewers(*, ticket_id: int, user_ids: list[int], channel_name: str) -> list[Viewer]:
+    """The agents among ``user_ids`` with the ticket open in a live console, by name.
+
+    The console ``channel_name`` asking is left out, not its agent: an agent with the ticket
+    open in another tab is listed too, as that tab keeps its own draft and may be typing.
+    """
     now = time.time()
     found = shared_cache().get_many([_key(ticket_id, user_id) for user_id in user_ids])
     viewers: list[Viewer] = []
     for user_id in user_ids:
         entry = found.get(_key(ticket_id, user_id))
         consoles = _live_consoles(entry, now)
+        consoles.pop(channel_name, None)
         if consoles and entry is not None:
             typing = any(mark["typing"] for mark in consoles.values())
             viewers.append({"id": user_id, "name": entry["name"], "typing": typing})

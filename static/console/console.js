@@ -94,7 +94,8 @@
     unsent: new Map(),
     // The ticket in the address (#ticket-12) when the page loaded: opened once the queue is in.
     restoreId: null,
-    // The colleagues who have the open ticket open too: [{id, name, typing}].
+    // Who else has the open ticket open: [{id, name, typing}], colleagues and, under the
+    // agent's own id, their other consoles.
     viewers: [],
     // What the search box filters the queue on, and the server's answer to it (past tickets):
     // {query, tickets, next_before_id}, or null.
@@ -403,16 +404,23 @@
     renderViewers();
   }
 
-  /** Colleagues with the open ticket open too, so two agents do not answer one visitor. */
+  /** Colleagues with the open ticket open too, so two agents do not answer one visitor; and
+   *  the agent's own other tab, whose draft this one does not have. */
   function renderViewers() {
     var node = $("ticket-viewers");
     var names = function (list) {
       return new Intl.ListFormat(document.documentElement.lang || undefined, { type: "conjunction" })
         .format(list.map(function (v) { return v.name; }));
     };
-    var typing = state.viewers.filter(function (v) { return v.typing; });
-    var text = state.viewers.length ? interpolate(ngettext("%(names)s is also viewing this ticket.", "%(names)s are also viewing this ticket.", state.viewers.length), { names: names(state.viewers) }, true) : "";
-    if (typing.length) text += " " + interpolate(ngettext("%(names)s is typing a reply.", "%(names)s are typing a reply.", typing.length), { names: names(typing) }, true);
+    var myId = state.me && state.me.id;
+    var colleagues = state.viewers.filter(function (v) { return v.id !== myId; });
+    var typing = colleagues.filter(function (v) { return v.typing; });
+    var elsewhere = state.viewers.find(function (v) { return v.id === myId; });
+    var parts = [];
+    if (colleagues.length) parts.push(interpolate(ngettext("%(names)s is also viewing this ticket.", "%(names)s are also viewing this ticket.", colleagues.length), { names: names(colleagues) }, true));
+    if (typing.length) parts.push(interpolate(ngettext("%(names)s is typing a reply.", "%(names)s are typing a reply.", typing.length), { names: names(typing) }, true));
+    if (elsewhere) parts.push(elsewhere.typing ? gettext("You are typing a reply in another tab or window.") : gettext("You also have this ticket open in another tab or window."));
+    var text = parts.join(" ");
     // Written only when it changes: the live region speaks each change once.
     if (node.textContent !== text) node.textContent = text;
   }

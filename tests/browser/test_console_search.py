@@ -98,3 +98,32 @@ def test_agents_with_the_same_ticket_open_see_each_other(console, browser, live_
     context.close()
     assert errors == []
     expect(viewers).to_have_text("")
+
+
+def test_an_agent_with_a_ticket_open_in_two_tabs_is_told_in_each(console, live_app, demo_site):
+    mei = demo_site.teams.get().members.get()
+    expect(console.locator("#agent-list")).to_contain_text("online")
+    ticket = claimed_ticket(live_app, demo_site, mei, "Where is my parcel?")
+    console.locator('.tabs [data-filter="mine"]').click()
+    console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
+    viewers = console.locator("#ticket-viewers")
+    expect(console.locator("#transcript")).to_contain_text("Where is my parcel?")
+    expect(viewers).to_have_text("")
+
+    # The same ticket in a second tab of the same browser: each tab names the other.
+    errors: list[str] = []
+    tab = console.context.new_page()
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.goto(live_app.url + f"/console/#ticket-{ticket.pk}")
+    expect(tab.locator("#transcript")).to_contain_text("Where is my parcel?")
+    elsewhere = "You also have this ticket open in another tab or window."
+    expect(tab.locator("#ticket-viewers")).to_have_text(elsewhere)
+    expect(viewers).to_have_text(elsewhere)
+
+    # Typing there shows here, whose box does not hold that draft.
+    tab.locator("#composer-text").press_sequentially("On its way")
+    expect(viewers).to_have_text("You are typing a reply in another tab or window.")
+    expect(console.locator("#composer-text")).to_have_value("")
+    tab.close()
+    assert errors == []
+    expect(viewers).to_have_text("")

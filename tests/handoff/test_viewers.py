@@ -109,6 +109,34 @@ async def test_an_agent_with_two_consoles_stays_a_viewer_until_both_left(
     await mei.disconnect()
 
 
+async def test_an_agent_sees_their_own_other_tab_with_the_ticket_open_and_typing(
+    english, visitor, agent, teammate
+):
+    (ticket_id,) = await database_sync_to_async(tickets_waiting)(visitor, agent=agent)
+    here, _ = await console_socket(agent)
+    assert await opened(here, ticket_id) == []
+    there, _ = await console_socket(agent)
+    # Each tab names the other under the agent's own id, never itself.
+    mei = {"id": agent.pk, "name": "Mei", "typing": False}
+    assert await opened(there, ticket_id) == [mei]
+    assert await viewers_heard(here, ticket_id) == [mei]
+
+    await there.send_json_to({"type": "typing", "ticket_id": ticket_id, "active": True})
+    assert await viewers_heard(here, ticket_id) == [{**mei, "typing": True}]
+    # A colleague sees Mei once, typing, however many tabs she has.
+    li_console, _ = await console_socket(teammate)
+    assert await opened(li_console, ticket_id) == [{**mei, "typing": True}]
+    assert without_ids(await viewers_heard(here, ticket_id)) == [
+        {"name": "Li", "typing": False},
+        {"name": "Mei", "typing": True},
+    ]
+
+    await there.send_json_to({"type": "ticket.leave", "ticket_id": ticket_id})
+    assert without_ids(await viewers_heard(here, ticket_id)) == [li()]
+    for console in (li_console, there, here):
+        await console.disconnect()
+
+
 async def test_a_colleague_whose_console_died_is_no_longer_shown_after_the_mark_lapses(
     english, visitor, agent, teammate, monkeypatch
 ):
@@ -127,7 +155,7 @@ async def test_a_colleague_whose_console_died_is_no_longer_shown_after_the_mark_
     assert await viewers_heard(mei, ticket_id) == []
     await frame_of(mei, "pong")
     found = await database_sync_to_async(viewers.ticket_viewers)(
-        ticket_id=ticket_id, user_ids=[agent.pk, teammate.pk]
+        ticket_id=ticket_id, user_ids=[agent.pk, teammate.pk], channel_name="test.elsewhere"
     )
     assert without_ids(found) == [{"name": "Mei", "typing": False}]
     monkeypatch.undo()
