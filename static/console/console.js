@@ -311,7 +311,9 @@
     renderQueue();
     renderAgents();
     if (state.selectedId !== null) send({ type: "ticket.open", ticket_id: state.selectedId });
-    else if (state.restoreId !== null && state.tickets.has(state.restoreId)) select(state.restoreId);
+    // Not only the queue's: a solved or closed ticket opened from the search comes back too.
+    // The server opens only tickets of the agent's teams.
+    else if (state.restoreId !== null) select(state.restoreId);
     state.restoreId = null;
   }
 
@@ -544,6 +546,8 @@
     var text = ERROR_TEXTS[frame.code];
     text = typeof text === "function" ? text(frame) : text || frame.message;
     if (frame.action === "tickets.search") $("search-status").textContent = text;
+    // A link or a reload named a ticket outside the agent's teams: nothing stays selected.
+    if (frame.action === "ticket.open" && frame.code === "not_found" && frame.ticket_id === state.selectedId) closeDetail();
     toast(text, true);
   }
 
@@ -1407,10 +1411,13 @@
     });
     var linked = TICKET_HASH.exec(window.location.hash);
     if (linked) state.restoreId = Number(linked[1]);
-    // A link to another ticket (#ticket-12, from a teammate or a notification) opens it here.
+    // A link to another ticket (#ticket-12, from a teammate or a notification) opens it here,
+    // an ended one too (read-only), as after a reload.
     window.addEventListener("hashchange", function () {
       var target = TICKET_HASH.exec(window.location.hash);
-      if (target && state.tickets.has(Number(target[1]))) select(Number(target[1]));
+      if (!target) return;
+      if (state.me) select(Number(target[1]));
+      else state.restoreId = Number(target[1]); // before the queue is in: opened with it
     });
     connect();
   }

@@ -100,6 +100,44 @@ def test_agents_with_the_same_ticket_open_see_each_other(console, browser, live_
     expect(viewers).to_have_text("")
 
 
+def test_an_ended_ticket_found_by_the_search_is_open_again_after_a_reload_or_a_link(
+    console, live_app, demo_site
+):
+    mei = demo_site.teams.get().members.get()
+    expect(console.locator("#agent-list")).to_contain_text("online")
+    lamp = claimed_ticket(live_app, demo_site, mei, "My lamp flickers")
+    refund = claimed_ticket(live_app, demo_site, mei, "Where is my refund?")
+    live_app.call(ticket_solve, ticket_id=lamp.pk, agent=mei)
+    transcript = console.locator("#transcript")
+    console.locator("#search-text").fill("lamp")
+    console.locator("#search-text").press("Enter")
+    console.locator(f'#search-list [data-ticket-id="{lamp.pk}"]').click()
+    expect(transcript).to_contain_text("My lamp flickers")
+
+    # Not in the queue, yet the address names it: the reload opens it, read-only as before.
+    console.reload()
+    expect(transcript).to_contain_text("My lamp flickers")
+    expect(console.locator("#ticket-view")).to_be_visible()
+    expect(console.locator("#send")).to_be_disabled()
+    expect(console.locator("#composer-hint")).to_contain_text("read-only")
+    expect(console.locator("#ticket-viewers")).to_have_text("")
+
+    # A link to it from another ticket opens it too.
+    console.locator('.tabs [data-filter="mine"]').click()
+    console.locator(f'[data-ticket-id="{refund.pk}"]').click()
+    expect(transcript).to_contain_text("Where is my refund?")
+    console.evaluate(f"location.hash = '#ticket-{lamp.pk}'")
+    expect(transcript).to_contain_text("My lamp flickers")
+    expect(console.locator("#send")).to_be_disabled()
+
+    # A link to a ticket outside her teams opens nothing, says so, and leaves no stale ticket.
+    console.evaluate(f"location.hash = '#ticket-{refund.pk + 1000}'")
+    expect(console.locator("#toasts")).to_contain_text("This ticket is not in your teams")
+    expect(console.locator("#ticket-view")).to_be_hidden()
+    expect(console.locator("#no-ticket")).to_be_visible()
+    assert console.evaluate("location.hash") == ""
+
+
 def test_an_agent_with_a_ticket_open_in_two_tabs_is_told_in_each(console, live_app, demo_site):
     mei = demo_site.teams.get().members.get()
     expect(console.locator("#agent-list")).to_contain_text("online")
