@@ -38,6 +38,7 @@
       author: { visitor: "You", bot: "Assistant", agent: "Agent", system: "Notice" },
       typing: "Typing",
       sending: "Sending…",
+      yesterday: "Yesterday",
       failed: "Not sent: ",
       retry: "Retry",
       sources: "Sources",
@@ -106,6 +107,7 @@
       author: { visitor: "我", bot: "智能客服", agent: "客服", system: "提示" },
       typing: "正在输入",
       sending: "发送中…",
+      yesterday: "昨天",
       failed: "未发送：",
       retry: "重试",
       sources: "参考来源",
@@ -1366,6 +1368,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     ui.human.addEventListener("click", askHuman);
     ui.notice.addEventListener("click", (event) => event.target.closest(".x") && closeCard(true));
     window.addEventListener("online", reconnectNow);
+    setInterval(rollOver, 60000);
     // Another tab of this site saw the replies (the visitor read them there).
     window.addEventListener("storage", (event) => event.key === `${KEY}seen` && !isOpen && countUnread());
     if (window.visualViewport) {
@@ -1544,27 +1547,47 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
 
   const CLOCK = { hour: "numeric", minute: "2-digit" };
   const PAUSE = 5 * 60000; // messages further apart than this are two runs
+  const dayOf = (date) => date.toDateString(); // in the visitor's time zone
 
   /** Show the time under a message that ends a run of its author's messages (the next is
-   *  another's, or more than PAUSE later), with the date when it is not today; the bubble's
-   *  tooltip keeps the full date and time. A message still sending (no time) continues a run. */
+   *  another's, on another day, or more than PAUSE later); the bubble's tooltip keeps the full
+   *  date and time. A message still sending (no time) continues a run. */
   const stamp = (el) => {
     const message = shownMessage.get(el);
     if (!message) return;
     const next = shownMessage.get(el.nextElementSibling);
     const at = new Date(message.created_at);
-    const last = !next || next.author !== message.author || new Date(next.created_at) - at > PAUSE;
+    const then = next && new Date(next.created_at); // invalid while the next is still sending
+    const apart = then - at > PAUSE || (!isNaN(then) && dayOf(then) !== dayOf(at));
+    const last = !next || next.author !== message.author || apart;
     if (!last || isNaN(at)) {
       if (message.at) message.at.remove();
       message.at = null;
     } else if (!message.at || message.at.dateTime !== message.created_at) {
-      const now = new Date();
-      const day = { month: "short", day: "numeric", year: at.getFullYear() === now.getFullYear() ? undefined : "numeric" };
-      const parts = at.toDateString() === now.toDateString() ? CLOCK : { ...day, ...CLOCK };
       if (!message.at) el.insertBefore((message.at = h("time", { class: "at" })), el.querySelector(".rate"));
       message.at.dateTime = message.created_at;
-      message.at.textContent = formatWhen(message.created_at, parts);
+      message.at.textContent = sentAt(at);
     }
+  };
+
+  /** When a message was sent, as read today: the time alone today, "Yesterday 9:05" the day
+   *  before, the date before that (with the year when it is not this year). */
+  const sentAt = (at) => {
+    const now = new Date();
+    const yesterday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+    if (dayOf(at) === dayOf(now)) return formatWhen(at, CLOCK);
+    if (dayOf(at) === dayOf(yesterday)) return `${t.yesterday} ${formatWhen(at, CLOCK)}`;
+    const year = at.getFullYear() === now.getFullYear() ? undefined : "numeric";
+    return formatWhen(at, { month: "short", day: "numeric", year, ...CLOCK });
+  };
+
+  // The day the shown times were written for: once it is over (midnight, or a laptop woken on a
+  // later day), "today" and "yesterday" under the messages are rewritten.
+  let today = dayOf(new Date());
+  const rollOver = () => {
+    if (dayOf(new Date()) === today) return;
+    today = dayOf(new Date());
+    for (const el of ui.log.querySelectorAll(".at")) el.textContent = sentAt(new Date(el.dateTime));
   };
 
   const onLogClick = (event) => {
