@@ -1314,7 +1314,8 @@
     c: claim,
     r: function () { setMode("reply"); $("composer-text").focus(); },
     n: function () { setMode("note"); $("composer-text").focus(); },
-    "/": function () { setMode("reply"); $("composer-text").value = "/"; $("composer-text").focus(); updateCanned(); },
+    // As on most sites; canned replies are a "/" typed in the reply box (r, then /).
+    "/": function () { $("search-text").focus(); $("search-text").select(); },
     a: askSuggestion,
     h: function () { runAction("hand_back"); },
     t: function () { runAction("transfer"); },
@@ -1338,7 +1339,7 @@
     if (arrow && event.target.closest && event.target.closest("button, a, [role=tab], summary")) return;
     var handler = KEYS[event.key];
     if (!handler) return;
-    var needsTicket = "crnahtpsxf/".indexOf(event.key) >= 0;
+    var needsTicket = "crnahtpsxf".indexOf(event.key) >= 0;
     if (needsTicket && !state.detail) return;
     event.preventDefault();
     handler();
