@@ -179,3 +179,16 @@ def test_an_import_into_a_collection_no_check_uses_says_nothing_of_checks(site, 
     job.refresh_from_db()
     assert job.state == "done"
     assert "answer checks" not in job.message
+
+
+def test_kb_import_ends_with_the_answer_checks_as_an_upload_does(site, help_centre, tmp_path):
+    check_create(site, DELIVERY, entries="shipping-en")
+    check_create(site, GIFT_CARDS, expect=AnswerCheck.Expect.DECLINE)
+    faq = tmp_path / "faq.csv"
+    faq.write_bytes(b"Do you sell gift cards?,Yes: 100 and 200 yuan cards.\n")
+    out = StringIO()
+    call_command("kb_import", str(faq), "--collection", help_centre.name, "--no-embed", stdout=out)
+    assert out.getvalue().splitlines()[-1] == (
+        "1 of 2 answer checks pass; failing: “Do you sell gift cards?” (answered citing Do "
+        "you sell gift cards?, expected a decline)."
+    )

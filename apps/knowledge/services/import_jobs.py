@@ -188,13 +188,10 @@ def _job_run(job_id: int, data: bytes) -> None:
         ImportJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
             done=len(entries), total=len(entries), message=message
         )
-        _job_end(
-            job_id,
-            state=ImportJob.State.DONE,
-            message=message
-            + _embed(job.collection.pk, progress("embedding"))
-            + _answer_checks(job.collection.pk),
-        )
+        message += _embed(job.collection.pk, progress("embedding"))
+        if checks := collection_answer_checks(job.collection.pk):
+            message += " " + checks
+        _job_end(job_id, state=ImportJob.State.DONE, message=message)
     except RemovalsUnconfirmed as exc:
         _job_review(job, exc.plan, changed=bool(confirmed_by))
     except ImportFailed as exc:
@@ -254,9 +251,10 @@ def _embed(collection_id: int, progress: Progress) -> str:
     return ""
 
 
-def _answer_checks(collection_id: int) -> str:
+def collection_answer_checks(collection_id: int) -> str:
     """Run the answer checks of the sites answering from the collection, on what was just
-    imported; their outcome, to append to the job's (docs/answering.md, *Answer checks*)."""
+    imported; their outcome in a sentence, or "" when no site has any (docs/answering.md,
+    *Answer checks*). An upload's job and ``kb_import`` end with it."""
     # Imported here: the bot builds on the knowledge base, not the other way round.
     from apps.bot.answer_checks import answer_checks_summary
     from apps.bot.records import answer_checks_run
@@ -266,11 +264,11 @@ def _answer_checks(collection_id: int) -> str:
     if not check_ids:
         return ""
     try:
-        return " " + answer_checks_summary(answer_checks_run(check_ids=check_ids))
+        return answer_checks_summary(answer_checks_run(check_ids=check_ids))
     except Exception as exc:
         # The entries are imported whatever the checks say.
         logger.exception("answer checks after importing into collection %s", collection_id)
-        return " " + gettext("Warning: the answer checks could not run (%(error)s).") % {
+        return gettext("Warning: the answer checks could not run (%(error)s).") % {
             "error": f"{exc.__class__.__name__}: {exc}"
         }
 

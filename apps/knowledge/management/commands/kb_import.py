@@ -13,6 +13,7 @@ from apps.knowledge.importers import FORMATS, ImportedEntry, ImportFailed, entri
 from apps.knowledge.management.progress import ProgressBar
 from apps.knowledge.models import Collection
 from apps.knowledge.services.content import collection_get_or_create, passages_embed
+from apps.knowledge.services.import_jobs import collection_answer_checks
 from apps.knowledge.services.imports import (
     REVIEW_TITLES,
     ImportResult,
@@ -95,6 +96,9 @@ class Command(BaseCommand):
             )
             if added:
                 self.stdout.write(f"{added} passages embedded for dense search")
+        # Last, as after an upload in the admin: the sites' checks answer from what is now live.
+        if checks := collection_answer_checks(target.pk):
+            self.stdout.write(checks)
 
     def _import(
         self,
