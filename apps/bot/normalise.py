@@ -30,6 +30,22 @@ _EN_FOLLOW_UP_START = re.compile(
 _EN_POINTER = re.compile(
     r"\b(?:it|its|it's|that|this|those|these|they|them|there|one|ones|the same)\b", re.IGNORECASE
 )
+# A fragment that is only a prepositional phrase ("and for electronics?", "on smart bulbs?",
+# "what about in white?") asks the question before again about something else: it narrows the
+# earlier topic and cannot change it, however well its noun alone matches another entry.
+_EN_NARROWING = re.compile(
+    r"^(?:(?:and|but|so|also|then|what about|how about)\s+)?"
+    r"(?:for|on|to|in|into|with|without|from|at|by|during|outside|inside|within|under|over|via)"
+    r"\s+(?P<rest>.+)$",
+    re.IGNORECASE,
+)
+# A verb or a question word of its own makes it a new question ("In which cities do you
+# deliver?"), not a fragment.
+_EN_CLAUSE_WORD = re.compile(
+    r"\b(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|be|do|does|did|can|"
+    r"could|will|would|should|may|might|must|have|has|had|i|you|we)\b",
+    re.IGNORECASE,
+)
 _ZH_FOLLOW_UP_START = re.compile(r"^(?:那|那么|还有|另外|然后|如果|要是|也|这个|那个|它|这款|那款)")
 _ZH_POINTER = re.compile(r"(?:它|这个|那个|这款|那款|这种|那种|该|这些|那些|上面|刚才)")
 _ZH_ELLIPSIS_END = re.compile(r"呢[？?。.!！]*$")
@@ -99,7 +115,27 @@ def is_follow_up(text: str, language: str) -> bool:
     words = stripped.split()
     if _EN_FOLLOW_UP_START.match(stripped) and len(words) <= _EN_SHORT * 2:
         return True
+    if keeps_topic(stripped, language):
+        return True
     return bool(_EN_POINTER.search(stripped)) and len(words) <= _EN_SHORT
+
+
+def keeps_topic(text: str, language: str) -> bool:
+    """Whether the follow-up ``text`` only narrows the question before ("and for electronics?").
+
+    Such a follow-up is answered joined to that question even when its best hit has none of
+    its words: the earlier answer is what applies ("returns of electronics" are returns). In
+    Chinese, "那退货呢？" changes the topic and "那新疆呢？" narrows it in the same words, so
+    only the search can tell them apart.
+    """
+    if language == CHINESE:
+        return False
+    fragment = _EN_NARROWING.match(text.strip())
+    return (
+        fragment is not None
+        and len(text.split()) <= _EN_SHORT
+        and not _EN_CLAUSE_WORD.search(fragment["rest"])
+    )
 
 
 def is_short(text: str) -> bool:

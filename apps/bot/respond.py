@@ -31,6 +31,7 @@ from apps.bot.normalise import (
     is_decline,
     is_follow_up,
     is_short,
+    keeps_topic,
     language_detect,
     rewrite_by_rules,
 )
@@ -145,7 +146,9 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
         yield replies.cached_reply(ask, cached, prepared.matcher, trace)
         return
     candidates = await _candidates(ask, standalone.text, trace, prepared)
-    if standalone.rewrite == "rules":
+    if standalone.rewrite == "rules" and keeps_topic(question, trace.language):
+        candidates = _on_the_earlier_topic(candidates, question, last_question(ask.turns))
+    elif standalone.rewrite == "rules":
         standalone, candidates = await _alone_if_joined_found_the_old_topic(
             ask, question, standalone, candidates, trace, prepared
         )
@@ -234,6 +237,17 @@ async def _alone_if_joined_found_the_old_topic(
     return joined, candidates
 
 
+def _on_the_earlier_topic(candidates: list[Hit], question: str, previous: str) -> list[Hit]:
+    """The hits of a joined follow-up that only narrows the question before ("and for
+    electronics?" after a returns question), without those found by its own words alone: the
+    electronic invoice matches "electronics", and is not about returns."""
+    return [
+        hit
+        for hit in candidates
+        if not _covers_new_words(hit, question, previous) or _covers_old_words(hit, previous)
+    ]
+
+
 def _top(candidates: Sequence[Hit]) -> float:
     return candidates[0].confidence if candidates else 0.0
 
@@ -244,13 +258,23 @@ def _covers_new_words(hit: Hit, question: str, previous: str) -> bool:
     Otherwise joining "要发票吗？" to "保修多久？" would only find the warranty again.
     """
     asked, before = question.casefold(), previous.casefold()
-    content = (
+    return any(term in asked and term not in before for term in _content_terms(hit))
+
+
+def _covers_old_words(hit: Hit, previous: str) -> bool:
+    """The hit matches a word of the earlier question (its topic)."""
+    before = previous.casefold()
+    return any(term in before for term in _content_terms(hit))
+
+
+def _content_terms(hit: Hit) -> list[str]:
+    """The question's words the hit matched, folded, that say something about the topic."""
+    return [
         term.casefold()
         for term in hit.matched_terms
         # Particles (吗, 呢) and function words say nothing about the topic.
         if len(term) > 1 and term.casefold() not in FUNCTION_WORDS
-    )
-    return any(term in asked and term not in before for term in content)
+    ]
 
 
 def _language(ask: Ask) -> str:

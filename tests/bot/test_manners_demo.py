@@ -1,4 +1,5 @@
-"""The demo shop on turns the reviewer tried: a Chinese question with English words in it."""
+"""The demo shop on turns the reviewer tried: a Chinese question with English words in it, a
+short follow-up."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def test_a_chinese_question_with_english_words_is_a_chinese_turn_finding_the_chi
     # (0.38: the English words find nothing) is the search's, and stays below the threshold.
     assert audit.language == "zh-hans"
     assert audit.passages[0]["external_id"] == "faq-return-how-zh"
+
+
+def test_a_prepositional_follow_up_stays_on_the_topic_of_the_question_before(settings, site):
+    settings.CSBOT_EMBEDDINGS = "off"
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    audit = _ask(site, "How do I return an item?", "And for electronics?")
+    cited = {row["external_id"] for row in audit.passages if row["cited"]}
+    # Searched alone, "electronics" finds the electronic invoice (confidence 0.92, its only
+    # word matched) and the bot answered about invoices; the returns policy is what applies.
+    assert audit.rewrite == "rules"
+    assert audit.standalone.startswith("How do I return an item?")
+    assert audit.decision == "answer"
+    assert cited & {"faq-return-how-en", "article-returns-en"}, cited
+    assert not cited & {"faq-invoice-en", "article-payment-en"}, cited

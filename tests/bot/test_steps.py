@@ -12,6 +12,7 @@ from apps.bot.normalise import (
     is_affirmative,
     is_decline,
     is_follow_up,
+    keeps_topic,
     language_detect,
     rewrite_by_rules,
 )
@@ -48,6 +49,7 @@ def test_language_comes_from_the_words_or_the_conversation(text, fallback, expec
         ("那新疆呢？", "zh-hans"),
         ("这个多少钱？", "zh-hans"),
         ("香港呢", "zh-hans"),
+        ("for electronics?", "en"),
     ],
 )
 def test_follow_ups_are_recognised(text, language):
@@ -65,6 +67,30 @@ def test_follow_ups_are_recognised(text, language):
 )
 def test_standalone_questions_are_left_alone(text, language):
     assert not is_follow_up(text, language)
+
+
+@pytest.mark.parametrize(
+    "text", ["And for electronics?", "on smart bulbs?", "What about in white?", "And to Hong Kong?"]
+)
+def test_a_prepositional_fragment_keeps_the_earlier_topic(text):
+    assert keeps_topic(text, "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # A new topic, or a question of its own.
+        ("What about refunds?", "en"),
+        ("And what about refunds?", "en"),
+        ("In which cities do you deliver?", "en"),
+        ("For how long is the warranty valid?", "en"),
+        ("And for electronics, is the return window the same as for lamps?", "en"),
+        # "那退货呢？" changes the topic, "那新疆呢？" narrows it: only the search can tell.
+        ("那新疆呢？", "zh-hans"),
+    ],
+)
+def test_other_follow_ups_may_change_the_topic(text, language):
+    assert not keeps_topic(text, language)
 
 
 def test_rules_join_a_follow_up_to_the_question_it_leans_on():
