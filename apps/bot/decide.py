@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from apps.knowledge.selectors import Hit
+from apps.llm.offline import families_quotable, language_family
 
 # A passage joins the answer's context when it is at least this share as likely as the best one:
 # weaker ones add noise (and wrong citations), not evidence.
@@ -28,15 +29,18 @@ class Decision:
     top_confidence: float | None
 
 
-def usable(hits: Sequence[Hit], *, language: str, cross_language: bool) -> list[Hit]:
-    """The hits an answer may use, in search order.
+def usable(hits: Sequence[Hit], *, language: str, question: str, cross_language: bool) -> list[Hit]:
+    """The hits an answer to ``question`` may use, in search order.
 
-    The offline answerer quotes, so it can only use passages in the visitor's language; a model
-    translates, so it gets them all.
+    The offline answerer quotes, so it can only use passages the visitor reads: in their
+    language, and in the other one too when ``question`` is partly written in it ("我想退货，but
+    I lost the receipt"; the answerer's own rule, ``families_quotable``). A model translates, so
+    it gets them all.
     """
     if cross_language:
         return list(hits)
-    return [hit for hit in hits if hit.language == language]
+    families = families_quotable(question, language)
+    return [hit for hit in hits if language_family(hit.language) in families]
 
 
 def decide(

@@ -193,9 +193,9 @@ def _cache_key(ask: Ask, trace: Trace, standalone: Standalone, prepared: _Prepar
 
 
 async def _candidates(ask: Ask, text: str, trace: Trace, prepared: _Prepared) -> list[Hit]:
-    """The hits for ``text`` an answer in the visitor's language may use, best first."""
+    """The hits for ``text`` the answer may use (``usable``: the languages it reads), best first."""
     hits = await database_sync_to_async(_search)(text, ask.collection_ids)
-    return usable(hits, language=trace.language, cross_language=prepared.has_model)
+    return usable(hits, language=trace.language, question=text, cross_language=prepared.has_model)
 
 
 async def _joined_if_better(

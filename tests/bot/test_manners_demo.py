@@ -1,5 +1,4 @@
-"""The demo shop on turns the reviewer tried: a Chinese question with English words in it, a
-short follow-up."""
+"""The demo shop on turns the reviewer tried: questions in both languages, a short follow-up."""
 
 from __future__ import annotations
 
@@ -45,3 +44,20 @@ def test_a_prepositional_follow_up_stays_on_the_topic_of_the_question_before(set
     assert audit.decision == "answer"
     assert cited & {"faq-return-how-en", "article-returns-en"}, cited
     assert not cited & {"faq-invoice-en", "article-payment-en"}, cited
+
+
+def test_a_chinese_turn_with_an_english_question_in_it_may_answer_from_english_passages(
+    settings, site
+):
+    settings.CSBOT_EMBEDDINGS = "off"
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    conversation = conversation_open(visitor=visitor_create(site=site))
+    turn = async_to_sync(answered)(conversation, "怎么 track my order")
+    audit = AnswerAudit.objects.get(question=turn.question)
+    cited = {row["external_id"] for row in audit.passages if row["cited"]}
+    # Only Chinese passages were usable, and they match 怎么 alone (0.41): declined.
+    assert audit.language == "zh-hans"
+    assert audit.decision == "answer", (audit.reason, audit.top_confidence)
+    assert cited & {"faq-track-order-en", "article-shipping-en"}, cited
+    # The bot's own words are the turn's language; the quote is what the passage says.
+    assert turn.final.text.startswith("根据帮助中心：")

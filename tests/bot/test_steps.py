@@ -229,5 +229,23 @@ def test_below_the_threshold_the_bot_abstains():
 
 def test_the_offline_answerer_only_gets_passages_in_the_visitors_language():
     hits = [_hit(1, 0.9, language="zh-hans"), _hit(2, 0.7)]
-    assert usable(hits, language="en", cross_language=False) == [hits[1]]
-    assert usable(hits, language="en", cross_language=True) == hits
+    question = "How long does delivery take?"
+    assert usable(hits, language="en", question=question, cross_language=False) == [hits[1]]
+    assert usable(hits, language="en", question=question, cross_language=True) == hits
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("怎么 track my order", "zh-hans"), ("我想退货，but I lost the receipt", "zh-hans")],
+)
+def test_a_question_in_both_languages_may_use_passages_in_both(question, language):
+    hits = [_hit(1, 0.9), _hit(2, 0.7, language="zh-hans")]
+    assert usable(hits, language=language, question=question, cross_language=False) == hits
+
+
+def test_a_code_or_a_name_in_the_other_language_is_not_a_second_language():
+    hits = [_hit(1, 0.9), _hit(2, 0.7, language="zh-hans")]
+    for question in ("LM-2041 多少钱？", "Wi-Fi 连不上"):
+        assert usable(hits, language="zh-hans", question=question, cross_language=False) == [
+            hits[1]
+        ]
