@@ -5,6 +5,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
+# Test processes (pytest-xdist), one per core up to four; each has a database, a Redis database
+# and a key prefix of its own (tests/isolation.py). TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 .PHONY: install demo serve test test-embedded test-production lint services
 
@@ -27,10 +31,10 @@ test: install services
 	$(MAKE) --no-print-directory test-embedded test-production
 
 test-embedded: install
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q
+	env -u DATABASE_URL -u REDIS_URL $(PYTEST)
 
 test-production: install
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PYTEST)
 
 services:
 	@bash .ci/services

@@ -19,9 +19,11 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
+from tests.isolation import DEFAULT_FALLBACK_REDIS_URL
+
 ROOT = Path(__file__).resolve().parents[1]
 # A Redis database of its own for runs on the embedded default, which have no REDIS_URL.
-FALLBACK_REDIS_URL = os.environ.get("CSBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+FALLBACK_REDIS_URL = os.environ.get("CSBOT_TEST_REDIS_URL", DEFAULT_FALLBACK_REDIS_URL)
 
 
 def free_port() -> int:
