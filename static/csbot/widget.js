@@ -1216,13 +1216,14 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       const given = { ...contact, name: name.value.trim(), email: email.value.trim() };
       if (required && !given.email) return flag(t.errors.email_required);
       if (!given.name && !given.email) return prechatDone(true);
-      // The server checks the email: its refusal says why, in its words.
+      if (given.email && !EMAIL.test(given.email)) return flag(t.emailInvalid);
+      // The server checks the email again; its refusal (in English) means the same.
       identifyAs(given).then(
         () => {
           contact = given;
           prechatDone();
         },
-        (error) => flag(error.message),
+        () => flag(t.emailInvalid),
       );
     });
     if (skip) skip.addEventListener("click", () => prechatDone(true));

@@ -47,8 +47,8 @@ def test_a_required_email_is_checked_by_the_server_and_the_held_question_then_go
     name.fill("Li Wei")
     email.fill("li@nowhere")
     email.press("Enter")
-    # The server refused it, in its own words, on the field it is about.
-    expect(problem).to_have_text("'email' is not an email address")
+    # Refused on the field it is about, in the widget's words rather than the server's.
+    expect(problem).to_have_text("Please enter a valid email address, like name@example.com.")
     expect(email).to_have_attribute("aria-invalid", "true")
     expect(email).to_have_attribute("aria-describedby", "pf-err")
     expect(email).to_be_focused()
@@ -68,6 +68,19 @@ def test_a_required_email_is_checked_by_the_server_and_the_held_question_then_go
     page.reload()
     expect(widget(page, ".msg.visitor .bubble")).to_have_text(["Where is my parcel?"])
     expect(page.get_by_role("form", name="Before we start")).to_have_count(0)
+
+
+@pytest.mark.parametrize("browser_context_args", [{"locale": "zh-CN"}])
+def test_a_mistyped_email_is_refused_in_the_widgets_language(page, live_app, demo_site, answer):
+    prechat(demo_site, Site.Prechat.ASK)
+    open_chat(page, live_app.url + "/", "打开在线客服")
+    form = page.get_by_role("form", name="开始咨询前")
+    email = form.get_by_role("textbox", name="邮箱（选填）")
+    email.fill("li@nowhere")
+    email.press("Enter")
+    expect(form.get_by_role("alert")).to_have_text("请填写有效的邮箱地址，例如 name@example.com。")
+    expect(email).to_be_focused()
+    assert Visitor.objects.get().email == ""
 
 
 @pytest.mark.parametrize("browser_context_args", [{"locale": "zh-CN"}])
