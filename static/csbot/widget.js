@@ -1071,7 +1071,9 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
 
   const showCard = (next, focus) => {
     card = next;
-    ui.notice.replaceChildren(next.el);
+    // The card takes its height from the log: a visitor at the end stays there, so the last
+    // messages (an agent's reply before the rating) are not pushed out of view.
+    updateKeepingScroll(() => ui.notice.replaceChildren(next.el));
     if (focus) next.el.querySelector("input").focus();
     else if (isOpen) ui.announcer.textContent = next.el.querySelector("h3,legend").textContent;
   };

@@ -130,6 +130,9 @@ def test_human_button_hands_over_then_an_agent_solves_and_the_visitor_rates(
     expect(human).to_be_visible()  # a closed conversation may ask again (a new one starts)
     rating = page.get_by_role("group", name="How would you rate the help you received?")
     expect(rating).to_be_visible()
+    # The card shrank the log; the end of the conversation is still in view above it.
+    expect(widget(page, ".msg.system").last).to_be_in_viewport()
+    expect(widget(page, ".msg.agent").last).to_be_in_viewport()
     page.get_by_role("button", name="Submit rating").click()
     expect(widget(page, ".notice .err")).to_have_text("Please choose a rating from 1 to 5.")
     # A radio group: arrows move between the five ratings.
