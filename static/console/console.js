@@ -150,10 +150,14 @@
     }
   }
 
+  // Times and lists are written in the console's language (its switch may differ from the
+  // browser's), as its words are.
+  var LOCALE = document.documentElement.lang || undefined;
+
   function clock(iso) {
     if (!iso) return "";
     var d = new Date(iso);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return d.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" });
   }
 
   function since(iso) {
@@ -411,7 +415,7 @@
   function renderViewers() {
     var node = $("ticket-viewers");
     var names = function (list) {
-      return new Intl.ListFormat(document.documentElement.lang || undefined, { type: "conjunction" })
+      return new Intl.ListFormat(LOCALE, { type: "conjunction" })
         .format(list.map(function (v) { return v.name; }));
     };
     var myId = state.me && state.me.id;
@@ -906,7 +910,7 @@
     field(dl, gettext("Channel"), t.channel === "message" ? gettext("left a message") : gettext("live chat"));
     field(dl, gettext("Site"), t.site.name);
     field(dl, gettext("Language"), languageName(t.language));
-    field(dl, gettext("Opened"), new Date(t.created_at).toLocaleString());
+    field(dl, gettext("Opened"), new Date(t.created_at).toLocaleString(LOCALE));
     var first = dueState(t.first_response_due_at, t.first_responded_at);
     field(dl, gettext("First response"), t.first_responded_at ? interpolate(gettext("at %(time)s"), { time: clock(t.first_responded_at) }, true) : first && first.text);
     var resolution = t.status === "pending" ? { text: gettext("paused while waiting on the visitor") } : dueState(t.resolution_due_at, t.solved_at);
@@ -921,8 +925,8 @@
     field(vl, gettext("User id"), v.external_id);
     linkField(vl, gettext("Page"), v.page && v.page.url, v.page && (v.page.title || v.page.url));
     field(vl, gettext("Language"), languageName(v.language));
-    field(vl, gettext("First seen"), new Date(v.created_at).toLocaleString());
-    field(vl, gettext("Last seen"), v.last_seen_at && new Date(v.last_seen_at).toLocaleString());
+    field(vl, gettext("First seen"), new Date(v.created_at).toLocaleString(LOCALE));
+    field(vl, gettext("Last seen"), v.last_seen_at && new Date(v.last_seen_at).toLocaleString(LOCALE));
     field(vl, gettext("Conversations"), String(v.conversations));
     if (v.previous_tickets.length) {
       field(vl, gettext("Earlier tickets"), v.previous_tickets.map(function (p) { return "#" + p.id + " " + p.subject + " (" + (TICKET_STATUSES[p.status] || p.status) + ")"; }).join("\n"));

@@ -84,6 +84,10 @@ def test_the_console_scripts_speak_the_agents_language(page, browser, live_app, 
     console.locator("#language").select_option("en")
     expect(console.locator("#connection")).to_have_text("Live")
     expect(console.locator("#ticket-sub")).to_contain_text("keyword: 转人工")
+    # Its times too, though the browser's would be written 24-hour.
+    expect(console.locator("#transcript .msg .meta").first).to_contain_text(
+        re.compile(r"\d{2}:\d{2} [AP]M")
+    )
     context.close()
     assert errors == []
 
