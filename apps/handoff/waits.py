@@ -11,7 +11,7 @@ import datetime as dt
 import math
 
 from django.db.models import (
-    BigIntegerField,
+    CharField,
     DurationField,
     ExpressionWrapper,
     F,
@@ -59,8 +59,10 @@ def typical_wait(*, site_id: int, team_id: int, at: dt.datetime) -> dt.timedelta
             kind="handoff.assigned",
             data__via__in=_TAKEN_VIA,
         )
-        .annotate(ticket_id=Cast(KeyTextTransform("ticket", "data"), BigIntegerField()))
-        .filter(ticket_id=OuterRef("pk"))
+        # Compared as text: a cast of the key to a number could raise on PostgreSQL for any
+        # event row it reaches before the other conditions leave it out.
+        .annotate(ticket_key=KeyTextTransform("ticket", "data"))
+        .filter(ticket_key=Cast(OuterRef("pk"), CharField()))
         # The first take: later ones are a transfer back or the next visit's.
         .order_by("created_at", "pk")
         .values("created_at")[:1]
@@ -83,9 +85,9 @@ def typical_wait(*, site_id: int, team_id: int, at: dt.datetime) -> dt.timedelta
     taken = waits.count()
     if taken < TYPICAL_WAIT_MIN_TICKETS:
         return None
-    # The middle one, or the mean of the middle two.
+    # The middle one, or the mean of the middle two; none if tickets went meanwhile (a purge).
     middle = list(waits[(taken - 1) // 2 : taken // 2 + 1])
-    return sum(middle, dt.timedelta()) / len(middle)
+    return sum(middle, dt.timedelta()) / len(middle) if middle else None
 
 
 def _rounded(value: float) -> int:

@@ -203,3 +203,14 @@ def test_with_an_even_number_taken_the_typical_wait_is_the_mean_of_the_middle_tw
     for wait in (1, 2, 4, 5, 6, 30):
         taken_after(ticket_of(team), minutes(wait))
     assert typical_wait(site_id=team.site_id, team_id=team.pk, at=NOW) == minutes(4.5)
+
+
+def test_assignment_events_with_a_malformed_ticket_key_are_not_a_take_and_break_nothing(team):
+    for wait in (1, 2, 3, 4, 5):
+        taken_after(ticket_of(team), minutes(wait))
+    odd = ticket_of(team)
+    for data in ({"agent": 1, "via": "claim", "ticket": "x"}, {"agent": 1, "via": "claim"}):
+        ConversationEvent.objects.create(
+            conversation=odd.conversation, kind="handoff.assigned", data=data
+        )
+    assert typical_wait(site_id=team.site_id, team_id=team.pk, at=NOW) == minutes(3)
