@@ -6,7 +6,8 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 # Test processes (pytest-xdist), one per core up to four; each has a database, a Redis database
-# and a key prefix of its own (tests/isolation.py). TEST_WORKERS=0 runs in this process.
+# and a key prefix of its own (tests/isolation.py): TEST_REDIS_URL's database and the three
+# below it are flushed. TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 

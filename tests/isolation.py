@@ -24,6 +24,11 @@ DEFAULT_FALLBACK_REDIS_URL = "redis://127.0.0.1:6379/13"
 def redis_url_for_worker(url: str, index: int) -> str:
     """``url`` moved ``index`` databases down: workers of one run never share a database."""
     parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or "db=" in parts.query:
+        raise RuntimeError(
+            f"{url}: parallel test runs need a redis:// URL with the database in its path "
+            "(redis://host:6379/14), or TEST_WORKERS=0"
+        )
     database = int(parts.path.strip("/") or 0) - index
     if database < 0:
         raise RuntimeError(
