@@ -26,6 +26,10 @@ from apps.llm.types import ChatRequest, Document, Finish, StreamEvent, TextDelta
 
 INTRO = {"en": "From our help centre:", "zh": "根据帮助中心："}
 QUOTES = {"en": ("\u201c", "\u201d"), "zh": ("\u300c", "\u300d")}
+# Between two sentences of one passage that are not next to each other in it: the cut is shown,
+# so a quote never reads as one statement the passage does not make ("ship the same day.
+# Hong Kong … take 3–5 days" would say everything arrives that fast).
+ELLIPSIS = {"en": " \u2026 ", "zh": "\u2026\u2026"}
 # Streamed a few characters at a time, like a model, so the widget path is the same.
 CHUNK_CHARS = 12
 MAX_SENTENCES = 3
@@ -326,12 +330,22 @@ def _format(chosen: list[_Candidate], echoes: dict[int, list[int]], family: str)
     space = " " if family == "en" else ""
     lines = [INTRO[family]]
     for document in dict.fromkeys(c.document for c in chosen):
-        # Sentences are joined as their own language writes them: Chinese without a space.
-        joint = " " if language_family(document.language) == "en" else ""
-        quoted = joint.join(_clip(c.text) for c in chosen if c.document is document)
+        quoted = _join([c for c in chosen if c.document is document], document.language)
         cited = "".join(f"[{n}]" for n in (document.n, *echoes.get(document.n, ())))
         lines.append(f"{opening}{quoted}{closing}{space}{cited}")
     return "\n".join(lines)
+
+
+def _join(sentences: list[_Candidate], language: str) -> str:
+    """One passage's chosen sentences, in order, as one quote: neighbours as the passage writes
+    them (Chinese without a space), others with an ellipsis where sentences were left out."""
+    family = language_family(language)
+    joint = " " if family == "en" else ""
+    quoted = _clip(sentences[0].text)
+    for before, sentence in itertools.pairwise(sentences):
+        adjacent = sentence.position == before.position + 1
+        quoted += (joint if adjacent else ELLIPSIS[family]) + _clip(sentence.text)
+    return quoted
 
 
 def _clip(sentence: str) -> str:

@@ -61,3 +61,16 @@ def test_a_chinese_turn_with_an_english_question_in_it_may_answer_from_english_p
     assert cited & {"faq-track-order-en", "article-shipping-en"}, cited
     # The bot's own words are the turn's language; the quote is what the passage says.
     assert turn.final.text.startswith("根据帮助中心：")
+
+
+@pytest.mark.parametrize("embeddings", ["off", "local"])
+def test_a_quote_of_sentences_apart_in_the_passage_shows_the_cut(settings, site, embeddings):
+    settings.CSBOT_EMBEDDINGS = embeddings
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    conversation = conversation_open(visitor=visitor_create(site=site))
+    async_to_sync(answered)(conversation, "How long does shipping take?")
+    turn = async_to_sync(answered)(conversation, "and for electronics?")
+    # Spliced, "ship the same day. Hong Kong and Macao take 3–5 working days." read as if
+    # every order arrived that fast; the delivery times between them were left out.
+    assert "same day. Hong Kong" not in turn.final.text
+    assert "same day. \u2026 Hong Kong and Macao" in turn.final.text, turn.final.text
