@@ -46,6 +46,12 @@ _EN_CLAUSE_WORD = re.compile(
     r"could|will|would|should|may|might|must|have|has|had|i|you|we)\b",
     re.IGNORECASE,
 )
+# What opens a fragment ("and for electronics?", "what about the warranty?"); the rest says
+# whether it is a clause of its own.
+_EN_FRAGMENT_OPENER = re.compile(
+    r"^(?:and|also|so|then|but|what about|how about|what if|and if|same for)\s+", re.IGNORECASE
+)
+_EN_CONTRACTION = re.compile(r"\w'(?:s|re|m|ve|ll|d)\b", re.IGNORECASE)
 _ZH_FOLLOW_UP_START = re.compile(r"^(?:那|那么|还有|另外|然后|如果|要是|也|这个|那个|它|这款|那款)")
 _ZH_POINTER = re.compile(r"(?:它|这个|那个|这款|那款|这种|那种|该|这些|那些|上面|刚才)")
 _ZH_ELLIPSIS_END = re.compile(r"呢[？?。.!！]*$")
@@ -136,6 +142,39 @@ def keeps_topic(text: str, language: str) -> bool:
         and len(text.split()) <= _EN_SHORT
         and not _EN_CLAUSE_WORD.search(fragment["rest"])
     )
+
+
+def is_fragment(text: str, language: str) -> bool:
+    """Whether ``text``, written in ``language``, is a short follow-up with no clause of its own:
+    "and for electronics?", "what about the warranty?", "那发票呢？", not "Is it waterproof?".
+
+    A fragment in the other language does not change the conversation's language
+    (``turn_language``): it is a visitor borrowing a few words, who reads the conversation's.
+    """
+    stripped = text.strip()
+    if language == CHINESE:
+        return bool(_ZH_ELLIPSIS_END.search(stripped)) and is_short(stripped)
+    rest = _EN_FRAGMENT_OPENER.sub("", stripped)
+    return (
+        is_short(stripped)
+        and is_follow_up(stripped, language)
+        and not _EN_CLAUSE_WORD.search(rest)
+        and not _EN_CONTRACTION.search(rest)
+    )
+
+
+def turn_language(text: str, *, established: str, follows: bool) -> str:
+    """The language to answer ``text`` in, in a conversation held in ``established``.
+
+    The message's own language (``language_detect``), except that a fragment in the other
+    language following an earlier message (``follows``) keeps ``established``: "and for
+    electronics?" after "保修多久？" is answered in Chinese, while "How long does shipping
+    take?" is answered in English and holds the conversation in it from then on.
+    """
+    spoken = language_detect(text, fallback=established)
+    if follows and established and spoken != established and is_fragment(text, spoken):
+        return established
+    return spoken
 
 
 def is_short(text: str) -> bool:

@@ -34,6 +34,7 @@ from apps.bot.normalise import (
     keeps_topic,
     language_detect,
     rewrite_by_rules,
+    turn_language,
 )
 from apps.bot.prompts import PromptPassage, answer_messages, rewrite_messages
 from apps.bot.selectors import guard_matcher
@@ -146,7 +147,8 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
         yield replies.cached_reply(ask, cached, prepared.matcher, trace)
         return
     candidates = await _candidates(ask, standalone.text, trace, prepared)
-    if standalone.rewrite == "rules" and keeps_topic(question, trace.language):
+    written_in = _written_in(question, trace.language)
+    if standalone.rewrite == "rules" and keeps_topic(question, written_in):
         candidates = _on_the_earlier_topic(candidates, question, last_question(ask.turns))
     elif standalone.rewrite == "rules":
         standalone, candidates = await _alone_if_joined_found_the_old_topic(
@@ -278,8 +280,16 @@ def _content_terms(hit: Hit) -> list[str]:
 
 
 def _language(ask: Ask) -> str:
-    earlier = language_detect(last_question(ask.turns), fallback=ask.fallback_language)
-    return language_detect(ask.question, fallback=earlier)
+    """The turn's language: the message's, or for a fragment in the other language the
+    conversation's (``turn_language``), as ``conversation_language_follow`` holds it."""
+    follows = bool(last_question(ask.turns))
+    return turn_language(ask.question, established=ask.fallback_language, follows=follows)
+
+
+def _written_in(question: str, language: str) -> str:
+    """The language ``question`` is written in, which says how it leans on the one before
+    ("and for electronics?" in a Chinese turn is an English follow-up)."""
+    return language_detect(question, fallback=language)
 
 
 def _offered_a_person(ask: Ask) -> bool:
@@ -299,7 +309,7 @@ def _settings_stamp(ask: Ask) -> str:
 async def _standalone(ask: Ask, question: str, prepared: _Prepared, trace: Trace) -> Standalone:
     """The question, or for a follow-up its standalone form (by the model when there is one)."""
     previous = last_question(ask.turns)
-    if not previous or not is_follow_up(question, trace.language):
+    if not previous or not is_follow_up(question, _written_in(question, trace.language)):
         return Standalone(question)
     if prepared.has_model:
         rewritten = await _rewrite_with_model(ask, question, trace)

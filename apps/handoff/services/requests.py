@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.bot.normalise import language_detect
+from apps.bot.normalise import language_detect, turn_language
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.selectors import conversation_language
 from apps.chat.services import (
@@ -259,11 +259,20 @@ def conversation_language_follow(*, conversation_id: int, text: str) -> None:
 
     Every line of a turn then speaks it: the bot's (which follows the message) and handoff's
     and agents' system lines (which read ``Conversation.language``). "ok" or an order number
-    show none and change nothing.
+    show none and change nothing; nor does a fragment in the other language after an earlier
+    message ("and for electronics?" after "保修多久？", ``turn_language``): the visitor still
+    reads the conversation's language, and the ticket is still in it.
     """
     spoken = language_detect(text, fallback="")
-    if spoken:
-        conversation_language_set(conversation_id=conversation_id, language=spoken, replace=True)
+    if not spoken:
+        return
+    conversation = Conversation.objects.only("language").get(pk=conversation_id)
+    # The message itself is stored already: a second visitor message is an earlier one.
+    follows = Message.objects.filter(
+        conversation_id=conversation_id, author_kind=Message.AuthorKind.VISITOR
+    )[1:2].exists()
+    spoken = turn_language(text, established=conversation.language, follows=follows)
+    conversation_language_set(conversation_id=conversation_id, language=spoken, replace=True)
 
 
 @dataclass(frozen=True)
