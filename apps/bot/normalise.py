@@ -46,6 +46,17 @@ _EN_CLAUSE_WORD = re.compile(
     r"could|will|would|should|may|might|must|have|has|had|i|you|we)\b",
     re.IGNORECASE,
 )
+# Phrases of the same shape that narrow nothing: idioms ("by the way", "for real?", "at all?",
+# "on second thought") and requests about the conversation itself ("in Chinese please", "with
+# an agent"). Answering them as the question before would repeat its answer.
+_EN_IDIOM = re.compile(
+    r"^(?:the\s+)?(?:way|real|all|sure|now|once|second|example|instance)\b", re.IGNORECASE
+)
+_EN_ABOUT_THE_CHAT = re.compile(
+    r"\b(?:english|chinese|mandarin|cantonese|someone|somebody|anyone|anybody|person|human|"
+    r"agent|staff)\b",
+    re.IGNORECASE,
+)
 # What opens a fragment ("and for electronics?", "what about the warranty?"); the rest says
 # whether it is a clause of its own.
 _EN_FRAGMENT_OPENER = re.compile(
@@ -141,6 +152,8 @@ def keeps_topic(text: str, language: str) -> bool:
         fragment is not None
         and len(text.split()) <= _EN_SHORT
         and not _EN_CLAUSE_WORD.search(fragment["rest"])
+        and not _EN_IDIOM.match(fragment["rest"])
+        and not _EN_ABOUT_THE_CHAT.search(fragment["rest"])
     )
 
 

@@ -85,6 +85,15 @@ def test_a_prepositional_fragment_keeps_the_earlier_topic(text):
         ("In which cities do you deliver?", "en"),
         ("For how long is the warranty valid?", "en"),
         ("And for electronics, is the return window the same as for lamps?", "en"),
+        # The same shape, narrowing nothing: idioms, and requests about the conversation.
+        ("By the way", "en"),
+        ("On second thought", "en"),
+        ("For real?", "en"),
+        ("At all?", "en"),
+        ("In Chinese please", "en"),
+        ("In English?", "en"),
+        ("With an agent", "en"),
+        ("to speak to someone", "en"),
         # "那退货呢？" changes the topic, "那新疆呢？" narrows it: only the search can tell.
         ("那新疆呢？", "zh-hans"),
     ],
