@@ -22,7 +22,7 @@ import numpy as np
 from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer
 from apps.knowledge.search.embedders import EMBED_MAX_CHARS, Embedder
 from apps.knowledge.search.engine import CollectionIndex
-from apps.knowledge.search.lexical import K1, idf
+from apps.knowledge.search.lexical import K1, idf, typo_candidate
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ FUNCTION_WORD_WEIGHT = 0.5
 # message of one character typed 2,000 times overflow the scores to inf and its confidence to
 # NaN. On faq-dev, k3 = 8 ranks as well as doubling or better (Recall@1 0.764 -> 0.767).
 QUERY_TERM_SATURATION = 8.0
+# A word the collection has never seen but one typo from one it has is searched as that word, at
+# this share of its weight: in BM25 and in the coverage, so that a guessed word is weaker
+# evidence than a typed one and declines stay calibrated.
+TYPO_WEIGHT = 0.7
 # Logistic confidence, fitted on faq-dev top hits (kb_eval reports the calibration):
 # intercept and coverage weight without vectors; intercept, coverage and cosine weights with.
 CONFIDENCE_LEXICAL = (-1.70, 4.13)
@@ -60,6 +64,8 @@ class _QueryTerm:
     surface: str
     weight: float
     known: bool
+    # The weight the question's idf mass counts (differs from ``weight`` for a corrected word).
+    total: float
 
 
 _SPACES = re.compile(r"\s+")
@@ -116,7 +122,7 @@ def rank(
     terms = _query_terms(query, indexes, analyzer)
     weights = {t.term: t.weight for t in terms if t.known}
     # Words no passage has weigh the most in coverage: they are what the KB cannot answer.
-    idf_total = sum(t.weight for t in terms) or 1.0
+    idf_total = sum(t.total for t in terms) or 1.0
     doc_count = sum(i.lexical.doc_count for i in indexes)
     avgdl = sum(i.lexical.total_length for i in indexes) / max(doc_count, 1)
 
@@ -215,8 +221,11 @@ def _query_terms(
     tokens = analyzer.tokens(query, question=True)
     # Per distinct term: a message of one word typed 2,000 times is 2,000 tokens.
     dfs = {term: sum(i.lexical.term_df(term) for i in indexes) for term in {t.term for t in tokens}}
+    corrections = _corrections([t for t, df in dfs.items() if not df], indexes)
+    dfs.update({word: df for word, (_, df) in corrections.items()})
     counts: Counter[str] = Counter()
     surfaces: dict[str, str] = {}
+    typed: set[str] = set()
     for token in tokens:
         if token.only_if_known and not dfs[token.term]:
             continue  # "in 30" is two words where the knowledge base has no code in30
@@ -224,8 +233,12 @@ def _query_terms(
             # The code matched whole: its parts would count it two or three times over and
             # let "LM-3307" outweigh what the question asks about it ("is broken").
             continue
-        counts[token.term] += 1
-        surfaces.setdefault(token.term, token.surface)
+        term = corrections[token.term][0] if token.term in corrections else token.term
+        if term == token.term:
+            typed.add(term)
+        dfs.setdefault(term, dfs[token.term])
+        counts[term] += 1
+        surfaces.setdefault(term, token.surface)
     out = []
     for term, count in counts.items():
         df = dfs[term]
@@ -233,7 +246,24 @@ def _query_terms(
             FUNCTION_WORD_WEIGHT if surfaces[term] in FUNCTION_WORDS else 1
         )
         saturation = (QUERY_TERM_SATURATION + 1) * count / (QUERY_TERM_SATURATION + count)
-        out.append(_QueryTerm(term, surfaces[term], weight * saturation, df > 0))
+        share = 1.0 if term in typed else TYPO_WEIGHT
+        full = weight * saturation
+        out.append(_QueryTerm(term, surfaces[term], full * share, df > 0, full))
+    return out
+
+
+def _corrections(
+    unknown: list[str], indexes: Sequence[CollectionIndex]
+) -> dict[str, tuple[str, int]]:
+    """Each unknown English word one typo from a collection word: that word and its df."""
+    out: dict[str, tuple[str, int]] = {}
+    for term in unknown:
+        if not typo_candidate(term):
+            continue
+        near = [found for i in indexes if (found := i.lexical.near_term(term))]
+        if near:
+            best = max(near, key=lambda found: (found[1], found[0]))[0]
+            out[term] = (best, sum(i.lexical.term_df(best) for i in indexes))
     return out
 
 

@@ -51,6 +51,10 @@ class LexicalIndex:
         # Sums of the live passages' lengths, kept up to date for BM25's average length.
         self.main_length = 0.0
         self.delta_length = 0
+        # Typo tolerance: one-deletion variants of the main segment's words → their term ids,
+        # built on the first misspelt question after each merge (SymSpell's deletes index).
+        self._deletes: dict[str, list[int]] | None = None
+        self._terms: list[str] = []
 
     # --- size -----------------------------------------------------------------------------
     @property
@@ -176,12 +180,41 @@ class LexicalIndex:
         self.dead = 0
         self.main_length = float(self.lengths.sum())
         self.delta_length = 0
+        self._deletes = None
 
     # --- reads ----------------------------------------------------------------------------
     def term_df(self, term: str) -> int:
         index = self.vocab.get(term)
         main = int(self.df[index]) if index is not None else 0
         return main + len(self.delta_postings.get(term, ()))
+
+    def near_term(self, term: str) -> tuple[str, int] | None:
+        """The most frequent main-segment word one edit (Damerau) from ``term``, and its df.
+
+        A lookup of the word's own deletion variants in the deletes index: a handful of dict
+        reads whatever the vocabulary's size. Words of the delta are not offered until the
+        next merge.
+        """
+        deletes = self._deletes if self._deletes is not None else self._deletes_build()
+        best: tuple[str, int] | None = None
+        for variant in (term, *_deletions(term)):
+            for index in deletes.get(variant, ()):
+                candidate, df = self._terms[index], int(self.df[index])
+                if candidate == term or not df or not _one_edit(term, candidate):
+                    continue
+                if best is None or (df, best[0]) > (best[1], candidate):
+                    best = (candidate, df)
+        return best
+
+    def _deletes_build(self) -> dict[str, list[int]]:
+        self._terms = list(self.vocab)
+        deletes: dict[str, list[int]] = {}
+        for index, term in enumerate(self._terms):
+            if len(term) >= TYPO_MIN_LENGTH - 1 and _is_word(term):
+                for variant in dict.fromkeys((term, *_deletions(term))):
+                    deletes.setdefault(variant, []).append(index)
+        self._deletes = deletes
+        return deletes
 
     def score(self, weights: dict[str, float], avgdl: float) -> tuple[np.ndarray, dict[int, float]]:
         """BM25 of every passage for query terms weighted by their idf (``weights``).
@@ -222,6 +255,39 @@ class LexicalIndex:
         postings = self.post_slots[self.indptr[index] : self.indptr[index + 1]]
         found = int(np.searchsorted(postings, slot))
         return found < len(postings) and int(postings[found]) == slot
+
+
+TYPO_MIN_LENGTH = 4
+
+
+def _is_word(term: str) -> bool:
+    """An English word: codes, numbers and Chinese are never corrected."""
+    return term.isascii() and term.isalpha()
+
+
+def typo_candidate(term: str) -> bool:
+    return len(term) >= TYPO_MIN_LENGTH and _is_word(term)
+
+
+def _deletions(term: str) -> list[str]:
+    return [term[:i] + term[i + 1 :] for i in range(len(term))]
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are one insertion, deletion, substitution or swap of neighbours
+    apart (both different)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    return a[i + 1 :] == b[i + 1 :] or (
+        i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    )
 
 
 def idf(doc_count: int, df: int) -> float:
