@@ -71,6 +71,14 @@ def answer_checks_summary(results: Sequence[CheckResult]) -> str:
     return text + "."
 
 
+def answer_check_line(result: CheckResult) -> str:
+    """One check's result as a table row: pass/FAIL, id, decision, question, cited, problem."""
+    mark = "pass" if result.passed else "FAIL"
+    cited = ", ".join(result.cited) or "—"
+    line = f"{mark}  #{result.check.pk:<5} {result.decision:<8} {result.check.question[:60]:<60}"
+    return f"{line}  {cited}" + (f"  ({result.problem})" if result.problem else "")
+
+
 def _site_ask(site: Site) -> Ask:
     return Ask(
         question="",

@@ -181,14 +181,73 @@ def test_an_import_into_a_collection_no_check_uses_says_nothing_of_checks(site, 
     assert "answer checks" not in job.message
 
 
-def test_kb_import_ends_with_the_answer_checks_as_an_upload_does(site, help_centre, tmp_path):
+GIFT_CARDS_FAQ = b"Do you sell gift cards?,Yes: 100 and 200 yuan cards.\n"
+DELIVERY_FAQ = b"Do you ship to Xinjiang?,Yes: in 5 days.\n"
+
+
+def kb_import(collection, tmp_path, text: bytes) -> tuple[int, str, str]:
+    """Run ``kb_import`` on a CSV file: its exit status, stdout and stderr."""
+    faq = tmp_path / "faq.csv"
+    faq.write_bytes(text)
+    out, err = StringIO(), StringIO()
+    status = 0
+    try:
+        call_command(
+            "kb_import",
+            str(faq),
+            "--collection",
+            collection.name,
+            "--no-embed",
+            stdout=out,
+            stderr=err,
+        )
+    except SystemExit as exited:
+        status = exited.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_kb_import_exits_0_and_says_so_when_every_answer_check_passes(site, help_centre, tmp_path):
     check_create(site, DELIVERY, entries="shipping-en")
     check_create(site, GIFT_CARDS, expect=AnswerCheck.Expect.DECLINE)
-    faq = tmp_path / "faq.csv"
-    faq.write_bytes(b"Do you sell gift cards?,Yes: 100 and 200 yuan cards.\n")
-    out = StringIO()
-    call_command("kb_import", str(faq), "--collection", help_centre.name, "--no-embed", stdout=out)
-    assert out.getvalue().splitlines()[-1] == (
+    status, out, err = kb_import(help_centre, tmp_path, DELIVERY_FAQ)
+    assert status == 0
+    assert out.splitlines()[-1] == "2 of 2 answer checks pass."
+    assert "FAIL" not in err
+
+
+def test_kb_import_exits_3_naming_the_failing_checks_and_keeps_the_import(
+    site, help_centre, tmp_path
+):
+    check_create(site, DELIVERY, entries="shipping-en")
+    gift_cards = check_create(site, GIFT_CARDS, expect=AnswerCheck.Expect.DECLINE)
+    status, out, err = kb_import(help_centre, tmp_path, GIFT_CARDS_FAQ)
+    assert status == 3
+    # The last line says what an upload's outcome says.
+    assert out.splitlines()[-1] == (
         "1 of 2 answer checks pass; failing: “Do you sell gift cards?” (answered citing Do "
         "you sell gift cards?, expected a decline)."
     )
+    # The failing check, as bot_check's table shows it, on stderr.
+    [row] = err.splitlines()[-1:]
+    assert row.split()[:3] == ["FAIL", f"#{gift_cards.pk}", "faq"]
+    assert GIFT_CARDS in row
+    assert row.endswith("(answered citing Do you sell gift cards?, expected a decline)")
+    assert "pass  #" not in err
+    assert FAQEntry.objects.filter(collection=help_centre, question=GIFT_CARDS).exists()
+
+
+def test_kb_import_exits_3_when_the_answer_checks_cannot_run(site, help_centre, tmp_path):
+    # A follow-up's earlier messages stored as something that is not a list: answering it
+    # raises, as a check broken by a bad edit in the database would.
+    check_create(site, DELIVERY, entries="shipping-en")
+    AnswerCheck.objects.update(history=5)
+    status, _, err = kb_import(help_centre, tmp_path, DELIVERY_FAQ)
+    assert status == 3
+    assert "Warning: the answer checks could not run (TypeError" in err
+    assert FAQEntry.objects.filter(question="Do you ship to Xinjiang?").exists()
+
+
+def test_kb_import_into_a_collection_no_check_uses_exits_0(site, help_centre, tmp_path):
+    status, out, err = kb_import(help_centre, tmp_path, GIFT_CARDS_FAQ)
+    assert status == 0
+    assert "answer checks" not in out + err

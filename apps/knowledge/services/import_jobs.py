@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
@@ -24,6 +26,9 @@ from apps.knowledge.importers.encodings import text_encoding
 from apps.knowledge.models import Collection, ImportJob
 from apps.knowledge.services.content import Progress, collection_create, passages_embed
 from apps.knowledge.services.imports import RemovalsUnconfirmed, collection_import
+
+if TYPE_CHECKING:
+    from apps.bot.answer_checks import CheckResult
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +194,7 @@ def _job_run(job_id: int, data: bytes) -> None:
             done=len(entries), total=len(entries), message=message
         )
         message += _embed(job.collection.pk, progress("embedding"))
-        if checks := collection_answer_checks(job.collection.pk):
+        if checks := collection_answer_checks(job.collection.pk).summary:
             message += " " + checks
         _job_end(job_id, state=ImportJob.State.DONE, message=message)
     except RemovalsUnconfirmed as exc:
@@ -251,10 +256,26 @@ def _embed(collection_id: int, progress: Progress) -> str:
     return ""
 
 
-def collection_answer_checks(collection_id: int) -> str:
+@dataclass(frozen=True)
+class CollectionChecks:
+    """How the answer checks of the sites answering from a collection did after an import."""
+
+    # "N of M answer checks pass; failing: …", or that they could not run; "" when no site
+    # answering from the collection has a check.
+    summary: str
+    failing: list[CheckResult] = field(default_factory=list)
+    # They raised: how the bot answers from the imported entries is unknown.
+    crashed: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return not self.failing and not self.crashed
+
+
+def collection_answer_checks(collection_id: int) -> CollectionChecks:
     """Run the answer checks of the sites answering from the collection, on what was just
-    imported; their outcome in a sentence, or "" when no site has any (docs/answering.md,
-    *Answer checks*). An upload's job and ``kb_import`` end with it."""
+    imported (docs/answering.md, *Answer checks*). An upload's job and ``kb_import`` end
+    with it; a check that raises is logged and reported, never raised."""
     # Imported here: the bot builds on the knowledge base, not the other way round.
     from apps.bot.answer_checks import answer_checks_summary
     from apps.bot.records import answer_checks_run
@@ -262,15 +283,19 @@ def collection_answer_checks(collection_id: int) -> str:
 
     check_ids = answer_check_ids(collection_id=collection_id)
     if not check_ids:
-        return ""
+        return CollectionChecks(summary="")
     try:
-        return answer_checks_summary(answer_checks_run(check_ids=check_ids))
+        results = answer_checks_run(check_ids=check_ids)
     except Exception as exc:
         # The entries are imported whatever the checks say.
         logger.exception("answer checks after importing into collection %s", collection_id)
-        return gettext("Warning: the answer checks could not run (%(error)s).") % {
+        warning = gettext("Warning: the answer checks could not run (%(error)s).") % {
             "error": f"{exc.__class__.__name__}: {exc}"
         }
+        return CollectionChecks(summary=warning, crashed=True)
+    return CollectionChecks(
+        summary=answer_checks_summary(results), failing=[r for r in results if not r.passed]
+    )
 
 
 def _job_review(job: ImportJob, plan: dict[str, object], *, changed: bool) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management import BaseCommand, CommandError
 
+from apps.bot.answer_checks import answer_check_line
 from apps.bot.records import answer_checks_run
 from apps.bot.selectors import answer_check_ids
 from apps.sites.selectors import site_get_by_key
@@ -50,10 +51,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({**summary, "checks": rows}, ensure_ascii=False))
         else:
             for r in results:
-                mark = "pass" if r.passed else "FAIL"
-                cited = ", ".join(r.cited) or "—"
-                line = f"{mark}  #{r.check.pk:<5} {r.decision:<8} {r.check.question[:60]:<60}"
-                self.stdout.write(f"{line}  {cited}" + (f"  ({r.problem})" if r.problem else ""))
+                self.stdout.write(answer_check_line(r))
             self.stdout.write(f"{len(results) - failed} of {len(results)} answer checks pass")
         if failed:
             raise SystemExit(1)

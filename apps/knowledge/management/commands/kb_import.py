@@ -8,6 +8,7 @@ from typing import cast
 
 from django.core.management import BaseCommand, CommandError
 
+from apps.bot.answer_checks import answer_check_line
 from apps.bot.records import kb_guard_scan
 from apps.knowledge.importers import FORMATS, ImportedEntry, ImportFailed, entries_parse
 from apps.knowledge.management.progress import ProgressBar
@@ -21,12 +22,19 @@ from apps.knowledge.services.imports import (
     collection_import,
 )
 
+# The exit status when the import succeeded (and is kept) but an answer check of a site
+# answering from the collection fails, or the checks could not run. 1 is a rejected import.
+CHECKS_FAILED = 3
+
 
 class Command(BaseCommand):
     help = (
         "Import knowledge from PATH (a file, or a folder of files) into a collection. Re-importing "
-        "the same file changes nothing; a broken file is rejected and changes nothing. "
-        "--replace lists the entries it would delete and asks before deleting them."
+        "the same file changes nothing; a broken file is rejected and changes nothing (exit 1). "
+        "--replace lists the entries it would delete and asks before deleting them. Then the "
+        "answer checks of the sites answering from the collection run; if one fails, or they "
+        f"cannot run, the import is kept, the failures go to stderr and the exit status is "
+        f"{CHECKS_FAILED}."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -97,8 +105,17 @@ class Command(BaseCommand):
             if added:
                 self.stdout.write(f"{added} passages embedded for dense search")
         # Last, as after an upload in the admin: the sites' checks answer from what is now live.
-        if checks := collection_answer_checks(target.pk):
-            self.stdout.write(checks)
+        checks = collection_answer_checks(target.pk)
+        if checks.summary:
+            self.stdout.write(checks.summary)
+        for failing in checks.failing:
+            self.stderr.write(answer_check_line(failing))
+        if not checks.passed:
+            # The import stays: it succeeded. A script or CI job still learns that the bot now
+            # fails its own checks, apart from a rejected import (CommandError's 1).
+            if checks.crashed:
+                self.stderr.write(checks.summary)
+            raise SystemExit(CHECKS_FAILED)
 
     def _import(
         self,
