@@ -131,20 +131,35 @@ class ConsoleConsumer(JsonConsumer):
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
             task.cancel()
+        user_id = self.user.pk if self.user is not None else None
+
+        async def attempt(what: str, step: Awaitable[object]) -> None:
+            # Every step runs whatever the ones before did (Redis or the database down): one
+            # skipped would leave the agent "online", or this channel in a group for a day.
+            try:
+                await step
+            except Exception:
+                logger.exception("console socket of user %s closing: %s failed", user_id, what)
+
         if self.registered:
-            # First: with Redis down the discards below raise, and an agent left "online"
-            # would be handed conversations nobody answers.
+            # First: an agent left "online" would be handed conversations nobody answers.
             self.registered = False
-            await _db(presence.agent_session_close)(user=self.user, channel_name=self.channel_name)
-            await handoffs_release_later(site_ids=list(self.site_ids))
-        await self.unview()
-        for team_id in self.team_ids:
-            await self.channel_layer.group_discard(events.team_group(team_id), self.channel_name)
-        for site_id in self.site_ids:
-            await self.channel_layer.group_discard(events.site_group(site_id), self.channel_name)
-        for conversation_id in set(self.following.values()):
-            await self.channel_layer.group_discard(
-                chat_events.conversation_group(conversation_id), self.channel_name
+            await attempt(
+                "closing the agent's session",
+                _db(presence.agent_session_close)(user=self.user, channel_name=self.channel_name),
+            )
+            await attempt(
+                "marking the sites left", handoffs_release_later(site_ids=list(self.site_ids))
+            )
+        await attempt("leaving the ticket on screen", self.unview())
+        groups = [
+            *(events.team_group(team_id) for team_id in self.team_ids),
+            *(events.site_group(site_id) for site_id in self.site_ids),
+            *(chat_events.conversation_group(c_id) for c_id in set(self.following.values())),
+        ]
+        for group in groups:
+            await attempt(
+                f"leaving {group}", self.channel_layer.group_discard(group, self.channel_name)
             )
 
     @classmethod
