@@ -123,6 +123,10 @@ async def respond(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
         # Searched, "no thanks" would be one more question the bot cannot answer: a handoff.
         yield replies.declined_reply(trace)
         return
+    if is_affirmative(ask.question) or is_decline(ask.question):
+        # Nothing was offered: searched, a bare "yes" finds any passage that opens with "Yes,".
+        yield replies.small_talk_reply(trace, "acknowledged")
+        return
     if kind := small_talk_kind(ask.question):
         yield replies.small_talk_reply(trace, kind)
         return

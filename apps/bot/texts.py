@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from apps.core.lib.languages import CHINESE, ENGLISH
 
+# After a "no thanks" to the offer of a person, and after a bare "ok" that answers nothing.
+_CARRY_ON = {
+    ENGLISH: "All right. Is there anything else I can help you with?",
+    CHINESE: "好的。还有什么可以帮您的吗？",
+}
+
 _TEXTS: dict[str, dict[str, str]] = {
     # No grounded answer: say so plainly, never guess, and offer a person.
     "abstain": {
@@ -50,10 +56,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         ENGLISH: "All right.",
         CHINESE: "好的。",
     },
-    "declined": {
-        ENGLISH: "All right. Is there anything else I can help you with?",
-        CHINESE: "好的。还有什么可以帮您的吗？",
-    },
+    "declined": _CARRY_ON,
     # Pleasantries (``smalltalk.py``): answered in kind, nothing searched, nobody offered.
     "small_talk_greeting": {
         ENGLISH: "Hello! What can I help you with today?",
@@ -71,6 +74,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         ENGLISH: "Thank you for chatting with us. Goodbye!",
         CHINESE: "感谢您的咨询，再见！",
     },
+    "small_talk_acknowledged": _CARRY_ON,
     "small_talk_bot": {
         ENGLISH: "I'm the virtual assistant: I answer from our help centre. "
         "What would you like to know?",

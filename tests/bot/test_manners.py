@@ -16,6 +16,8 @@ from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.handoff.services import visitor_message_receive
 from apps.handoff.services.presence import agent_session_close, agent_session_open
 from apps.handoff.texts import text_for as handoff_text
+from apps.knowledge.models import Collection, Status
+from apps.knowledge.services.content import faq_create
 from tests.bot.conftest import replied
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -115,6 +117,33 @@ async def test_greetings_and_thanks_are_answered_in_kind_and_are_no_misses(
     )
     assert [group.question for group in gaps] == ["Can I pay with bitcoin?"]
     assert thanks.seq < help_me.seq
+
+
+async def test_a_bare_yes_or_no_with_nothing_offered_is_acknowledged_not_searched(
+    help_centre: Collection, conversation
+):
+    # Searched, "yes" would be answered with this entry: its answer opens with the word.
+    await database_sync_to_async(faq_create)(
+        collection=help_centre,
+        question="Can I cancel my order?",
+        answer="Yes, until it ships: go to My orders and choose Cancel order.",
+        language="en",
+        status=Status.PUBLISHED,
+        external_id="faq-cancel-en",
+    )
+    warranty = await replied(conversation, "How long is the warranty?")
+    await replied(conversation, "yes")
+    await replied(conversation, "no")
+    after = await database_sync_to_async(_after)(conversation, warranty)
+    assert after[1:] == [
+        ("visitor", "yes"),
+        ("bot", text_for("small_talk_acknowledged", "en")),
+        ("visitor", "no"),
+        ("bot", text_for("small_talk_acknowledged", "en")),
+    ]
+    assert (await database_sync_to_async(_audits)(conversation))[1:] == [
+        ("small_talk", "small_talk", "")
+    ] * 2
 
 
 async def test_a_greeting_with_a_question_in_it_is_searched(help_centre, conversation):
