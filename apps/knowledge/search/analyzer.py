@@ -170,6 +170,24 @@ class Analyzer:
         longest = max((len(s) for s in table), default=0)
         return table, longest
 
+    @cached_property
+    def word_synonyms(self) -> dict[str, str]:
+        """Each one-word English synonym's term (``ship``) and its class's term (``≡发货``).
+
+        The index holds only the class's term, so a typo of the member is corrected to it.
+        """
+        table, _ = self._synonyms
+        return {
+            sequence[0]: canonical
+            for sequence, canonical in table.items()
+            if len(sequence) == 1 and _LATIN_WORD.fullmatch(sequence[0])
+        }
+
+    def word_term(self, word: str) -> str:
+        """The term of one lower-case English word, its synonym class applied."""
+        stem = self._stem_word(word)
+        return self.word_synonyms.get(stem, stem)
+
     def terms(self, text: str) -> list[str]:
         return [token.term for token in self.tokens(text)]
 

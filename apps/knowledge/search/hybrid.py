@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer
+from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer, normalize
 from apps.knowledge.search.embedders import EMBED_MAX_CHARS, Embedder
 from apps.knowledge.search.engine import CollectionIndex
-from apps.knowledge.search.lexical import K1, idf, typo_candidate
+from apps.knowledge.search.lexical import K1, idf, one_edit, one_edit_variants, typo_candidate
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,13 @@ class _QueryTerm:
     known: bool
     # The weight the question's idf mass counts (differs from ``weight`` for a corrected word).
     total: float
+
+
+@dataclass(frozen=True)
+class _Question:
+    terms: list[_QueryTerm]
+    # The question with its corrected words spelt out (lnog -> long), or None if none was.
+    respelt: str | None
 
 
 _SPACES = re.compile(r"\s+")
@@ -119,7 +126,8 @@ def rank(
     if limit <= 0 or not query.strip():
         return []
     pool = max(limit * 4, 40)
-    terms = _query_terms(query, indexes, analyzer)
+    question = _query_terms(query, indexes, analyzer)
+    terms = question.terms
     weights = {t.term: t.weight for t in terms if t.known}
     # Words no passage has weigh the most in coverage: they are what the KB cannot answer.
     idf_total = sum(t.total for t in terms) or 1.0
@@ -150,6 +158,8 @@ def rank(
     # 100k passages: 52.1 ms p50 beside, 51.1 inline).
     if embedder is not None and any(i.dense and i.dense.count for i in indexes):
         vector = _question_vector(embedder, query)
+        if vector is not None and question.respelt is not None:
+            vector = _blended(vector, _question_vector(embedder, question.respelt))
     if vector is not None:
         for index in indexes:
             if index.dense is not None:
@@ -212,20 +222,19 @@ def confidence(coverage: float, cosine: float | None) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def _query_terms(
-    query: str, indexes: Sequence[CollectionIndex], analyzer: Analyzer
-) -> list[_QueryTerm]:
+def _query_terms(query: str, indexes: Sequence[CollectionIndex], analyzer: Analyzer) -> _Question:
     """The question's terms, weighted by idf and their saturated count; unknown terms kept,
     unmatched."""
     doc_count = sum(i.lexical.doc_count for i in indexes)
     tokens = analyzer.tokens(query, question=True)
     # Per distinct term: a message of one word typed 2,000 times is 2,000 tokens.
     dfs = {term: sum(i.lexical.term_df(term) for i in indexes) for term in {t.term for t in tokens}}
-    corrections = _corrections([t for t, df in dfs.items() if not df], indexes)
-    dfs.update({word: df for word, (_, df) in corrections.items()})
+    corrections = _corrections([t for t, df in dfs.items() if not df], indexes, analyzer)
+    dfs.update({word: found.df for word, found in corrections.items()})
     counts: Counter[str] = Counter()
     surfaces: dict[str, str] = {}
     typed: set[str] = set()
+    respellings: dict[str, str] = {}
     for token in tokens:
         if token.only_if_known and not dfs[token.term]:
             continue  # "in 30" is two words where the knowledge base has no code in30
@@ -233,8 +242,11 @@ def _query_terms(
             # The code matched whole: its parts would count it two or three times over and
             # let "LM-3307" outweigh what the question asks about it ("is broken").
             continue
-        term = corrections[token.term][0] if token.term in corrections else token.term
-        if term == token.term:
+        found = corrections.get(token.term)
+        term = found.term if found else token.term
+        if found:
+            respellings[token.surface] = _respelt(token.surface, found, analyzer)
+        else:
             typed.add(term)
         dfs.setdefault(term, dfs[token.term])
         counts[term] += 1
@@ -249,22 +261,53 @@ def _query_terms(
         share = 1.0 if term in typed else TYPO_WEIGHT
         full = weight * saturation
         out.append(_QueryTerm(term, surfaces[term], full * share, df > 0, full))
-    return out
+    return _Question(out, _respelt_question(query, respellings) if respellings else None)
+
+
+@dataclass(frozen=True)
+class _Correction:
+    term: str
+    df: int
+    # How the term is written when no word one edit from the typed one has it (a stem, "doe").
+    spelling: str
 
 
 def _corrections(
-    unknown: list[str], indexes: Sequence[CollectionIndex]
-) -> dict[str, tuple[str, int]]:
-    """Each unknown English word one typo from a collection word: that word and its df."""
-    out: dict[str, tuple[str, int]] = {}
+    unknown: list[str], indexes: Sequence[CollectionIndex], analyzer: Analyzer
+) -> dict[str, _Correction]:
+    """Each unknown English word one typo from a collection word or from a one-word synonym of
+    one (the index has only its class's term: "shiping" is one edit from ship, indexed as
+    ≡发货): that term, its df and a spelling."""
+    out: dict[str, _Correction] = {}
     for term in unknown:
         if not typo_candidate(term):
             continue
-        near = [found for i in indexes if (found := i.lexical.near_term(term))]
+        near = [(*found, found[0]) for i in indexes if (found := i.lexical.near_term(term))]
+        for member, canonical in analyzer.word_synonyms.items():
+            if one_edit(term, member):
+                df = sum(i.lexical.term_df(canonical) for i in indexes)
+                if df:
+                    near.append((canonical, df, member))
         if near:
-            best = max(near, key=lambda found: (found[1], found[0]))[0]
-            out[term] = (best, sum(i.lexical.term_df(best) for i in indexes))
+            best, _, spelling = max(near, key=lambda found: (found[1], found[0]))
+            df = sum(i.lexical.term_df(best) for i in indexes)
+            out[term] = _Correction(best, df, spelling)
     return out
+
+
+def _respelt(surface: str, correction: _Correction, analyzer: Analyzer) -> str:
+    """The word the visitor meant by ``surface``: one edit from it and analysed as the
+    correction's term (lnog → long, shiping → shipping), else the term's own spelling."""
+    for variant in one_edit_variants(surface):
+        if analyzer.word_term(variant) == correction.term:
+            return variant
+    return correction.spelling
+
+
+def _respelt_question(query: str, respellings: dict[str, str]) -> str:
+    """``query`` with each corrected word replaced by its respelling."""
+    words = re.compile(r"\b(?:" + "|".join(map(re.escape, respellings)) + r")\b", re.IGNORECASE)
+    return words.sub(lambda match: respellings.get(normalize(match.group()), match.group()), query)
 
 
 def _question_vector(embedder: Embedder, query: str) -> np.ndarray | None:
@@ -274,6 +317,22 @@ def _question_vector(embedder: Embedder, query: str) -> np.ndarray | None:
         # An embeddings provider can be down; the question is still answered by its words.
         logger.warning("embedding the question failed; searching by words only", exc_info=True)
         return None
+
+
+def _blended(typed: np.ndarray, respelt: np.ndarray | None) -> np.ndarray:
+    """The mean direction of the question as typed and as respelt.
+
+    A mistyped sentence is far from its passage ("how lnog dose shiping tkae": cosine 0.82 to
+    the shipping FAQ, 0.91 typed right), so the corrections must count on the dense side too;
+    but they are guesses ("morning" is taken for "more" where no passage says "morning"), and
+    the respelling alone would put a wrong guess wholly into the vector, as it counts only 0.7
+    on the lexical side. Measured on the 51 faq-dev queries with a correction: the mean
+    answered one more correctly than the typed vector, the respelling alone one fewer.
+    """
+    if respelt is None:
+        return typed
+    mean = typed + respelt
+    return mean / float(np.linalg.norm(mean))
 
 
 def _top(scores: np.ndarray, pool: int) -> np.ndarray:

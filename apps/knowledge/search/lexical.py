@@ -200,7 +200,7 @@ class LexicalIndex:
         for variant in (term, *_deletions(term)):
             for index in deletes.get(variant, ()):
                 candidate, df = self._terms[index], int(self.df[index])
-                if candidate == term or not df or not _one_edit(term, candidate):
+                if candidate == term or not df or not one_edit(term, candidate):
                     continue
                 if best is None or (df, best[0]) > (best[1], candidate):
                     best = (candidate, df)
@@ -269,11 +269,23 @@ def typo_candidate(term: str) -> bool:
     return len(term) >= TYPO_MIN_LENGTH and _is_word(term)
 
 
+def one_edit_variants(word: str) -> list[str]:
+    """Every lower-case word one edit (Damerau) from ``word``: swaps of neighbours first, the
+    commonest slip of the fingers, then deletions, insertions and substitutions."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    swaps = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1 and b[0] != b[1]]
+    deletions = [a + b[1:] for a, b in splits if b]
+    insertions = [a + c + b for a, b in splits for c in letters]
+    substitutions = [a + c + b[1:] for a, b in splits if b for c in letters if c != b[0]]
+    return list(dict.fromkeys([*swaps, *deletions, *insertions, *substitutions]))
+
+
 def _deletions(term: str) -> list[str]:
     return [term[:i] + term[i + 1 :] for i in range(len(term))]
 
 
-def _one_edit(a: str, b: str) -> bool:
+def one_edit(a: str, b: str) -> bool:
     """Whether ``a`` and ``b`` are one insertion, deletion, substitution or swap of neighbours
     apart (both different)."""
     if len(a) > len(b):
