@@ -1,22 +1,20 @@
-"""Data migrations of the knowledge app, run on a database with content."""
+"""Migrations stay runnable as the code moves on; an analyser change is caught up by kb_reindex."""
 
 from __future__ import annotations
 
-import importlib
-from types import SimpleNamespace
+import ast
+from io import StringIO
+from pathlib import Path
 
-import pytest
-from django.apps import apps
-from django.db import connection
+from django.conf import settings
+from django.core.management import call_command
 
 from apps.knowledge.models import Collection, Passage, Status
 from apps.knowledge.selectors import passages_search
 from apps.knowledge.services.content import article_create
 
-pytestmark = pytest.mark.django_db
 
-
-def test_an_upgrade_reanalyses_passages_stored_before_codes_were_one_term(
+def test_kb_reindex_reanalyses_passages_stored_before_codes_were_one_term(
     collection: Collection,
 ) -> None:
     article_create(
@@ -30,12 +28,41 @@ def test_an_upgrade_reanalyses_passages_stored_before_codes_were_one_term(
     passage = Passage.objects.get(collection=collection)
     Passage.objects.filter(pk=passage.pk).update(tokens=passage.tokens.replace("lm2041 ", ""))
     version = Collection.objects.get(pk=collection.pk).version
-    migration = importlib.import_module("apps.knowledge.migrations.0006_passages_reanalyze_codes")
 
-    migration.passages_reanalyze(apps, SimpleNamespace(connection=connection))
+    call_command("kb_reindex", stdout=StringIO())
 
     assert "lm2041" in Passage.objects.get(pk=passage.pk).tokens.split()
     # A new version, so every worker's index loads the new terms on its next search.
     assert Collection.objects.get(pk=collection.pk).version > version
     (hit,) = passages_search(query="lm2041", collections=[collection])
     assert "lm2041" in hit.matched_terms
+
+
+def _of_the_project(module: str | None) -> bool:
+    return module is not None and (module == "apps" or module.startswith("apps."))
+
+
+def _project_imports_in_functions(source: str) -> list[str]:
+    """The project modules imported inside the functions of a module (RunPython's code)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.ImportFrom) and _of_the_project(inner.module):
+                found.append(f"{node.name}: from {inner.module}")
+            elif isinstance(inner, ast.Import):
+                found += [f"{node.name}: {a.name}" for a in inner.names if _of_the_project(a.name)]
+    return found
+
+
+def test_no_migration_runs_the_projects_code() -> None:
+    # A migration's code sees the schema of its day only through apps.get_model; today's models
+    # and services query tables as they are at the end of the history, and break `migrate` for
+    # a database that is still behind once they change.
+    offenders = {
+        str(path.relative_to(settings.BASE_DIR)): found
+        for path in sorted(Path(settings.BASE_DIR, "apps").glob("*/migrations/*.py"))
+        if (found := _project_imports_in_functions(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}

@@ -1,18 +1,25 @@
+"""Nothing to do: passages stored before codes became one term are re-analysed by kb_reindex.
+
+This migration used to recompute every passage's terms with the analyser of the release being
+installed (codes as one term: LM-2041, lm2041 → lm2041). That meant importing today's models and
+services (``apps.knowledge.services.content.collection_reindex``, which reads the current
+``Passage``, ``FAQEntry`` and tuning models): a migration run before a later one that changes
+those tables, or after that code changes, would query columns that do not exist yet or call
+code that no longer exists, and break ``migrate`` for every database still behind.
+
+Historical models (``apps.get_model``) cannot stand in: the terms *are* the analyser's output,
+and the analyser (segmenter, tuning, code rule) is code, not schema. So the re-analysis is left
+to the command made for it, which always runs the installed analyser on the installed schema:
+
+    python manage.py kb_reindex
+
+On a fresh database there are no passages, so nothing is lost there. A database whose passages
+were stored before this release keeps answering; a code typed without its hyphen finds them
+only after ``kb_reindex`` (docs/knowledge.md, *Freshness on every worker*). The migration
+stays, empty: databases have it recorded as applied, and the next one will depend on it.
+"""
+
 from django.db import migrations
-
-
-def passages_reanalyze(apps, schema_editor):
-    # The analyzer now makes every code one term (LM-2041, lm2041: lm2041), so the terms stored
-    # before it must be recomputed, as kb_reindex does; vectors stay. This runs the analyzer of
-    # the release being installed, which is what the indexes must match.
-    Passage = apps.get_model("knowledge", "Passage")
-    if not Passage.objects.using(schema_editor.connection.alias).exists():
-        return
-    from apps.knowledge.models import Collection
-    from apps.knowledge.services.content import collection_reindex
-
-    for collection in Collection.objects.all():
-        collection_reindex(collection=collection)
 
 
 class Migration(migrations.Migration):
@@ -20,6 +27,4 @@ class Migration(migrations.Migration):
         ("knowledge", "0005_field_verbose_names"),
     ]
 
-    operations = [
-        migrations.RunPython(passages_reanalyze, migrations.RunPython.noop, elidable=True),
-    ]
+    operations = []
