@@ -180,7 +180,9 @@ class VisitorChatConsumer(JsonConsumer):
         try:
             frame = protocol.frame_parse(data)
         except protocol.FrameError as exc:
-            await self.send_error(exc.code, exc.message, client_id=_client_id_of(data))
+            await self.send_error(
+                exc.code, exc.message, client_id=_client_id_of(data), field=exc.field
+            )
             return
         try:
             await self.dispatch_frame(frame)
@@ -533,10 +535,14 @@ class VisitorChatConsumer(JsonConsumer):
         if ticket_id is not None:
             await self.send_json({"type": "csat.request", "ticket_id": ticket_id})
 
-    async def send_error(self, code: str, message: str, *, client_id: str | None = None) -> None:
+    async def send_error(
+        self, code: str, message: str, *, client_id: str | None = None, field: str | None = None
+    ) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if client_id:
             frame["client_id"] = client_id
+        if field:
+            frame["field"] = field
         await self.send_json(frame)
 
     # --- channel-layer events (apps/chat/events.py) -------------------------------------------

@@ -20,10 +20,12 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class FrameError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # The frame's field that was refused, for the client to point at (a form's input).
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = True
         return None
     # bool is an int subclass; a seq of `true` is a client bug worth reporting.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise FrameError("bad_frame", f"'{name}' must be a {kind.__name__}")
+        raise FrameError("bad_frame", f"'{name}' must be a {kind.__name__}", field=name)
     if kind is str:
         nul_refuse(name, value)
     return value
@@ -133,13 +135,13 @@ def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = True
 def nul_refuse(name: str, value: str) -> None:
     """Refuse a string holding NUL: PostgreSQL text cannot store it, so it is never valid."""
     if "\x00" in value:
-        raise FrameError("bad_frame", f"'{name}' must not contain NUL characters")
+        raise FrameError("bad_frame", f"'{name}' must not contain NUL characters", field=name)
 
 
 def _short_text(data: dict[str, Any], name: str, limit: int) -> str:
     value = _field(data, name, str, required=False) or ""
     if len(value) > limit:
-        raise FrameError("bad_frame", f"'{name}' is longer than {limit} characters")
+        raise FrameError("bad_frame", f"'{name}' is longer than {limit} characters", field=name)
     return value.strip()
 
 
@@ -186,7 +188,7 @@ def _message(data: dict[str, Any]) -> MessageSend:
 def _email(data: dict[str, Any]) -> str:
     email = _short_text(data, "email", 254)
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise FrameError("bad_frame", "'email' is not an email address")
+        raise FrameError("bad_frame", "'email' is not an email address", field="email")
     return email
 
 
