@@ -40,6 +40,13 @@ RELATIVE_FLOOR = 0.5
 # A sentence this similar to one already quoted (difflib's ratio of their letters and digits)
 # says it again: an FAQ answer and its article often share a sentence, word for word or nearly.
 NEAR_DUPLICATE = 0.8
+# Two sentences with fewer content words than this are never the same content in other words:
+# "Yes." and "Yes, by courier." share everything the shorter says.
+MIN_CONTENT_TERMS = 4
+# A negation reverses what a sentence says, and "not" is a stop word, missing from its terms.
+# Chinese: the words, not every 无 or 非 (无关 "whatever", 非常 "very").
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|none|without)\b|n't|[不没未勿]|无需|无须|无法")
+_DIGIT = re.compile(r"\d")
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+|\n+")
 # A Markdown table's delimiter row, under its header row: | --- | :---: |
@@ -321,8 +328,26 @@ def _choose(candidates: list[_Candidate]) -> tuple[list[_Candidate], dict[int, l
 
 
 def _nearly_same(a: str, b: str) -> bool:
-    a, b = (_NOT_TEXT.sub("", text.casefold()) for text in (a, b))
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_DUPLICATE
+    """Whether two sentences say the same: negated alike, and nearly the same letters (an FAQ
+    answer and its article sharing a sentence) or the same content in other words (below)."""
+    if bool(_NEGATION.search(a.casefold())) != bool(_NEGATION.search(b.casefold())):
+        return False  # "Returns need a receipt." is not "Returns do not need a receipt."
+    letters_a, letters_b = (_NOT_TEXT.sub("", text.casefold()) for text in (a, b))
+    ratio = difflib.SequenceMatcher(None, letters_a, letters_b, autojunk=False).ratio()
+    return ratio >= NEAR_DUPLICATE or _same_content(a, b)
+
+
+def _same_content(a: str, b: str) -> bool:
+    """The same figures, and the shorter's content words nearly all in the longer: "Shipping
+    to Hong Kong or Macao costs ¥30 per order, whatever its value." and "Shipping to Hong Kong
+    or Macao is ¥30 per order." differ in too many letters for the ratio, and were both
+    quoted."""
+    terms_a, terms_b = set(terms(a)), set(terms(b))
+    shorter = min(len(terms_a), len(terms_b))
+    if shorter < MIN_CONTENT_TERMS:
+        return False
+    figures_a, figures_b = ({t for t in found if _DIGIT.search(t)} for found in (terms_a, terms_b))
+    return figures_a == figures_b and len(terms_a & terms_b) >= NEAR_DUPLICATE * shorter
 
 
 def _format(chosen: list[_Candidate], echoes: dict[int, list[int]], family: str) -> str:

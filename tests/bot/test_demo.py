@@ -72,6 +72,11 @@ def test_the_demo_answers_with_citations_in_both_languages_and_declines_the_rest
         final, audit = _ask(demo, question)
         assert audit.decision == "abstain", (question, audit.top_confidence)
         assert final.text == text_for("abstain", language)
+    # The shipping article and the fee FAQ word Hong Kong's fee differently: it is quoted once.
+    for question in ("What does shipping to Hong Kong cost?", "寄到澳门要多少运费"):
+        final, audit = _ask(demo, question)
+        assert audit.decision in ("faq", "answer"), (question, audit.top_confidence)
+        assert final.text.count("¥30") == 1, final.text
 
 
 def test_follow_ups_on_the_demo_are_answered_in_the_context_of_the_question_before(settings, site):
