@@ -373,7 +373,14 @@ async def _generate(
             ],
         ),
         documents=tuple(
-            Document(n, hit.title, hit.text or hit.title, hit.url, hit.language)
+            Document(
+                n,
+                hit.title,
+                hit.text or hit.title,
+                hit.url,
+                hit.language,
+                heading=hit.heading_path[-1] if hit.heading_path else "",
+            )
             for n, hit in enumerate(passages, start=1)
         ),
         language=trace.language,

@@ -228,7 +228,12 @@ def extract_answer(
         for document in usable
         for position, sentence in enumerate(_sentences(document))
     ]
-    sentence_terms = [set(terms(sentence)) for _, _, sentence in sentences]
+    sentence_terms = [
+        # A section answers its heading from its first sentence, which need not repeat the
+        # heading's words: "How do I make a claim?" is answered by "Contact us … with a photo".
+        set(terms(sentence)) | (set(terms(document.heading)) if position == 0 else set())
+        for document, position, sentence in sentences
+    ]
     known = set().union(*sentence_terms)
     for match in CODE.finditer(unicodedata.normalize("NFKC", question).casefold()):
         # "LM 2041" is the code where a sentence has it, else two words ("in 30").

@@ -45,6 +45,9 @@ class Document:
     text: str
     url: str
     language: str
+    # The passage's own section heading ("How to make a claim"), "" for an article's opening
+    # passage or an FAQ entry.
+    heading: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -256,3 +256,25 @@ async def test_a_brand_or_code_in_latin_letters_does_not_make_a_chinese_question
     wifi = Document(9, "Wi-Fi", "The bulbs need 2.4 GHz Wi-Fi. Wi-Fi 6 routers work.", "u", "en")
     for question in ("Wi-Fi 连不上", "LM-2041 Wi-Fi 多少钱"):
         assert await _quoted(question, wifi, language="zh-hans") == "", question
+
+
+CLAIMS = Document(
+    5,
+    "Warranty",
+    "Contact us in the chat with your order number and a photo of the problem. "
+    "We reply within 1 working day. "
+    "Once a claim is approved we ship a replacement within 48 hours.",
+    "https://shop.example.com/help/warranty#claims",
+    "en",
+    heading="How to make a claim",
+)
+
+
+async def test_a_section_answers_its_heading_from_its_first_sentence():
+    completion = await backend_for(offline_route()).complete(
+        request("How do I make a claim?", CLAIMS)
+    )
+
+    assert completion.text.startswith(
+        "From our help centre:\n\u201cContact us in the chat with your order number and a photo"
+    )
