@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from apps.bot.answer import AnswerDelta, AnswerEvent, AnswerFinal, AnswerReset
+from apps.bot.attachments import attachment_reply
 from apps.bot.models import AnswerAudit
 from apps.bot.normalise import language_detect
 from apps.bot.records import answer_audit_create, answer_audit_reply_link
@@ -58,6 +59,10 @@ def ask_for(*, conversation_id: int, question_id: int) -> Ask:
     )
 
 
+async def _attachment_only(ask: Ask, trace: Trace) -> AsyncGenerator[AnswerEvent, None]:
+    yield await attachment_reply(ask, trace)
+
+
 async def answer(*, conversation_id: int, question_id: int) -> AsyncGenerator[AnswerEvent, None]:
     started = time.monotonic()
     ask = await database_sync_to_async(ask_for)(
@@ -68,7 +73,9 @@ async def answer(*, conversation_id: int, question_id: int) -> AsyncGenerator[An
     final: AnswerFinal | None = None
     shown = False
     try:
-        async with aclosing(respond(ask, trace)) as events:
+        # A blank question is a file sent alone (the socket refuses blank texts).
+        core = respond(ask, trace) if ask.question.strip() else _attachment_only(ask, trace)
+        async with aclosing(core) as events:
             async for event in events:
                 if isinstance(event, AnswerFinal):
                     final = event
