@@ -247,6 +247,9 @@ STORAGES = {
     # collectstatic minifies the widget script (apps/core/staticfiles.py).
     "staticfiles": {"BACKEND": "apps.core.staticfiles.WidgetMinifyingStorage"},
 }
+# Attachments (apps/chat/attachments.py): never served from here by a web server, only through
+# the app's checked view, so no MEDIA_URL.
+MEDIA_ROOT = Path(env.str("CSBOT_MEDIA_ROOT") or STATE_DIR / "media")
 # The embedded default serves /static/ itself; production leaves it to nginx (docs/deploy.md).
 CSBOT_SERVE_STATIC = env.bool("CSBOT_SERVE_STATIC", default=True)
 
@@ -266,6 +269,8 @@ EMAIL_TIMEOUT = env.int("CSBOT_EMAIL_TIMEOUT", 30, minimum=1, maximum=120)
 CSBOT_VISITOR_TOKEN_MAX_AGE = env.int("CSBOT_VISITOR_TOKEN_MAX_AGE", 60 * 60 * 24 * 180, minimum=60)
 CSBOT_MAX_FRAME_BYTES = env.int("CSBOT_MAX_FRAME_BYTES", 8 * 1024, minimum=512)
 CSBOT_MESSAGES_PER_MINUTE = env.int("CSBOT_MESSAGES_PER_MINUTE", 20, minimum=1)
+# The largest file a visitor or an agent may attach; a bigger upload is refused unread (413).
+CSBOT_ATTACHMENT_MAX_BYTES = env.int("CSBOT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 CSBOT_TOKENS_PER_MINUTE_PER_IP = env.int("CSBOT_TOKENS_PER_MINUTE_PER_IP", 30, minimum=1)
 CSBOT_SOCKETS_PER_IP = env.int("CSBOT_SOCKETS_PER_IP", 50, minimum=1)
 # A streaming answer renews its lease ten times within this many seconds; one not renewed for

@@ -5,13 +5,15 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
+from apps.chat.models import Attachment, Conversation, ConversationEvent, Message, Visitor
 from apps.chat.privacy import visitor_erase, visitor_export
 from apps.handoff.details import ENGLISH as HANDOFF_DETAILS
 from apps.handoff.models import Ticket
@@ -19,7 +21,16 @@ from apps.handoff.models import Ticket
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["seq", "author_kind", "author", "text", "citations", "state", "created_at"]
+    fields = [
+        "seq",
+        "author_kind",
+        "author",
+        "text",
+        "attachment_link",
+        "citations",
+        "state",
+        "created_at",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -28,6 +39,19 @@ class MessageInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).select_related("author", "attachment")
+
+    @admin.display(description=_("attachment"))
+    def attachment_link(self, obj: Message) -> str:
+        """The file's name (escaped), linking to the checked view that serves it."""
+        try:
+            attachment = obj.attachment
+        except Attachment.DoesNotExist:
+            return "—"
+        url = reverse("chat:attachment", args=[attachment.pk])
+        return format_html('<a href="{}">{}</a> ({})', url, attachment.name, attachment.size)
 
 
 # The keys of ConversationEvent.data (apps/handoff/services), in the order shown.

@@ -16,7 +16,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
-from apps.chat.models import Message
+from apps.chat.attachments import attachment_url
+from apps.chat.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,18 @@ logger = logging.getLogger(__name__)
 class Citation(TypedDict):
     n: int
     title: str
+    url: str
+
+
+class AttachmentPayload(TypedDict):
+    id: int
+    name: str
+    size: int
+    content_type: str
+    # Read from an image's header; None for a PDF, or an image whose header did not say.
+    width: int | None
+    height: int | None
+    # Signed and expiring: what an <img src> (no headers) of the visitor's can load.
     url: str
 
 
@@ -37,6 +50,7 @@ class MessagePayload(TypedDict):
     state: str
     client_id: str | None
     created_at: str
+    attachment: AttachmentPayload | None
 
 
 class ChatMessageEvent(TypedDict):
@@ -148,6 +162,27 @@ def message_payload(message: Message) -> MessagePayload:
         "state": message.state,
         "client_id": message.client_id or None,
         "created_at": message.created_at.isoformat(),
+        "attachment": attachment_payload(message),
+    }
+
+
+def attachment_payload(message: Message) -> AttachmentPayload | None:
+    """The message's attachment, if it has one: only visitors and agents send them, so the
+    bot's and the system's messages never ask the database."""
+    if message.author_kind not in (Message.AuthorKind.VISITOR, Message.AuthorKind.AGENT):
+        return None
+    try:
+        attachment = message.attachment
+    except Attachment.DoesNotExist:
+        return None
+    return {
+        "id": attachment.pk,
+        "name": attachment.name,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "width": attachment.width,
+        "height": attachment.height,
+        "url": attachment_url(attachment.pk),
     }
 
 

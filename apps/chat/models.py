@@ -163,3 +163,39 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} {self.kind}"
+
+
+class Attachment(models.Model):
+    """A file sent with a message (docs/protocol.md): one per message, stored under a random
+    name in the default storage; ``name`` is only ever shown, never used as a path."""
+
+    class Kind(models.TextChoices):
+        PNG = "image/png", "PNG"
+        JPEG = "image/jpeg", "JPEG"
+        GIF = "image/gif", "GIF"
+        WEBP = "image/webp", "WebP"
+        PDF = "application/pdf", "PDF"
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="attachment", verbose_name=_("message")
+    )
+    file = models.FileField(_("file"), max_length=200)
+    # As the sender named it, byte for byte (shown escaped, served as the download's name).
+    name = models.CharField(_("file name"), max_length=500)
+    # Sniffed from the file's first bytes, never the sender's word.
+    content_type = models.CharField(_("type"), max_length=40, choices=Kind.choices)
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

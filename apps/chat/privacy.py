@@ -7,9 +7,12 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from apps.chat import events
-from apps.chat.models import Conversation, Visitor
+from apps.chat.attachments import attachment_files_discard
+from apps.chat.events import attachment_payload
+from apps.chat.models import Attachment, Conversation, Visitor
 from apps.handoff import events as handoff_events
 from apps.handoff.models import Ticket
 from apps.sites.models import Site
@@ -19,7 +22,7 @@ def visitor_export(*, visitor: Visitor) -> dict[str, Any]:
     """Everything csbot stored about one visitor, as JSON-ready data (a subject-access request)."""
     conversations = (
         Conversation.objects.filter(visitor=visitor)
-        .prefetch_related("messages", "events")
+        .prefetch_related("messages__attachment", "events")
         .order_by("created_at")
     )
     return {
@@ -46,6 +49,8 @@ def visitor_export(*, visitor: Visitor) -> dict[str, Any]:
                         "text": message.text,
                         "citations": message.citations,
                         "created_at": message.created_at.isoformat(),
+                        # Its name, type and size, and a signed link to the file (a day).
+                        "attachment": attachment_payload(message),
                     }
                     for message in conversation.messages.all()
                 ],
@@ -67,10 +72,12 @@ def visitor_erase(*, visitor: Visitor) -> dict[str, int]:
     """Delete a visitor and everything that hangs off them; return the rows deleted per model.
 
     A visitor may be chatting at that moment: their sockets close (the widget starts afresh as
-    a new visitor) and their open tickets leave the agents' consoles.
+    a new visitor) and their open tickets leave the agents' consoles. Their attachments' files
+    are removed once the rows are gone.
     """
     with transaction.atomic():
         conversation_ids = list(visitor.conversations.values_list("pk", flat=True))
+        _files_discard_on_commit(Attachment.objects.filter(message__conversation__visitor=visitor))
         tickets = list(
             Ticket.objects.filter(
                 visitor=visitor, status__in=Ticket.ACTIVE, team__isnull=False
@@ -99,6 +106,15 @@ def conversations_purge(*, now: dt.datetime) -> int:
             tickets__status__in=Ticket.ACTIVE
         )
         with transaction.atomic():
+            _files_discard_on_commit(Attachment.objects.filter(message__conversation__in=expired))
             _, per_model = expired.delete()
         purged += per_model.get("chat.Conversation", 0)
     return purged
+
+
+def _files_discard_on_commit(attachments: QuerySet[Attachment]) -> None:
+    """Remove these attachments' files once the transaction deleting their rows commits: a
+    rollback keeps both, and no row is left pointing at a missing file."""
+    paths = list(attachments.values_list("file", flat=True))
+    if paths:
+        transaction.on_commit(partial(attachment_files_discard, paths))

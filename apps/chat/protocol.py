@@ -173,16 +173,53 @@ def _page(page: Any) -> dict[str, str]:
     return {"page_url": url, "page_title": title.strip()[:MAX_PAGE_TITLE]}
 
 
-def _message(data: dict[str, Any]) -> MessageSend:
+def _client_id(data: dict[str, Any]) -> str:
     client_id = _field(data, "client_id", str)
     if not _CLIENT_ID.fullmatch(client_id):
         raise FrameError("bad_frame", "'client_id' must be 8-64 characters of A-Z a-z 0-9 _ -")
+    return client_id
+
+
+def _text_length_check(text: str) -> None:
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise FrameError("message_too_long", f"a message is at most {MAX_MESSAGE_CHARS} characters")
+
+
+def _message(data: dict[str, Any]) -> MessageSend:
+    client_id = _client_id(data)
     text = _field(data, "text", str)
     if text_is_blank(text):
         raise FrameError("empty_message", "the message is empty")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise FrameError("message_too_long", f"a message is at most {MAX_MESSAGE_CHARS} characters")
+    _text_length_check(text)
     return MessageSend(client_id=client_id, text=text)
+
+
+MAX_FILE_NAME_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The form fields of an attachment upload (docs/protocol.md), besides the file."""
+
+    client_id: str
+    # The message's text beside the file; "" for none.
+    caption: str
+    # The file's name as the sender's system gave it: shown, never used as a path.
+    name: str
+
+
+def upload_parse(fields: dict[str, Any], *, client_id_required: bool = True) -> Upload:
+    """Check an upload's form fields: ``client_id`` (as ``message.send``'s), an optional
+    ``caption`` and ``name`` (kept exactly as sent, NUL aside, which is refused)."""
+    client_id = _client_id(fields) if client_id_required else ""
+    caption = _field(fields, "caption", str, required=False) or ""
+    if text_is_blank(caption):
+        caption = ""
+    _text_length_check(caption)
+    name = _field(fields, "name", str, required=False) or ""
+    if len(name) > MAX_FILE_NAME_CHARS:
+        raise FrameError("bad_frame", f"'name' is longer than {MAX_FILE_NAME_CHARS} characters")
+    return Upload(client_id=client_id, caption=caption, name=name)
 
 
 def _email(data: dict[str, Any]) -> str:

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+
 from apps.chat.events import MessagePayload, message_payload
-from apps.chat.models import Conversation, Message, Visitor
+from apps.chat.models import Attachment, Conversation, Message, Visitor
+from apps.handoff.models import Ticket
 from apps.sites.models import Language
 
 
@@ -50,7 +55,7 @@ def messages_after(
     """
     newest = (
         Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
-        .select_related("author")
+        .select_related("author", "attachment")
         .order_by("-seq")[:limit]
     )
     return [message_payload(message) for message in reversed(newest)]
@@ -62,3 +67,29 @@ def conversation_status(*, conversation_id: int) -> str:
 
 def conversation_get(*, conversation_id: int) -> Conversation:
     return Conversation.objects.get(pk=conversation_id)
+
+
+def visitor_message_by_client_id(*, visitor_id: int, client_id: str) -> Message | None:
+    """The visitor's message sent with ``client_id``, in any of their conversations."""
+    return (
+        Message.objects.filter(conversation__visitor_id=visitor_id, client_id=client_id)
+        .select_related("author", "attachment")
+        .first()
+    )
+
+
+def attachment_for_visitor(*, attachment_id: int) -> Attachment | None:
+    """The attachment a valid signed URL names (the signature is the visitor's proof)."""
+    return Attachment.objects.filter(pk=attachment_id).first()
+
+
+def attachment_for_staff(*, user: Any, attachment_id: int) -> Attachment | None:
+    """The attachment if ``user`` may see its conversation: an admin, or an agent (the caller
+    checks they are one) of a team holding a ticket of it. ``None`` also when it exists."""
+    attachments = Attachment.objects.filter(pk=attachment_id)
+    if not user.is_superuser:
+        visible = Ticket.objects.filter(
+            conversation_id=OuterRef("message__conversation_id"), team__members=user
+        )
+        attachments = attachments.filter(Exists(visible))
+    return attachments.first()

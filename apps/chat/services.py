@@ -10,7 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.chat import events
-from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
+from apps.chat.attachments import StoredFile
+from apps.chat.models import Attachment, Conversation, ConversationEvent, Message, Visitor
 from apps.chat.selectors import visitor_get
 from apps.core.lib.pii import pii_mask
 from apps.sites.models import Site
@@ -230,8 +231,25 @@ class VisitorMessageResult:
     created: bool
 
 
+def _attachment_add(message: Message, attachment: StoredFile | None) -> None:
+    """Store ``attachment``'s row with its message (in the message's transaction)."""
+    if attachment is None:
+        # Known to have none: publishing it asks the database nothing more.
+        Message.attachment.related.set_cached_value(message, None)
+        return
+    Attachment.objects.create(
+        message=message,
+        file=attachment.path,
+        name=attachment.name,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        width=attachment.width,
+        height=attachment.height,
+    )
+
+
 def message_create_from_visitor(
-    *, conversation: Conversation, client_id: str, text: str
+    *, conversation: Conversation, client_id: str, text: str, attachment: StoredFile | None = None
 ) -> VisitorMessageResult:
     """Store a visitor's message once per ``client_id``; a resend returns the stored one.
 
@@ -239,7 +257,8 @@ def message_create_from_visitor(
     message for a closed conversation raises ``ConversationStatusChanged``: it belongs in a new
     conversation. A resend may arrive in the visitor's next conversation (a tab that reconnects
     after an agent closed the one it sent in, and another tab began the next): it is found in
-    the closed one, not stored again.
+    the closed one, not stored again. ``attachment``'s row is stored with the message; when
+    this returns an earlier message instead, the caller removes the file it wrote.
     """
     earlier = Message.objects.filter(
         conversation__visitor_id=conversation.visitor_id,
@@ -261,6 +280,7 @@ def message_create_from_visitor(
                 client_id=client_id,
                 text=text,
             )
+            _attachment_add(message, attachment)
             transaction.on_commit(lambda: events.message_created(message))
     except IntegrityError:
         return VisitorMessageResult(
@@ -278,8 +298,10 @@ def message_create(
     state: str = Message.State.COMPLETE,
     citations: Sequence[events.Citation] = (),
     owner: str | None = None,
+    attachment: StoredFile | None = None,
 ) -> Message:
-    """Store a bot, agent or system message and publish it after commit.
+    """Store a bot, agent or system message (an agent's with its ``attachment``) and publish
+    it after commit.
 
     ``owner`` is the status the conversation must have for this author to speak (``bot`` for
     the bot, ``agent`` for an agent); otherwise ``ConversationStatusChanged`` is raised and
@@ -295,6 +317,7 @@ def message_create(
             state=state,
             citations=list(citations),
         )
+        _attachment_add(message, attachment)
         transaction.on_commit(lambda: events.message_created(message))
     return message
 

@@ -211,6 +211,7 @@ async def test_chat_message_event_carries_the_conversation(english, conversation
             "state": "complete",
             "client_id": None,
             "created_at": message["created_at"],
+            "attachment": None,
         },
     }
 

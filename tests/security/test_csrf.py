@@ -26,6 +26,16 @@ EXEMPT = {
         "test_an_origin_not_allowed_is_refused_with_403; below: a signed-in admin's cookie "
         "changes nothing)"
     ),
+    "apps.chat.attachment_views.widget_attachment": (
+        "the widget's upload: cross-origin, without cookies, like widget_session; the visitor "
+        "token in the form and the Origin allowlist keep other pages out (tests/chat/"
+        "test_attachments.py::test_an_origin_the_site_does_not_allow_is_refused_with_403)"
+    ),
+    "apps.chat.attachment_views.console_attachment": (
+        "exempt only so that its size-limited upload handler parses the body first; the view "
+        "then runs Django's check itself (tests/chat/test_attachments.py::"
+        "test_the_console_upload_needs_the_csrf_token)"
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.bot.normalise import language_detect, turn_language
+from apps.chat.attachments import StoredFile
 from apps.chat.models import Conversation, ConversationEvent, Message
 from apps.chat.selectors import conversation_language
 from apps.chat.services import (
@@ -284,7 +285,7 @@ class VisitorMessageReceived:
 
 
 def visitor_message_receive(
-    *, conversation_id: int, client_id: str, text: str
+    *, conversation_id: int, client_id: str, text: str, attachment: StoredFile | None = None
 ) -> VisitorMessageReceived:
     """Store a visitor's message once per ``client_id`` and act on a new one: hand over when
     its words ask for a human, reopen a ticket that waited on the visitor.
@@ -294,7 +295,9 @@ def visitor_message_receive(
     closed conversation: the message belongs in a new one.
     """
     conversation = conversation_get(conversation_id)
-    stored = message_create_from_visitor(conversation=conversation, client_id=client_id, text=text)
+    stored = message_create_from_visitor(
+        conversation=conversation, client_id=client_id, text=text, attachment=attachment
+    )
     if stored.created:
         # Before the triggers: "转人工" from an English browser is told in Chinese.
         conversation_language_follow(conversation_id=conversation_id, text=text)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.chat.attachments import StoredFile
 from apps.chat.models import Message
 from apps.chat.services import (
     OPEN_STATUSES,
@@ -137,7 +138,9 @@ def ticket_close(*, ticket_id: int, agent: Any) -> Ticket:
 # --- working a ticket ------------------------------------------------------------------------
 
 
-def ticket_reply(*, ticket_id: int, agent: Any, text: str) -> Message:
+def ticket_reply(
+    *, ticket_id: int, agent: Any, text: str, attachment: StoredFile | None = None
+) -> Message:
     """Send the visitor the assignee's message; a left message's contact also gets an email,
     unless they read it in the widget first (apps/handoff/mail.py)."""
     ticket = agent_ticket(agent, ticket_id)
@@ -155,6 +158,7 @@ def ticket_reply(*, ticket_id: int, agent: Any, text: str) -> Message:
             author_id=agent.pk,
             text=text,
             owner=Status.AGENT,
+            attachment=attachment,
         )
         if ticket.first_responded_at is None:
             Ticket.objects.filter(pk=ticket.pk, first_responded_at__isnull=True).update(

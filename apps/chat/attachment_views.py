@@ -1,0 +1,288 @@
+"""Attachments over HTTP (docs/protocol.md): the widget's and the console's uploads, and serving.
+
+Uploads are multipart POSTs, not socket frames: a file is too large for a frame, and a browser
+sends a form with its progress. The widget's is authorised as its socket is (the site's
+allowed Origin and the visitor's signed token), the console's by the agent's session and CSRF
+token. Either way the file is stored and its message committed before the answer says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.files.storage import default_storage
+from django.db import DatabaseError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.bot.services import reply_start
+from apps.chat import protocol
+from apps.chat.attachments import (
+    AttachmentRefused,
+    LimitedUploadHandler,
+    StoredFile,
+    attachment_file_store,
+    attachment_files_discard,
+    attachment_url_valid,
+)
+from apps.chat.events import message_payload
+from apps.chat.models import Attachment, Message
+from apps.chat.selectors import (
+    attachment_for_staff,
+    attachment_for_visitor,
+    visitor_get,
+    visitor_message_by_client_id,
+)
+from apps.chat.services import ConversationStatusChanged, conversation_next, conversation_open
+from apps.chat.tokens import visitor_token_read
+from apps.chat.views import _error, _with_cors
+from apps.core.ratelimit import rate_limit_hit
+from apps.handoff.selectors import user_is_agent
+from apps.handoff.services import visitor_message_receive
+from apps.handoff.services.common import TicketConflict, TicketNotFound
+from apps.handoff.services.tickets import ticket_reply
+from apps.sites.models import Site
+from apps.sites.selectors import site_get_by_key, site_origin_allowed
+
+logger = logging.getLogger(__name__)
+
+# Room for the form's other fields and the multipart framing around the largest file.
+_FORM_OVERHEAD = 64 * 1024
+
+
+def _refusal(exc: AttachmentRefused) -> JsonResponse:
+    return _error(exc.status, exc.code, exc.message)
+
+
+def _form_read(request: HttpRequest) -> tuple[dict[str, str], Any]:
+    """Parse the multipart body, spooling the file to disk and stopping at the size limit.
+
+    Raises ``AttachmentRefused``: a declared length over the limit is refused before a byte
+    of the body is read (413); a body that is not a complete multipart form is 400.
+    """
+    limit = settings.CSBOT_ATTACHMENT_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit + _FORM_OVERHEAD:
+        raise AttachmentRefused(413, "file_too_large", f"a file is at most {limit} bytes")
+    if not request.content_type == "multipart/form-data":
+        raise AttachmentRefused(400, "bad_form", "send the file as multipart/form-data")
+    handler = LimitedUploadHandler(request)
+    request.upload_handlers = [handler]
+    try:
+        fields, files = request.POST, request.FILES
+    except (MultiPartParserError, RequestDataTooBig) as exc:
+        raise AttachmentRefused(400, "bad_form", f"the form could not be read: {exc}") from exc
+    if handler.too_large:
+        raise AttachmentRefused(413, "file_too_large", f"a file is at most {limit} bytes")
+    return {key: fields[key] for key in fields}, files.get("file")
+
+
+def _upload_fields(fields: dict[str, str], *, client_id_required: bool) -> protocol.Upload:
+    try:
+        return protocol.upload_parse(fields, client_id_required=client_id_required)
+    except protocol.FrameError as exc:
+        raise AttachmentRefused(400, exc.code, exc.message) from exc
+
+
+@dataclass(frozen=True)
+class _Uploaded:
+    response: HttpResponse
+    # Set when the bot answers the new message: (conversation id, message id).
+    question: tuple[int, int] | None = None
+
+
+# The widget's page is on another origin and sends no cookie: the token in the form and the
+# Origin check keep other sites out, as for the session endpoint (views.widget_session).
+@csrf_exempt
+@require_http_methods(["POST", "OPTIONS"])
+async def widget_attachment(request: HttpRequest, site_key: str) -> HttpResponse:
+    """Store a visitor's file as a message of their conversation and acknowledge it.
+
+    The same ``client_id`` sent again (a retry after a lost answer) stores nothing new and
+    answers with the stored message (``duplicate``). The bot, if it holds the conversation, is
+    started here, on the event loop, as for a message sent on the socket.
+    """
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        response: HttpResponse = HttpResponse(status=204)
+    else:
+        try:
+            uploaded = await sync_to_async(_visitor_upload)(request, site_key, origin)
+        except DatabaseError:
+            logger.exception("database unavailable while storing an attachment")
+            uploaded = _Uploaded(
+                _error(503, "unavailable", "the server could not store this right now; retry")
+            )
+        response = uploaded.response
+        if uploaded.question is not None:
+            conversation_id, question_id = uploaded.question
+            reply_start(conversation_id=conversation_id, question_id=question_id)
+    return _with_cors(response, origin) if origin else response
+
+
+def _visitor_upload(request: HttpRequest, site_key: str, origin: str | None) -> _Uploaded:
+    site = site_get_by_key(public_key=site_key)
+    if site is None:
+        return _Uploaded(_error(404, "unknown_site", "no site has this key"))
+    if not site_origin_allowed(site=site, origin=origin):
+        return _Uploaded(
+            _error(403, "origin_not_allowed", "this page's origin is not allowed for the site")
+        )
+    try:
+        fields, upload = _form_read(request)
+        claim = visitor_token_read(fields.get("token", ""))
+        visitor = None
+        if claim is not None and claim.site_key == site.public_key:
+            visitor = visitor_get(public_id=claim.visitor_public_id, site_id=site.pk)
+        if visitor is None:
+            raise AttachmentRefused(
+                401, "unauthorized", "the visitor token is invalid or expired; fetch a new one"
+            )
+        form = _upload_fields(fields, client_id_required=True)
+        if site.prechat == Site.Prechat.REQUIRE and not visitor.email:
+            raise AttachmentRefused(
+                403,
+                "email_required",
+                "this site asks for an email address before the first message",
+            )
+        limit = settings.CSBOT_MESSAGES_PER_MINUTE
+        if not rate_limit_hit(
+            scope="visitor-messages", key=str(visitor.public_id), limit=limit, window_seconds=60
+        ):
+            raise AttachmentRefused(
+                429, "rate_limited", f"at most {limit} messages a minute; wait a moment"
+            )
+        earlier = visitor_message_by_client_id(visitor_id=visitor.pk, client_id=form.client_id)
+        if earlier is not None:
+            # Stored already: the file of this retry is not even looked at.
+            return _Uploaded(_ack(earlier, client_id=form.client_id, created=False))
+        stored = attachment_file_store(upload=upload, name=form.name)
+    except AttachmentRefused as exc:
+        return _Uploaded(_refusal(exc))
+    return _visitor_message_store(visitor, form, stored)
+
+
+def _visitor_message_store(visitor: Any, form: protocol.Upload, stored: StoredFile) -> _Uploaded:
+    """Store the message holding ``stored`` in the visitor's open conversation; the file is
+    removed unless a row holds it (a concurrent retry stored the message first, an error)."""
+    kept = False
+    try:
+        conversation = conversation_open(visitor=visitor)
+        store = {"client_id": form.client_id, "text": form.caption, "attachment": stored}
+        try:
+            received = visitor_message_receive(conversation_id=conversation.pk, **store)
+        except ConversationStatusChanged:
+            # Closed meanwhile: what they sent opens their next conversation, as on the socket.
+            conversation = conversation_next(visitor=visitor, closed_id=conversation.pk)
+            received = visitor_message_receive(conversation_id=conversation.pk, **store)
+        kept = received.created
+    finally:
+        if not kept:
+            attachment_files_discard([stored.path])
+    response = _ack(received.message, client_id=form.client_id, created=received.created)
+    if not received.bot_answers:
+        return _Uploaded(response)
+    return _Uploaded(response, question=(received.message.conversation_id, received.message.pk))
+
+
+def _ack(message: Message, *, client_id: str, created: bool) -> JsonResponse:
+    """What ``message.ack`` says for a text, with the stored message itself."""
+    return JsonResponse(
+        {
+            "client_id": client_id,
+            "id": message.pk,
+            "seq": message.seq,
+            "conversation_id": message.conversation_id,
+            "duplicate": not created,
+            "message": message_payload(message),
+        },
+        status=201 if created else 200,
+    )
+
+
+# Parsed here with the size-limited handler, then checked: the CSRF middleware would read
+# the body (for a token field) with the default handlers first.
+@csrf_exempt
+@require_POST
+def console_attachment(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """Send the visitor a file as the assignee's reply (``ticket_reply`` checks the ticket)."""
+    if not user_is_agent(user=request.user):
+        return _error(403, "forbidden", _("Sign in as an agent to send files."))
+    try:
+        fields, upload = _form_read(request)
+    except AttachmentRefused as exc:
+        return _refusal(exc)
+    return _console_attachment_checked(request, ticket_id, fields, upload)
+
+
+@csrf_protect
+def _console_attachment_checked(
+    request: HttpRequest, ticket_id: int, fields: dict[str, str], upload: Any
+) -> HttpResponse:
+    try:
+        form = _upload_fields(fields, client_id_required=False)
+        stored = attachment_file_store(upload=upload, name=form.name)
+    except AttachmentRefused as exc:
+        return _refusal(exc)
+    kept = False
+    try:
+        message = ticket_reply(
+            ticket_id=ticket_id, agent=request.user, text=form.caption, attachment=stored
+        )
+        kept = True
+    except TicketNotFound:
+        return _error(404, "not_found", "no such ticket")
+    except TicketConflict as exc:
+        return _error(409, exc.code, str(exc))
+    except ConversationStatusChanged:
+        return _error(409, "conversation_changed", "the conversation is no longer with you")
+    finally:
+        if not kept:
+            attachment_files_discard([stored.path])
+    return JsonResponse(
+        {"id": message.pk, "seq": message.seq, "message": message_payload(message)}, status=201
+    )
+
+
+@require_GET
+def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """Return the file to the visitor of its conversation (a signed, unexpired URL), an agent
+    of a team holding a ticket of it, or an admin; 404 for anyone else, existing or not.
+
+    Served with the sniffed type, never sniffed again by the browser, and in a sandbox with
+    nothing allowed: even a file that is more than it seems runs nothing on this origin.
+    """
+    token = request.GET.get("s", "")
+    attachment: Attachment | None = None
+    if token and attachment_url_valid(attachment_id=attachment_id, token=token):
+        attachment = attachment_for_visitor(attachment_id=attachment_id)
+    elif user_is_agent(user=request.user) or (request.user.is_active and request.user.is_superuser):
+        attachment = attachment_for_staff(user=request.user, attachment_id=attachment_id)
+    if attachment is None:
+        raise Http404
+    try:
+        stream = default_storage.open(attachment.file.name, "rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(stream, content_type=attachment.content_type)
+    # Set here, not by FileResponse: it would keep only the name's last path segment.
+    response["Content-Disposition"] = content_disposition_header(
+        not attachment.is_image, attachment.name
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
