@@ -74,3 +74,20 @@ def test_a_quote_of_sentences_apart_in_the_passage_shows_the_cut(settings, site,
     # every order arrived that fast; the delivery times between them were left out.
     assert "same day. Hong Kong" not in turn.final.text
     assert "same day. \u2026 Hong Kong and Macao" in turn.final.text, turn.final.text
+
+
+@pytest.mark.parametrize("embeddings", ["off", "local"])
+def test_a_narrowing_the_help_centre_says_nothing_about_gets_the_earlier_answer(
+    settings, site, embeddings
+):
+    settings.CSBOT_EMBEDDINGS = embeddings
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    audit = _ask(site, "What is your return policy?", "and for electronics?")
+    cited = {row["external_id"] for row in audit.passages if row["cited"]}
+    # No returns passage says "electronics", which took the joined question to 0.47-0.49
+    # (the returns policy alone: 0.53): declined. The returns policy is what applies.
+    assert audit.decision == "answer", (audit.reason, audit.top_confidence)
+    assert cited & {"faq-return-how-en", "article-returns-en"}, cited
+    # Nothing in the help centre is about the weather: still declined, not the returns policy.
+    audit = _ask(site, "What is your return policy?", "and for the weather?")
+    assert audit.decision == "abstain", audit.top_confidence
