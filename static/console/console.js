@@ -465,8 +465,9 @@
 
   function onMessage(conversationId, message, isNew) {
     var queued = ticketOfConversation(conversationId);
-    if (queued && message.author !== "system" && message.text) {
-      queued.last_message = message.text;
+    var said = message.text || (message.attachment ? "📎 " + message.attachment.name : "");
+    if (queued && message.author !== "system" && said) {
+      queued.last_message = said;
       if (state.search) renderQueue();
     }
     if (state.detail && state.detail.conversation.id === conversationId) {
@@ -475,9 +476,9 @@
       markSeen();
       if (message.author === "visitor") $("typing").hidden = true;
       // Screen readers hear what arrived, once it is whole; not the agent's own words.
-      if (message.author !== "agent" && message.state !== "streaming" && message.text) {
+      if (message.author !== "agent" && message.state !== "streaming" && said) {
         var who = message.author === "visitor" ? visitorName(state.detail.ticket) : message.author === "bot" ? gettext("Bot") : "";
-        $("transcript-news").textContent = who ? who + ": " + message.text : message.text;
+        $("transcript-news").textContent = who ? who + ": " + said : said;
       }
     }
     if (isNew && message.author === "visitor") {
@@ -488,7 +489,7 @@
       if (forMe && !viewing) {
         state.unread.set(ticket.id, (state.unread.get(ticket.id) || 0) + 1);
         renderQueue();
-        notify(visitorName(ticket), message.text);
+        notify(visitorName(ticket), said);
       }
     }
   }
@@ -845,13 +846,38 @@
     var who = { visitor: visitorName(state.detail.ticket), bot: gettext("Bot"), agent: m.author_name || gettext("Agent"), system: "" }[m.author];
     var read = m.author === "agent" && m.seq <= state.detail.conversation.visitor_read_seq;
     if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · " + gettext("interrupted") : "") + (read ? " · " + pgettext("the visitor saw the reply", "read") : "")));
-    li.appendChild(textWithLinks(m.text));
+    if (m.attachment) li.appendChild(attachmentNode(m.attachment));
+    if (m.text || !m.attachment) li.appendChild(textWithLinks(m.text));
     if (m.citations && m.citations.length) {
       var sources = el("ol", "sources");
       m.citations.forEach(function (c) { sources.appendChild(sourceItem(c)); });
       li.appendChild(sources);
     }
     return li;
+  }
+
+  /** A file sent with a message: an image as a thumbnail opening full size, a PDF as a chip
+   * with its name and size. The name is text only (an attribute or a text node). */
+  function attachmentNode(file) {
+    var url = safeUrl(file.url);
+    var a = link(url, "");
+    a.className = "attachment";
+    if (file.content_type.indexOf("image/") === 0) {
+      var img = el("img");
+      img.src = url;
+      img.alt = file.name;
+      if (file.width) { img.width = file.width; img.height = file.height; }
+      a.appendChild(img);
+    } else {
+      a.textContent = "📄 " + file.name + " · " + fileSize(file.size);
+    }
+    return a;
+  }
+
+  function fileSize(bytes) {
+    if (bytes < 1024) return interpolate(gettext("%(n)s B"), { n: bytes }, true);
+    if (bytes < 1048576) return interpolate(gettext("%(n)s KB"), { n: Math.round(bytes / 1024) }, true);
+    return interpolate(gettext("%(n)s MB"), { n: (bytes / 1048576).toFixed(1) }, true);
   }
 
   // Web addresses in a message, up to a space or a closing bracket or quote; punctuation
@@ -998,6 +1024,53 @@
       state.unsent.set(ref, { ticketId: ticketId, text: text, mode: state.mode });
       expectAnswer();
     }
+  }
+
+  // The server's refusals of a file, in the agent's language (apps/chat/attachments.py).
+  var FILE_ERRORS = {
+    file_type_not_allowed: gettext("Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent."),
+    file_too_large: gettext("This file is too large to send."),
+    file_empty: gettext("This file is empty."),
+  };
+
+  /** Send ``file`` to the visitor as the assignee's reply, with the box's text as its caption. */
+  function attach(file) {
+    if (!state.detail || !replyAllowed()) {
+      toast(gettext("Claim the ticket before replying."), true);
+      return;
+    }
+    var ticketId = state.detail.ticket.id;
+    var box = $("composer-text");
+    var caption = state.mode === "reply" ? box.value.trim() : "";
+    var form = new FormData();
+    form.append("file", file);
+    form.append("name", file.name);
+    form.append("caption", caption);
+    var token = document.querySelector("[name=csrfmiddlewaretoken]");
+    $("composer-hint").textContent = interpolate(gettext("Sending %(name)s…"), { name: file.name }, true);
+    fetch("/api/console/tickets/" + ticketId + "/attachments", {
+      method: "POST",
+      body: form,
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": token ? token.value : "" },
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        $("composer-hint").textContent = "";
+        if (response.ok) {
+          // The caption went with the file; the message itself comes over the socket.
+          if (caption && box.value.trim() === caption && state.selectedId === ticketId) {
+            box.value = "";
+            draftKeep();
+          }
+          return;
+        }
+        var error = body.error || {};
+        toast(FILE_ERRORS[error.code] || error.message || gettext("The file could not be sent."), true);
+      });
+    }).catch(function () {
+      $("composer-hint").textContent = "";
+      toast(gettext("The file could not be sent."), true);
+    });
   }
 
   /* ---------- drafts: one per ticket, kept in this tab across reloads ---------- */
@@ -1369,6 +1442,11 @@
       button.addEventListener("click", function () { runAction(button.dataset.action); });
     });
     $("composer").addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+    $("attach").addEventListener("click", function () { $("attach-file").click(); });
+    $("attach-file").addEventListener("change", function () {
+      Array.from(this.files).forEach(attach);
+      this.value = "";
+    });
     $("search-text").addEventListener("input", onSearchInput);
     $("queue-search").addEventListener("submit", function (event) { event.preventDefault(); searchPast(null); });
     $("search-more").addEventListener("click", function () { searchPast(state.found && state.found.next_before_id); });

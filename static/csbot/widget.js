@@ -76,7 +76,12 @@
       rateSend: "Submit rating",
       submit: "Submit",
       csatThanks: "Thank you for your rating!",
+      attach: "Attach a file",
       errors: {
+        file_type_not_allowed: "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.",
+        file_too_large: "This file is too large.",
+        file_empty: "This file is empty.",
+        upload_failed: "The file could not be sent.",
         rate_limited: "You are sending messages too quickly. Wait a moment, then retry.",
         message_too_long: "This message is too long. Please shorten it.",
         empty_message: "The message is empty.",
@@ -145,7 +150,12 @@
       rateSend: "提交评价",
       submit: "提交",
       csatThanks: "感谢您的评价！",
+      attach: "添加附件",
       errors: {
+        file_type_not_allowed: "只能发送图片（PNG、JPEG、GIF、WebP）和 PDF 文件。",
+        file_too_large: "文件太大，无法发送。",
+        file_empty: "文件是空的。",
+        upload_failed: "文件发送失败。",
         rate_limited: "发送太频繁了，请稍等片刻再重试。",
         message_too_long: "消息太长，请缩短后再发送。",
         empty_message: "消息不能为空。",
@@ -439,7 +449,11 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
 .composer textarea:focus{border-color:var(--accent);box-shadow:0 0 0 1px var(--accent)}
 .send{flex:none;width:42px;height:42px;border-radius:50%;background:var(--accent);color:var(--ink);display:flex;align-items:center;justify-content:center}
 .send:disabled{opacity:.4;cursor:default}
-.send svg{width:20px;height:20px}
+.clip{flex:none;width:34px;height:42px;color:#64748b;display:flex;align-items:center;justify-content:center}
+.clip svg,.send svg{width:20px;height:20px}
+.bubble img{display:block;max-width:100%;max-height:220px;width:auto;height:auto;border-radius:8px}
+.bubble .file{display:block;color:inherit;font-weight:600}
+.bubble .file:not(:last-child){margin-bottom:6px}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 @media (max-width:480px){.panel{top:0;right:0;bottom:0;left:0;width:auto;height:auto;border-radius:0;animation:none}.open .launcher{display:none}.composer textarea,.in{font-size:16px}.human svg{display:none}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
@@ -453,12 +467,14 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     '<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="8" r="4"/><path d="M4 21a8 8 0 0 1 16 0"/></svg>';
   const ICON_THUMB =
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 10h4v11H3zM7 10l4-7c1.6 0 2.6 1.2 2.3 2.7L12.6 10h6.2a2 2 0 0 1 2 2.4l-1.4 7A2 2 0 0 1 17.4 21H7"/></svg>';
+  const ICON_CLIP =
+    '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="m21 11-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7"/></svg>';
   const SKELETON = `<div class="root">
 <div class="panel" role="dialog" id="panel" aria-labelledby="title" hidden>
 <div class="head"><div class="who"><h2 class="title" id="title" tabindex="-1"></h2><div class="sub"><p class="status"><span class="dot"></span><span class="state"></span></p><div class="actions"></div></div></div><button type="button" class="close">${ICON_X}</button></div>
 <div class="log" tabindex="0"><div class="earlier"></div><div class="list"></div><div class="msg typing" hidden><div class="bubble"><span class="dots"><i></i><i></i><i></i></span></div></div></div>
 <p class="alert" role="alert" hidden></p><div class="notice"></div>
-<form class="composer"><p class="count" id="count" hidden></p><textarea rows="1" dir="auto" enterkeyhint="send" aria-describedby="count"></textarea><button type="submit" class="send" disabled><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg></button></form>
+<form class="composer"><p class="count" id="count" hidden></p><button type="button" class="clip">${ICON_CLIP}</button><input type="file" hidden accept="image/png,image/jpeg,image/gif,image/webp,application/pdf"><textarea rows="1" dir="auto" enterkeyhint="send" aria-describedby="count"></textarea><button type="submit" class="send" disabled><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg></button></form>
 <div class="sr" aria-live="polite"></div>
 </div>
 <button type="button" class="launcher" aria-expanded="false" aria-controls="panel">${ICON_CHAT}<span class="badge" aria-hidden="true" hidden></span></button>
@@ -675,7 +691,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       if (frame.status === "waiting") send({ type: "handoff.request" });
       if (isOpen) markSeen();
       for (const pending of outbox.values()) {
-        if (!pending.failed) send(outFrame(pending));
+        if (!pending.failed && !pending.file) send(outFrame(pending));
       }
       for (const [id, vote] of votes) if (!vote.s) sendVote(id);
       clearInterval(heartbeat);
@@ -957,7 +973,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     codePoints(frame.text) <= MAX_CHARS && new TextEncoder().encode(JSON.stringify(frame)).length <= MAX_FRAME_BYTES;
 
   const saveOutbox = () => {
-    const items = Array.from(outbox.values(), ({ client_id, text, leave }) => ({ client_id, text, leave }));
+    const items = [];
+    for (const { client_id, text, leave, file } of outbox.values()) if (!file) items.push({ client_id, text, leave });
     save("sessionStorage", "outbox", items.length ? items : null);
   };
 
@@ -991,6 +1008,66 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     place(message);
     scrollToEnd();
     if (live) send(outFrame(message));
+  };
+
+  /** Send a file (with what the message box holds as its caption) over HTTP, not the socket. */
+  const attach = (file) => {
+    if (!session) return;
+    if (prechatDue()) return openPrechat(true);
+    const text = ui.input.value.trim();
+    if (codePoints(text) > MAX_CHARS) return showAlert(t.errors.message_too_long);
+    ui.input.value = "";
+    autosize();
+    const url = URL.createObjectURL(file);
+    const message = {
+      client_id: clientId(),
+      text,
+      author: "visitor",
+      state: "complete",
+      citations: [],
+      file,
+      attachment: { name: file.name, size: file.size, content_type: file.type, url },
+    };
+    outbox.set(message.client_id, message);
+    render(message);
+    place(message);
+    scrollToEnd();
+    upload(message);
+  };
+
+  const upload = (message) => {
+    const form = new FormData();
+    const fields = { token: session.token, client_id: message.client_id, caption: message.text, name: message.file.name };
+    for (const name in fields) form.append(name, fields[name]);
+    form.append("file", message.file);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${ORIGIN}/api/widget/${encodeURIComponent(SITE)}/attachments`);
+    const progress = (percent) => {
+      Object.assign(message, { pending: true, failed: null, progress: percent });
+      render(message);
+    };
+    xhr.upload.onprogress = (event) => event.lengthComputable && progress(Math.round((100 * event.loaded) / event.total));
+    xhr.onload = () => {
+      let body = {};
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {}
+      if (xhr.status < 300 && body.message) {
+        URL.revokeObjectURL(message.attachment.url);
+        delete message.file;
+        upsert(body.message); // the stored message takes the pending one's place
+        if (!body.duplicate && status === "bot") showTyping(true, 30000);
+      } else failUpload(message, body.error);
+    };
+    xhr.onerror = () => failUpload(message);
+    progress(0);
+    xhr.send(form);
+  };
+
+  const failUpload = (message, error) => {
+    // "unavailable" promises a retry the socket makes; here the visitor's Retry does.
+    message.failed = error && error.code !== "unavailable" && t.errors[error.code] ? error : { code: "upload_failed" };
+    render(message);
   };
 
   const askHuman = () => {
@@ -1323,6 +1400,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       typing: $(".typing"),
       alert: $(".alert"),
       input: $("textarea"),
+      picker: $("[type=file]"),
       sendButton: $(".send"),
       announcer: $("[aria-live]"),
     };
@@ -1336,6 +1414,18 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     ui.input.setAttribute("aria-label", t.message);
     ui.input.placeholder = t.placeholder;
     ui.sendButton.setAttribute("aria-label", t.send);
+    $(".clip").setAttribute("aria-label", t.attach);
+    $(".clip").addEventListener("click", () => ui.picker.click());
+    ui.picker.addEventListener("change", () => {
+      for (const file of ui.picker.files) attach(file);
+      ui.picker.value = ""; // the same file may be picked again
+    });
+    // An image pasted into the message box is sent as a file (a screenshot of an error).
+    ui.input.addEventListener("paste", (event) => {
+      const files = Array.from(event.clipboardData.files);
+      if (files.length) event.preventDefault();
+      files.forEach(attach);
+    });
     ui.actions.append(ui.human);
     renderGreeting();
     renderStatus();
@@ -1470,6 +1560,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     // dir=auto: each message runs in its own text's direction (Arabic, Hebrew right to left).
     const bubble = h("div", { class: "bubble", dir: "auto" });
     if (message.created_at) bubble.title = new Date(message.created_at).toLocaleString(ui.root.lang);
+    if (message.attachment) bubble.append(attachmentNode(message.attachment));
     if (message.state === "streaming" && !message.text) bubble.append(dots());
     // A visitor's text and the server's notices are shown as they are; the others are markdown.
     else if (message.author === "visitor" || message.author === "system") bubble.append(message.text);
@@ -1487,6 +1578,18 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     el.replaceChildren(...parts.filter(Boolean));
     return el;
   };
+
+  /** An image as a thumbnail opening full size, any other file as its name and size; the name
+   *  is only ever text (an attribute or a text node). */
+  const attachmentNode = (file) => {
+    const href = file.url.startsWith("blob:") ? file.url : safeUrl(file.url, ORIGIN);
+    const a = h("a", { class: "file", href, target: "_blank", rel: "noopener noreferrer" });
+    if (file.content_type.startsWith("image/")) a.append(h("img", { src: href, alt: file.name, width: file.width, height: file.height }));
+    else a.append(`📄 ${file.name} · ${fileSize(file.size)}`);
+    return a;
+  };
+
+  const fileSize = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${Math.round(n / 1024)} KB` : `${(n / 1048576).toFixed(1)} MB`);
 
   const dots = () => h("span", { class: "dots", role: "img", "aria-label": t.typing }, h("i"), h("i"), h("i"));
 
@@ -1515,7 +1618,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       const reason = t.errors[message.failed.code] || message.failed.message;
       return h("div", { class: "meta", role: "status" }, `${t.failed}${reason}`, h("button", { type: "button", class: "retry" }, t.retry));
     }
-    if (message.pending) return h("div", { class: "meta" }, t.sending);
+    if (message.pending) return h("div", { class: "meta" }, t.sending, message.progress ? ` ${message.progress}%` : "");
     if (message.state === "interrupted") return h("div", { class: "meta" }, t.interrupted);
     return null;
   };
@@ -1612,7 +1715,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     const button = event.target.closest(".retry");
     if (!button) return;
     const pending = Array.from(outbox.values()).find((m) => m.el && m.el.contains(button));
-    if (pending && live) resend(pending);
+    if (pending && pending.file) upload(pending);
+    else if (pending && live) resend(pending);
     else if (pending) {
       pending.failed = null;
       render(pending); // sent again when the socket is back
