@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -80,3 +82,87 @@ def test_a_visitor_attaches_a_png_and_the_agent_sees_it_and_its_name_runs_nothin
         == 0
     )
     assert console.locator("#transcript img").count() == 1
+
+
+def test_a_refused_or_failed_upload_says_why_in_chinese_and_a_retry_stores_it_once(
+    new_context, live_app, demo_site, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    page = new_context(locale="zh-CN").new_page()
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="打开在线客服").click()
+    picker = widget(page, "input[type=file]")
+
+    # An SVG named like a PNG: refused by its bytes, in the widget's language.
+    picker.set_input_files(files=[{"name": "x.png", "mimeType": "image/png", "buffer": files.SVG}])
+    refused = widget(page, ".msg.visitor.failed .meta").last
+    expect(refused).to_contain_text("未发送：只能发送图片（PNG、JPEG、GIF、WebP）和 PDF 文件。")
+
+    # The network drops the next one: it fails, and its Retry sends it.
+    page.route("**/attachments", lambda route: route.abort())
+    picker.set_input_files(
+        files=[{"name": "box.png", "mimeType": "image/png", "buffer": files.png(8, 8)}]
+    )
+    failed = widget(page, ".msg.visitor.failed").last
+    expect(failed.locator(".meta")).to_contain_text("文件发送失败。")
+    page.unroute("**/attachments")
+    failed.get_by_role("button", name="重试").click()
+    expect(widget(page, ".msg.visitor img[alt='box.png']")).to_be_visible()
+    expect(widget(page, ".msg.visitor.failed")).to_have_count(1)  # the SVG's
+
+    # A screenshot pasted into the message box is sent as a file too.
+    page.evaluate(
+        """bytes => { const box = document.querySelector('csbot-widget').shadowRoot
+            .querySelector('textarea');
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], 'screenshot.png', {type: 'image/png'}));
+        box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true})); }""",
+        list(files.png(5, 5)),
+    )
+    expect(widget(page, ".msg.visitor img[alt='screenshot.png']")).to_have_attribute(
+        "src", re.compile(r"/api/attachments/\d+\?s=")
+    )
+    assert sorted(Attachment.objects.values_list("name", flat=True)) == [
+        "box.png",
+        "screenshot.png",
+    ]
+
+    # The bot cannot open a file sent alone, and says so in the visitor's language.
+    expect(widget(page, ".msg.bot .bubble").last).to_contain_text("抱歉，我无法查看附件。")
+
+
+def test_the_assignee_sends_a_pdf_from_the_console_and_the_visitor_gets_a_file_chip(
+    page, console, live_app, demo_site, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    demo_site.default_language = "en"
+    demo_site.save(update_fields=["default_language"])
+    expect(console.locator("#agent-list")).to_contain_text("online")
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    page.get_by_role("button", name="Talk to a human").click()
+    console.locator("#ticket-list li").first.click()
+    console.locator("#claim").click()
+    expect(console.locator("#claim-banner")).to_be_hidden()
+
+    console.locator("#composer-text").fill("Your invoice")
+    console.locator("#attach-file").set_input_files(
+        files=[{"name": "invoice 12.pdf", "mimeType": "application/pdf", "buffer": files.PDF}]
+    )
+    chip = widget(page, ".msg.agent a.file")
+    expect(chip).to_have_text(f"📄 invoice 12.pdf · {len(files.PDF)} B")
+    expect(widget(page, ".msg.agent .bubble").last).to_contain_text("Your invoice")
+    expect(console.locator("#transcript .msg.agent a.attachment")).to_contain_text("invoice 12.pdf")
+    expect(console.locator("#composer-text")).to_have_value("")
+    # A download, served with its name.
+    with page.expect_download() as download:
+        chip.click()
+    assert download.value.suggested_filename == "invoice 12.pdf"
+
+    # The console says why a file is refused, in the agent's language.
+    console.locator("#attach-file").set_input_files(
+        files=[{"name": "logo.svg", "mimeType": "image/svg+xml", "buffer": files.SVG}]
+    )
+    expect(console.locator(".toast.error")).to_contain_text(
+        "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent."
+    )
