@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -180,13 +181,15 @@ def _visitor_message_store(visitor: Any, form: protocol.Upload, stored: StoredFi
     kept = False
     try:
         conversation = conversation_open(visitor=visitor)
-        store = {"client_id": form.client_id, "text": form.caption, "attachment": stored}
+        store = partial(
+            visitor_message_receive, client_id=form.client_id, text=form.caption, attachment=stored
+        )
         try:
-            received = visitor_message_receive(conversation_id=conversation.pk, **store)
+            received = store(conversation_id=conversation.pk)
         except ConversationStatusChanged:
             # Closed meanwhile: what they sent opens their next conversation, as on the socket.
             conversation = conversation_next(visitor=visitor, closed_id=conversation.pk)
-            received = visitor_message_receive(conversation_id=conversation.pk, **store)
+            received = store(conversation_id=conversation.pk)
         kept = received.created
     finally:
         if not kept:
@@ -257,7 +260,7 @@ def _console_attachment_checked(
 
 
 @require_GET
-def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def attachment_file(request: HttpRequest, attachment_id: int) -> FileResponse:
     """Return the file to the visitor of its conversation (a signed, unexpired URL), an agent
     of a team holding a ticket of it, or an admin; 404 for anyone else, existing or not.
 
@@ -268,19 +271,22 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
     attachment: Attachment | None = None
     if token and attachment_url_valid(attachment_id=attachment_id, token=token):
         attachment = attachment_for_visitor(attachment_id=attachment_id)
-    elif user_is_agent(user=request.user) or (request.user.is_active and request.user.is_superuser):
+    # Also past a signature's day: a console left open that long still shows its images.
+    staff = user_is_agent(user=request.user) or (
+        request.user.is_active and request.user.is_superuser
+    )
+    if attachment is None and staff:
         attachment = attachment_for_staff(user=request.user, attachment_id=attachment_id)
     if attachment is None:
         raise Http404
     try:
-        stream = default_storage.open(attachment.file.name, "rb")
+        stream = default_storage.open(str(attachment.file.name), "rb")
     except FileNotFoundError:
         raise Http404 from None
     response = FileResponse(stream, content_type=attachment.content_type)
     # Set here, not by FileResponse: it would keep only the name's last path segment.
-    response["Content-Disposition"] = content_disposition_header(
-        not attachment.is_image, attachment.name
-    )
+    disposition = content_disposition_header(not attachment.is_image, attachment.name)
+    response["Content-Disposition"] = disposition or ""
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=3600"

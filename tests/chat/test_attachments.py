@@ -590,3 +590,13 @@ def test_the_retention_purge_removes_the_files(site, png_attachment, media):
     conversations_purge(now=timezone.now() + dt.timedelta(days=31))
     assert stored_files(media) == []
     assert not Attachment.objects.exists()
+
+
+def test_an_agent_with_an_expired_signature_still_gets_the_file(ticketed, agent, monkeypatch):
+    url = attachment_url(ticketed.pk)
+    later = time.time() + 25 * 60 * 60
+    monkeypatch.setattr("django.core.signing.time.time", lambda: later)
+    browser = Client()
+    browser.force_login(agent)
+    assert browser.get(url).status_code == 200
+    assert _not_found(Client().get(url))
