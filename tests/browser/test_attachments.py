@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
-from apps.chat.models import Attachment
+from apps.chat.attachments import StoredFile, attachment_file_store
+from apps.chat.models import Attachment, Conversation
+from apps.chat.services import message_create_from_visitor
+from apps.handoff.models import Ticket
+from tests.browser.conftest import wait_until
 from tests.browser.test_console import console as console  # the fixture: Mei's console
+from tests.browser.test_naughty_strings import CANARY
 from tests.browser.test_widget import embed, widget
 from tests.chat import files
+from tests.security.blns import script_bearing
 
 pytestmark = [pytest.mark.browser]
 
@@ -166,3 +175,74 @@ def test_the_assignee_sends_a_pdf_from_the_console_and_the_visitor_gets_a_file_c
     expect(console.locator(".toast.error")).to_contain_text(
         "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent."
     )
+
+
+def names_fill(*, conversation_id: int, names: list[str], stored: StoredFile) -> None:
+    """A visitor's attachment named with each of ``names``: images and PDFs in turn, all
+    backed by one stored file."""
+    conversation = Conversation.objects.select_related("site").get(pk=conversation_id)
+    for n, name in enumerate(names):
+        kind = "image/png" if n % 2 == 0 else "application/pdf"
+        message_create_from_visitor(
+            conversation=conversation,
+            client_id=f"naughty-{n:04d}",
+            text="",
+            attachment=replace(stored, name=name, content_type=kind),
+        )
+
+
+# Elements that could run script, handler attributes and script URLs (images are expected:
+# they are the thumbnails, checked by their number and alt text).
+ACTIVE_BESIDE_IMAGES = """([root, scope]) => ({
+  elements: root.querySelectorAll(['script', 'iframe', 'object', 'embed', 'svg', 'math',
+      'style', 'form', 'input'].map(tag => scope + ' ' + tag).join(', ')).length,
+  handlers: [...root.querySelectorAll('*')].flatMap(el => [...el.attributes])
+      .filter(a => a.name.startsWith('on')).length,
+  urls: [...root.querySelectorAll(scope + ' [href], ' + scope + ' [src]')]
+      .map(el => el.getAttribute('href') || el.getAttribute('src'))
+      .filter(url => !/^https?:/i.test(url)).length,
+  alts: [...root.querySelectorAll(scope + ' img')].map(img => img.alt),
+})"""
+
+
+def test_script_bearing_file_names_stay_text_in_the_widget_and_the_console(
+    page, console, live_app, demo_site, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    names = script_bearing()
+    images = names[::2]
+    for where in (page, console):
+        where.add_init_script(CANARY)
+    console.reload()
+    expect(console.locator("#agent-list")).to_contain_text("online")
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    page.get_by_role("button", name="Talk to a human").click()
+    wait_until(lambda: Ticket.objects.exists())
+    conversation = Conversation.objects.get()
+    stored = attachment_file_store(upload=SimpleUploadedFile("x", files.png(4, 4)), name="x")
+    live_app.run(
+        sync_to_async(names_fill)(conversation_id=conversation.pk, names=names, stored=stored),
+        timeout=120,
+    )
+
+    # Read back through resume: a burst of 240 live events may overflow a socket's queue.
+    page.reload()
+    expect(widget(page, ".msg.visitor a.file")).to_have_count(len(names), timeout=60_000)
+    root = page.locator("csbot-widget").evaluate_handle("el => el.shadowRoot")
+    found = page.evaluate(ACTIVE_BESIDE_IMAGES, [root, ".bubble"])
+    assert found.pop("alts") == images
+    assert found == {"elements": 0, "handlers": 0, "urls": 0}
+    chips = widget(page, ".msg.visitor a.file:not(:has(img))").all_inner_texts()
+    assert [chip.removeprefix("📄 ").rsplit(" · ", 1)[0] for chip in chips] == names[1::2]
+
+    console.reload()
+    console.locator("#ticket-list li").first.click()
+    transcript = console.locator("#transcript")
+    expect(transcript.locator("a.attachment")).to_have_count(len(names), timeout=60_000)
+    document = console.evaluate_handle("document")
+    found = console.evaluate(ACTIVE_BESIDE_IMAGES, [document, "#transcript .msg"])
+    assert found.pop("alts") == images
+    assert found == {"elements": 0, "handlers": 0, "urls": 0}
+    for where in (page, console):
+        assert where.evaluate("window.__pwned") is None
