@@ -22,7 +22,7 @@ import numpy as np
 from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer, normalize
 from apps.knowledge.search.embedders import EMBED_MAX_CHARS, Embedder
 from apps.knowledge.search.engine import CollectionIndex
-from apps.knowledge.search.lexical import K1, idf, one_edit, one_edit_variants, typo_candidate
+from apps.knowledge.search.lexical import K1, idf, one_edit_variants, typo_candidate, typo_of
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def _corrections(
             continue
         near = [(*found, found[0]) for i in indexes if (found := i.lexical.near_term(term))]
         for member, canonical in analyzer.word_synonyms.items():
-            if one_edit(term, member):
+            if typo_of(term, member):
                 df = sum(i.lexical.term_df(canonical) for i in indexes)
                 if df:
                     near.append((canonical, df, member))

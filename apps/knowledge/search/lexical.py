@@ -189,7 +189,7 @@ class LexicalIndex:
         return main + len(self.delta_postings.get(term, ()))
 
     def near_term(self, term: str) -> tuple[str, int] | None:
-        """The most frequent main-segment word one edit (Damerau) from ``term``, and its df.
+        """The most frequent main-segment word ``term`` is a typo of (``typo_of``), and its df.
 
         A lookup of the word's own deletion variants in the deletes index: a handful of dict
         reads whatever the vocabulary's size. Words of the delta are not offered until the
@@ -200,7 +200,7 @@ class LexicalIndex:
         for variant in (term, *_deletions(term)):
             for index in deletes.get(variant, ()):
                 candidate, df = self._terms[index], int(self.df[index])
-                if candidate == term or not df or not one_edit(term, candidate):
+                if candidate == term or not df or not typo_of(term, candidate):
                     continue
                 if best is None or (df, best[0]) > (best[1], candidate):
                     best = (candidate, df)
@@ -258,6 +258,10 @@ class LexicalIndex:
 
 
 TYPO_MIN_LENGTH = 4
+# A word this short is corrected only for two neighbours swapped ("lnog", "tkae"): one other
+# edit from a four-letter word is nearly always another real word, and the collection lacking
+# it is no sign of a typo ("lost" was read as "cost", "germ" as "term", "true" as "rue").
+SWAPS_ONLY_UP_TO = 4
 
 
 def _is_word(term: str) -> bool:
@@ -283,6 +287,13 @@ def one_edit_variants(word: str) -> list[str]:
 
 def _deletions(term: str) -> list[str]:
     return [term[:i] + term[i + 1 :] for i in range(len(term))]
+
+
+def typo_of(typed: str, word: str) -> bool:
+    """Whether ``typed`` may be a slip for ``word``: one edit apart, a swap if it is short."""
+    if len(typed) > SWAPS_ONLY_UP_TO:
+        return one_edit(typed, word)
+    return len(typed) == len(word) and one_edit(typed, word) and sorted(typed) == sorted(word)
 
 
 def one_edit(a: str, b: str) -> bool:
