@@ -78,6 +78,8 @@
     filter: "waiting",
     selectedId: null,
     detail: null,
+    // The transcript is scrolled to its end, as of its last scroll or render.
+    transcriptAtEnd: true,
     unread: new Map(),
     // The last seq of each ticket this console told the server it had on screen.
     seenSeq: new Map(),
@@ -867,9 +869,13 @@
       img.src = url;
       img.alt = file.name;
       if (file.width) { img.width = file.width; img.height = file.height; }
+      // It grows the transcript once loaded: one read at its end stays there.
+      img.addEventListener("load", function () {
+        if (state.transcriptAtEnd) $("transcript").scrollTop = $("transcript").scrollHeight;
+      });
       a.appendChild(img);
     } else {
-      a.textContent = "📄 " + file.name + " · " + fileSize(file.size);
+      a.textContent = file.name + " · " + fileSize(file.size);
     }
     return a;
   }
@@ -909,6 +915,7 @@
     var messages = Array.from(state.detail.messages.values()).sort(function (a, b) { return a.seq - b.seq; });
     messages.forEach(function (m) { list.appendChild(messageNode(m)); });
     if (atBottom || messages.length < 8) list.scrollTop = list.scrollHeight;
+    state.transcriptAtEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   }
 
   function field(dl, label, value) {
@@ -1443,6 +1450,10 @@
     });
     $("composer").addEventListener("submit", function (event) { event.preventDefault(); submit(); });
     $("attach").addEventListener("click", function () { $("attach-file").click(); });
+    $("transcript").addEventListener("scroll", function () {
+      var list = $("transcript");
+      state.transcriptAtEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    });
     $("attach-file").addEventListener("change", function () {
       Array.from(this.files).forEach(attach);
       this.value = "";

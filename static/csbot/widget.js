@@ -453,6 +453,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
 .clip svg,.send svg{width:20px;height:20px}
 .bubble img{display:block;max-width:100%;max-height:220px;width:auto;height:auto;border-radius:8px}
 .bubble .file{display:block;color:inherit;font-weight:600}
+.file svg{display:inline;width:16px;height:16px;margin-right:4px;vertical-align:-3px}
 .bubble .file:not(:last-child){margin-bottom:6px}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 @media (max-width:480px){.panel{top:0;right:0;bottom:0;left:0;width:auto;height:auto;border-radius:0;animation:none}.open .launcher{display:none}.composer textarea,.in{font-size:16px}.human svg{display:none}}
@@ -469,6 +470,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 10h4v11H3zM7 10l4-7c1.6 0 2.6 1.2 2.3 2.7L12.6 10h6.2a2 2 0 0 1 2 2.4l-1.4 7A2 2 0 0 1 17.4 21H7"/></svg>';
   const ICON_CLIP =
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="m21 11-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7"/></svg>';
+  const ICON_FILE =
+    '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zm0 0v5h5"/></svg>';
   const SKELETON = `<div class="root">
 <div class="panel" role="dialog" id="panel" aria-labelledby="title" hidden>
 <div class="head"><div class="who"><h2 class="title" id="title" tabindex="-1"></h2><div class="sub"><p class="status"><span class="dot"></span><span class="state"></span></p><div class="actions"></div></div></div><button type="button" class="close">${ICON_X}</button></div>
@@ -1457,6 +1460,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       submit();
     });
     ui.log.addEventListener("click", onLogClick);
+    ui.log.addEventListener("scroll", () => (atEnd = nearBottom()));
     ui.log.addEventListener("submit", onWhy);
     ui.human.addEventListener("click", askHuman);
     ui.notice.addEventListener("click", (event) => event.target.closest(".x") && closeCard(true));
@@ -1584,8 +1588,12 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   const attachmentNode = (file) => {
     const href = file.url.startsWith("blob:") ? file.url : safeUrl(file.url, ORIGIN);
     const a = h("a", { class: "file", href, target: "_blank", rel: "noopener noreferrer" });
-    if (file.content_type.startsWith("image/")) a.append(h("img", { src: href, alt: file.name, width: file.width, height: file.height }));
-    else a.append(`📄 ${file.name} · ${fileSize(file.size)}`);
+    if (file.content_type.startsWith("image/")) {
+      const img = h("img", { src: href, alt: file.name, width: file.width, height: file.height });
+      // It grows its message once loaded: a log that was at its end stays there.
+      img.onload = () => atEnd && scrollToEnd();
+      a.append(img);
+    } else a.append(...iconNodes(ICON_FILE), `${file.name} · ${fileSize(file.size)}`);
     return a;
   };
 
@@ -1723,6 +1731,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     }
   };
 
+  let atEnd = true; // the log is scrolled to its end, as of its last scroll
   const nearBottom = () => ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 60;
   const scrollToEnd = () => {
     ui.log.scrollTop = ui.log.scrollHeight;

@@ -17,7 +17,7 @@ from apps.handoff.models import Ticket
 from tests.browser.conftest import wait_until
 from tests.browser.test_console import console as console  # the fixture: Mei's console
 from tests.browser.test_naughty_strings import CANARY
-from tests.browser.test_widget import embed, widget
+from tests.browser.test_widget import embed, send, widget
 from tests.chat import files
 from tests.security.blns import script_bearing
 
@@ -46,10 +46,14 @@ def test_a_visitor_attaches_a_png_and_the_agent_sees_it_and_its_name_runs_nothin
     page.get_by_role("button", name="Talk to a human").click()
     expect(widget(page, ".state")).to_have_text("Waiting for an agent…")
     console.locator("#ticket-list li").first.click()
+    # Enough of a conversation that the log scrolls.
+    for n in range(6):
+        send(page, f"Hello, this is message {n} about my order")
+    expect(widget(page, ".msg.visitor:not(.pending) .bubble")).to_have_count(6)
 
     page.get_by_role("textbox", name="Message", exact=True).fill("It arrived broken")
     widget(page, "input[type=file]").set_input_files(
-        files=[{"name": NAME, "mimeType": "image/png", "buffer": files.png(40, 30)}]
+        files=[{"name": NAME, "mimeType": "image/png", "buffer": files.png(400, 300)}]
     )
 
     # The widget shows the stored file, fetched with its signed URL, the box's text as caption.
@@ -59,11 +63,19 @@ def test_a_visitor_attaches_a_png_and_the_agent_sees_it_and_its_name_runs_nothin
     page.wait_for_function(
         "() => { const img = document.querySelector('csbot-widget').shadowRoot"
         ".querySelector('.msg.visitor img'); return img && img.src.includes('/api/attachments/')"
-        " && img.complete && img.naturalWidth === 40 }"
+        " && img.complete && img.naturalWidth === 400 }"
     )
     attachment = Attachment.objects.get()
     assert attachment.name == NAME
-    assert (attachment.width, attachment.height) == (40, 30)
+    assert (attachment.width, attachment.height) == (400, 300)
+    # The image grew its message once loaded: the log still shows its end.
+    assert (
+        page.evaluate(
+            "() => { const log = document.querySelector('csbot-widget').shadowRoot"
+            ".querySelector('.log'); return log.scrollHeight - log.scrollTop - log.clientHeight }"
+        )
+        < 60
+    )
 
     # The agent's transcript shows it as a thumbnail that opens the full image.
     shown = console.locator("#transcript .msg.visitor img")
@@ -71,7 +83,7 @@ def test_a_visitor_attaches_a_png_and_the_agent_sees_it_and_its_name_runs_nothin
     expect(console.locator("#transcript .msg.visitor").last).to_contain_text("It arrived broken")
     console.wait_for_function(
         "() => { const img = document.querySelector('#transcript .msg.visitor img');"
-        " return img && img.complete && img.naturalWidth === 40 }"
+        " return img && img.complete && img.naturalWidth === 400 }"
     )
     assert loaded(shown)
     assert (
@@ -159,7 +171,7 @@ def test_the_assignee_sends_a_pdf_from_the_console_and_the_visitor_gets_a_file_c
         files=[{"name": "invoice 12.pdf", "mimeType": "application/pdf", "buffer": files.PDF}]
     )
     chip = widget(page, ".msg.agent a.file")
-    expect(chip).to_have_text(f"📄 invoice 12.pdf · {len(files.PDF)} B")
+    expect(chip).to_have_text(f"invoice 12.pdf · {len(files.PDF)} B")
     expect(widget(page, ".msg.agent .bubble").last).to_contain_text("Your invoice")
     expect(console.locator("#transcript .msg.agent a.attachment")).to_contain_text("invoice 12.pdf")
     expect(console.locator("#composer-text")).to_have_value("")
@@ -191,11 +203,12 @@ def names_fill(*, conversation_id: int, names: list[str], stored: StoredFile) ->
         )
 
 
-# Elements that could run script, handler attributes and script URLs (images are expected:
-# they are the thumbnails, checked by their number and alt text).
+# Elements that could run script, handler attributes and script URLs (images and SVG are
+# expected: the thumbnails, checked by their alt text, and the widget's file icons, counted).
 ACTIVE_BESIDE_IMAGES = """([root, scope]) => ({
-  elements: root.querySelectorAll(['script', 'iframe', 'object', 'embed', 'svg', 'math',
+  elements: root.querySelectorAll(['script', 'iframe', 'object', 'embed', 'math',
       'style', 'form', 'input'].map(tag => scope + ' ' + tag).join(', ')).length,
+  icons: root.querySelectorAll(scope + ' svg').length,
   handlers: [...root.querySelectorAll('*')].flatMap(el => [...el.attributes])
       .filter(a => a.name.startsWith('on')).length,
   urls: [...root.querySelectorAll(scope + ' [href], ' + scope + ' [src]')]
@@ -232,9 +245,9 @@ def test_script_bearing_file_names_stay_text_in_the_widget_and_the_console(
     root = page.locator("csbot-widget").evaluate_handle("el => el.shadowRoot")
     found = page.evaluate(ACTIVE_BESIDE_IMAGES, [root, ".bubble"])
     assert found.pop("alts") == images
-    assert found == {"elements": 0, "handlers": 0, "urls": 0}
+    assert found == {"elements": 0, "icons": len(names[1::2]), "handlers": 0, "urls": 0}
     chips = widget(page, ".msg.visitor a.file:not(:has(img))").all_inner_texts()
-    assert [chip.removeprefix("📄 ").rsplit(" · ", 1)[0] for chip in chips] == names[1::2]
+    assert [chip.rsplit(" · ", 1)[0] for chip in chips] == names[1::2]
 
     console.reload()
     console.locator("#ticket-list li").first.click()
@@ -243,6 +256,6 @@ def test_script_bearing_file_names_stay_text_in_the_widget_and_the_console(
     document = console.evaluate_handle("document")
     found = console.evaluate(ACTIVE_BESIDE_IMAGES, [document, "#transcript .msg"])
     assert found.pop("alts") == images
-    assert found == {"elements": 0, "handlers": 0, "urls": 0}
+    assert found == {"elements": 0, "icons": 0, "handlers": 0, "urls": 0}
     for where in (page, console):
         assert where.evaluate("window.__pwned") is None
