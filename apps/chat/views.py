@@ -131,5 +131,7 @@ def _session(request: HttpRequest, site_key: str, origin: str | None) -> HttpRes
             # A visitor who gave an email (the form, or the page's identify()) is not asked again.
             "prechat": Site.Prechat.OFF if visitor.email else site.prechat,
             "socket_path": f"/ws/chat/?site={site.public_key}",
+            # Checked by the widget before it uploads a file, and again by the server.
+            "attachment_max_bytes": settings.CSBOT_ATTACHMENT_MAX_BYTES,
         }
     )

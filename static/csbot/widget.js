@@ -1035,7 +1035,9 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     render(message);
     place(message);
     scrollToEnd();
-    upload(message);
+    // Too large is said at once, not after sending it all (a proxy may refuse it unreadably).
+    if (file.size > session.attachment_max_bytes) failUpload(message, { code: "file_too_large" });
+    else upload(message);
   };
 
   const upload = (message) => {

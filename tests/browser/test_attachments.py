@@ -109,10 +109,20 @@ def test_a_refused_or_failed_upload_says_why_in_chinese_and_a_retry_stores_it_on
     new_context, live_app, demo_site, settings, tmp_path
 ):
     settings.MEDIA_ROOT = str(tmp_path)
+    settings.CSBOT_ATTACHMENT_MAX_BYTES = 64 * 1024
     page = new_context(locale="zh-CN").new_page()
+    uploads: list[str] = []
+    page.on("request", lambda sent: "/attachments" in sent.url and uploads.append(sent.url))
     page.goto(live_app.url + "/")
     page.get_by_role("button", name="打开在线客服").click()
     picker = widget(page, "input[type=file]")
+
+    # Over the server's limit (the session says it): refused before a byte is sent.
+    picker.set_input_files(
+        files=[{"name": "big.png", "mimeType": "image/png", "buffer": files.png() + bytes(70_000)}]
+    )
+    expect(widget(page, ".msg.visitor.failed .meta").last).to_contain_text("文件太大，无法发送。")
+    assert uploads == []
 
     # An SVG named like a PNG: refused by its bytes, in the widget's language.
     picker.set_input_files(files=[{"name": "x.png", "mimeType": "image/png", "buffer": files.SVG}])
@@ -129,7 +139,7 @@ def test_a_refused_or_failed_upload_says_why_in_chinese_and_a_retry_stores_it_on
     page.unroute("**/attachments")
     failed.get_by_role("button", name="重试").click()
     expect(widget(page, ".msg.visitor img[alt='box.png']")).to_be_visible()
-    expect(widget(page, ".msg.visitor.failed")).to_have_count(1)  # the SVG's
+    expect(widget(page, ".msg.visitor.failed")).to_have_count(2)  # the big file's, the SVG's
 
     # A screenshot pasted into the message box is sent as a file too.
     page.evaluate(

@@ -123,6 +123,17 @@ def test_an_image_size_is_read_from_its_header(content, content_type, size):
 # --- the widget's upload ----------------------------------------------------------------------
 
 
+def test_the_widget_session_says_how_large_a_file_may_be(client, site, settings):
+    settings.CSBOT_ATTACHMENT_MAX_BYTES = 5000
+    response = client.post(
+        f"/api/widget/{site.public_key}/session",
+        data="{}",
+        content_type="application/json",
+        HTTP_ORIGIN=SITE_ORIGIN,
+    )
+    assert response.json()["attachment_max_bytes"] == 5000
+
+
 def test_a_visitor_png_is_stored_under_a_random_name_and_acknowledged(
     client, visitor, media, no_bot
 ):
