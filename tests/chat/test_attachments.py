@@ -611,3 +611,18 @@ def test_an_agent_with_an_expired_signature_still_gets_the_file(ticketed, agent,
     browser.force_login(agent)
     assert browser.get(url).status_code == 200
     assert _not_found(Client().get(url))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_upload_sent_four_times_at_once_stores_one_message_and_one_file(
+    visitor, media, no_bot
+):
+    from tests.threads import at_once
+
+    def post() -> int:
+        return upload(Client(), visitor).status_code
+
+    statuses = at_once([post] * 4)
+    assert sorted(statuses) == [200, 200, 200, 201]
+    assert Message.objects.count() == Attachment.objects.count() == 1
+    assert len(stored_files(media)) == 1
