@@ -1055,6 +1055,8 @@
     form.append("caption", caption);
     var token = document.querySelector("[name=csrfmiddlewaretoken]");
     $("composer-hint").textContent = interpolate(gettext("Sending %(name)s…"), { name: file.name }, true);
+    // One file at a time: a second click while it uploads would send a second reply.
+    $("attach").disabled = true;
     fetch("/api/console/tickets/" + ticketId + "/attachments", {
       method: "POST",
       body: form,
@@ -1063,6 +1065,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
         $("composer-hint").textContent = "";
+        $("attach").disabled = false;
         if (response.ok) {
           // The caption went with the file; the message itself comes over the socket.
           if (caption && box.value.trim() === caption && state.selectedId === ticketId) {
@@ -1076,6 +1079,7 @@
       });
     }).catch(function () {
       $("composer-hint").textContent = "";
+      $("attach").disabled = false;
       toast(gettext("The file could not be sent."), true);
     });
   }
