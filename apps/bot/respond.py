@@ -9,6 +9,7 @@ small function.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from apps.llm.services import chain_get, chat_stream
 from apps.llm.types import ChatRequest, Document
 
 SEARCH_LIMIT = 10
+_WORDS = re.compile(r"[^\W_]+")
 REWRITE_MAX_CHARS = 300
 TEMPERATURE = 0.2
 
@@ -254,9 +256,11 @@ async def _on_the_earlier_topic(
     When no hit left says anything about the narrower thing and they are too weak to answer,
     what applies is the earlier question's answer, judged as it was: the follow-up's words,
     in no returns passage, took "What is your return policy?" from 0.53 to 0.49 joined, and
-    it was declined. Only for a thing the help centre mentions (some hit has its words)
-    without an entry of its own (no such hit has them in its title): "and for the weather?"
-    matches nothing, and "and for invoices?" may ask about invoices; both stay judged joined.
+    it was declined. Only for a thing the help centre mentions (every new word of the
+    follow-up is in some hit) without an entry of its own (no such hit has them in its
+    title): "and for the weather?" and "and for the stock market?" (items go back into stock;
+    no market) are not the shop's, and "and for invoices?" may ask about invoices; they stay
+    judged joined.
     """
     previous = last_question(ask.turns)
     kept = [
@@ -265,14 +269,27 @@ async def _on_the_earlier_topic(
         if not _covers_new_words(hit, question, previous) or _covers_old_words(hit, previous)
     ]
     naming = [hit for hit in candidates if _covers_new_words(hit, question, previous)]
+    named = _new_words(question, previous)
+    mentioned = {term for hit in candidates for term in _content_terms(hit)}
     if (
         _top(kept) >= ask.settings.answer_threshold
-        or not naming
+        or not named
+        or not named <= mentioned
         or any(hit in kept or _titled(hit, question) for hit in naming)
     ):
         return kept
     earlier = await _candidates(ask, previous, trace, prepared)
     return earlier if _top(earlier) > _top(kept) else kept
+
+
+def _new_words(question: str, previous: str) -> set[str]:
+    """The words ``question`` adds to ``previous`` that say something (not "and", "for")."""
+    before = set(_WORDS.findall(previous.casefold()))
+    return {
+        word
+        for word in _WORDS.findall(question.casefold())
+        if word not in before and word not in FUNCTION_WORDS
+    }
 
 
 def _titled(hit: Hit, question: str) -> bool:

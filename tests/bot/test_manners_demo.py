@@ -91,3 +91,14 @@ def test_a_narrowing_the_help_centre_says_nothing_about_gets_the_earlier_answer(
     # Nothing in the help centre is about the weather: still declined, not the returns policy.
     audit = _ask(site, "What is your return policy?", "and for the weather?")
     assert audit.decision == "abstain", audit.top_confidence
+
+
+def test_a_narrowing_with_a_word_the_help_centre_lacks_is_not_judged_as_the_question_before(
+    settings, site
+):
+    # BM25 alone: joined, it is declined (0.42); hybrid search answers it joined (0.54), a limit.
+    settings.CSBOT_EMBEDDINGS = "off"
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    # "stock" is in the help centre (unpaid items go back into stock), "market" is not.
+    audit = _ask(site, "Is shipping free?", "and for the stock market?")
+    assert audit.decision == "abstain", audit.top_confidence
