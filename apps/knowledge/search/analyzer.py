@@ -25,6 +25,7 @@ import jieba
 import Stemmer
 
 from apps.core.lib.codes import CODE, code_term, is_spaced
+from apps.knowledge.search.lexical import deletes_index
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A run of Han characters, a decimal number, or a word of letters/digits (apostrophes inside
@@ -182,6 +183,12 @@ class Analyzer:
             for sequence, canonical in table.items()
             if len(sequence) == 1 and _LATIN_WORD.fullmatch(sequence[0])
         }
+
+    @cached_property
+    def word_synonym_deletes(self) -> dict[str, list[str]]:
+        """The deletes index of ``word_synonyms``: a typo is looked up, not compared with
+        every synonym of a long list."""
+        return deletes_index(self.word_synonyms)
 
     def word_term(self, word: str) -> str:
         """The term of one lower-case English word, its synonym class applied."""

@@ -22,7 +22,7 @@ import numpy as np
 from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer, normalize
 from apps.knowledge.search.embedders import EMBED_MAX_CHARS, Embedder
 from apps.knowledge.search.engine import CollectionIndex
-from apps.knowledge.search.lexical import K1, idf, one_edit_variants, typo_candidate, typo_of
+from apps.knowledge.search.lexical import K1, idf, near_words, one_edit_variants, typo_candidate
 
 logger = logging.getLogger(__name__)
 
@@ -283,11 +283,11 @@ def _corrections(
         if not typo_candidate(term):
             continue
         near = [(*found, found[0]) for i in indexes if (found := i.lexical.near_term(term))]
-        for member, canonical in analyzer.word_synonyms.items():
-            if typo_of(term, member):
-                df = sum(i.lexical.term_df(canonical) for i in indexes)
-                if df:
-                    near.append((canonical, df, member))
+        for member in near_words(term, analyzer.word_synonym_deletes):
+            canonical = analyzer.word_synonyms[member]
+            df = sum(i.lexical.term_df(canonical) for i in indexes)
+            if df:
+                near.append((canonical, df, member))
         if near:
             best, _, spelling = max(near, key=lambda found: (found[1], found[0]))
             df = sum(i.lexical.term_df(best) for i in indexes)

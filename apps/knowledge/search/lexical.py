@@ -273,6 +273,21 @@ def typo_candidate(term: str) -> bool:
     return len(term) >= TYPO_MIN_LENGTH and _is_word(term)
 
 
+def deletes_index(words: Iterable[str]) -> dict[str, list[str]]:
+    """Each word and each of its one-letter deletions → the words (SymSpell's deletes index)."""
+    deletes: dict[str, list[str]] = {}
+    for word in words:
+        for variant in dict.fromkeys((word, *_deletions(word))):
+            deletes.setdefault(variant, []).append(word)
+    return deletes
+
+
+def near_words(term: str, deletes: dict[str, list[str]]) -> list[str]:
+    """The words of ``deletes`` (``deletes_index``) that ``term`` may be a typo of."""
+    found = (word for variant in (term, *_deletions(term)) for word in deletes.get(variant, ()))
+    return [word for word in dict.fromkeys(found) if word != term and typo_of(term, word)]
+
+
 def one_edit_variants(word: str) -> list[str]:
     """Every lower-case word one edit (Damerau) from ``word``: swaps of neighbours first, the
     commonest slip of the fingers, then deletions, insertions and substitutions."""
