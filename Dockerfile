@@ -3,7 +3,8 @@
 # this file is kept minimal and is not exercised by the test suite.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CSBOT_SERVE_STATIC=false CSBOT_STATIC_ROOT=/srv/static
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CSBOT_SERVE_STATIC=false CSBOT_STATIC_ROOT=/srv/static \
+    CSBOT_MEDIA_ROOT=/srv/media
 WORKDIR /srv/csbot
 
 COPY pyproject.toml ./
@@ -15,7 +16,8 @@ COPY locale ./locale
 COPY manage.py ./
 RUN pip install --no-cache-dir . && \
     CSBOT_SECRET_KEY=build-only-not-a-secret-used-by-collectstatic-only-0000 python manage.py collectstatic --noinput && \
-    useradd --system --home /srv/csbot csbot
+    useradd --system --home /srv/csbot csbot && \
+    mkdir -p /srv/media && chown csbot /srv/media
 USER csbot
 
 EXPOSE 8000
