@@ -53,7 +53,11 @@ def _replies_after(ticket: Ticket, seq: int) -> list[tuple[int, str]]:
     ended = ticket.solved_at or ticket.closed_at
     if ended is not None:
         replies = replies.filter(created_at__lte=ended)
-    return list(replies.order_by("seq").values_list("seq", "text"))
+    rows = replies.order_by("seq").values_list("seq", "text", "attachment__name")
+    # A file goes by its name: the visitor opens it in the chat (its links expire).
+    return [
+        (seq, "\n".join(filter(None, [text, name and f"📎 {name}"]))) for seq, text, name in rows
+    ]
 
 
 def _send(ticket: Ticket, texts: list[str]) -> bool:

@@ -626,3 +626,37 @@ def test_the_same_upload_sent_four_times_at_once_stores_one_message_and_one_file
     assert sorted(statuses) == [200, 200, 200, 201]
     assert Message.objects.count() == Attachment.objects.count() == 1
     assert len(stored_files(media)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_replied_to_a_left_message_is_named_in_the_reply_email(
+    site, visitor, agent, mailoutbox, settings
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.chat.attachments import StoredFile
+    from apps.handoff.mail import reply_email_send_due
+    from apps.handoff.services import ticket_claim, ticket_leave_message, ticket_reply
+
+    settings.CSBOT_REPLY_EMAIL_DELAY_SECONDS = 120
+    conversation = conversation_open(visitor=visitor)
+    left = ticket_leave_message(
+        conversation_id=conversation.pk,
+        client_id="c-left-0001",
+        name="Li Lei",
+        email="li@example.com",
+        text="Please send my invoice.",
+    )
+    agent_session_open(user=agent, channel_name="test.mei")
+    ticket = ticket_claim(ticket_id=left.ticket.pk, agent=agent)
+    invoice = StoredFile(
+        path="attachments/2026/12/x.pdf", name="invoice.pdf", content_type="application/pdf", size=9
+    )
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="Here it is.", attachment=invoice)
+    ticket_reply(ticket_id=ticket.pk, agent=agent, text="", attachment=invoice)
+
+    assert reply_email_send_due(ticket_id=ticket.pk, now=timezone.now() + dt.timedelta(minutes=3))
+    [email] = mailoutbox
+    assert email.body.split("\n\n--\n")[0] == "Here it is.\n📎 invoice.pdf\n\n📎 invoice.pdf"
