@@ -20,14 +20,15 @@ from apps.handoff.services import handoff_request
 from apps.handoff.services.presence import agent_session_open
 from tests.chat import files
 from tests.conftest import SITE_ORIGIN, token_for
-from tests.handoff.conftest import rival_agent, team, teammate
+from tests.handoff.conftest import english, rival_agent, team, teammate
 from tests.handoff.test_pending import claimed
+from tests.handoff.test_reply_email import ticket
 from tests.security.blns import assert_inert, naughty_strings
 
 pytestmark = pytest.mark.django_db
 
 # Fixtures borrowed from the handoff tests.
-__all__ = ["claimed", "rival_agent", "team", "teammate"]
+__all__ = ["claimed", "english", "rival_agent", "team", "teammate", "ticket"]
 
 RANDOM_PATH = re.compile(r"attachments/\d{4}/\d{2}/[0-9a-f]{32}\.(png|jpg|gif|webp|pdf)")
 
@@ -630,7 +631,7 @@ def test_the_same_upload_sent_four_times_at_once_stores_one_message_and_one_file
 
 @pytest.mark.django_db(transaction=True)
 def test_a_file_replied_to_a_left_message_is_named_in_the_reply_email(
-    site, visitor, agent, mailoutbox, settings
+    ticket, agent, mailoutbox, settings
 ):
     import datetime as dt
 
@@ -638,19 +639,9 @@ def test_a_file_replied_to_a_left_message_is_named_in_the_reply_email(
 
     from apps.chat.attachments import StoredFile
     from apps.handoff.mail import reply_email_send_due
-    from apps.handoff.services import ticket_claim, ticket_leave_message, ticket_reply
+    from apps.handoff.services import ticket_reply
 
     settings.CSBOT_REPLY_EMAIL_DELAY_SECONDS = 120
-    conversation = conversation_open(visitor=visitor)
-    left = ticket_leave_message(
-        conversation_id=conversation.pk,
-        client_id="c-left-0001",
-        name="Li Lei",
-        email="li@example.com",
-        text="Please send my invoice.",
-    )
-    agent_session_open(user=agent, channel_name="test.mei")
-    ticket = ticket_claim(ticket_id=left.ticket.pk, agent=agent)
     invoice = StoredFile(
         path="attachments/2026/12/x.pdf", name="invoice.pdf", content_type="application/pdf", size=9
     )
