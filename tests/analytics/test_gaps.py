@@ -11,8 +11,8 @@ from django.utils import timezone
 from apps.analytics.selectors import knowledge_gaps, period_for
 from apps.chat.services import conversation_open, message_create_from_visitor, visitor_create
 from apps.handoff.models import Ticket
-from apps.handoff.services import handoff_request, ticket_claim, ticket_reply
-from tests.analytics.flows import ask
+from apps.handoff.services import handoff_request, ticket_claim, ticket_hand_back, ticket_reply
+from tests.analytics.flows import agent_solves, ask, ask_for_a_human
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -98,3 +98,46 @@ def test_create_faq_draft_fills_in_the_knowledge_admin_form(client, asked, engli
     assert form.initial["status"] == "draft"
     assert str(form.initial["collection"]) == str(help_centre.pk)
     assert "asked 4 times" in form.initial["source"]
+
+
+@pytest.mark.parametrize(
+    ("flicker", "warranty"),
+    [
+        ("My lamp LM-2041 flickers, can you help?", "How long is the warranty?"),
+        ("我的台灯一直闪，怎么办？", "保修多久？"),
+    ],
+)
+def test_a_gap_takes_the_agent_reply_to_its_own_question_not_a_later_tickets(
+    pipeline, english, help_centre, present_agent, clock, flicker, warranty
+):
+    visitor = visitor_create(site=english)
+    ask(visitor, flicker)
+    clock.advance(seconds=5)
+    first = ask_for_a_human(visitor)
+    clock.advance(seconds=5)
+    # Handed back to the bot, not solved: the visitor's next question stays in the same
+    # conversation.
+    ticket_claim(ticket_id=first.pk, agent=present_agent)
+    ticket_reply(ticket_id=first.pk, agent=present_agent, text="Please send a short video.")
+    ticket_hand_back(ticket_id=first.pk, agent=present_agent)
+    clock.advance(seconds=30)
+    ask(visitor, warranty)
+    clock.advance(seconds=5)
+    second = ask_for_a_human(visitor)
+    clock.advance(seconds=5)
+    agent_solves(second, present_agent, reply="Back again! I'll send a replacement.")
+    assert second.conversation_id == first.conversation_id
+
+    by_question = {g.question: g for g in gaps(english)}
+    lamp = by_question[flicker]
+    assert (lamp.agent_answer, lamp.answer_ticket_id) == (
+        "Please send a short video.",
+        first.pk,
+    )
+    assert (lamp.tickets, lamp.ticket_ids) == (1, [first.pk])
+    later = by_question[warranty]
+    assert (later.agent_answer, later.answer_ticket_id) == (
+        "Back again! I'll send a replacement.",
+        second.pk,
+    )
+    assert later.ticket_ids == [second.pk]

@@ -23,9 +23,10 @@ from django.db.models import (
     Exists,
     F,
     Max,
+    Min,
     OuterRef,
+    Q,
     QuerySet,
-    Subquery,
     TextField,
 )
 from django.db.models.functions import Cast
@@ -57,6 +58,8 @@ MAX_WORDINGS = 2000
 MAX_EMBEDDED = 150
 EXAMPLES = 5
 TICKET_IDS = 20
+# The askings of a group searched for an agent's answer; the first one answered gives it.
+ANSWER_WINDOWS = 5
 VECTOR_CACHE_SECONDS = 30 * 24 * 3600
 LIGHT_TERMS = FUNCTION_WORDS | CHINESE_FUNCTION_WORDS
 
@@ -68,7 +71,8 @@ class _Wording:
     asked: int
     language: str
     last_at: dt.datetime
-    conversations: set[int]
+    # Each conversation it was asked in, and when first.
+    asked_in: dict[int, dt.datetime]
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class GapGroup:
     # How many of the group's conversations were handed to agents, and the first few tickets.
     tickets: int
     ticket_ids: list[int]
-    # An agent's first reply in one of the group's tickets, and that ticket.
+    # An agent's first reply to one of the group's questions, and the ticket it was in.
     agent_answer: str = ""
     answer_ticket_id: int | None = None
     # A draft FAQ entry an agent already promoted from one of the group's tickets.
@@ -126,16 +130,22 @@ def _wordings(sources: list[QuerySet[Any]]) -> dict[str, _Wording]:
     for source in sources:
         rows = (
             source.values("text", "conversation_id")
-            .annotate(n=Count("pk"), language=Max("language"), last_at=Max("created_at"))
+            .annotate(
+                n=Count("pk"),
+                language=Max("language"),
+                first_at=Min("created_at"),
+                last_at=Max("created_at"),
+            )
             .order_by()
         )
         for row in rows:
             if not row["text"].strip():
                 continue
-            known = out.setdefault(row["text"], _Wording(0, row["language"], row["last_at"], set()))
+            known = out.setdefault(row["text"], _Wording(0, row["language"], row["last_at"], {}))
             known.asked += row["n"]
             known.last_at = max(known.last_at, row["last_at"])
-            known.conversations.add(row["conversation_id"])
+            cid = row["conversation_id"]
+            known.asked_in[cid] = min(known.asked_in.get(cid, row["first_at"]), row["first_at"])
     ranked = sorted(out, key=lambda text: (-out[text].asked, text))[:MAX_WORDINGS]
     return {text: out[text] for text in ranked}
 
@@ -210,29 +220,92 @@ def knowledge_gaps(*, site: Site, period: Period, limit: int = 20) -> list[GapGr
         return []
     counts = Counter({text: wording.asked for text, wording in wordings.items()})
     grouped = _grouped(site, counts)[:limit]
-    # A gap's tickets were opened after its question, so within or after the period.
-    tickets: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    # A gap's ticket was opened after its question, within or after the period, or was still
+    # open when it was asked (a left message keeps the bot answering).
+    tickets: dict[int, list[_TicketRow]] = defaultdict(list)
     for row in (
-        Ticket.objects.filter(site=site, created_at__gte=period.start)
-        .order_by("-created_at", "-pk")
-        .values("pk", "conversation_id", "faq_entry_id", "first_responded_at")
+        Ticket.objects.filter(site=site)
+        .filter(
+            Q(created_at__gte=period.start)
+            | Q(status__in=Ticket.ACTIVE)
+            | Q(solved_at__gte=period.start)
+            | Q(closed_at__gte=period.start)
+        )
+        .order_by("created_at", "pk")
+        .values(
+            "pk",
+            "conversation_id",
+            "created_at",
+            "solved_at",
+            "closed_at",
+            "faq_entry_id",
+            "first_responded_at",
+        )
     ):
         tickets[row["conversation_id"]].append(row)
-    groups = [_gap_group(texts, wordings, tickets) for texts in grouped]
-    return _with_agent_answers(groups)
+    return _with_agent_answers([_gap_group(texts, wordings, tickets) for texts in grouped])
+
+
+_TicketRow = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Where the agent's answer to one asking of a gap question is: the first agent message
+    of ``conversation_id`` from ``since`` (the question, or its ticket's opening if later) until
+    ``until`` (the conversation's next ticket), if any."""
+
+    ticket_id: int
+    conversation_id: int
+    since: dt.datetime
+    until: dt.datetime | None
+
+
+def _ticket_for(tickets: list[_TicketRow], asked_at: dt.datetime) -> int | None:
+    """The index in ``tickets`` (one conversation's, oldest first) of the ticket a question
+    asked at ``asked_at`` went to: the one open then, else the next one opened."""
+    for index, ticket in enumerate(tickets):
+        if ticket["created_at"] > asked_at:
+            return index
+        ended = min((t for t in (ticket["solved_at"], ticket["closed_at"]) if t), default=None)
+        if ended is None or ended > asked_at:
+            return index
+    return None
 
 
 def _gap_group(
-    texts: list[str], wordings: dict[str, _Wording], tickets: dict[int, list[Mapping[str, Any]]]
-) -> GapGroup:
-    conversations = set().union(*(wordings[text].conversations for text in texts))
-    group_tickets = [t for cid in sorted(conversations) for t in tickets.get(cid, [])]
-    answered = next((t for t in group_tickets if t["first_responded_at"]), None)
-    drafted = next((t for t in group_tickets if t["faq_entry_id"]), None)
+    texts: list[str], wordings: dict[str, _Wording], tickets: dict[int, list[_TicketRow]]
+) -> tuple[GapGroup, list[_Window]]:
+    """The group of ``texts`` and where to look for an agent's answer, most asked first.
+
+    A group's tickets are the ones its questions went to, never a later ticket of the same
+    conversation, which was opened for something else.
+    """
+    conversations = set().union(*(wordings[text].asked_in for text in texts))
+    group_tickets: dict[int, _TicketRow] = {}
+    windows: list[_Window] = []
+    for text in texts:
+        for cid, asked_at in sorted(wordings[text].asked_in.items()):
+            index = _ticket_for(tickets.get(cid, []), asked_at)
+            if index is None:
+                continue
+            ticket = tickets[cid][index]
+            group_tickets.setdefault(ticket["pk"], ticket)
+            if ticket["first_responded_at"] and len(windows) < ANSWER_WINDOWS:
+                later = tickets[cid][index + 1 : index + 2]
+                windows.append(
+                    _Window(
+                        ticket_id=ticket["pk"],
+                        conversation_id=cid,
+                        since=max(asked_at, ticket["created_at"]),
+                        until=later[0]["created_at"] if later else None,
+                    )
+                )
+    drafted = next((t for t in group_tickets.values() if t["faq_entry_id"]), None)
     languages: Counter[str] = Counter()
     for text in texts:
         languages[wordings[text].language] += wordings[text].asked
-    return GapGroup(
+    group = GapGroup(
         question=texts[0],
         examples=texts[1:EXAMPLES],
         asked=sum(wordings[text].asked for text in texts),
@@ -240,27 +313,46 @@ def _gap_group(
         language=languages.most_common(1)[0][0],
         last_asked_at=max(wordings[text].last_at for text in texts),
         tickets=len(group_tickets),
-        ticket_ids=sorted(t["pk"] for t in group_tickets)[:TICKET_IDS],
-        answer_ticket_id=answered["pk"] if answered else None,
+        ticket_ids=sorted(group_tickets)[:TICKET_IDS],
         faq_draft_id=drafted["faq_entry_id"] if drafted else None,
     )
+    return group, windows
 
 
-def _with_agent_answers(groups: list[GapGroup]) -> list[GapGroup]:
-    """Fill in each group's agent answer: the agent's first reply in its answered ticket."""
-    first_reply = Message.objects.filter(
-        conversation=OuterRef("conversation"),
-        author_kind=Message.AuthorKind.AGENT,
-        created_at__gte=OuterRef("created_at"),
-    ).order_by("seq")
-    answers = dict(
-        Ticket.objects.filter(pk__in=[g.answer_ticket_id for g in groups if g.answer_ticket_id])
-        .annotate(text=Subquery(first_reply.values("text")[:1]))
-        .values_list("pk", "text")
+def _with_agent_answers(groups: list[tuple[GapGroup, list[_Window]]]) -> list[GapGroup]:
+    """Fill in each group's agent answer: the first agent reply after one of its questions, in
+    the ticket that question went to (the first of its windows that has one)."""
+    windows = [window for _group, group_windows in groups for window in group_windows]
+    if not windows:
+        return [group for group, _windows in groups]
+    within = Q()
+    for window in windows:
+        span = Q(conversation_id=window.conversation_id, created_at__gte=window.since)
+        within |= span & Q(created_at__lt=window.until) if window.until else span
+    replies: dict[int, list[tuple[dt.datetime, int]]] = defaultdict(list)
+    for pk, cid, created_at in (
+        Message.objects.filter(within, author_kind=Message.AuthorKind.AGENT)
+        .order_by("conversation_id", "seq")
+        .values_list("pk", "conversation_id", "created_at")
+    ):
+        replies[cid].append((created_at, pk))
+    chosen = [
+        next(
+            (
+                (window, pk)
+                for window in group_windows
+                for created_at, pk in replies[window.conversation_id]
+                if created_at >= window.since
+                and (window.until is None or created_at < window.until)
+            ),
+            None,
+        )
+        for _group, group_windows in groups
+    ]
+    texts = dict(
+        Message.objects.filter(pk__in=[c[1] for c in chosen if c]).values_list("pk", "text")
     )
     return [
-        replace(group, agent_answer=answers.get(group.answer_ticket_id) or "")
-        if group.answer_ticket_id
-        else group
-        for group in groups
+        replace(group, agent_answer=texts[c[1]], answer_ticket_id=c[0].ticket_id) if c else group
+        for (group, _windows), c in zip(groups, chosen, strict=True)
     ]
