@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from apps.bot.answer import AnswerFinal
 from apps.bot.services import answerer_get
 from apps.chat.events import Citation
+from apps.chat.models import Message
+from apps.handoff.models import Ticket
+from apps.handoff.selectors import handoff_settings_get, ticket_subject_message
+from apps.handoff.triggers import phrases_parse
 from apps.llm.models import Origin
 from apps.llm.services import usage_origin
 
@@ -21,6 +25,21 @@ class Suggestion:
     text: str
     citations: list[Citation]
     complete: bool
+
+
+def assist_question(*, ticket: Ticket) -> Message | None:
+    """The visitor message to suggest a reply to: their latest real question, as the ticket's
+    subject is chosen.
+
+    A bare "yes" / "好的" / "no thanks" to the bot's offer of a person, or a bare "talk to a
+    human", says nothing of what they need: the answerer would make small talk of it ("All
+    right. Is there anything else…"). When every message is such, the latest of them.
+    """
+    policy = handoff_settings_get(site=ticket.site)
+    return ticket_subject_message(
+        conversation_id=ticket.conversation_id,
+        request_phrases=phrases_parse(policy.request_phrases),
+    )
 
 
 async def assist_suggest(*, conversation_id: int, question_id: int) -> Suggestion:

@@ -28,14 +28,13 @@ from apps.core.consumers import JsonConsumer
 from apps.core.lib.jsontext import json_parse
 from apps.core.ratelimit import rate_limit_hit
 from apps.handoff import events, protocol, services, viewers
-from apps.handoff.assist import assist_suggest
+from apps.handoff.assist import assist_question, assist_suggest
 from apps.handoff.selectors import (
     agent_site_ids,
     agent_team_ids,
     agents_of_sites,
     canned_replies_for,
     display_name,
-    last_visitor_message,
     team_member_ids,
     teams_of_sites,
     ticket_detail,
@@ -423,7 +422,7 @@ class ConsoleConsumer(JsonConsumer):
         ticket = await _db(ticket_get_for_agent)(user=self.user, ticket_id=frame.data["ticket_id"])
         if ticket is None:
             raise services.TicketNotFound(frame.data["ticket_id"])
-        question = await _db(last_visitor_message)(conversation_id=ticket.conversation_id)
+        question = await _db(assist_question)(ticket=ticket)
         if question is None:
             await self.send_error("no_question", "the visitor has not asked anything", frame=frame)
             return

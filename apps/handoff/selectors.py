@@ -493,16 +493,6 @@ def ticket_detail(*, ticket: Ticket) -> dict[str, Any] | None:
     }
 
 
-def last_visitor_message(*, conversation_id: int) -> Message | None:
-    return (
-        Message.objects.filter(
-            conversation_id=conversation_id, author_kind=Message.AuthorKind.VISITOR
-        )
-        .order_by("-seq")
-        .first()
-    )
-
-
 # How far back a ticket's subject looks for the visitor's question.
 _SUBJECT_LOOKBACK = 50
 

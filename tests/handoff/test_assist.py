@@ -61,3 +61,28 @@ async def test_no_suggestion_before_the_visitor_asked_anything(english, visitor,
     assert (error["code"], error["action"]) == ("no_question", "assist.request")
     await widget.disconnect()
     await mei.disconnect()
+
+
+@pytest.mark.parametrize("answer", ["yes", "好的", "ok", "no thanks"])
+async def test_a_suggestion_answers_the_last_question_not_a_bare_yes_or_no(
+    english, visitor, agent, settings, answer
+):
+    settings.CSBOT_ANSWERER = "tests.handoff.answerers.suggestion"
+    mei, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to(
+        {"type": "message.send", "client_id": "c-00000001", "text": "Do you sell lamp shades?"}
+    )
+    await frame_of(widget, "message.ack")
+    await widget.send_json_to({"type": "handoff.request"})
+    ticket = (await frame_of(mei, "ticket"))["ticket"]
+    # The visitor's answer to the bot's offer of a person, after the handoff.
+    await widget.send_json_to({"type": "message.send", "client_id": "c-00000002", "text": answer})
+    await frame_of(widget, lambda f: f["type"] == "message.ack" and f["client_id"] == "c-00000002")
+    question = await Message.objects.aget(text="Do you sell lamp shades?")
+
+    await mei.send_json_to({"type": "assist.request", "ticket_id": ticket["id"], "ref": "s1"})
+    suggestion = await frame_of(mei, "assist.result")
+    assert suggestion["question_id"] == question.pk
+    for ws in (mei, widget):
+        await ws.disconnect()
