@@ -267,6 +267,8 @@ class AnswerAuditAdmin(_AuditDisplay, admin.ModelAdmin):
     list_filter = ["decision", "reason", "cached", "for_agent", "language"]
     search_fields = ["standalone", "question__text"]
     list_select_related = ["conversation"]
+    # The model's order is a transcript's (by conversation); an admin looks here for the latest.
+    ordering = ["-created_at", "-pk"]
     fields = ("conversation", "created_at", "language", "for_agent", *AUDIT_FIELDS, "kb_version")
     readonly_fields = fields
     date_hierarchy = "created_at"
@@ -306,6 +308,8 @@ class AnswerAuditInline(_AuditDisplay, admin.StackedInline):
     extra = 0
     can_delete = False
     show_change_link = True
+    # Transcript order, as the messages above it: each audit is read next to its question.
+    ordering = ["created_at", "pk"]
     verbose_name_plural = _("answer audits (why the bot answered as it did)")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

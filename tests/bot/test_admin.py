@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from apps.bot.models import AnswerAudit, BotSettings, GuardEvent, SensitiveTerm
 from apps.chat.models import Message
+from apps.chat.services import conversation_open
 from tests.bot.conftest import replied
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,6 +50,23 @@ def test_the_audit_list_words_each_reason_in_the_admins_language(
     )
     row = page.content.decode().split('<td class="field-reason">', 1)[1].split("</td>", 1)[0]
     assert row == "没有找到足够有把握的内容"
+
+
+def test_the_audit_list_shows_the_newest_first_and_the_conversation_page_the_transcript_order(
+    admin_client, help_centre, conversation, other_visitor
+):
+    first = async_to_sync(replied)(conversation, "Can I pay with bitcoin?")
+    second = async_to_sync(replied)(conversation, "How long do refunds take to reach Alipay?")
+    later = conversation_open(visitor=other_visitor)
+    newest = async_to_sync(replied)(later, "Do you ship to Xinjiang?")
+
+    page = admin_client.get(reverse("admin:bot_answeraudit_changelist"))
+    listed = [audit.question_id for audit in page.context["cl"].result_list]
+    assert listed == [newest.pk, second.pk, first.pk]
+
+    page = admin_client.get(reverse("admin:chat_conversation_change", args=[conversation.pk]))
+    [inline] = [f for f in page.context["inline_admin_formsets"] if f.opts.model is AnswerAudit]
+    assert [form.original.question_id for form in inline] == [first.pk, second.pk]
 
 
 def test_every_reason_the_docs_list_is_a_choice_and_no_other():
