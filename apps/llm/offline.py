@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from apps.core.lib.codes import CODE, code_term, is_spaced
+from apps.core.lib.typos import typo_candidate, typo_of
 from apps.llm.dialects.base import BaseBackend
 from apps.llm.tokens import estimate_input_tokens, estimate_tokens
 from apps.llm.types import ChatRequest, Document, Finish, StreamEvent, TextDelta, Usage
@@ -234,7 +235,8 @@ def extract_answer(
         set(terms(sentence)) | (set(terms(document.heading)) if position == 0 else set())
         for document, position, sentence in sentences
     ]
-    known = set().union(*sentence_terms)
+    known = Counter(term for found in sentence_terms for term in found)
+    wanted = {_respelt(term, known) for term in wanted}
     for match in CODE.finditer(unicodedata.normalize("NFKC", question).casefold()):
         # "LM 2041" is the code where a sentence has it, else two words ("in 30").
         if is_spaced(match) and code_term(match) in known:
@@ -243,7 +245,7 @@ def extract_answer(
     frequency = Counter(term for found in sentence_terms for term in found & wanted)
     weight = {term: math.log(1 + len(sentences) / count) for term, count in frequency.items()}
     scored = list(zip(sentences, sentence_terms, strict=True))
-    focus_terms = set(terms(focus))
+    focus_terms = {_respelt(term, known) for term in terms(focus)}
     if any(found & focus_terms for found in sentence_terms):
         scored = [(sentence, found) for sentence, found in scored if found & focus_terms]
     candidates = [
@@ -254,6 +256,15 @@ def extract_answer(
     if not chosen:
         return ""
     return _format(chosen, echoes, family)
+
+
+def _respelt(term: str, known: Counter[str]) -> str:
+    """A question word no sentence has, read as the one (the commonest) it is a slip for:
+    search found "retrun a lamp" the returns FAQ, whose sentences say "return"."""
+    if term in known or not typo_candidate(term):
+        return term
+    near = [word for word in known if typo_of(term, word)]
+    return max(near, key=lambda word: (known[word], word)) if near else term
 
 
 def _sentences(document: Document) -> list[str]:

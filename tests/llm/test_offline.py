@@ -278,3 +278,13 @@ async def test_a_section_answers_its_heading_from_its_first_sentence():
     assert completion.text.startswith(
         "From our help centre:\n\u201cContact us in the chat with your order number and a photo"
     )
+
+
+async def test_a_mistyped_question_word_is_read_as_the_sentence_word_it_is_a_slip_for():
+    backend = backend_for(offline_route())
+
+    mistyped = await backend.complete(request("How do retruns work?", SHIPPING, RETURNS))
+    unknown = await backend.complete(request("How do xyzzies work?", SHIPPING, RETURNS))
+
+    assert "\u201cReturns are accepted within 30 days of delivery." in mistyped.text
+    assert unknown.text == ""

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from apps.core.lib.typos import typo_candidate
 from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer, normalize
 from apps.knowledge.search.embedders import EMBED_MAX_CHARS, Embedder
 from apps.knowledge.search.engine import CollectionIndex
-from apps.knowledge.search.lexical import K1, idf, near_words, one_edit_variants, typo_candidate
+from apps.knowledge.search.lexical import K1, idf, near_words, one_edit_variants
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from apps.core.lib.typos import TYPO_MIN_LENGTH, is_word, typo_of
+
 K1 = 1.2
 B = 0.75
 MERGE_FRACTION = 0.1
@@ -210,7 +212,7 @@ class LexicalIndex:
         self._terms = list(self.vocab)
         deletes: dict[str, list[int]] = {}
         for index, term in enumerate(self._terms):
-            if len(term) >= TYPO_MIN_LENGTH - 1 and _is_word(term):
+            if len(term) >= TYPO_MIN_LENGTH - 1 and is_word(term):
                 for variant in dict.fromkeys((term, *_deletions(term))):
                     deletes.setdefault(variant, []).append(index)
         self._deletes = deletes
@@ -257,22 +259,6 @@ class LexicalIndex:
         return found < len(postings) and int(postings[found]) == slot
 
 
-TYPO_MIN_LENGTH = 4
-# A word this short is corrected only for two neighbours swapped ("lnog", "tkae"): one other
-# edit from a four-letter word is nearly always another real word, and the collection lacking
-# it is no sign of a typo ("lost" was read as "cost", "germ" as "term", "true" as "rue").
-SWAPS_ONLY_UP_TO = 4
-
-
-def _is_word(term: str) -> bool:
-    """An English word: codes, numbers and Chinese are never corrected."""
-    return term.isascii() and term.isalpha()
-
-
-def typo_candidate(term: str) -> bool:
-    return len(term) >= TYPO_MIN_LENGTH and _is_word(term)
-
-
 def deletes_index(words: Iterable[str]) -> dict[str, list[str]]:
     """Each word and each of its one-letter deletions → the words (SymSpell's deletes index)."""
     deletes: dict[str, list[str]] = {}
@@ -302,30 +288,6 @@ def one_edit_variants(word: str) -> list[str]:
 
 def _deletions(term: str) -> list[str]:
     return [term[:i] + term[i + 1 :] for i in range(len(term))]
-
-
-def typo_of(typed: str, word: str) -> bool:
-    """Whether ``typed`` may be a slip for ``word``: one edit apart, a swap if it is short."""
-    if len(typed) > SWAPS_ONLY_UP_TO:
-        return one_edit(typed, word)
-    return len(typed) == len(word) and one_edit(typed, word) and sorted(typed) == sorted(word)
-
-
-def one_edit(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are one insertion, deletion, substitution or swap of neighbours
-    apart (both different)."""
-    if len(a) > len(b):
-        a, b = b, a
-    if len(b) - len(a) > 1:
-        return False
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    if len(a) < len(b):
-        return a[i:] == b[i + 1 :]
-    return a[i + 1 :] == b[i + 1 :] or (
-        i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
-    )
 
 
 def idf(doc_count: int, df: int) -> float:
