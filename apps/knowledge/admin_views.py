@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from apps.knowledge.importers import FORMATS
+from apps.knowledge.importers import FORMATS, TEXT_FORMATS, format_detect
 from apps.knowledge.models import Collection, ImportJob
 from apps.knowledge.rendering import markdown_render
 from apps.knowledge.selectors import kb_version, passages_search
@@ -57,6 +59,14 @@ class ImportForm(forms.Form):
         required=False,
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # With one collection there is nothing to choose: an upload goes there unless the
+        # admin names a new one.
+        only = list(Collection.objects.order_by("pk")[:2])
+        if len(only) == 1:
+            self.fields["collection"].initial = only[0].pk
+
     def clean_new_collection(self) -> str:
         name = self.cleaned_data["new_collection"].strip()
         if name and Collection.objects.filter(name=name).exists():
@@ -73,7 +83,60 @@ class ImportForm(forms.Form):
         upload = data.get("file")
         if upload is not None and upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError(_("The file is larger than 50 MB."))
+        if upload is not None and (renamed := _renamed_archive(upload, data.get("format"))):
+            self.add_error("file", renamed)
         return data
+
+
+# The first bytes of a ZIP archive, which .xlsx and .docx files are.
+_ZIP_SIGNATURE = b"PK\x03\x04"
+
+
+def _renamed_archive(upload: UploadedFile, fmt: str | None) -> str | None:
+    """Why a file to be read as text is refused when it is a ZIP archive (an Excel workbook or
+    a Word document renamed .csv or .txt, most often), else None.
+
+    Read as text its bytes fail as an unknown encoding, which sends the admin the wrong way.
+    """
+    upload.seek(0)
+    head = upload.read(512)
+    upload.seek(0)
+    if fmt in (None, "auto"):
+        fmt = format_detect(upload.name or "", head)
+    if fmt not in TEXT_FORMATS or not head.startswith(_ZIP_SIGNATURE):
+        return None
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        names = []
+    finally:
+        upload.seek(0)
+    values = {"name": upload.name}
+    if any(name.startswith("xl/") for name in names):
+        return (
+            _(
+                "%(name)s is an Excel workbook (.xlsx) with another file name, not text: in Excel, "
+                "Save As and choose CSV UTF-8 (Comma delimited), then upload that file."
+            )
+            % values
+        )
+    if any(name.startswith("word/") for name in names):
+        return (
+            _(
+                "%(name)s is a Word document (.docx) with another file name: rename it to .docx, "
+                "or choose the format docx, and upload it again."
+            )
+            % values
+        )
+    return (
+        _(
+            "%(name)s is a ZIP archive (perhaps a spreadsheet or Word file with the wrong file "
+            "name), not text: upload the files in it, or the document saved as CSV UTF-8, "
+            "Markdown or DOCX."
+        )
+        % values
+    )
 
 
 def _context(request: HttpRequest, title: str | Promise, **extra: object) -> dict[str, Any]:
@@ -118,12 +181,32 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         )
         import_job_start(job=job, data=upload.read())
         return redirect("admin:knowledge_import_progress", job_id=job.pk)
+    if form.errors and form.cleaned_data.get("file") is not None:
+        # A browser cannot put a file back into a file input: the page must say so, or the
+        # admin sends the corrected form without it.
+        form.add_error(
+            "file",
+            _("Choose the file again: it is not kept when the form is refused."),
+        )
     jobs = ImportJob.objects.select_related("collection")[:10]
     return render(
         request,
         "admin/knowledge/import.html",
         _context(request, _("Import knowledge"), form=form, jobs=jobs),
     )
+
+
+# The progress page's title for each state; any other state is still on its way.
+_JOB_TITLES = {
+    ImportJob.State.REVIEW: _("Confirm the import of %(name)s"),
+    ImportJob.State.DONE: _("Imported %(name)s"),
+    ImportJob.State.FAILED: _("Import of %(name)s failed"),
+    ImportJob.State.CANCELLED: _("Import of %(name)s cancelled"),
+}
+
+
+def _job_title(job: ImportJob) -> str:
+    return str(_JOB_TITLES.get(job.state, _("Importing %(name)s"))) % {"name": job.file_name}
 
 
 def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
@@ -133,14 +216,15 @@ def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ImportJob.objects.select_related("collection"), pk=job_id)
     progress = import_job_progress(job=job)
     if request.GET.get("format") == "json":
-        return JsonResponse(progress)
+        # The page retitles itself when the job ends while it is open.
+        return JsonResponse({**progress, "title": _job_title(job)})
     removals = job.report.get("removals", [])
     return render(
         request,
         "admin/knowledge/import_progress.html",
         _context(
             request,
-            _("Importing %(name)s") % {"name": job.file_name},
+            _job_title(job),
             job=job,
             progress=progress,
             reviewing=job.state == ImportJob.State.REVIEW,
