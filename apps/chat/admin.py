@@ -14,9 +14,20 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from apps.chat.models import Attachment, Conversation, ConversationEvent, Message, Visitor
-from apps.chat.privacy import visitor_erase, visitor_export
+from apps.chat.privacy import rows_delete, visitor_erase, visitor_export
 from apps.handoff.details import ENGLISH as HANDOFF_DETAILS
 from apps.handoff.models import Ticket
+
+
+class AttachmentFilesDeleteMixin:
+    """The admin's delete (one row or the changelist action) also removes the attachment files
+    it cascades to; for every admin whose model's delete reaches ``Attachment``."""
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        rows_delete(rows=type(obj)._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        rows_delete(rows=queryset)
 
 
 class MessageInline(admin.TabularInline):
@@ -123,7 +134,7 @@ class ConversationEventInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(AttachmentFilesDeleteMixin, admin.ModelAdmin):
     list_display = ["id", "site", "visitor", "status", "language", "created_at", "updated_at"]
     list_filter = ["status", "site", "language"]
     search_fields = ["visitor__name", "visitor__email", "visitor__external_id", "messages__text"]
@@ -155,7 +166,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(AttachmentFilesDeleteMixin, admin.ModelAdmin):
     list_display = ["conversation", "seq", "author_kind", "state", "created_at"]
     list_filter = ["author_kind", "state"]
     search_fields = ["text"]
@@ -171,7 +182,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Visitor)
-class VisitorAdmin(admin.ModelAdmin):
+class VisitorAdmin(AttachmentFilesDeleteMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "site",

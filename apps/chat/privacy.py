@@ -6,13 +6,14 @@ import datetime as dt
 from functools import partial
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
 
 from apps.chat import events
 from apps.chat.attachments import attachment_files_discard
 from apps.chat.events import attachment_payload
-from apps.chat.models import Attachment, Conversation, Visitor
+from apps.chat.models import Attachment, Conversation, Message, Visitor
 from apps.handoff import events as handoff_events
 from apps.handoff.models import Ticket
 from apps.sites.models import Site
@@ -110,6 +111,61 @@ def conversations_purge(*, now: dt.datetime) -> int:
             _, per_model = expired.delete()
         purged += per_model.get("chat.Conversation", 0)
     return purged
+
+
+# How an attachment hangs off each model whose delete cascades to it.
+_ATTACHMENT_LOOKUPS: dict[type, str] = {
+    Site: "message__conversation__site__in",
+    Visitor: "message__conversation__visitor__in",
+    Conversation: "message__conversation__in",
+    Message: "message__in",
+}
+
+
+def rows_delete(*, rows: QuerySet[Any]) -> dict[str, int]:
+    """Delete sites, visitors, conversations or messages, and the files of the attachments the
+    delete cascades to once it commits; return the rows deleted per model.
+
+    The admin's delete calls this: a bare ``delete()`` would leave the files on disk.
+    """
+    lookup = _ATTACHMENT_LOOKUPS[rows.model]
+    with transaction.atomic():
+        _files_discard_on_commit(Attachment.objects.filter(**{lookup: rows}))
+        _, per_model = rows.delete()
+    return per_model
+
+
+# An upload is written to storage a moment before its row: younger files may be in flight.
+ORPHAN_MIN_AGE = dt.timedelta(hours=1)
+
+
+def attachment_files_sweep(*, now: dt.datetime, dry_run: bool = False) -> list[str]:
+    """Remove the files under ``attachments/`` that no attachment row holds, older than an hour;
+    return their paths (only listed with ``dry_run``).
+
+    They are left by a delete that bypassed the services (a shell, an older admin) or by a
+    worker that died between writing a file and its row.
+    """
+    held = set(Attachment.objects.values_list("file", flat=True))
+    orphans = [
+        path
+        for path in _storage_walk("attachments")
+        if path not in held and default_storage.get_modified_time(path) < now - ORPHAN_MIN_AGE
+    ]
+    if not dry_run:
+        attachment_files_discard(orphans)
+    return orphans
+
+
+def _storage_walk(folder: str) -> list[str]:
+    try:
+        folders, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    paths = [f"{folder}/{name}" for name in sorted(names)]
+    for name in sorted(folders):
+        paths += _storage_walk(f"{folder}/{name}")
+    return paths
 
 
 def _files_discard_on_commit(attachments: QuerySet[Attachment]) -> None:

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.templatetags.static import static
 from django.utils.html import escape
 
+from apps.chat.admin import AttachmentFilesDeleteMixin
 from apps.sites.models import BusinessHours, Site
 
 
@@ -16,7 +17,7 @@ class BusinessHoursInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(AttachmentFilesDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "public_key", "default_language", "created_at"]
     search_fields = ["name", "public_key"]
     readonly_fields = ["created_at"]
