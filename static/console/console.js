@@ -849,7 +849,7 @@
     var read = m.author === "agent" && m.seq <= state.detail.conversation.visitor_read_seq;
     if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · " + gettext("interrupted") : "") + (read ? " · " + pgettext("the visitor saw the reply", "read") : "")));
     if (m.attachment) li.appendChild(attachmentNode(m.attachment));
-    if (m.text || !m.attachment) li.appendChild(textWithLinks(m.text));
+    if (m.text || !m.attachment) li.appendChild(m.author === "bot" || m.author === "agent" ? rendered(m.text) : textWithLinks(m.text));
     if (m.citations && m.citations.length) {
       var sources = el("ol", "sources");
       m.citations.forEach(function (c) { sources.appendChild(sourceItem(c)); });
@@ -905,6 +905,17 @@
       shown = match.index + address.length;
     });
     body.appendChild(document.createTextNode(text.slice(shown)));
+    return body;
+  }
+
+  /** A bot's or agent's message as the visitor's widget shows it: the widget's own markdown
+   * renderer (loaded from csbot/widget.js with data-render-only), which builds DOM nodes, never
+   * HTML. Citations stay "[n]" text: the sources list under the message names them. */
+  function rendered(text) {
+    if (!window.csbotRender) return textWithLinks(text);
+    var body = el("div", "body markdown");
+    body.dir = "auto";
+    body.appendChild(window.csbotRender.markdown(text, { cites: new Map() }));
     return body;
   }
 

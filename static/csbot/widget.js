@@ -334,6 +334,14 @@
     return frag;
   };
 
+  // The agent console loads this file with `data-render-only` to show bot and agent messages
+  // through this very renderer, as the visitor sees them (docs/widget.md): it gets `markdown`
+  // and nothing else runs (no socket, no element, no window.csbot).
+  if (script.hasAttribute("data-render-only")) {
+    window.csbotRender = { markdown };
+    return;
+  }
+
   // --- styles and skeleton (constant markup, no data interpolated) -------------------------
 
   const CSS = `

@@ -1,0 +1,57 @@
+"""The console shows messages as the visitor's widget does: the widget's markdown renderer, the
+reply controls never hidden."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.chat.services import message_create
+from tests.browser.test_console import claimed_ticket, console  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.browser]
+
+BOT = "**Please try** this:\n- unplug the lamp\n- wait `10 s`\n\nSee [the guide](https://example.com/lamp)."
+
+
+def open_mine(console, ticket) -> None:  # noqa: F811
+    console.locator('.tabs [data-filter="mine"]').click()
+    console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
+
+
+def test_bot_and_agent_markdown_renders_as_in_the_widget_visitor_text_stays_plain(
+    console,  # noqa: F811 (the fixture imported above)
+    live_app,
+    demo_site,
+):
+    mei = demo_site.teams.get().members.get()
+    ticket = claimed_ticket(live_app, demo_site, mei, "**not bold** <b>nor this</b>")
+    live_app.call(
+        message_create, conversation_id=ticket.conversation_id, author_kind="bot", text=BOT
+    )
+    open_mine(console, ticket)
+
+    bot = console.locator("#transcript .msg.bot .body")
+    expect(bot.locator("strong")).to_have_text("Please try")
+    expect(bot.locator("ul > li")).to_have_text(["unplug the lamp", "wait 10 s"])
+    expect(bot.locator("code")).to_have_text("10 s")
+    link = bot.get_by_role("link", name="the guide")
+    expect(link).to_have_attribute("href", "https://example.com/lamp")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(bot).not_to_contain_text("**")
+
+    # The agent's own reply too, as it arrives live.
+    box = console.locator("#composer-text")
+    box.fill("Done:\n1. *first*\n2. second")
+    box.press("Enter")
+    agent = console.locator("#transcript .msg.agent .body").last
+    expect(agent.locator("ol > li")).to_have_text(["first", "second"])
+    expect(agent.locator("em")).to_have_text("first")
+
+    # What the visitor wrote is what they typed, as their widget shows it: no markdown, no HTML.
+    visitor = console.locator("#transcript .msg.visitor .body").first
+    expect(visitor).to_have_text("**not bold** <b>nor this</b>")
+    expect(visitor.locator("strong, b")).to_have_count(0)
+    # The renderer came from the widget's file without booting a widget on the console.
+    assert console.evaluate("typeof window.csbotRender.markdown") == "function"
+    assert console.evaluate("!window.csbot && !document.querySelector('csbot-widget')")
