@@ -887,9 +887,19 @@
   }
 
   // Web addresses in a message, up to a space or a closing bracket or quote; punctuation
-  // ending a sentence is not part of one.
+  // ending a sentence is not part of one, nor is a ")" that closes no "(" of the address
+  // (…/Lamp_(furniture) keeps its own, "(see https://…/a)" loses the sentence's).
   var LINK_IN_TEXT = /https?:\/\/[^\s<>"'）】」]+/g;
-  var LINK_TRAILER = /[.,;:!?。，；：！？)\]]+$/;
+  var LINK_TRAILER = /[.,;:!?。，；：！？\]]+$/;
+
+  function trimAddress(address) {
+    for (;;) {
+      var cut = address.replace(LINK_TRAILER, "");
+      if (cut.slice(-1) === ")" && cut.split("(").length < cut.split(")").length) cut = cut.slice(0, -1);
+      if (cut === address) return address;
+      address = cut;
+    }
+  }
 
   /** A message's text, its web addresses links, in the direction its own script reads. */
   function textWithLinks(text) {
@@ -897,7 +907,7 @@
     body.dir = "auto";
     var shown = 0;
     Array.from(text.matchAll(LINK_IN_TEXT)).forEach(function (match) {
-      var address = match[0].replace(LINK_TRAILER, "");
+      var address = trimAddress(match[0]);
       var url = safeUrl(address);
       if (!url) return;
       body.appendChild(document.createTextNode(text.slice(shown, match.index)));

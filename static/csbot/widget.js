@@ -231,9 +231,12 @@
       /(`+)([^`][\s\S]*?)\1(?!`)/.source, // 1,2 code span
       /\*\*(?=\S)([\s\S]*?\S)\*\*/.source, // 3 bold
       /\*(?=[^\s*])([\s\S]*?[^\s*])\*/.source, // 4 italic
-      /\[([^\]]+)\]\(\s*([^\s)]+)\s*\)/.source, // 5,6 link
+      /\[([^\]]+)\]\(\s*((?:[^\s()]|\([^\s()]*\))+)\s*\)/.source, // 5,6 link
       /\[(\d{1,3})\]/.source, // 7 citation
-      /https?:\/\/[\w\-.~:/?#@!$&*+,;=%]*[\w\-~/#@$&*+=%]/.source, // bare URL
+      // A bare URL: balanced (…) belong to it (…/Lamp_(furniture)), as in GitHub's autolinks;
+      // an unbalanced ")" and the punctuation ending a sentence do not.
+      /https?:\/\/(?:U|\(U*\))*(?:[\w\-~/#@$&*+=%]|\(U*\))/.source // U: a URL's character
+        .replace(/U/g, /[\w\-.~:/?#@!$&*+,;=%]/.source),
     ].join("|"),
     "g",
   );
