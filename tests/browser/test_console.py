@@ -150,15 +150,17 @@ def test_an_agent_takes_over_from_the_bot_replies_and_hands_back(page, console, 
     )
 
 
-def claimed_ticket(live_app, site, agent, question: str) -> Ticket:
-    """A visitor's question handed to ``agent``, claimed: it is in their "Mine" tab."""
+def claimed_ticket(live_app, site, agent, question: str, *, claim: bool = True) -> Ticket:
+    """A visitor's question handed to ``agent``, claimed: it is in their "Mine" tab (or, without
+    ``claim``, waiting in the queue)."""
 
     def hand_over() -> int:
         conversation = conversation_open(visitor=visitor_create(site=site))
         message_create(conversation_id=conversation.pk, author_kind="visitor", text=question)
         outcome = handoff_request(conversation_id=conversation.pk, reason="customer_request")
         assert outcome.ticket_id is not None, outcome
-        ticket_claim(ticket_id=outcome.ticket_id, agent=agent)
+        if claim:
+            ticket_claim(ticket_id=outcome.ticket_id, agent=agent)
         return outcome.ticket_id
 
     # The console page counts the team online only once its socket is up; on a loaded machine

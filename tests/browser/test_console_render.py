@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.chat.services import message_create
+from apps.handoff.models import Ticket
 from tests.browser.test_console import claimed_ticket, console  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser]
@@ -55,3 +56,34 @@ def test_bot_and_agent_markdown_renders_as_in_the_widget_visitor_text_stays_plai
     # The renderer came from the widget's file without booting a widget on the console.
     assert console.evaluate("typeof window.csbotRender.markdown") == "function"
     assert console.evaluate("!window.csbot && !document.querySelector('csbot-widget')")
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+@pytest.mark.parametrize("width", [1400, 1000])
+def test_the_toast_after_claiming_leaves_the_reply_controls_free(
+    console,  # noqa: F811 (the fixture imported above)
+    live_app,
+    demo_site,
+    width,
+):
+    console.set_viewport_size({"width": width, "height": 800})
+    mei = demo_site.teams.get().members.get()
+    ticket = claimed_ticket(live_app, demo_site, mei, "My lamp is broken", claim=False)
+    console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
+    console.locator("#claim").click()
+    toast = console.locator("#toasts .toast")
+    expect(toast).to_have_text("You have the ticket. The visitor is told you joined.")
+    assert Ticket.objects.get(pk=ticket.pk).assignee == mei
+    box = toast.bounding_box()
+    for control in ["#composer", "#composer-text", "#composer button[type=submit]", "#details"]:
+        target = console.locator(control).first
+        if target.is_visible():
+            assert not overlaps(box, target.bounding_box()), control
