@@ -17,15 +17,19 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from apps.chat.asgi_limits import UploadSizeLimit  # noqa: E402
 from apps.chat.routing import websocket_urlpatterns as visitor_websockets  # noqa: E402
 from apps.handoff.routing import websocket_urlpatterns as console_websockets  # noqa: E402
 from csbot.lifespan import lifespan  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi_app)
-        if settings.CSBOT_SERVE_STATIC
-        else django_asgi_app,
+        # An upload's body is refused past the size limit before Django has received it.
+        "http": UploadSizeLimit(
+            ASGIStaticFilesHandler(django_asgi_app)
+            if settings.CSBOT_SERVE_STATIC
+            else django_asgi_app
+        ),
         # Channels does not handle lifespan itself: the workers' background sweep starts here.
         "lifespan": lifespan,
         "websocket": URLRouter(

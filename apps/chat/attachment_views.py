@@ -28,12 +28,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.bot.services import reply_start
 from apps.chat import protocol
 from apps.chat.attachments import (
+    FORM_OVERHEAD,
     AttachmentRefused,
     LimitedUploadHandler,
     StoredFile,
     attachment_file_store,
     attachment_files_discard,
     attachment_url_valid,
+    file_too_large,
 )
 from apps.chat.events import message_payload
 from apps.chat.models import Attachment, Message
@@ -56,9 +58,6 @@ from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
 
-# Room for the form's other fields and the multipart framing around the largest file.
-_FORM_OVERHEAD = 64 * 1024
-
 
 def _refusal(exc: AttachmentRefused) -> JsonResponse:
     return _error(exc.status, exc.code, exc.message)
@@ -68,15 +67,15 @@ def _form_read(request: HttpRequest) -> tuple[dict[str, str], Any]:
     """Parse the multipart body, spooling the file to disk and stopping at the size limit.
 
     Raises ``AttachmentRefused``: a declared length over the limit is refused before a byte
-    of the body is read (413); a body that is not a complete multipart form is 400.
+    of the body is parsed (413; under ASGI ``asgi_limits`` refused it before Django received
+    it); a body that is not a complete multipart form is 400.
     """
-    limit = settings.CSBOT_ATTACHMENT_MAX_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    if declared > limit + _FORM_OVERHEAD:
-        raise AttachmentRefused(413, "file_too_large", f"a file is at most {limit} bytes")
+    if declared > settings.CSBOT_ATTACHMENT_MAX_BYTES + FORM_OVERHEAD:
+        raise file_too_large()
     if not request.content_type == "multipart/form-data":
         raise AttachmentRefused(400, "bad_form", "send the file as multipart/form-data")
     handler = LimitedUploadHandler(request)
@@ -86,7 +85,7 @@ def _form_read(request: HttpRequest) -> tuple[dict[str, str], Any]:
     except (MultiPartParserError, RequestDataTooBig) as exc:
         raise AttachmentRefused(400, "bad_form", f"the form could not be read: {exc}") from exc
     if handler.too_large:
-        raise AttachmentRefused(413, "file_too_large", f"a file is at most {limit} bytes")
+        raise file_too_large()
     return {key: fields[key] for key in fields}, files.get("file")
 
 

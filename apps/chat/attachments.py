@@ -27,6 +27,8 @@ HEAD_BYTES = 64 * 1024
 # Signed attachment URLs stay valid this long; every replay and transcript signs afresh.
 URL_MAX_AGE = 24 * 60 * 60
 _SALT = "csbot.chat.attachment"
+# Room for the form's other fields and the multipart framing around the largest file.
+FORM_OVERHEAD = 64 * 1024
 _EXTENSIONS = {
     "image/png": "png",
     "image/jpeg": "jpg",
@@ -44,6 +46,12 @@ class AttachmentRefused(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def file_too_large() -> AttachmentRefused:
+    """The 413 of a file over ``CSBOT_ATTACHMENT_MAX_BYTES``, wherever it is noticed."""
+    limit = settings.CSBOT_ATTACHMENT_MAX_BYTES
+    return AttachmentRefused(413, "file_too_large", f"a file is at most {limit} bytes")
 
 
 def content_type_sniff(head: bytes) -> str | None:
@@ -151,9 +159,8 @@ def attachment_file_store(*, upload: UploadedFile | None, name: str) -> StoredFi
         raise AttachmentRefused(400, "file_missing", "send the file in the 'file' field")
     if upload.size == 0:
         raise AttachmentRefused(400, "file_empty", "the file is empty")
-    limit = settings.CSBOT_ATTACHMENT_MAX_BYTES
-    if upload.size is None or upload.size > limit:
-        raise AttachmentRefused(413, "file_too_large", f"a file is at most {limit} bytes")
+    if upload.size is None or upload.size > settings.CSBOT_ATTACHMENT_MAX_BYTES:
+        raise file_too_large()
     upload.seek(0)
     head = upload.read(HEAD_BYTES)
     content_type = content_type_sniff(head)
