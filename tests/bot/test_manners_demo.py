@@ -102,3 +102,15 @@ def test_a_narrowing_with_a_word_the_help_centre_lacks_is_not_judged_as_the_ques
     # "stock" is in the help centre (unpaid items go back into stock), "market" is not.
     audit = _ask(site, "Is shipping free?", "and for the stock market?")
     assert audit.decision == "abstain", audit.top_confidence
+
+
+@pytest.mark.parametrize("embeddings", ["off", "local"])
+def test_a_chinese_narrowing_finds_the_compound_the_help_centre_writes(settings, site, embeddings):
+    settings.CSBOT_EMBEDDINGS = embeddings
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    audit = _ask(site, "怎么退货？", "那灯泡呢？")
+    cited = {row["external_id"] for row in audit.passages if row["cited"]}
+    # The returns FAQ says "智能灯泡", one word of the demo's dictionary: without its parts
+    # "灯泡" was not found in it, and the follow-up was searched alone (the bulb's Wi-Fi reset).
+    assert cited & {"faq-return-how-zh", "article-returns-zh"}, cited
+    assert "faq-bulb-wifi-zh" not in cited

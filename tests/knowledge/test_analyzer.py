@@ -31,6 +31,23 @@ def test_dictionary_word_keeps_a_product_name_whole() -> None:
     assert "光环落地灯" in tuned.terms("光环落地灯怎么安装")
 
 
+def test_a_dictionary_compound_is_followed_by_its_parts_for_words_inside_it() -> None:
+    tuned = Analyzer(Tuning(version=1, words=(("智能灯泡", None),)))
+    tokens = tuned.tokens("智能灯泡可以退货")
+    # "灯泡" finds a passage saying "智能灯泡"; a question's parts count only without the whole.
+    assert [(t.term, t.part_of) for t in tokens[:3]] == [
+        ("智能灯泡", None),
+        ("智能", "智能灯泡"),
+        ("灯泡", "智能灯泡"),
+    ]
+    synonymous = Analyzer(
+        Tuning(version=2, words=(("智能灯泡", None),), synonyms=(("智能灯泡", "smart bulb"),))
+    )
+    whole, *parts = synonymous.tokens("智能灯泡")
+    assert whole.term == synonymous.terms("smart bulb")[0]
+    assert [(t.term, t.part_of) for t in parts] == [("智能", whole.term), ("灯泡", whole.term)]
+
+
 def test_removing_a_dictionary_word_restores_the_default_cut() -> None:
     analyzer_for(Tuning(version=1, words=(("光环落地灯", None),)))
     assert "光环落地灯" not in analyzer_for(Tuning(version=2)).terms("光环落地灯怎么安装")

@@ -32,6 +32,7 @@ _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # English words).
 _RUN = re.compile(rf"[{_HAN}]+|\d+(?:\.\d+)+|[^\W_{_HAN}]+(?:['’][^\W\d_{_HAN}]+)*")
 _HAN_RUN = re.compile(rf"[{_HAN}]")
+_HAN_ONLY = re.compile(rf"[{_HAN}]+")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _NON_ALNUM = re.compile(r"[\W_]+")
 
@@ -69,7 +70,8 @@ class Token:
 
     term: str
     surface: str
-    # For the parts of a protected token or code (lm, 2041 of LM-2041): the whole one's term.
+    # For the parts of a protected token, a code (lm, 2041 of LM-2041) or an admin's Chinese
+    # compound (灯泡 of 智能灯泡): the whole one's term.
     part_of: str | None = None
     # A code typed with a space in a question (lm 2041): it is that code only if the knowledge
     # base has it, else two words ("in 30").
@@ -205,9 +207,30 @@ class Analyzer:
         """
         tokens = self._plain_tokens(text, question=question)
         table, longest = self._synonyms
-        if not table:
-            return tokens
-        return _collapse_synonyms(tokens, table, longest)
+        if table:
+            tokens = _collapse_synonyms(tokens, table, longest)
+        return _with_parts(tokens, self._compound_parts) if self._compound_parts else tokens
+
+    @cached_property
+    def _compound_parts(self) -> dict[str, tuple[str, ...]]:
+        """The admin's Chinese words of three characters or more, each with the dictionary
+        words inside it (``智能灯泡``: 智能, 灯泡), as jieba's search mode cuts them.
+
+        An admin word keeps a compound whole, so "智能灯泡" is one term; without its parts a
+        visitor asking about "灯泡" would never find a passage that says "智能灯泡".
+        """
+        frequencies = self._segmenter.tokenizer.FREQ
+        parts: dict[str, tuple[str, ...]] = {}
+        for word in self._segmenter.words:
+            if len(word) < 3 or not _HAN_ONLY.fullmatch(word):
+                continue
+            inside = (
+                word[i : i + n] for n in (2, 3) if n < len(word) for i in range(len(word) - n + 1)
+            )
+            found = tuple(dict.fromkeys(p for p in inside if frequencies.get(p, 0) > 0))
+            if found:
+                parts[word] = found
+        return parts
 
     def _plain_tokens(self, text: str, *, question: bool = False) -> list[Token]:
         text = normalize(text)
@@ -288,6 +311,20 @@ def synonym_classes(groups: Iterable[Sequence[Term]]) -> dict[Term, Term]:
                 earlier, later = (a, b) if order[a] < order[b] else (b, a)
                 parent[later] = earlier
     return {term: root(term) for term in parent}
+
+
+def _with_parts(tokens: Sequence[Token], compound_parts: dict[str, tuple[str, ...]]) -> list[Token]:
+    """Each compound's token followed by its parts' (after synonyms: a part never joins one).
+
+    A question's parts count only when its compound is not in the knowledge base
+    (``Token.part_of``), as a code's do.
+    """
+    out: list[Token] = []
+    for token in tokens:
+        out.append(token)
+        parts = compound_parts.get(token.surface, ())
+        out.extend(Token(part, part, token.term) for part in parts)
+    return out
 
 
 def _collapse_synonyms(
