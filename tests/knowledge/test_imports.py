@@ -6,6 +6,7 @@ import codecs
 import json
 
 import pytest
+from django.utils import translation
 
 from apps.knowledge.importers import ImportFailed, entries_parse, format_detect
 from apps.knowledge.models import Article, Collection, FAQEntry, Passage, Status
@@ -290,7 +291,6 @@ def test_csv_in_the_encodings_spreadsheets_save_is_read(data: bytes, text: str) 
         # Reads as Chinese in GBK and as Korean in EUC-KR (팁캥좋똑꼇콘...): refused, not guessed.
         ("屏幕亮度不能调节,重启电脑\n".encode("gbk"), "faq.csv line 1"),
         (b"q,a\nCaf\xe9,Oui\n", "faq.csv line 2"),  # Latin-1, not even GB18030
-        (codecs.BOM_UTF16_LE + "q,a\n".encode("utf-16-le")[:-1], "faq.csv line 1"),  # cut short
     ],
     ids=[
         "cp1252",
@@ -300,7 +300,6 @@ def test_csv_in_the_encodings_spreadsheets_save_is_read(data: bytes, text: str) 
         "cp949",
         "gbk-or-euc-kr",
         "latin-1",
-        "broken-utf-16",
     ],
 )
 def test_text_in_no_accepted_encoding_is_refused_saying_what_is_accepted(
@@ -311,6 +310,47 @@ def test_text_in_no_accepted_encoding_is_refused_saying_what_is_accepted(
     assert failure.value.location == location
     assert "UTF-8 with or without BOM, UTF-16 with BOM, or GB18030/GBK" in failure.value.message
     assert "CSV UTF-8 (Comma delimited)" in failure.value.message
+
+
+# Random bytes behind a UTF-16 byte-order mark decode, when they do, as rare characters: some
+# private-use (鰺\ue207\uf051꣄…), or none but few common Chinese ones (쬟焙䐗횔㱉岝怴ㆾḠ﹩).
+RANDOM_BYTES = bytes.fromhex("3a9c07e251f0c4a89e3d7b16e25f0a93d47c6e21f8b52c0d914eb3a7")
+RANDOM_PRINTABLE = bytes.fromhex("1fcb 1971 1744 94d6 493c 9d5c 3460 be31 201e 69fe")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        codecs.BOM_UTF16_LE + "q,a\n".encode("utf-16-le")[:-1],  # cut short
+        codecs.BOM_UTF16_LE + RANDOM_BYTES,
+        codecs.BOM_UTF16_BE + RANDOM_BYTES,
+        codecs.BOM_UTF16_LE + RANDOM_PRINTABLE,
+    ],
+    ids=["cut-short", "random-le", "random-be", "random-printable"],
+)
+def test_a_file_marked_utf16_that_is_not_utf16_text_is_refused(data: bytes) -> None:
+    with pytest.raises(ImportFailed) as failure:
+        entries_parse(data, name="notes.txt")
+    assert failure.value.location == "notes.txt"
+    assert "byte-order mark of UTF-16" in failure.value.message
+    assert "probably not a text file" in failure.value.message
+    with translation.override("zh-hans"), pytest.raises(ImportFailed) as failure:
+        entries_parse(data, name="notes.txt")
+    assert failure.value.message.startswith("文件以 UTF-16 的字节顺序标记开头")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Shipping is free over ¥99 – 2–3 days; café crème €5 ✓\n",
+        "满99元包邮 😀\n",
+        "問題,答案\n怎麼退貨？,收到商品後三十天內可以退貨。\n",
+    ],
+    ids=["english-symbols", "chinese-emoji", "traditional"],
+)
+def test_english_and_chinese_text_in_utf16_is_read_whatever_its_symbols(text: str) -> None:
+    [entry] = entries_parse(text.encode("utf-16"), name="notes.txt")
+    assert entry.body == text.strip()
 
 
 def test_jsonl_and_markdown_in_gbk_are_read_too() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Callable
 
 from django.utils.translation import gettext as _
 
@@ -16,6 +17,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # Accepted as text: control characters other than these are not (see _looks_chinese).
 _TEXT_CONTROLS = frozenset("\t\n\r\f")
 
@@ -23,11 +25,13 @@ _TEXT_CONTROLS = frozenset("\t\n\r\f")
 def text_encoding(data: bytes) -> str | None:
     """The encoding ``text_decode`` reads ``data`` in: utf-8-sig, utf-16, utf-8 or gb18030.
 
-    A byte-order mark decides. Without one, valid UTF-8 is UTF-8 (text in another encoding
-    almost never is). Else GB18030, what Excel on Chinese Windows saves (a superset of GBK and
-    GB2312; the byte 0x80 alone is Windows GBK's €), but only when the bytes decode cleanly,
-    read as Chinese text *and* do not read as Korean: other legacy encodings decode as GB18030
-    too, into nonsense. None when nothing fits or the bytes fit two.
+    A byte-order mark decides; behind UTF-16's the text must read as English or Chinese
+    (``_looks_utf16_text``), or the file is random or binary data. Without one, valid UTF-8 is
+    UTF-8 (text in another encoding almost never is). Else GB18030, what Excel on Chinese
+    Windows saves (a superset of GBK and GB2312; the byte 0x80 alone is Windows GBK's €), but
+    only when the bytes decode cleanly, read as Chinese text *and* do not read as Korean: other
+    legacy encodings decode as GB18030 too, into nonsense. None when nothing fits or the bytes
+    fit two.
     """
     read = _text_read(data)
     return read[0] if read else None
@@ -38,9 +42,14 @@ def _text_read(data: bytes) -> tuple[str, str] | None:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return encoding, data.decode(encoding)
+                text = data.decode(encoding)
             except UnicodeDecodeError:
                 return None
+            # Almost any even number of bytes decodes as UTF-16: random or binary data behind
+            # its mark reads as a string of unrelated, mostly rare characters.
+            if bom in _UTF16_BOMS and not _looks_utf16_text(text):
+                return None
+            return encoding, text
     try:
         return "utf-8", data.decode("utf-8")
     except UnicodeDecodeError:
@@ -71,21 +80,48 @@ def _looks_chinese(text: str) -> bool:
     least half of the non-ASCII characters in GB2312, the 7,445 characters common Chinese text
     is written in (Windows-1252 or Shift-JIS read as GB18030 give almost none of them).
     """
+    return _reads_as_text(text, _in_gb2312)
+
+
+def _looks_utf16_text(text: str) -> bool:
+    """English or Chinese text, not random or binary data behind UTF-16's byte-order mark.
+
+    As ``_looks_chinese``, but UTF-16 carries any character, so the commonest ones also count
+    those of Windows-1252 (English text's ¥ – é €) and beyond the BMP (emoji: random bytes
+    make a valid surrogate pair rarely). Random bytes of 16 or more decode, when they do, into
+    mostly rare characters (about 1 in 8 of the BMP is in GB2312 or Windows-1252, and 1 in 7
+    private-use or unassigned); a handful of bytes can pass as text and is not refused.
+    """
+    return _reads_as_text(
+        text, lambda char: ord(char) > 0xFFFF or _in_gb2312(char) or _in_cp1252(char)
+    )
+
+
+def _reads_as_text(text: str, common: Callable[[str], bool]) -> bool:
+    """No control, private-use or unassigned character, and ``common`` true of at least half
+    of the non-ASCII ones."""
     wide = [c for c in text if ord(c) > 127]
     for char in text:
         category = unicodedata.category(char)
         if category in ("Co", "Cn", "Cs") or (category == "Cc" and char not in _TEXT_CONTROLS):
             return False
-    common = sum(1 for c in wide if _in_gb2312(c))
-    return common * 2 >= len(wide)
+    return sum(1 for c in wide if common(c)) * 2 >= len(wide)
 
 
-def _in_gb2312(char: str) -> bool:
+def _encodable(char: str, encoding: str) -> bool:
     try:
-        char.encode("gb2312")
+        char.encode(encoding)
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _in_gb2312(char: str) -> bool:
+    return _encodable(char, "gb2312")
+
+
+def _in_cp1252(char: str) -> bool:
+    return _encodable(char, "cp1252")
 
 
 def _reads_as_korean(data: bytes) -> bool:
@@ -109,10 +145,20 @@ def _reads_as_korean(data: bytes) -> bool:
 
 def text_decode(data: bytes, *, name: str) -> str:
     """The file's text, in the encoding ``text_encoding`` finds; refused, naming the line of
-    the first byte that is not UTF-8, when none fits."""
+    the first byte that is not UTF-8, when none fits (a file marked UTF-16 that is not: the
+    file)."""
     read = _text_read(data)
     if read is not None:
         return read[1]
+    if data.startswith(_UTF16_BOMS):
+        raise ImportFailed(
+            _(
+                "the file begins with the byte-order mark of UTF-16, but what follows is not "
+                "English or Chinese text in UTF-16: it is probably not a text file. Save the "
+                "text as UTF-8: in Excel, Save As and choose CSV UTF-8 (Comma delimited)"
+            ),
+            location=name,
+        )
     message = _(
         "the text is not in an accepted encoding (UTF-8 with or without BOM, UTF-16 with BOM, "
         "or GB18030/GBK); save the file as UTF-8: in Excel, Save As and choose "
