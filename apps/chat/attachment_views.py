@@ -9,6 +9,7 @@ token. Either way the file is stored and its message committed before the answer
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.storage import default_storage
+from django.core.handlers.asgi import ASGIRequest
 from django.db import DatabaseError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -258,6 +260,17 @@ def _console_attachment_checked(
     )
 
 
+# Larger than FileResponse's 4 KiB: each block is a hop to a thread.
+_BLOCK_SIZE = 64 * 1024
+
+
+async def _file_chunks(stream: Any) -> AsyncIterator[bytes]:
+    """The file's bytes, each block read in a thread off the event loop."""
+    read = sync_to_async(stream.read, thread_sensitive=False)
+    while chunk := await read(_BLOCK_SIZE):
+        yield chunk
+
+
 @require_GET
 def attachment_file(request: HttpRequest, attachment_id: int) -> FileResponse:
     """Return the file to the visitor of its conversation (a signed, unexpired URL), an agent
@@ -283,6 +296,10 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> FileResponse:
     except FileNotFoundError:
         raise Http404 from None
     response = FileResponse(stream, content_type=attachment.content_type)
+    if isinstance(request, ASGIRequest):
+        # An ASGI server is given an async iterator: a file's sync iterator would be read whole
+        # into memory first (and warned about). FileResponse has set the length and closes it.
+        response.streaming_content = _file_chunks(stream)
     # Set here, not by FileResponse: it would keep only the name's last path segment.
     disposition = content_disposition_header(not attachment.is_image, attachment.name)
     response["Content-Disposition"] = disposition or ""
