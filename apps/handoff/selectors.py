@@ -310,17 +310,18 @@ def tickets_for_agent(*, user: Any) -> list[QueueTicketPayload]:
         .annotate(count=Count("pk"))
         .values("count")
     )
+    last = (
+        Message.objects.filter(conversation_id=OuterRef("conversation_id"))
+        .exclude(author_kind=Message.AuthorKind.SYSTEM)
+        .order_by("-seq")
+    )
     rows = (
         _tickets()
         .filter(team__members=user, status__in=Ticket.ACTIVE)
         .annotate(
             unread=Coalesce(Subquery(unread), 0),
-            last_message=Subquery(
-                Message.objects.filter(conversation_id=OuterRef("conversation_id"))
-                .exclude(author_kind=Message.AuthorKind.SYSTEM)
-                .order_by("-seq")
-                .values("text")[:1]
-            ),
+            last_message=Subquery(last.values("text")[:1]),
+            last_file=Subquery(last.values("attachment__name")[:1]),
         )
         .order_by("created_at")
     )
@@ -328,10 +329,15 @@ def tickets_for_agent(*, user: Any) -> list[QueueTicketPayload]:
         {
             **ticket_payload(ticket),
             "unread": ticket.unread,
-            "last_message": ticket.last_message or "",
+            "last_message": _preview(ticket.last_message, ticket.last_file),
         }
         for ticket in rows
     ]
+
+
+def _preview(text: str | None, file_name: str | None) -> str:
+    """A message's text, or a file sent alone by its name, as the console shows it live."""
+    return text or (f"📎 {file_name}" if file_name else "")
 
 
 class TicketSearchPage(TypedDict):

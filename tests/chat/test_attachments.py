@@ -15,7 +15,8 @@ from django.test import Client
 from apps.chat.attachments import attachment_url, content_type_sniff, image_size
 from apps.chat.models import Attachment, Conversation, Message
 from apps.chat.privacy import conversations_purge, visitor_erase, visitor_export
-from apps.chat.services import conversation_open
+from apps.chat.services import conversation_open, message_create_from_visitor
+from apps.handoff.selectors import tickets_for_agent
 from apps.handoff.services import handoff_request
 from apps.handoff.services.presence import agent_session_open
 from tests.chat import files
@@ -484,6 +485,21 @@ def ticketed(png_attachment, agent) -> Attachment:
         conversation_id=png_attachment.message.conversation_id, reason="customer_request"
     )
     return png_attachment
+
+
+def test_the_queue_previews_a_file_sent_alone_by_its_name(client, visitor, agent, no_bot):
+    """As the console shows it live: after a reload the queue does not show the text before."""
+    conversation = conversation_open(visitor=visitor)
+    message_create_from_visitor(conversation=conversation, client_id="c-00000001", text="Hello")
+    agent_session_open(user=agent, channel_name="test.mei")
+    handoff_request(conversation_id=conversation.pk, reason="customer_request")
+    upload(client, visitor, name="damaged box.png")
+    [queued] = tickets_for_agent(user=agent)
+    assert queued["last_message"] == "📎 damaged box.png"
+    # A caption is what the message says, as for any text.
+    upload(client, visitor, client_id="att-00000002", caption="It arrived like this")
+    [queued] = tickets_for_agent(user=agent)
+    assert queued["last_message"] == "It arrived like this"
 
 
 def test_an_agent_of_the_team_fetches_it_with_their_session(ticketed, agent):
