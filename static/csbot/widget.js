@@ -436,6 +436,8 @@ svg{display:block;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:ro
 .notice{flex:none;max-height:62%;overflow-y:auto;overscroll-behavior:contain;border-top:1px solid #e2e8f0;background:#fff}
 .notice:empty{display:none}
 .card{position:relative;padding:14px 16px 16px}
+.inlog{margin:0 0 12px;padding:10px 12px;border:1px solid #e2e8f0;border-radius:12px;background:#fff}
+.inlog:not(:has(:checked))>label,.inlog:not(:has(:checked))>.primary,.inlog .ends{display:none}
 .card h3,.card legend{margin:0 30px 2px 0;padding:0;font-size:15px;font-weight:600;line-height:1.35;color:#0f172a}
 .hint{margin:0 0 10px;font-size:13px;color:#475569}
 .x{position:absolute;top:10px;right:10px}
@@ -1151,7 +1153,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
 
   const onWhy = (event) => {
     event.preventDefault();
-    const id = Number(event.target.closest(".msg").dataset.id);
+    const row = event.target.closest(".msg"); // not the rating entry's own form
+    const id = row && Number(row.dataset.id);
     const vote = votes.get(id);
     if (!vote) return;
     vote.c = event.target.querySelector("input").value.trim();
@@ -1163,10 +1166,11 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   // --- cards above the composer: leave a message, rate the help ----------------------------
 
   const showCard = (next, focus) => {
+    if (card) card.el.remove(); // one card at a time, above the composer or in the log
     card = next;
     // The card takes its height from the log: a visitor at the end stays there, so the last
     // messages (an agent's reply before the rating) are not pushed out of view.
-    updateKeepingScroll(() => ui.notice.replaceChildren(next.el));
+    updateKeepingScroll(() => (next.inLog ? ui.list.append(next.el) : ui.notice.replaceChildren(next.el)));
     if (focus) next.el.querySelector("input").focus();
     else if (isOpen) ui.announcer.textContent = next.el.querySelector("h3,legend").textContent;
   };
@@ -1177,8 +1181,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     if (card.kind === "leave") save("sessionStorage", "leave", null);
     else if (dismissed) save("sessionStorage", "csat", card.ticket);
     const hadFocus = card.el.contains(ui.shadow.activeElement);
+    card.el.remove();
     card = null;
-    ui.notice.replaceChildren();
     if (hadFocus) ui.input.focus();
   };
 
@@ -1358,7 +1362,17 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       if (!picked) form.querySelector("input").focus();
       else if (live) send({ type: "csat", rating: Number(picked.value), comment: comment.value.trim() });
     });
-    showCard({ kind: "csat", el: form, ticket });
+    // Handed back to the bot, the visitor goes on talking to it: the question is a compact entry
+    // of the conversation, after the hand-back notice, not a card over the composer. It never takes
+    // the focus, the bot's answers follow it, and it is offered once (docs/widget.md).
+    const inLog = status === "bot";
+    if (inLog) {
+      form.classList.add("inlog");
+      form.dataset.seq = lastSeq + 0.5; // later messages go below it (place)
+      form.addEventListener("click", (event) => event.target.closest(".x") && closeCard(true));
+      save("sessionStorage", "csat", ticket);
+    }
+    showCard({ kind: "csat", el: form, ticket, inLog });
   };
 
   const noteTyping = () => {
