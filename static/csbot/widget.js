@@ -58,6 +58,7 @@
       text: "Your message",
       sendLeave: "Send message",
       emailInvalid: "Please enter a valid email address, like name@example.com.",
+      nameInvalid: "Please enter your name without special characters, in at most 200 characters.",
       textRequired: "Please write your message.",
       prechat: "Before we start",
       prechatHint: "Leave your email so our team can reply to you there too.",
@@ -132,6 +133,7 @@
       text: "留言内容",
       sendLeave: "提交留言",
       emailInvalid: "请填写有效的邮箱地址，例如 name@example.com。",
+      nameInvalid: "请填写姓名，最多 200 个字符，不含特殊字符。",
       textRequired: "请填写留言内容。",
       prechat: "开始咨询前",
       prechatHint: "留下邮箱，客服也可以通过邮件回复您。",
@@ -831,7 +833,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
         return;
       }
       if (frame.code === "bad_frame" && identifyQueue.length) {
-        identifyQueue.shift().reject(new Error(frame.message));
+        identifyQueue.shift().reject(Object.assign(new Error(frame.message), { field: frame.field }));
         return;
       }
       if (frame.code === "unknown_message" && voteQueue.length) {
@@ -1302,28 +1304,41 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       problem,
       h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t.start), skip),
     );
-    /** Say what is wrong with the email under it; the name's maxlength keeps it within the
-     *  server's limit, so the email is all the server can refuse here. */
-    const flag = (why) => {
-      email.setAttribute("aria-invalid", "true");
-      email.setAttribute("aria-describedby", "pf-err");
+    /** Say what is wrong with a field under the form, and mark that field (only that one). */
+    const flag = (why, field = email) => {
+      for (const input of [name, email]) {
+        if (input !== field) {
+          input.removeAttribute("aria-invalid");
+          input.removeAttribute("aria-describedby");
+        }
+      }
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", "pf-err");
       problem.textContent = why;
-      email.focus();
+      field.focus();
     };
+    /** Send the answers; the server checks them again and names the field it refuses (in
+     *  English: the widget says it in its own words). A refused field the page gave
+     *  identify() (external_id) is not the visitor's to fix: the answers go without it. */
+    const ask = (given) =>
+      identifyAs(given).then(
+        () => {
+          contact = given;
+          prechatDone();
+        },
+        ({ field }) => {
+          if (field === "name") flag(t.nameInvalid, name);
+          else if (field !== "email" && field in given) ask({ ...given, [field]: "" });
+          else flag(t.emailInvalid);
+        },
+      );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const given = { ...contact, name: name.value.trim(), email: email.value.trim() };
       if (required && !given.email) return flag(t.errors.email_required);
       if (!given.name && !given.email) return prechatDone(true);
       if (given.email && !EMAIL.test(given.email)) return flag(t.emailInvalid);
-      // The server checks the email again; its refusal (in English) means the same.
-      identifyAs(given).then(
-        () => {
-          contact = given;
-          prechatDone();
-        },
-        () => flag(t.emailInvalid),
-      );
+      ask(given);
     });
     if (skip) skip.addEventListener("click", () => prechatDone(true));
     showCard({ kind: "prechat", el: form }, focus);

@@ -189,3 +189,37 @@ def test_the_form_goes_when_the_page_identifies_the_visitor_meanwhile(
     page.evaluate("csbot.identify({email: 'mei@example.com'})")
     expect(form).to_have_count(0)
     expect(widget(page, ".msg.visitor .bubble")).to_have_text(["Where is my parcel?"])
+
+
+def test_the_field_the_server_refuses_is_the_one_flagged(page, live_app, demo_site, answer):
+    prechat(demo_site, Site.Prechat.ASK)
+    # The page's own identify() gave an external id the server refuses (over 200 characters):
+    # not the visitor's to fix, so the form's answers go without it.
+    page.add_init_script(
+        'window.csbot = {q: [["identify", {externalId: "u".repeat(201)}]]};'
+        "window.addEventListener('unhandledrejection', (e) => e.preventDefault());"
+    )
+    open_chat(page, live_app.url + "/")
+    form = page.get_by_role("form", name="Before we start")
+    name = form.get_by_role("textbox", name="Name (optional)")
+    email = form.get_by_role("textbox", name="Email (optional)")
+    # A name the server refuses (a NUL character, which no database stores): the name is
+    # flagged, in the widget's words, not the email.
+    name.fill("Li\x00Wei")
+    email.fill("li@example.com")
+    email.press("Enter")
+    problem = form.get_by_role("alert")
+    expect(problem).to_have_text(
+        "Please enter your name without special characters, in at most 200 characters."
+    )
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(name).to_have_attribute("aria-describedby", "pf-err")
+    expect(name).to_be_focused()
+    expect(email).not_to_have_attribute("aria-invalid", "true")
+    assert Visitor.objects.get().email == ""
+
+    name.fill("Li Wei")
+    name.press("Enter")
+    expect(form).to_have_count(0)
+    wait_until(lambda: Visitor.objects.get().email == "li@example.com")
+    assert Visitor.objects.get().name == "Li Wei"
