@@ -141,3 +141,24 @@ def test_a_gap_takes_the_agent_reply_to_its_own_question_not_a_later_tickets(
         second.pk,
     )
     assert later.ticket_ids == [second.pk]
+
+
+def test_a_handoff_for_missing_knowledge_counts_beside_an_earlier_abstention(
+    pipeline, english, help_centre, present_agent, clock
+):
+    visitor = visitor_create(site=english)
+    ask(visitor, "My lamp LM-2041 flickers, can you help?")
+    clock.advance(seconds=5)
+    first = ask_for_a_human(visitor)
+    ticket_claim(ticket_id=first.pk, agent=present_agent)
+    ticket_reply(ticket_id=first.pk, agent=present_agent, text="Please send a short video.")
+    ticket_hand_back(ticket_id=first.pk, agent=present_agent)
+    clock.advance(seconds=30)
+    # A question the bot hands over for missing knowledge without abstaining on it.
+    message_create_from_visitor(
+        conversation=first.conversation, client_id="c-00000002", text="发票抬头能改吗"
+    )
+    handoff_request(conversation_id=first.conversation_id, reason="missing_knowledge", by="bot")
+
+    questions = {g.question: g.asked for g in gaps(english)}
+    assert questions == {"My lamp LM-2041 flickers, can you help?": 1, "发票抬头能改吗": 1}

@@ -29,7 +29,7 @@ from django.db.models import (
     QuerySet,
     TextField,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Left
 
 from apps.analytics.grouping import CHINESE_FUNCTION_WORDS, Question, questions_group
 from apps.analytics.selectors.common import Period
@@ -111,11 +111,17 @@ def _sources(site: Site, period: Period) -> list[QuerySet[Any]]:
     handed_off = (
         Ticket.objects.filter(site=site, reason=Ticket.Reason.MISSING_KNOWLEDGE, **in_period)
         .exclude(subject="")
-        # Its question is an abstention already.
+        # Its question is an abstention already; another question of the conversation the bot
+        # abstained on is not it.
         .exclude(
             Exists(
-                AnswerAudit.objects.filter(
-                    conversation=OuterRef("conversation"), decision=AnswerAudit.Decision.ABSTAIN
+                AnswerAudit.objects.annotate(
+                    asked=Left("question__text", Ticket._meta.get_field("subject").max_length)
+                ).filter(
+                    conversation=OuterRef("conversation"),
+                    decision=AnswerAudit.Decision.ABSTAIN,
+                    for_agent=False,
+                    asked=OuterRef("subject"),
                 )
             )
         )
