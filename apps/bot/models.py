@@ -276,6 +276,7 @@ class AnswerAudit(models.Model):
         ACCEPTED_OFFER = "accepted_offer", _("the visitor accepted a person")
         DECLINED_OFFER = "declined_offer", _("the visitor declined a person")
         SMALL_TALK = "small_talk", _("a greeting, thanks or goodbye")
+        ATTACHMENT = "attachment", _("a file alone, which the bot cannot open")
 
     conversation = models.ForeignKey(
         "chat.Conversation",

@@ -9,7 +9,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
+from apps.bot.attachments import REASON
 from apps.bot.models import AnswerAudit, BotSettings, GuardEvent, SensitiveTerm
 from apps.chat.models import Message
 from apps.chat.services import conversation_open
@@ -75,6 +77,14 @@ def test_every_reason_the_docs_list_is_a_choice_and_no_other():
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     documented = {code for row in rows for code in re.findall(r"`([a-z_]+)`", row.split("|")[2])}
     assert documented == set(AnswerAudit.Reason.values)
+
+
+def test_the_reason_of_a_file_sent_alone_is_a_choice_shown_in_the_admins_language():
+    audit = AnswerAudit(decision=AnswerAudit.Decision.ABSTAIN, reason=REASON)
+    with translation.override("zh-hans"):
+        assert audit.get_reason_display() == "只发了文件，机器人无法打开"
+    with translation.override("en"):
+        assert audit.get_reason_display() == "a file alone, which the bot cannot open"
 
 
 def test_many_terms_can_be_pasted_at_once_and_duplicates_are_skipped(admin_client, site):
