@@ -76,6 +76,15 @@ def test_a_refused_form_says_the_file_must_be_chosen_again(admin_client: Client)
     assert response.context["form"].errors["file"] == [
         "Choose the file again: it is not kept when the form is refused."
     ]
+    upload = SimpleUploadedFile("faq.csv", b"Question?,Answer.\n")
+    response = admin_client.post(
+        reverse("admin:knowledge_import"),
+        {"file": upload, "new_collection": "Kept", "format": "auto"},
+        headers=CHINESE,
+    )
+    assert response.context["form"].errors["file"] == [
+        "请重新选择文件：表单未通过时，浏览器不会保留已选的文件。"
+    ]
     assert not ImportJob.objects.exists()
 
 
