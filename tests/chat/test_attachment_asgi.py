@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
-from csbot.asgi import application
+from tests.chat.asgi_http import asgi_request, body_done
 from tests.conftest import SITE_ORIGIN
 
 LIMIT = 100_000
@@ -21,26 +20,6 @@ CONSOLE = "/api/console/tickets/1/attachments"
 @pytest.fixture(autouse=True)
 def small_limit(settings):
     settings.CSBOT_ATTACHMENT_MAX_BYTES = LIMIT
-
-
-def _scope(path: str, headers: dict[str, str]) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"testserver"),
-            *((key.encode(), value.encode()) for key, value in headers.items()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
 
 
 # What an undeclared (chunked) body sends: bounded, so a failing test does not fill the disk.
@@ -57,8 +36,7 @@ class Body:
 
     async def receive(self) -> dict:
         if self.finished:
-            # Once the body is done the client waits for the answer; it does not go away.
-            await asyncio.Event().wait()
+            return await body_done()
         left = min(CHUNK, self.total - self.read)
         self.read += left
         more = self.read < self.total
@@ -67,16 +45,7 @@ class Body:
 
 
 async def _call(path: str, body: Body, headers: dict[str, str]) -> tuple[int, dict, bytes]:
-    sent: list[dict] = []
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    await application(_scope(path, headers), body.receive, send)
-    start = sent[0]
-    response_headers = {key.decode().lower(): value.decode() for key, value in start["headers"]}
-    content = b"".join(message.get("body", b"") for message in sent[1:])
-    return start["status"], response_headers, content
+    return await asgi_request("POST", path, body.receive, headers=headers)
 
 
 def _is_too_large(status: int, content: bytes) -> bool:
