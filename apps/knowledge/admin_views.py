@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from typing import Any
 
 from django import forms
@@ -16,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from apps.knowledge.importers import FORMATS, TEXT_FORMATS, format_detect
+from apps.knowledge.importers.encodings import renamed_archive
 from apps.knowledge.models import Collection, ImportJob
 from apps.knowledge.rendering import markdown_render
 from apps.knowledge.selectors import kb_version, passages_search
@@ -88,55 +88,19 @@ class ImportForm(forms.Form):
         return data
 
 
-# The first bytes of a ZIP archive, which .xlsx and .docx files are.
-_ZIP_SIGNATURE = b"PK\x03\x04"
-
-
 def _renamed_archive(upload: UploadedFile, fmt: str | None) -> str | None:
-    """Why a file to be read as text is refused when it is a ZIP archive (an Excel workbook or
-    a Word document renamed .csv or .txt, most often), else None.
-
-    Read as text its bytes fail as an unknown encoding, which sends the admin the wrong way.
-    """
+    """Why a file to be read as text is refused on the form already when it is a ZIP archive."""
     upload.seek(0)
     head = upload.read(512)
     upload.seek(0)
     if fmt in (None, "auto"):
         fmt = format_detect(upload.name or "", head)
-    if fmt not in TEXT_FORMATS or not head.startswith(_ZIP_SIGNATURE):
+    if fmt not in TEXT_FORMATS:
         return None
     try:
-        with zipfile.ZipFile(upload) as archive:
-            names = archive.namelist()
-    except zipfile.BadZipFile:
-        names = []
+        return renamed_archive(upload, name=upload.name or "")
     finally:
         upload.seek(0)
-    values = {"name": upload.name}
-    if any(name.startswith("xl/") for name in names):
-        return (
-            _(
-                "%(name)s is an Excel workbook (.xlsx) with another file name, not text: in Excel, "
-                "Save As and choose CSV UTF-8 (Comma delimited), then upload that file."
-            )
-            % values
-        )
-    if any(name.startswith("word/") for name in names):
-        return (
-            _(
-                "%(name)s is a Word document (.docx) with another file name: rename it to .docx, "
-                "or choose the format docx, and upload it again."
-            )
-            % values
-        )
-    return (
-        _(
-            "%(name)s is a ZIP archive (perhaps a spreadsheet or Word file with the wrong file "
-            "name), not text: upload the files in it, or the document saved as CSV UTF-8, "
-            "Markdown or DOCX."
-        )
-        % values
-    )
 
 
 def _context(request: HttpRequest, title: str | Promise, **extra: object) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -78,6 +79,19 @@ def test_kb_import_rejects_a_broken_file_and_changes_nothing(
         _run("kb_import", path, collection=help_centre.name, replace=True)
     assert kb_version(collections=[help_centre]) == before
     assert FAQEntry.objects.filter(collection=help_centre).count() == 2
+
+
+def test_kb_import_refuses_a_renamed_workbook_for_what_it_is(
+    tmp_path: Path, help_centre: Collection
+) -> None:
+    workbook = io.BytesIO()
+    with zipfile.ZipFile(workbook, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    path = tmp_path / "faq.csv"
+    path.write_bytes(workbook.getvalue())
+    # Read as text, its bytes failed as "not in an accepted encoding".
+    with pytest.raises(CommandError, match=r"faq\.csv is an Excel workbook \(\.xlsx\)"):
+        _run("kb_import", path, collection=help_centre.name)
 
 
 def test_kb_import_replace_with_no_input_prints_every_entry_it_removed(

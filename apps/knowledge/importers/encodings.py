@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable
+from typing import BinaryIO
 
 from django.utils.translation import gettext as _
 
@@ -18,6 +21,8 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# The first bytes of a ZIP archive, which .xlsx and .docx files are.
+_ZIP_SIGNATURE = b"PK\x03\x04"
 # Accepted as text: control characters other than these are not (see _looks_chinese).
 _TEXT_CONTROLS = frozenset("\t\n\r\f")
 
@@ -143,10 +148,52 @@ def _reads_as_korean(data: bytes) -> bool:
     return hangul * 10 >= len(wide) * 9
 
 
+def renamed_archive(source: BinaryIO, *, name: str) -> str | None:
+    """Why a file to be read as text is refused when it is a ZIP archive (an Excel workbook or
+    a Word document renamed .csv or .txt, most often), else None.
+
+    Read as text its bytes fail as an unknown encoding, which sends the admin the wrong way.
+    """
+    if source.read(len(_ZIP_SIGNATURE)) != _ZIP_SIGNATURE:
+        return None
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        names = []
+    values = {"name": name}
+    if any(entry.startswith("xl/") for entry in names):
+        return (
+            _(
+                "%(name)s is an Excel workbook (.xlsx) with another file name, not text: in Excel, "
+                "Save As and choose CSV UTF-8 (Comma delimited), then upload that file."
+            )
+            % values
+        )
+    if any(entry.startswith("word/") for entry in names):
+        return (
+            _(
+                "%(name)s is a Word document (.docx) with another file name: rename it to .docx, "
+                "or choose the format docx, and upload it again."
+            )
+            % values
+        )
+    return (
+        _(
+            "%(name)s is a ZIP archive (perhaps a spreadsheet or Word file with the wrong file "
+            "name), not text: upload the files in it, or the document saved as CSV UTF-8, "
+            "Markdown or DOCX."
+        )
+        % values
+    )
+
+
 def text_decode(data: bytes, *, name: str) -> str:
     """The file's text, in the encoding ``text_encoding`` finds; refused, naming the line of
     the first byte that is not UTF-8, when none fits (a file marked UTF-16 that is not: the
-    file)."""
+    file; a ZIP archive: what it is)."""
+    if archive := renamed_archive(io.BytesIO(data), name=name):
+        raise ImportFailed(archive)
     read = _text_read(data)
     if read is not None:
         return read[1]
