@@ -15,8 +15,9 @@ from apps.chat.models import Attachment
 from tests.chat import files
 from tests.chat.asgi_http import asgi_request, body_done
 from tests.chat.test_attachments import media, no_bot, upload
+from tests.handoff.conftest import _no_connection_left_in_the_sync_thread
 
-__all__ = ["media", "no_bot"]
+__all__ = ["_no_connection_left_in_the_sync_thread", "media", "no_bot"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
