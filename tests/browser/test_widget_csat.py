@@ -22,13 +22,8 @@ pytestmark = [pytest.mark.browser]
 QUESTION = "How would you rate the help you received?"
 
 
-def test_after_a_hand_back_the_rating_is_a_compact_entry_that_does_not_interrupt(
-    page,
-    live_app,
-    demo_site,
-    mei,  # noqa: F811 (the fixture imported above)
-    answer,
-):
+def with_an_agent(page, live_app, mei) -> int:  # noqa: F811
+    """The visitor talked to the bot, then Mei claimed their ticket; return the ticket's id."""
     online(live_app, mei)
     open_chat(page, live_app)
     send(page, "My lamp flickers")
@@ -37,11 +32,22 @@ def test_after_a_hand_back_the_rating_is_a_compact_entry_that_does_not_interrupt
         handoff_request, conversation_id=the_conversation().pk, reason="customer_request"
     )
     live_app.call(ticket_claim, ticket_id=outcome.ticket_id, agent=mei)
-    live_app.call(ticket_reply, ticket_id=outcome.ticket_id, agent=mei, text="Try another bulb.")
+    return outcome.ticket_id
+
+
+def test_after_a_hand_back_the_rating_is_a_compact_entry_that_does_not_interrupt(
+    page,
+    live_app,
+    demo_site,
+    mei,  # noqa: F811 (the fixture imported above)
+    answer,
+):
+    ticket_id = with_an_agent(page, live_app, mei)
+    live_app.call(ticket_reply, ticket_id=ticket_id, agent=mei, text="Try another bulb.")
     expect(widget(page, ".msg.agent .bubble")).to_have_text("Try another bulb.")
     box = page.get_by_role("textbox", name="Message", exact=True)
     box.fill("thanks, one more")  # typing when the agent hands back
-    live_app.call(ticket_hand_back, ticket_id=outcome.ticket_id, agent=mei)
+    live_app.call(ticket_hand_back, ticket_id=ticket_id, agent=mei)
 
     expect(widget(page, ".state")).to_have_text("Virtual assistant")
     rating = page.get_by_role("group", name=QUESTION)
@@ -87,15 +93,7 @@ def test_a_hand_back_rating_dismissed_goes_and_the_focus_stays(
     mei,  # noqa: F811
     answer,
 ):
-    online(live_app, mei)
-    open_chat(page, live_app)
-    send(page, "My lamp flickers")
-    expect(widget(page, ".msg.bot[data-seq='2'] .bubble")).to_have_text("Parcels ship in 48 hours.")
-    outcome = live_app.call(
-        handoff_request, conversation_id=the_conversation().pk, reason="customer_request"
-    )
-    live_app.call(ticket_claim, ticket_id=outcome.ticket_id, agent=mei)
-    live_app.call(ticket_hand_back, ticket_id=outcome.ticket_id, agent=mei)
+    live_app.call(ticket_hand_back, ticket_id=with_an_agent(page, live_app, mei), agent=mei)
     rating = page.get_by_role("group", name=QUESTION)
     expect(rating).to_be_visible()
     widget(page, ".inlog .x").click()
