@@ -87,3 +87,26 @@ def test_the_toast_after_claiming_leaves_the_reply_controls_free(
         target = console.locator(control).first
         if target.is_visible():
             assert not overlaps(box, target.bounding_box()), control
+
+
+def test_the_streaming_cursor_ends_the_rendered_answers_last_line(
+    console,  # noqa: F811 (the fixture imported above)
+    live_app,
+    demo_site,
+):
+    mei = demo_site.teams.get().members.get()
+    ticket = claimed_ticket(live_app, demo_site, mei, "Is it broken?")
+    live_app.call(
+        message_create,
+        conversation_id=ticket.conversation_id,
+        author_kind="bot",
+        text="First **check** the plug",
+        state="streaming",
+    )
+    open_mine(console, ticket)
+    line = console.locator("#transcript .msg.bot.streaming .body p")
+    expect(line).to_have_text("First check the plug")
+    # The cursor is on the paragraph's line, not a line of its own below it.
+    body = console.locator("#transcript .msg.bot.streaming .body")
+    assert line.evaluate("el => getComputedStyle(el, '::after').content") == '"▍"'
+    assert body.evaluate("el => getComputedStyle(el, '::after').content") == "none"
