@@ -99,6 +99,7 @@ class UploadSizeLimit:
             response = _with_cors(response, origin)
         # The rest of the body is never read: the server must not keep the connection.
         response["Connection"] = "close"
+        response["Content-Length"] = str(len(response.content))
         headers = [
             (key.encode("latin-1"), value.encode("latin-1")) for key, value in response.items()
         ]

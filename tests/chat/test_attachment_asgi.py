@@ -75,6 +75,9 @@ async def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read
     assert headers["access-control-allow-headers"] == "Content-Type"
     assert headers["vary"] == "Origin"
     assert headers["content-type"] == "application/json"
+    assert headers["content-length"] == str(len(content))
+    # The body is left unread: the connection cannot carry another request.
+    assert headers["connection"] == "close"
 
 
 async def test_an_undeclared_body_is_read_no_further_than_the_limit():
