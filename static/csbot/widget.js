@@ -472,7 +472,7 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
 .bubble .file:not(:last-child){margin-bottom:6px}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 @media (max-width:480px){.panel{top:0;right:0;bottom:0;left:0;width:auto;height:auto;border-radius:0;animation:none}.open .launcher{display:none}.composer textarea,.in{font-size:16px}.human svg{display:none}}
-@media (max-width:360px){.head{gap:6px;padding-left:12px}.sub{gap:6px}}
+@media (max-width:360px){.head{gap:6px;padding-left:12px}.sub{gap:6px}.state{white-space:normal}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
 `;
 
