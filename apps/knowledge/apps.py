@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -26,3 +31,25 @@ class KnowledgeConfig(AppConfig):
         embeddings_config_check()
 
         forget_on_change(Collection, Collection.sites.through)
+        post_migrate.connect(_passages_reanalyze_after_migrate, sender=self)
+
+
+def _passages_reanalyze_after_migrate(
+    *, using: str, verbosity: int, plan: list[Any] | None = None, **kwargs: Any
+) -> None:
+    """After ``migrate``, bring passages analysed by an older analyzer up to date.
+
+    Not in a migration: the terms are the installed analyzer's output on the installed schema,
+    which only a fully migrated database has (so never after a partial or backwards migrate).
+    ``flush`` sends this signal too, without a plan, and leaves no passages to re-analyse.
+    """
+    if plan is None:
+        return
+    executor = MigrationExecutor(connections[using])
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        return
+    from apps.knowledge.services.content import passages_reanalyze_if_outdated
+
+    count = passages_reanalyze_if_outdated()
+    if count and verbosity:
+        print(f"  Re-analysed {count} passages for the installed search analyzer.")

@@ -225,6 +225,9 @@ class TuningState(models.Model):
     """The single row whose version changes whenever the dictionary, synonyms or patterns do."""
 
     version = models.PositiveBigIntegerField(default=0)
+    # The ``ANALYZER_VERSION`` every stored passage's terms were computed with (0: before it
+    # was recorded); ``passages_reanalyze_if_outdated`` brings them up to date.
+    analyzer_version = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"tuning version {self.version}"

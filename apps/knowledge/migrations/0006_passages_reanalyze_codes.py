@@ -9,14 +9,13 @@ code that no longer exists, and break ``migrate`` for every database still behin
 
 Historical models (``apps.get_model``) cannot stand in: the terms *are* the analyser's output,
 and the analyser (segmenter, tuning, code rule) is code, not schema. So the re-analysis is left
-to the command made for it, which always runs the installed analyser on the installed schema:
+to code that always runs the installed analyser on the installed schema: ``migrate`` itself,
+once every migration is applied (``TuningState.analyzer_version`` older than
+``ANALYZER_VERSION``; apps/knowledge/apps.py), or ``python manage.py kb_reindex`` by hand.
 
-    python manage.py kb_reindex
-
-On a fresh database there are no passages, so nothing is lost there. A database whose passages
-were stored before this release keeps answering; a code typed without its hyphen finds them
-only after ``kb_reindex`` (docs/knowledge.md, *Freshness on every worker*). The migration
-stays, empty: databases have it recorded as applied, and the next one will depend on it.
+On a fresh database there are no passages, so nothing is lost there (docs/knowledge.md,
+*Freshness on every worker*). The migration stays, empty: databases have it recorded as
+applied, and the next one depends on it.
 """
 
 from django.db import migrations

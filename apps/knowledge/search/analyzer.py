@@ -27,6 +27,12 @@ import Stemmer
 from apps.core.lib.codes import CODE, code_term, is_spaced
 from apps.knowledge.search.lexical import deletes_index
 
+# Bump it whenever the terms the analyzer gives some text change (not the admin's tuning, which
+# re-analyses what it touches): the next ``migrate`` re-analyses every stored passage
+# (``passages_reanalyze_if_outdated``). 1: codes as one term (LM-2041, lm2041 → lm2041);
+# 2: an admin's Chinese compound followed by its parts.
+ANALYZER_VERSION = 2
+
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A run of Han characters, a decimal number, or a word of letters/digits (apostrophes inside
 # English words).

@@ -24,8 +24,9 @@ from apps.knowledge.models import (
     Passage,
     PassageTombstone,
     Status,
+    TuningState,
 )
-from apps.knowledge.search.analyzer import Analyzer
+from apps.knowledge.search.analyzer import ANALYZER_VERSION, Analyzer
 from apps.knowledge.search.embedders import EMBED_MAX_CHARS, embedder_get, vector_to_bytes
 from apps.knowledge.search.engine import analyzer_current
 
@@ -387,6 +388,19 @@ def passages_reanalyze(
             batch.clear()
     Passage.objects.bulk_update(batch, ["tokens", "revision"])
     return count
+
+
+def passages_reanalyze_if_outdated() -> int | None:
+    """Re-analyze every passage when they were analysed by an older analyzer than this one
+    (``ANALYZER_VERSION``); the number re-analysed, or None when they were up to date."""
+    with transaction.atomic():
+        state, _ = TuningState.objects.select_for_update().get_or_create(pk=1)
+        if state.analyzer_version >= ANALYZER_VERSION:
+            return None
+        count = passages_reanalyze(passages=Passage.objects.all())
+        state.analyzer_version = ANALYZER_VERSION
+        state.save(update_fields=["analyzer_version"])
+        return count
 
 
 def collection_reindex(*, collection: Collection) -> int:
