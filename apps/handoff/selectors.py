@@ -505,9 +505,10 @@ _SUBJECT_LOOKBACK = 50
 
 def ticket_subject_message(*, conversation_id: int, request_phrases: list[str]) -> Message | None:
     """The visitor's latest real question: their latest message that is not only a request for
-    a person ("talk to a human", "转人工") nor a yes or no to the bot's offer of one.
+    a person ("talk to a human", "转人工"), a yes or no to the bot's offer of one, or a file
+    sent without words.
 
-    What the agent triages on; when every message is such a request, the latest of them.
+    What the agent triages on; when every message is such a one, the latest of them.
     """
     recent = list(
         Message.objects.filter(
@@ -516,6 +517,8 @@ def ticket_subject_message(*, conversation_id: int, request_phrases: list[str]) 
     )
     for message in recent:
         text = message.text
+        if not text.strip():
+            continue  # a file alone: the question is in the words around it
         if not (is_bare_request(text, request_phrases) or is_affirmative(text) or is_decline(text)):
             return message
     return recent[0] if recent else None

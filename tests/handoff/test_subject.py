@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from apps.bot.services import replies_wait
+from apps.chat.models import Message
+from apps.chat.services import conversation_open
+from apps.handoff.selectors import ticket_subject_message
 from apps.handoff.triggers import is_bare_request, phrases_parse
 from tests.handoff.sockets import console_socket, frame_of, frames_with, visitor_socket
 
@@ -75,3 +78,17 @@ async def test_the_subject_is_the_latest_real_question(
     assert ticket["subject"] == "My lamp arrived broken, what now?"
     await widget.disconnect()
     await console.disconnect()
+
+
+def test_a_file_sent_without_words_is_not_the_subject(visitor):
+    conversation = conversation_open(visitor=visitor)
+    for seq, text in enumerate(["My lamp arrived broken, what now?", "", "yes"], start=1):
+        # The "" is a screenshot sent alone (its attachment row does not matter here).
+        Message.objects.create(
+            conversation=conversation, seq=seq, author_kind=Message.AuthorKind.VISITOR, text=text
+        )
+
+    subject = ticket_subject_message(conversation_id=conversation.pk, request_phrases=PHRASES)
+
+    assert subject is not None
+    assert subject.text == "My lamp arrived broken, what now?"
