@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
@@ -43,8 +43,8 @@ def _passages_reanalyze_after_migrate(
     which only a fully migrated database has (so never after a partial or backwards migrate).
     ``flush`` sends this signal too, without a plan, and leaves no passages to re-analyse.
     """
-    if plan is None:
-        return
+    if plan is None or using != DEFAULT_DB_ALIAS:
+        return  # flush, or a database csbot does not keep its knowledge in
     executor = MigrationExecutor(connections[using])
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         return

@@ -30,6 +30,7 @@ def test_kb_reindex_reanalyses_passages_stored_before_codes_were_one_term(
     passage = Passage.objects.get(collection=collection)
     Passage.objects.filter(pk=passage.pk).update(tokens=passage.tokens.replace("lm2041 ", ""))
     version = Collection.objects.get(pk=collection.pk).version
+    TuningState.objects.update_or_create(pk=1, defaults={"analyzer_version": ANALYZER_VERSION - 1})
 
     call_command("kb_reindex", stdout=StringIO())
 
@@ -38,6 +39,8 @@ def test_kb_reindex_reanalyses_passages_stored_before_codes_were_one_term(
     assert Collection.objects.get(pk=collection.pk).version > version
     (hit,) = passages_search(query="lm2041", collections=[collection])
     assert "lm2041" in hit.matched_terms
+    # Every passage is this analyzer's now: the next migrate does not re-analyse them again.
+    assert TuningState.objects.get(pk=1).analyzer_version == ANALYZER_VERSION
 
 
 def test_migrate_reanalyses_passages_an_older_analyzer_stored(collection: Collection) -> None:

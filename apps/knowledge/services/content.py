@@ -398,9 +398,13 @@ def passages_reanalyze_if_outdated() -> int | None:
         if state.analyzer_version >= ANALYZER_VERSION:
             return None
         count = passages_reanalyze(passages=Passage.objects.all())
-        state.analyzer_version = ANALYZER_VERSION
-        state.save(update_fields=["analyzer_version"])
+        analyzer_version_record()
         return count
+
+
+def analyzer_version_record() -> None:
+    """Record that every stored passage's terms are this analyzer's (``kb_reindex`` of all)."""
+    TuningState.objects.update_or_create(pk=1, defaults={"analyzer_version": ANALYZER_VERSION})
 
 
 def collection_reindex(*, collection: Collection) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management import BaseCommand
 
 from apps.knowledge.models import Collection
-from apps.knowledge.services.content import collection_reindex
+from apps.knowledge.services.content import analyzer_version_record, collection_reindex
 
 
 class Command(BaseCommand):
@@ -23,3 +23,6 @@ class Command(BaseCommand):
         for target in targets:
             count = collection_reindex(collection=target)
             self.stdout.write(f"{target.name}: {count} passages re-analyzed")
+        if not collection:
+            # Every passage is now this analyzer's: the next migrate has nothing to redo.
+            analyzer_version_record()
