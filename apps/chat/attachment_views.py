@@ -176,9 +176,27 @@ def _visitor_upload(request: HttpRequest, site_key: str, origin: str | None) -> 
     return _visitor_message_store(visitor, form, stored)
 
 
+def _file_discard_unless_held(stored: StoredFile) -> None:
+    """Remove the stored file unless an attachment row holds it.
+
+    Called when the store did not finish: the row may be written already (a later step of the
+    same call raised, a publish after commit failed), and a retry then finds that row, so its
+    file must stay. When even that cannot be asked, the file is kept: ``attachments_sweep``
+    removes an orphan, nothing brings back a deleted file.
+    """
+    try:
+        held = Attachment.objects.filter(file=stored.path).exists()
+    except DatabaseError:
+        logger.warning("could not tell whether %s is held; kept for the sweep", stored.path)
+        return
+    if not held:
+        attachment_files_discard([stored.path])
+
+
 def _visitor_message_store(visitor: Any, form: protocol.Upload, stored: StoredFile) -> _Uploaded:
     """Store the message holding ``stored`` in the visitor's open conversation; the file is
-    removed unless a row holds it (a concurrent retry stored the message first, an error)."""
+    removed unless a row holds it (a concurrent retry stored the message first, an error
+    before the row was written)."""
     kept = False
     try:
         conversation = conversation_open(visitor=visitor)
@@ -194,7 +212,7 @@ def _visitor_message_store(visitor: Any, form: protocol.Upload, stored: StoredFi
         kept = received.created
     finally:
         if not kept:
-            attachment_files_discard([stored.path])
+            _file_discard_unless_held(stored)
     response = _ack(received.message, client_id=form.client_id, created=received.created)
     if not received.bot_answers:
         return _Uploaded(response)
@@ -254,7 +272,7 @@ def _console_attachment_checked(
         return _error(409, "conversation_changed", "the conversation is no longer with you")
     finally:
         if not kept:
-            attachment_files_discard([stored.path])
+            _file_discard_unless_held(stored)
     return JsonResponse(
         {"id": message.pk, "seq": message.seq, "message": message_payload(message)}, status=201
     )

@@ -1,0 +1,66 @@
+"""Attachments when a step fails: a stored row keeps its file, errors answer in JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import DatabaseError
+from django.test import Client
+
+from apps.chat.attachments import attachment_url
+from apps.chat.models import Attachment, Message
+from tests.chat import files
+from tests.chat.test_attachments import (
+    claimed,
+    console_client,
+    console_upload,
+    english,
+    media,
+    no_bot,
+    stored_files,
+    team,
+    upload,
+)
+
+pytestmark = pytest.mark.django_db
+
+# Fixtures borrowed from the attachment and handoff tests.
+__all__ = ["claimed", "english", "media", "no_bot", "team"]
+
+
+def _served(attachment: Attachment) -> bytes:
+    response = Client().get(attachment_url(attachment.pk))
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
+
+
+def test_a_step_after_the_row_failing_keeps_the_file_a_retry_finds(
+    client, visitor, media: Path, monkeypatch, no_bot
+):
+    def broken(**kwargs):
+        raise DatabaseError("connection lost")
+
+    # After the message and its attachment are written, as the service goes on.
+    monkeypatch.setattr("apps.handoff.services.requests.conversation_language_follow", broken)
+    assert upload(client, visitor, caption="where is my parcel").status_code == 503
+    attachment = Attachment.objects.get()
+    assert [path.name for path in stored_files(media)] == [Path(attachment.file.name).name]
+    monkeypatch.undo()
+    retry = upload(client, visitor, caption="where is my parcel")
+    assert retry.json()["duplicate"] is True
+    assert _served(attachment) == files.png()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_publish_failing_after_commit_keeps_the_console_file(claimed, agent, media, monkeypatch):
+    def broken(message):
+        raise RuntimeError("channel layer down")
+
+    monkeypatch.setattr("apps.chat.events.message_created", broken)
+    browser = console_client(agent)
+    browser.raise_request_exception = False
+    console_upload(browser, claimed.pk)
+    attachment = Attachment.objects.get(message__author_kind=Message.AuthorKind.AGENT)
+    assert len(stored_files(media)) == 1
+    assert _served(attachment) == files.PDF
