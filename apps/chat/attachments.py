@@ -72,8 +72,21 @@ def content_type_sniff(head: bytes) -> str | None:
     return None
 
 
+# Larger than any real image (and than a JPEG or GIF can say); a PNG's header may claim up to
+# 2**32 - 1, which PostgreSQL's integer column cannot hold: such a size is unknown, not stored.
+_DIMENSION_MAX = 65535
+
+
 def image_size(content_type: str, head: bytes) -> tuple[int, int] | None:
-    """Width and height read from the header, when ``head`` holds them; never decodes."""
+    """Width and height read from the header, when ``head`` holds them and they are plausible
+    (1 to 65535 each); never decodes."""
+    size = _header_size(content_type, head)
+    if size is None or not all(1 <= side <= _DIMENSION_MAX for side in size):
+        return None
+    return size
+
+
+def _header_size(content_type: str, head: bytes) -> tuple[int, int] | None:
     try:
         if content_type == "image/png" and head[12:16] == b"IHDR":
             return struct.unpack(">II", head[16:24])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,26 @@ def test_a_publish_failing_after_commit_keeps_the_console_file(claimed, agent, m
     attachment = Attachment.objects.get(message__author_kind=Message.AuthorKind.AGENT)
     assert len(stored_files(media)) == 1
     assert _served(attachment) == files.PDF
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A small PNG whose header claims another size (its CRC is not checked on upload)."""
+    content = files.png()
+    return content[:16] + struct.pack(">II", width, height) + content[24:]
+
+
+@pytest.mark.parametrize(("width", "height"), [(2**32 - 1, 2), (3, 2**31), (0, 2), (65536, 65536)])
+def test_an_implausible_declared_size_is_stored_as_unknown(
+    client, visitor, media, no_bot, width, height
+):
+    response = upload(client, visitor, content=_png_claiming(width, height))
+    assert response.status_code == 201
+    attachment = Attachment.objects.get()
+    assert (attachment.width, attachment.height) == (None, None)
+    assert attachment.content_type == "image/png"
+
+
+def test_the_largest_plausible_size_is_kept(client, visitor, media, no_bot):
+    upload(client, visitor, content=_png_claiming(65535, 1))
+    attachment = Attachment.objects.get()
+    assert (attachment.width, attachment.height) == (65535, 1)
