@@ -107,8 +107,14 @@ def conversations_purge(*, now: dt.datetime) -> int:
             tickets__status__in=Ticket.ACTIVE
         )
         with transaction.atomic():
-            _files_discard_on_commit(Attachment.objects.filter(message__conversation__in=expired))
-            _, per_model = expired.delete()
+            # Listed and locked once: the filter read again at the delete could keep a
+            # conversation a message just touched, after its files were listed for removal.
+            # A message arriving now waits for the lock and finds its conversation gone.
+            ids = list(expired.select_for_update().order_by("pk").values_list("pk", flat=True))
+            if not ids:
+                continue
+            _files_discard_on_commit(Attachment.objects.filter(message__conversation__in=ids))
+            _, per_model = Conversation.objects.filter(pk__in=ids).delete()
         purged += per_model.get("chat.Conversation", 0)
     return purged
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from pathlib import Path
 
 import pytest
 from django.db import DatabaseError
 from django.test import Client
+from django.utils import timezone
 
+from apps.chat import privacy
 from apps.chat.attachments import attachment_url
-from apps.chat.models import Attachment, Message
+from apps.chat.models import Attachment, Conversation, Message
 from tests.chat import files
 from tests.chat.test_attachments import (
     claimed,
@@ -88,3 +91,23 @@ def test_the_largest_plausible_size_is_kept(client, visitor, media, no_bot):
     upload(client, visitor, content=_png_claiming(65535, 1))
     attachment = Attachment.objects.get()
     assert (attachment.width, attachment.height) == (65535, 1)
+
+
+def test_a_conversation_touched_during_the_purge_is_deleted_whole_or_kept_whole(
+    site, visitor, client, media, no_bot, monkeypatch, django_capture_on_commit_callbacks
+):
+    upload(client, visitor)
+    site.retention_days = 30
+    site.save(update_fields=["retention_days"])
+    listed = privacy._files_discard_on_commit
+
+    def then_a_message_arrives(attachments):
+        listed(attachments)
+        # What another worker's new message does between the listing and the delete.
+        Conversation.objects.update(updated_at=timezone.now() + dt.timedelta(days=31))
+
+    monkeypatch.setattr(privacy, "_files_discard_on_commit", then_a_message_arrives)
+    with django_capture_on_commit_callbacks(execute=True):
+        privacy.conversations_purge(now=timezone.now() + dt.timedelta(days=31))
+    kept = [Path(name).name for name in Attachment.objects.values_list("file", flat=True)]
+    assert sorted(kept) == sorted(path.name for path in stored_files(media))
