@@ -22,9 +22,10 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import DatabaseError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.bot.services import reply_start
@@ -63,6 +64,12 @@ logger = logging.getLogger(__name__)
 
 def _refusal(exc: AttachmentRefused) -> JsonResponse:
     return _error(exc.status, exc.code, exc.message)
+
+
+def _unavailable() -> JsonResponse:
+    """A full disk or a lost database: JSON either page reads (the widget with its CORS
+    headers), saying a retry may work, not Django's HTML 500."""
+    return _error(503, "unavailable", "the server could not store this right now; retry")
 
 
 def _form_read(request: HttpRequest) -> tuple[dict[str, str], Any]:
@@ -122,11 +129,9 @@ async def widget_attachment(request: HttpRequest, site_key: str) -> HttpResponse
     else:
         try:
             uploaded = await sync_to_async(_visitor_upload)(request, site_key, origin)
-        except DatabaseError:
-            logger.exception("database unavailable while storing an attachment")
-            uploaded = _Uploaded(
-                _error(503, "unavailable", "the server could not store this right now; retry")
-            )
+        except (DatabaseError, OSError):
+            logger.exception("could not store a visitor's attachment")
+            uploaded = _Uploaded(_unavailable())
         response = uploaded.response
         if uploaded.question is not None:
             conversation_id, question_id = uploaded.question
@@ -240,16 +245,34 @@ def _ack(message: Message, *, client_id: str, created: bool) -> JsonResponse:
 @require_POST
 def console_attachment(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Send the visitor a file as the assignee's reply (``ticket_reply`` checks the ticket)."""
+    try:
+        return _console_upload(request, ticket_id)
+    except (DatabaseError, OSError):
+        logger.exception("could not store an agent's attachment")
+        return _unavailable()
+
+
+def _csrf_valid(request: HttpRequest) -> bool:
+    """The check ``csrf_protect`` makes, without its HTML failure page: the console reads JSON."""
+    check = CsrfViewMiddleware(lambda request: HttpResponse())
+    check.process_request(request)
+    return check.process_view(request, None, (), {}) is None
+
+
+def _console_upload(request: HttpRequest, ticket_id: int) -> HttpResponse:
     if not user_is_agent(user=request.user):
         return _error(403, "forbidden", _("Sign in as an agent to send files."))
     try:
         fields, upload = _form_read(request)
     except AttachmentRefused as exc:
         return _refusal(exc)
+    if not _csrf_valid(request):
+        return _error(
+            403, "csrf_failed", _("This page's security token expired. Reload it and try again.")
+        )
     return _console_attachment_checked(request, ticket_id, fields, upload)
 
 
-@csrf_protect
 def _console_attachment_checked(
     request: HttpRequest, ticket_id: int, fields: dict[str, str], upload: Any
 ) -> HttpResponse:

@@ -9,6 +9,7 @@ removes the files themselves.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import struct
 from collections.abc import Iterable
@@ -187,7 +188,13 @@ def attachment_file_store(*, upload: UploadedFile | None, name: str) -> StoredFi
     upload.seek(0)
     now = timezone.now()
     random_name = f"attachments/{now:%Y/%m}/{secrets.token_hex(16)}.{_EXTENSIONS[content_type]}"
-    path = default_storage.save(random_name, upload)
+    try:
+        path = default_storage.save(random_name, upload)
+    except OSError:
+        # A disk that filled mid-write leaves part of the file: removed now, not by the sweep.
+        with contextlib.suppress(OSError):
+            default_storage.delete(random_name)
+        raise
     return StoredFile(
         path=path,
         name=name or upload.name or "attachment",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import struct
 from pathlib import Path
 
 import pytest
+from django.core.files.storage import FileSystemStorage
 from django.db import DatabaseError
 from django.test import Client
 from django.utils import timezone
@@ -26,6 +28,7 @@ from tests.chat.test_attachments import (
     team,
     upload,
 )
+from tests.conftest import SITE_ORIGIN
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +114,47 @@ def test_a_conversation_touched_during_the_purge_is_deleted_whole_or_kept_whole(
         privacy.conversations_purge(now=timezone.now() + dt.timedelta(days=31))
     kept = [Path(name).name for name in Attachment.objects.values_list("file", flat=True)]
     assert sorted(kept) == sorted(path.name for path in stored_files(media))
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    def full(self, name, content):
+        # Part of the file written, then no space left.
+        Path(self.path(name)).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.path(name)).write_bytes(b"\x89PNG")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", full)
+
+
+def _unavailable(response) -> bool:
+    return response.status_code == 503 and response.json()["error"]["code"] == "unavailable"
+
+
+def test_a_full_disk_answers_the_widget_503_it_can_read(client, visitor, media, disk_full):
+    response = upload(client, visitor)
+    assert _unavailable(response)
+    assert response["Access-Control-Allow-Origin"] == SITE_ORIGIN
+    assert stored_files(media) == []
+    assert not Message.objects.exists()
+
+
+def test_a_full_disk_answers_the_console_503(claimed, agent, media, disk_full):
+    assert _unavailable(console_upload(console_client(agent), claimed.pk))
+    assert stored_files(media) == []
+
+
+def test_a_lost_database_answers_the_console_503(claimed, agent, media, monkeypatch):
+    def broken(**kwargs):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(Attachment.objects, "create", broken)
+    assert _unavailable(console_upload(console_client(agent), claimed.pk))
+    assert stored_files(media) == []
+
+
+def test_a_console_upload_without_its_csrf_token_is_refused_in_json(claimed, agent, media):
+    response = console_upload(console_client(agent), claimed.pk, csrf=False)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed"
+    assert stored_files(media) == []
