@@ -8,6 +8,8 @@ token. Either way the file is stored and its message committed before the answer
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -127,16 +129,38 @@ async def widget_attachment(request: HttpRequest, site_key: str) -> HttpResponse
     if request.method == "OPTIONS":
         response: HttpResponse = HttpResponse(status=204)
     else:
-        try:
-            uploaded = await sync_to_async(_visitor_upload)(request, site_key, origin)
-        except (DatabaseError, OSError):
-            logger.exception("could not store a visitor's attachment")
-            uploaded = _Uploaded(_unavailable())
-        response = uploaded.response
-        if uploaded.question is not None:
-            conversation_id, question_id = uploaded.question
-            reply_start(conversation_id=conversation_id, question_id=question_id)
+        # Shielded: Django cancels the view when the client goes away, but the thread storing
+        # the message runs on, and a stored question must get its answer (as on the socket,
+        # where a resend is only a duplicate and starts nothing).
+        task = asyncio.ensure_future(_visitor_upload_answered(request, site_key, origin))
+        _uploads.add(task)
+        task.add_done_callback(_uploads.discard)
+        response = await asyncio.shield(task)
     return _with_cors(response, origin) if origin else response
+
+
+# asyncio keeps only weak references to tasks: an upload its client left is held here.
+_uploads: set[asyncio.Task[HttpResponse]] = set()
+
+
+async def _visitor_upload_answered(
+    request: HttpRequest, site_key: str, origin: str | None
+) -> HttpResponse:
+    """Store the upload, then start the bot's reply if it answers it; a database or storage
+    error is the answer 503."""
+    try:
+        uploaded = await sync_to_async(_visitor_upload)(request, site_key, origin)
+    except (DatabaseError, OSError):
+        logger.exception("could not store a visitor's attachment")
+        return _unavailable()
+    if uploaded.question is not None:
+        conversation_id, question_id = uploaded.question
+        # In a context of its own, as from the socket: the request's holds the executor of its
+        # thread, shut once a client that left has been let go, and the reply outlives it.
+        contextvars.Context().run(
+            reply_start, conversation_id=conversation_id, question_id=question_id
+        )
+    return uploaded.response
 
 
 def _visitor_upload(request: HttpRequest, site_key: str, origin: str | None) -> _Uploaded:
