@@ -40,6 +40,7 @@ from apps.chat.attachments import (
     attachment_file_store,
     attachment_files_discard,
     attachment_url_valid,
+    download_name,
     file_too_large,
 )
 from apps.chat.events import message_payload
@@ -366,7 +367,9 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> FileResponse:
         # into memory first (and warned about). FileResponse has set the length and closes it.
         response.streaming_content = _file_chunks(stream)
     # Set here, not by FileResponse: it would keep only the name's last path segment.
-    disposition = content_disposition_header(not attachment.is_image, attachment.name)
+    disposition = content_disposition_header(
+        not attachment.is_image, download_name(attachment.name, attachment.content_type)
+    )
     response["Content-Disposition"] = disposition or ""
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -205,6 +205,25 @@ def attachment_file_store(*, upload: UploadedFile | None, name: str) -> StoredFi
     )
 
 
+# Extensions a sender may already have given for the type, besides ours.
+_EXTENSION_ALIASES = {"image/jpeg": {"jpeg", "jpe"}}
+
+
+def download_name(name: str, content_type: str) -> str:
+    """``name`` ending in the sniffed type's extension: what a browser saves the file as.
+
+    A file is only what its first bytes say; "invoice.html" that starts ``%PDF-`` would be
+    opened as the page it also is once saved under that name. The display name stays as sent.
+    """
+    extension = _EXTENSIONS[content_type]
+    stem, dot, suffix = name.rpartition(".")
+    if dot and stem and suffix.lower() in {extension} | _EXTENSION_ALIASES.get(content_type, set()):
+        return name
+    if dot and stem and "/" not in suffix and "\\" not in suffix:
+        name = stem
+    return f"{name}.{extension}"
+
+
 def attachment_files_discard(paths: Iterable[str]) -> None:
     """Remove stored files (a row that was not written, or rows deleted); missing ones are
     skipped."""

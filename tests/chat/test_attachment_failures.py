@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.chat import privacy
-from apps.chat.attachments import attachment_url
+from apps.chat.attachments import attachment_url, download_name
 from apps.chat.models import Attachment, Conversation, Message
 from tests.chat import files
 from tests.chat.test_attachments import (
@@ -158,3 +158,30 @@ def test_a_console_upload_without_its_csrf_token_is_refused_in_json(claimed, age
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "csrf_failed"
     assert stored_files(media) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "saved_as"),
+    [
+        ("invoice.html", "application/pdf", "invoice.pdf"),
+        ("invoice.PDF", "application/pdf", "invoice.PDF"),
+        ("invoice", "application/pdf", "invoice.pdf"),
+        ("report.pdf.exe", "application/pdf", "report.pdf.pdf"),
+        (".htaccess", "application/pdf", ".htaccess.pdf"),
+        ("photo.jpeg", "image/jpeg", "photo.jpeg"),
+        ("photo.png", "image/jpeg", "photo.jpg"),
+        ("收据.svg", "image/png", "收据.png"),
+    ],
+)
+def test_the_saved_name_ends_in_the_sniffed_types_extension(name, content_type, saved_as):
+    assert download_name(name, content_type) == saved_as
+
+
+def test_a_pdf_named_as_a_page_downloads_as_a_pdf_and_shows_its_name(client, visitor, no_bot):
+    polyglot = files.PDF + b"\n<html><script>alert(1)</script></html>"
+    response = upload(client, visitor, content=polyglot, name="invoice.html")
+    assert response.json()["message"]["attachment"]["name"] == "invoice.html"
+    attachment = Attachment.objects.get()
+    served = Client().get(attachment_url(attachment.pk))
+    assert served["Content-Type"] == "application/pdf"
+    assert served["Content-Disposition"] == 'attachment; filename="invoice.pdf"'

@@ -12,7 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError
 from django.test import Client
 
-from apps.chat.attachments import attachment_url, content_type_sniff, image_size
+from apps.chat.attachments import (
+    attachment_url,
+    content_type_sniff,
+    download_name,
+    image_size,
+)
 from apps.chat.models import Attachment, Conversation, Message
 from apps.chat.privacy import conversations_purge, visitor_erase, visitor_export
 from apps.chat.services import conversation_open, message_create_from_visitor
@@ -403,11 +408,12 @@ def test_naughty_file_names_are_kept_byte_exact_and_never_a_path(
     assert set(stored) == set(names)
     assert all(RANDOM_PATH.fullmatch(attachment.file.name) for attachment in stored.values())
 
-    # Served with the name as it was (RFC 6266), never as a header of its own.
+    # Served with the name as it was (RFC 6266) but for its type's extension, never as a
+    # header of its own.
     for name, attachment in list(stored.items())[:80]:
         served = client.get(attachment_url(attachment.pk))
         assert served.status_code == 200
-        assert _disposition_name(served["Content-Disposition"]) == name
+        assert _disposition_name(served["Content-Disposition"]) == download_name(name, "image/png")
 
     # Shown inert where staff read them.
     page = admin_client.get(admin_page)
