@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.storage import default_storage
 from django.core.handlers.asgi import ASGIRequest
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
@@ -46,6 +46,7 @@ from apps.chat.attachments import (
 from apps.chat.events import message_payload
 from apps.chat.models import Attachment, Message
 from apps.chat.selectors import (
+    agent_message_by_client_id,
     attachment_for_staff,
     attachment_for_visitor,
     visitor_get,
@@ -302,14 +303,22 @@ def _console_attachment_checked(
     request: HttpRequest, ticket_id: int, fields: dict[str, str], upload: Any
 ) -> HttpResponse:
     try:
-        form = _upload_fields(fields, client_id_required=False)
+        # Optional, for older consoles; sent, it makes a retry after a lost answer one reply.
+        form = _upload_fields(fields, client_id_required=bool(fields.get("client_id")))
+        earlier = _agent_earlier(request, ticket_id, form.client_id)
+        if earlier is not None:
+            return _console_ack(earlier, created=False)
         stored = attachment_file_store(upload=upload, name=form.name)
     except AttachmentRefused as exc:
         return _refusal(exc)
     kept = False
     try:
         message = ticket_reply(
-            ticket_id=ticket_id, agent=request.user, text=form.caption, attachment=stored
+            ticket_id=ticket_id,
+            agent=request.user,
+            text=form.caption,
+            attachment=stored,
+            client_id=form.client_id,
         )
         kept = True
     except TicketNotFound:
@@ -318,11 +327,35 @@ def _console_attachment_checked(
         return _error(409, exc.code, str(exc))
     except ConversationStatusChanged:
         return _error(409, "conversation_changed", "the conversation is no longer with you")
+    except IntegrityError:
+        # The same upload sent twice at once: the other stored it (and this file goes).
+        earlier = _agent_earlier(request, ticket_id, form.client_id)
+        if earlier is None:
+            raise
+        return _console_ack(earlier, created=False)
     finally:
         if not kept:
             _file_discard_unless_held(stored)
+    return _console_ack(message, created=True)
+
+
+def _agent_earlier(request: HttpRequest, ticket_id: int, client_id: str) -> Message | None:
+    if not client_id:
+        return None
+    return agent_message_by_client_id(
+        ticket_id=ticket_id, agent_id=request.user.pk, client_id=client_id
+    )
+
+
+def _console_ack(message: Message, *, created: bool) -> JsonResponse:
     return JsonResponse(
-        {"id": message.pk, "seq": message.seq, "message": message_payload(message)}, status=201
+        {
+            "id": message.pk,
+            "seq": message.seq,
+            "duplicate": not created,
+            "message": message_payload(message),
+        },
+        status=201 if created else 200,
     )
 
 

@@ -78,6 +78,21 @@ def visitor_message_by_client_id(*, visitor_id: int, client_id: str) -> Message 
     )
 
 
+def agent_message_by_client_id(*, ticket_id: int, agent_id: int, client_id: str) -> Message | None:
+    """The agent's message sent with ``client_id`` in the ticket's conversation (a console
+    upload retried after its answer was lost)."""
+    return (
+        Message.objects.filter(
+            conversation__tickets__pk=ticket_id,
+            author_kind=Message.AuthorKind.AGENT,
+            author_id=agent_id,
+            client_id=client_id,
+        )
+        .select_related("author", "attachment")
+        .first()
+    )
+
+
 def attachment_for_visitor(*, attachment_id: int) -> Attachment | None:
     """The attachment a valid signed URL names (the signature is the visitor's proof)."""
     return Attachment.objects.filter(pk=attachment_id).first()

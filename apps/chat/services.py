@@ -299,9 +299,10 @@ def message_create(
     citations: Sequence[events.Citation] = (),
     owner: str | None = None,
     attachment: StoredFile | None = None,
+    client_id: str = "",
 ) -> Message:
     """Store a bot, agent or system message (an agent's with its ``attachment``) and publish
-    it after commit.
+    it after commit. A ``client_id`` already in the conversation raises ``IntegrityError``.
 
     ``owner`` is the status the conversation must have for this author to speak (``bot`` for
     the bot, ``agent`` for an agent); otherwise ``ConversationStatusChanged`` is raised and
@@ -316,6 +317,7 @@ def message_create(
             text=text,
             state=state,
             citations=list(citations),
+            client_id=client_id,
         )
         _attachment_add(message, attachment)
         transaction.on_commit(lambda: events.message_created(message))

@@ -1061,6 +1061,15 @@
     file_empty: gettext("This file is empty."),
   };
 
+  // The last upload not known to have been stored or refused: its key and client_id.
+  var lastUpload = null;
+
+  function uploadId() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return "up-" + Array.from(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   /** Send ``file`` to the visitor as the assignee's reply, with the box's text as its caption. */
   function attach(file) {
     if (!state.detail || !replyAllowed()) {
@@ -1074,6 +1083,11 @@
     form.append("file", file);
     form.append("name", file.name);
     form.append("caption", caption);
+    // The same file sent again to the same ticket after a failure keeps its id: if the first
+    // try was stored and only its answer lost, the server answers with that reply, not a second.
+    var key = [ticketId, file.name, file.size, file.lastModified, caption].join("\n");
+    if (!lastUpload || lastUpload.key !== key) lastUpload = { key: key, clientId: uploadId() };
+    form.append("client_id", lastUpload.clientId);
     var token = document.querySelector("[name=csrfmiddlewaretoken]");
     $("composer-hint").textContent = interpolate(gettext("Sending %(name)s…"), { name: file.name }, true);
     // One file at a time: a second click while it uploads would send a second reply.
@@ -1087,6 +1101,9 @@
       return response.json().catch(function () { return {}; }).then(function (body) {
         $("composer-hint").textContent = "";
         $("attach").disabled = false;
+        // Answered: stored (a retry of it is a duplicate) or refused (sending it again is
+        // a new try); only a lost answer or a 5xx keeps the id for the retry.
+        if (response.status < 500) lastUpload = null;
         if (response.ok) {
           // The caption went with the file; the message itself comes over the socket.
           if (caption && box.value.trim() === caption && state.selectedId === ticketId) {

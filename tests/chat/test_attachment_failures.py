@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import FileSystemStorage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError
 from django.test import Client
 from django.utils import timezone
@@ -185,3 +186,35 @@ def test_a_pdf_named_as_a_page_downloads_as_a_pdf_and_shows_its_name(client, vis
     served = Client().get(attachment_url(attachment.pk))
     assert served["Content-Type"] == "application/pdf"
     assert served["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
+
+
+def _console_upload_with_id(browser, ticket_id: int, client_id: str):
+    return browser.post(
+        f"/api/console/tickets/{ticket_id}/attachments",
+        data={
+            "file": SimpleUploadedFile("x", files.PDF),
+            "name": "invoice.pdf",
+            "client_id": client_id,
+        },
+        HTTP_X_CSRFTOKEN="k" * 32,
+    )
+
+
+def test_a_console_upload_sent_again_with_its_client_id_is_one_reply(claimed, agent, media):
+    browser = console_client(agent)
+    first = _console_upload_with_id(browser, claimed.pk, "up-00000001")
+    again = _console_upload_with_id(browser, claimed.pk, "up-00000001")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["duplicate"] is True
+    assert again.json()["id"] == first.json()["id"]
+    assert Message.objects.filter(author_kind=Message.AuthorKind.AGENT).count() == 1
+    assert len(stored_files(media)) == 1
+    other = _console_upload_with_id(browser, claimed.pk, "up-00000002")
+    assert other.status_code == 201
+    assert len(stored_files(media)) == 2
+
+
+def test_a_console_client_id_is_checked_like_the_widgets(claimed, agent, media):
+    response = _console_upload_with_id(console_client(agent), claimed.pk, "bad id!")
+    assert response.status_code == 400
+    assert stored_files(media) == []

@@ -139,10 +139,16 @@ def ticket_close(*, ticket_id: int, agent: Any) -> Ticket:
 
 
 def ticket_reply(
-    *, ticket_id: int, agent: Any, text: str, attachment: StoredFile | None = None
+    *,
+    ticket_id: int,
+    agent: Any,
+    text: str,
+    attachment: StoredFile | None = None,
+    client_id: str = "",
 ) -> Message:
     """Send the visitor the assignee's message; a left message's contact also gets an email,
-    unless they read it in the widget first (apps/handoff/mail.py)."""
+    unless they read it in the widget first (apps/handoff/mail.py). A ``client_id`` sent
+    before raises ``IntegrityError`` and stores nothing."""
     ticket = agent_ticket(agent, ticket_id)
     now = timezone.now()
     with transaction.atomic():
@@ -159,6 +165,7 @@ def ticket_reply(
             text=text,
             owner=Status.AGENT,
             attachment=attachment,
+            client_id=client_id,
         )
         if ticket.first_responded_at is None:
             Ticket.objects.filter(pk=ticket.pk, first_responded_at__isnull=True).update(
