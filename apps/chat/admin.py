@@ -17,6 +17,7 @@ from apps.chat.models import Attachment, Conversation, ConversationEvent, Messag
 from apps.chat.privacy import rows_delete, visitor_erase, visitor_export
 from apps.handoff.details import ENGLISH as HANDOFF_DETAILS
 from apps.handoff.models import Ticket
+from apps.handoff.selectors import user_is_agent
 
 
 class AttachmentFilesDeleteMixin:
@@ -54,15 +55,44 @@ class MessageInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return super().get_queryset(request).select_related("author", "attachment")
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        shown = self._attachment_field(request)
+        return [shown if field == "attachment_link" else field for field in self.fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)
+
+    @staticmethod
+    def _attachment_field(request: HttpRequest) -> str:
+        # The file view serves admins and agents (attachment_for_staff): staff who may only
+        # read messages see the file's name, not a link that would be a 404.
+        user = request.user
+        opens = (user.is_active and user.is_superuser) or user_is_agent(user=user)
+        return "attachment_link" if opens else "attachment_named"
+
     @admin.display(description=_("attachment"))
     def attachment_link(self, obj: Message) -> str:
         """The file's name (escaped), linking to the checked view that serves it."""
-        try:
-            attachment = obj.attachment
-        except Attachment.DoesNotExist:
+        attachment = _attachment_of(obj)
+        if attachment is None:
             return "—"
         url = reverse("chat:attachment", args=[attachment.pk])
         return format_html('<a href="{}">{}</a> ({})', url, attachment.name, attachment.size)
+
+    @admin.display(description=_("attachment"))
+    def attachment_named(self, obj: Message) -> str:
+        """The file's name (escaped) and size, for staff the file view does not serve."""
+        attachment = _attachment_of(obj)
+        if attachment is None:
+            return "—"
+        return format_html("{} ({})", attachment.name, attachment.size)
+
+
+def _attachment_of(message: Message) -> Attachment | None:
+    try:
+        return message.attachment
+    except Attachment.DoesNotExist:
+        return None
 
 
 # The keys of ConversationEvent.data (apps/handoff/services), in the order shown.

@@ -9,6 +9,7 @@ import time
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.chat.models import Attachment, Conversation, Message, Visitor
@@ -114,3 +115,34 @@ def test_the_sweep_command_has_a_dry_run(media, capsys):
 
 def test_the_sweep_without_any_attachment_folder_removes_nothing(media):
     assert attachment_files_sweep(now=timezone.now()) == []
+
+
+def _conversation_page(browser, attachment: Attachment):
+    page = browser.get(f"/admin/chat/conversation/{attachment.message.conversation_id}/change/")
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def test_staff_who_may_only_read_messages_see_the_files_name_and_no_dead_link(
+    png_attachment, django_user_model, client
+):
+    from django.contrib.auth.models import Permission
+
+    reader = django_user_model.objects.create_user("reader", password="x", is_staff=True)
+    reader.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="chat", codename__in=["view_conversation", "view_message"]
+        )
+    )
+    client.force_login(reader)
+    url = reverse("chat:attachment", args=[png_attachment.pk])
+    page = _conversation_page(client, png_attachment)
+    assert "parcel.png" in page
+    assert f'href="{url}"' not in page
+    assert client.get(url).status_code == 404  # the link would have been a dead one
+
+
+def test_an_admin_sees_the_link_and_it_opens(png_attachment, admin_client):
+    url = reverse("chat:attachment", args=[png_attachment.pk])
+    assert f'href="{url}"' in _conversation_page(admin_client, png_attachment)
+    assert admin_client.get(url).status_code == 200
