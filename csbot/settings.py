@@ -271,6 +271,10 @@ CSBOT_MAX_FRAME_BYTES = env.int("CSBOT_MAX_FRAME_BYTES", 8 * 1024, minimum=512)
 CSBOT_MESSAGES_PER_MINUTE = env.int("CSBOT_MESSAGES_PER_MINUTE", 20, minimum=1)
 # The largest file a visitor or an agent may attach; a bigger upload is refused unread (413).
 CSBOT_ATTACHMENT_MAX_BYTES = env.int("CSBOT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# What one client address may upload through the widget in an hour (visitor tokens are cheap).
+CSBOT_ATTACHMENT_BYTES_PER_IP_HOUR = env.int(
+    "CSBOT_ATTACHMENT_BYTES_PER_IP_HOUR", 200 * 1024 * 1024, minimum=1024
+)
 CSBOT_TOKENS_PER_MINUTE_PER_IP = env.int("CSBOT_TOKENS_PER_MINUTE_PER_IP", 30, minimum=1)
 CSBOT_SOCKETS_PER_IP = env.int("CSBOT_SOCKETS_PER_IP", 50, minimum=1)
 # A streaming answer renews its lease ten times within this many seconds; one not renewed for

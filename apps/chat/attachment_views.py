@@ -54,7 +54,7 @@ from apps.chat.selectors import (
 )
 from apps.chat.services import ConversationStatusChanged, conversation_next, conversation_open
 from apps.chat.tokens import visitor_token_read
-from apps.chat.views import _error, _with_cors
+from apps.chat.views import _client_ip, _error, _with_cors
 from apps.core.ratelimit import rate_limit_hit
 from apps.handoff.selectors import user_is_agent
 from apps.handoff.services import visitor_message_receive
@@ -201,10 +201,38 @@ def _visitor_upload(request: HttpRequest, site_key: str, origin: str | None) -> 
         if earlier is not None:
             # Stored already: the file of this retry is not even looked at.
             return _Uploaded(_ack(earlier, client_id=form.client_id, created=False))
+        _ip_budget_check(request, upload)
         stored = attachment_file_store(upload=upload, name=form.name)
     except AttachmentRefused as exc:
         return _Uploaded(_refusal(exc))
     return _visitor_message_store(visitor, form, stored)
+
+
+def _ip_budget_check(request: HttpRequest, upload: Any) -> None:
+    """Count the file's bytes against its address's hour; ``AttachmentRefused`` (429) past it.
+
+    Visitor tokens cost little (``CSBOT_TOKENS_PER_MINUTE_PER_IP``) and each has its own
+    message limit: without this, one address could store gigabytes a minute.
+    """
+    budget = settings.CSBOT_ATTACHMENT_BYTES_PER_IP_HOUR
+    size = getattr(upload, "size", None) or 0
+    if size and not rate_limit_hit(
+        scope="attachment-bytes",
+        key=_client_ip(request),
+        limit=budget,
+        window_seconds=3600,
+        cost=size,
+    ):
+        raise AttachmentRefused(
+            429,
+            "rate_limited",
+            f"at most {_amount(budget)} of files an hour from one address; try again later",
+        )
+
+
+def _amount(size: int) -> str:
+    mib = 1024 * 1024
+    return f"{size // mib} MiB" if size >= mib else f"{size} bytes"
 
 
 def _file_discard_unless_held(stored: StoredFile) -> None:

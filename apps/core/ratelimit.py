@@ -8,20 +8,21 @@ import time
 from apps.core.cache import shared_cache
 
 
-def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
-    """Count one hit; return ``True`` while the caller is within ``limit`` for this window."""
+def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int, cost: int = 1) -> bool:
+    """Count a hit of ``cost`` (1, or e.g. an upload's bytes); return ``True`` while the
+    caller is within ``limit`` for this window, this hit included."""
     cache = shared_cache()
     window = int(time.time() // window_seconds)
     cache_key = f"ratelimit:{scope}:{key}:{window}"
     # add() is atomic: only the first hit of a window creates the counter.
-    if cache.add(cache_key, 1, timeout=window_seconds + 1):
-        return True
+    if cache.add(cache_key, cost, timeout=window_seconds + 1):
+        return cost <= limit
     try:
-        count = cache.incr(cache_key)
+        count = cache.incr(cache_key, cost)
     except ValueError:
         # The counter expired between add() and incr(): this hit opens a new window.
-        cache.add(cache_key, 1, timeout=window_seconds + 1)
-        return True
+        cache.add(cache_key, cost, timeout=window_seconds + 1)
+        return cost <= limit
     return count <= limit
 
 

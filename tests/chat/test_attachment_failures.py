@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import struct
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,30 @@ def test_a_console_client_id_is_checked_like_the_widgets(claimed, agent, media):
     response = _console_upload_with_id(console_client(agent), claimed.pk, "bad id!")
     assert response.status_code == 400
     assert stored_files(media) == []
+
+
+def test_one_address_uploads_at_most_its_hourly_budget(
+    client, visitor, other_visitor, media, settings, no_bot
+):
+    settings.CSBOT_ATTACHMENT_BYTES_PER_IP_HOUR = 2 * len(files.png()) + 10
+    assert upload(client, visitor, client_id="budget-0001").status_code == 201
+    # Another visitor token from the same address shares the budget.
+    assert upload(client, other_visitor, client_id="budget-0002").status_code == 201
+    refused = upload(client, visitor, client_id="budget-0003")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert "of files an hour from one address" in refused.json()["error"]["message"]
+    assert refused["Access-Control-Allow-Origin"] == SITE_ORIGIN
+    assert len(stored_files(media)) == 2
+    # A retry of a stored upload is answered, not counted.
+    assert upload(client, visitor, client_id="budget-0001").status_code == 200
+
+
+def test_counting_an_upload_s_bytes_adds_its_size():
+    from apps.core.ratelimit import rate_limit_hit
+
+    hit = partial(rate_limit_hit, scope="test-bytes", key="k", limit=100, window_seconds=3600)
+    assert hit(cost=60) is True
+    assert hit(cost=40) is True
+    assert hit(cost=1) is False
+    assert hit(cost=101, key="other") is False
