@@ -195,6 +195,9 @@ def attachment_file_store(*, upload: UploadedFile | None, name: str) -> StoredFi
         with contextlib.suppress(OSError):
             default_storage.delete(random_name)
         raise
+    # Storage moved the spooled file: closed now, its temporary file is not unlinked again
+    # when the object is collected (a "No such file" warning).
+    upload.close()
     return StoredFile(
         path=path,
         name=name or upload.name or "attachment",
