@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from apps.chat import events as chat_events
 from apps.chat.layerwatch import socket_opened
@@ -66,6 +67,19 @@ def _db(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 def _cache(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     # The shared cache is thread-safe and needs no database connection: off the database thread.
     return sync_to_async(function, thread_sensitive=False)
+
+
+async def _presence(function: Callable[..., Any], **kwargs: Any) -> Any | None:
+    """Read or refresh who views which ticket; None when the cache is unavailable.
+
+    Presence, not data: with the cache's Redis down a console carries on without it, rather
+    than closing on every ping and every colleague's move.
+    """
+    try:
+        return await _cache(function)(**kwargs)
+    except (RedisError, OSError):
+        logger.warning("console presence skipped (%s): the cache is unavailable", function.__name__)
+        return None
 
 
 class ConsoleConsumer(JsonConsumer):
@@ -204,7 +218,8 @@ class ConsoleConsumer(JsonConsumer):
         await events.viewers_changed(ticket_id=ticket_id)
 
     async def viewing_mark(self) -> None:
-        await _cache(viewers.viewing_mark)(
+        await _presence(
+            viewers.viewing_mark,
             ticket_id=self.viewing,
             user_id=self.user.pk,
             name=display_name(self.user),
@@ -217,10 +232,15 @@ class ConsoleConsumer(JsonConsumer):
         ticket_id = self.viewing
         if ticket_id is None:
             return
-        found = await _cache(viewers.ticket_viewers)(
-            ticket_id=ticket_id, user_ids=self.viewing_team, channel_name=self.channel_name
+        found = await _presence(
+            viewers.ticket_viewers,
+            ticket_id=ticket_id,
+            user_ids=self.viewing_team,
+            channel_name=self.channel_name,
         )
-        if ticket_id != self.viewing or (found == self.viewers_sent and not always):
+        if found is None or ticket_id != self.viewing:
+            return
+        if found == self.viewers_sent and not always:
             return
         self.viewers_sent = found
         await self.send_json({"type": "ticket.viewers", "ticket_id": ticket_id, "viewers": found})

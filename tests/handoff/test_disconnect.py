@@ -73,3 +73,20 @@ async def test_a_console_closing_with_redis_down_leaves_every_group_and_logs_why
         f"console socket of user {agent.pk} closing: leaving the ticket on screen failed",
     ]
     assert all(r.exc_info and r.exc_info[0].__name__ == "ConnectionError" for r in failed)
+
+
+async def test_a_colleague_moving_while_the_cache_is_down_does_not_close_the_console(
+    english, visitor, agent, team, monkeypatch
+):
+    console, _ = await console_socket(agent)
+    ticket = await database_sync_to_async(ticket_waiting)(visitor)
+    await console.send_json_to({"type": "ticket.open", "ticket_id": ticket.pk})
+    await frame_of(console, "ticket.viewers")
+    redis_url = closed_port_url().replace("http://", "redis://") + "/0"
+    monkeypatch.setattr("apps.core.cache._shared", RedisCache(redis_url, {}))
+
+    # Who views the ticket cannot be read: the console skips it and keeps serving the agent.
+    await events.viewers_changed(ticket_id=ticket.pk)
+    await console.send_json_to({"type": "ping"})
+    await frame_of(console, "pong")
+    await console.disconnect()
