@@ -16,9 +16,9 @@ from apps.knowledge.selectors import passages_search
 from apps.knowledge.services.content import article_create
 
 
-def test_kb_reindex_reanalyses_passages_stored_before_codes_were_one_term(
-    collection: Collection,
-) -> None:
+def _passage_an_older_analyzer_stored(collection: Collection) -> Passage:
+    """A passage with the terms the analyzer before codes were one term stored: the code's
+    parts only, and the database saying so."""
     article_create(
         collection=collection,
         title="Aurora desk lamp",
@@ -26,11 +26,17 @@ def test_kb_reindex_reanalyses_passages_stored_before_codes_were_one_term(
         language="en",
         status=Status.PUBLISHED,
     )
-    # What the analyzer before this release stored: the code's parts only.
     passage = Passage.objects.get(collection=collection)
     Passage.objects.filter(pk=passage.pk).update(tokens=passage.tokens.replace("lm2041 ", ""))
-    version = Collection.objects.get(pk=collection.pk).version
     TuningState.objects.update_or_create(pk=1, defaults={"analyzer_version": ANALYZER_VERSION - 1})
+    return passage
+
+
+def test_kb_reindex_reanalyses_passages_stored_before_codes_were_one_term(
+    collection: Collection,
+) -> None:
+    passage = _passage_an_older_analyzer_stored(collection)
+    version = Collection.objects.get(pk=collection.pk).version
 
     call_command("kb_reindex", stdout=StringIO())
 
@@ -44,16 +50,7 @@ def test_kb_reindex_reanalyses_passages_stored_before_codes_were_one_term(
 
 
 def test_migrate_reanalyses_passages_an_older_analyzer_stored(collection: Collection) -> None:
-    article_create(
-        collection=collection,
-        title="Aurora desk lamp",
-        body="The LM-2041 costs ¥299.",
-        language="en",
-        status=Status.PUBLISHED,
-    )
-    passage = Passage.objects.get(collection=collection)
-    Passage.objects.filter(pk=passage.pk).update(tokens=passage.tokens.replace("lm2041 ", ""))
-    TuningState.objects.update_or_create(pk=1, defaults={"analyzer_version": ANALYZER_VERSION - 1})
+    passage = _passage_an_older_analyzer_stored(collection)
     out = StringIO()
 
     call_command("migrate", stdout=out, verbosity=0)
