@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from apps.chat import attachment_views
 from apps.chat.models import Attachment, Message
+from tests.browser.test_attachments import english_visitor_claimed
 from tests.browser.test_console import console as console  # the fixture: Mei's console
 from tests.browser.test_widget import widget
 from tests.chat import files
@@ -15,15 +16,7 @@ def test_a_console_file_sent_again_after_a_lost_answer_is_one_reply(
     page, console, live_app, demo_site, settings, tmp_path, monkeypatch
 ):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    demo_site.default_language = "en"
-    demo_site.save(update_fields=["default_language"])
-    expect(console.locator("#agent-list")).to_contain_text("online")
-    page.goto(live_app.url + "/")
-    page.get_by_role("button", name="Open chat").click()
-    page.get_by_role("button", name="Talk to a human").click()
-    console.locator("#ticket-list li").first.click()
-    console.locator("#claim").click()
-    expect(console.locator("#claim-banner")).to_be_hidden()
+    english_visitor_claimed(page, console, live_app, demo_site)
     invoice = tmp_path / "invoice.pdf"
     invoice.write_bytes(files.PDF)
 

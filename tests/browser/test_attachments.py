@@ -161,10 +161,8 @@ def test_a_refused_or_failed_upload_says_why_in_chinese_and_a_retry_stores_it_on
     expect(widget(page, ".msg.bot .bubble").last).to_contain_text("抱歉，我无法查看附件。")
 
 
-def test_the_assignee_sends_a_pdf_from_the_console_and_the_visitor_gets_a_file_chip(
-    page, console, live_app, demo_site, settings, tmp_path
-):
-    settings.MEDIA_ROOT = str(tmp_path)
+def english_visitor_claimed(page, console, live_app, demo_site) -> None:
+    """A visitor of the English demo shop asks for a person, and Mei claims the ticket."""
     demo_site.default_language = "en"
     demo_site.save(update_fields=["default_language"])
     expect(console.locator("#agent-list")).to_contain_text("online")
@@ -174,6 +172,13 @@ def test_the_assignee_sends_a_pdf_from_the_console_and_the_visitor_gets_a_file_c
     console.locator("#ticket-list li").first.click()
     console.locator("#claim").click()
     expect(console.locator("#claim-banner")).to_be_hidden()
+
+
+def test_the_assignee_sends_a_pdf_from_the_console_and_the_visitor_gets_a_file_chip(
+    page, console, live_app, demo_site, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    english_visitor_claimed(page, console, live_app, demo_site)
 
     console.locator("#composer-text").fill("Your invoice")
     console.locator("#attach-file").set_input_files(
