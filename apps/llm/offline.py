@@ -242,8 +242,7 @@ def extract_answer(
         if is_spaced(match) and code_term(match) in known:
             wanted = (wanted - {*terms(match[1]), *terms(match[3])}) | {code_term(match)}
     # Rarer terms say more about which sentence answers (a smoothed inverse document frequency).
-    frequency = Counter(term for found in sentence_terms for term in found & wanted)
-    weight = {term: math.log(1 + len(sentences) / count) for term, count in frequency.items()}
+    weight = {term: math.log(1 + len(sentences) / known[term]) for term in wanted if known[term]}
     scored = list(zip(sentences, sentence_terms, strict=True))
     focus_terms = {_respelt(term, known) for term in terms(focus)}
     if any(found & focus_terms for found in sentence_terms):
