@@ -10,14 +10,19 @@ answer would start from. Cache off, nobody handed over, nothing stored as a conv
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from django.utils.translation import gettext as _
 
 from apps.bot.answer import AnswerFinal
-from apps.bot.evaluation import ANSWERED, answer_traced, cited_keys, settings_uncached
-from apps.bot.memory import Turn
+from apps.bot.evaluation import (
+    ANSWERED,
+    answer_traced,
+    ask_following,
+    cited_keys,
+    settings_uncached,
+)
 from apps.bot.models import AnswerAudit, AnswerCheck
 from apps.bot.selectors import bot_settings_get
 from apps.bot.trace import Ask, Trace
@@ -48,8 +53,9 @@ def answer_checks_evaluate(*, checks: Sequence[AnswerCheck]) -> list[CheckResult
         if check.site_id not in templates:
             templates[check.site_id] = _site_ask(check.site)
             entries[check.site_id] = _entry_statuses(templates[check.site_id].collection_ids)
-        turns = tuple(Turn("user", text) for text in check.history)
-        asks.append(replace(templates[check.site_id], question=check.question, turns=turns))
+        asks.append(
+            ask_following(templates[check.site_id], question=check.question, history=check.history)
+        )
     answers = async_to_sync(_answer_all)(asks)
     return [
         _judge(check, trace, final, entries[check.site_id])

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.management import CommandError, call_command
 
+from apps.bot.evaluation import answer_traced, ask_following, settings_uncached
 from apps.bot.models import AnswerAudit, GuardEvent, SensitiveTerm
+from apps.bot.trace import Ask
 from apps.knowledge.models import Article
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -112,3 +116,21 @@ def test_kb_import_flags_imported_text_with_a_sensitive_term(db, tmp_path):
     call_command("kb_import", str(source), "--collection", "Imported", "--no-embed", stdout=out)
     assert "1 entries flagged for review" in out.getvalue()
     assert GuardEvent.objects.get().article == Article.objects.get(external_id="pay-1")
+
+
+def test_evaluation_answers_a_fragment_in_the_language_of_the_messages_before(help_centre):
+    # bot_eval and the answer checks ask as a conversation would: a Chinese fragment after a
+    # Chinese question is answered in Chinese, as in the widget, not in the template's English.
+    template = Ask(
+        question="",
+        settings=settings_uncached(None),
+        site_name="Shop",
+        site_id=None,
+        collection_ids=(help_centre.pk,),
+        may_hand_off=False,
+    )
+    ask = ask_following(template, question="那台灯呢？", history=["保修多久？"])
+    trace, final = async_to_sync(answer_traced)(ask)
+    assert trace.language == "zh-hans"
+    assert trace.decision == AnswerAudit.Decision.ANSWER
+    assert re.search(r"[\u4e00-\u9fff]", final.text.split("\n")[0])

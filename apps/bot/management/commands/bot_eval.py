@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from collections import Counter, defaultdict
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,13 @@ from asgiref.sync import async_to_sync
 from django.core.management import BaseCommand, CommandError
 
 from apps.bot.answer import AnswerFinal
-from apps.bot.evaluation import ANSWERED, answer_traced, cited_keys, settings_uncached
-from apps.bot.memory import Turn
+from apps.bot.evaluation import (
+    ANSWERED,
+    answer_traced,
+    ask_following,
+    cited_keys,
+    settings_uncached,
+)
 from apps.bot.selectors import bot_settings_get
 from apps.bot.trace import Ask, Trace
 from apps.knowledge.management.commands.kb_eval import _load as queries_load
@@ -122,8 +126,7 @@ def _known_ids(collection_ids: tuple[int, ...]) -> set[str]:
 async def _run_all(rows: list[dict], template: Ask) -> list[tuple[Trace, AnswerFinal, float]]:
     results = []
     for row in rows:
-        turns = tuple(Turn("user", text) for text in row.get("history", ()))
-        ask = replace(template, question=row["query"], turns=turns)
+        ask = ask_following(template, question=row["query"], history=row.get("history", ()))
         started = time.perf_counter()
         trace, final = await answer_traced(ask)
         if final is None:
