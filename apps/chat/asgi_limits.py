@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.urls import Resolver404, resolve
 
 from apps.chat.attachments import FORM_OVERHEAD, file_too_large
-from apps.chat.views import _error, _with_cors
+from apps.chat.http import cors_allow, error_response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -93,10 +93,10 @@ class UploadSizeLimit:
 
     async def _refuse(self, scope: Scope, send: Send, *, cors: bool) -> None:
         refusal = file_too_large()
-        response: HttpResponse = _error(refusal.status, refusal.code, refusal.message)
+        response: HttpResponse = error_response(refusal.status, refusal.code, refusal.message)
         origin = _header(scope, b"origin")
         if cors and origin:
-            response = _with_cors(response, origin)
+            response = cors_allow(response, origin)
         # The rest of the body is never read: the server must not keep the connection.
         response["Connection"] = "close"
         response["Content-Length"] = str(len(response.content))

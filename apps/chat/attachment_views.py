@@ -44,6 +44,7 @@ from apps.chat.attachments import (
     file_too_large,
 )
 from apps.chat.events import message_payload
+from apps.chat.http import client_ip, cors_allow, error_response
 from apps.chat.models import Attachment, Message
 from apps.chat.selectors import (
     agent_message_by_client_id,
@@ -54,7 +55,6 @@ from apps.chat.selectors import (
 )
 from apps.chat.services import ConversationStatusChanged, conversation_next, conversation_open
 from apps.chat.tokens import visitor_token_read
-from apps.chat.views import _client_ip, _error, _with_cors
 from apps.core.ratelimit import rate_limit_hit
 from apps.handoff.selectors import user_is_agent
 from apps.handoff.services import visitor_message_receive
@@ -67,13 +67,13 @@ logger = logging.getLogger(__name__)
 
 
 def _refusal(exc: AttachmentRefused) -> JsonResponse:
-    return _error(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message)
 
 
 def _unavailable() -> JsonResponse:
     """A full disk or a lost database: JSON either page reads (the widget with its CORS
     headers), saying a retry may work, not Django's HTML 500."""
-    return _error(503, "unavailable", "the server could not store this right now; retry")
+    return error_response(503, "unavailable", "the server could not store this right now; retry")
 
 
 def _form_read(request: HttpRequest) -> tuple[dict[str, str], Any]:
@@ -138,7 +138,7 @@ async def widget_attachment(request: HttpRequest, site_key: str) -> HttpResponse
         _uploads.add(task)
         task.add_done_callback(_uploads.discard)
         response = await asyncio.shield(task)
-    return _with_cors(response, origin) if origin else response
+    return cors_allow(response, origin) if origin else response
 
 
 # asyncio keeps only weak references to tasks: an upload its client left is held here.
@@ -168,10 +168,12 @@ async def _visitor_upload_answered(
 def _visitor_upload(request: HttpRequest, site_key: str, origin: str | None) -> _Uploaded:
     site = site_get_by_key(public_key=site_key)
     if site is None:
-        return _Uploaded(_error(404, "unknown_site", "no site has this key"))
+        return _Uploaded(error_response(404, "unknown_site", "no site has this key"))
     if not site_origin_allowed(site=site, origin=origin):
         return _Uploaded(
-            _error(403, "origin_not_allowed", "this page's origin is not allowed for the site")
+            error_response(
+                403, "origin_not_allowed", "this page's origin is not allowed for the site"
+            )
         )
     try:
         fields, upload = _form_read(request)
@@ -218,7 +220,7 @@ def _ip_budget_check(request: HttpRequest, upload: Any) -> None:
     size = getattr(upload, "size", None) or 0
     if size and not rate_limit_hit(
         scope="attachment-bytes",
-        key=_client_ip(request),
+        key=client_ip(request),
         limit=budget,
         window_seconds=3600,
         cost=size,
@@ -315,13 +317,13 @@ def _csrf_valid(request: HttpRequest) -> bool:
 
 def _console_upload(request: HttpRequest, ticket_id: int) -> HttpResponse:
     if not user_is_agent(user=request.user):
-        return _error(403, "forbidden", _("Sign in as an agent to send files."))
+        return error_response(403, "forbidden", _("Sign in as an agent to send files."))
     try:
         fields, upload = _form_read(request)
     except AttachmentRefused as exc:
         return _refusal(exc)
     if not _csrf_valid(request):
-        return _error(
+        return error_response(
             403, "csrf_failed", _("This page's security token expired. Reload it and try again.")
         )
     return _console_attachment_checked(request, ticket_id, fields, upload)
@@ -350,11 +352,11 @@ def _console_attachment_checked(
         )
         kept = True
     except TicketNotFound:
-        return _error(404, "not_found", "no such ticket")
+        return error_response(404, "not_found", "no such ticket")
     except TicketConflict as exc:
-        return _error(409, exc.code, str(exc))
+        return error_response(409, exc.code, str(exc))
     except ConversationStatusChanged:
-        return _error(409, "conversation_changed", "the conversation is no longer with you")
+        return error_response(409, "conversation_changed", "the conversation is no longer with you")
     except IntegrityError:
         # The same upload sent twice at once: the other stored it (and this file goes).
         earlier = _agent_earlier(request, ticket_id, form.client_id)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from apps.chat.http import client_ip, cors_allow, error_response
 from apps.chat.selectors import visitor_get, visitor_language
 from apps.chat.services import visitor_create
 from apps.chat.tokens import visitor_token_issue, visitor_token_read
@@ -30,23 +31,6 @@ _MAX_BODY_BYTES = 4096
 _LANGUAGE_TAG = re.compile(r"(?=.{2,16}$)[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
 
 logger = logging.getLogger(__name__)
-
-
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
-
-
-def _with_cors(response: HttpResponse, origin: str) -> HttpResponse:
-    response["Access-Control-Allow-Origin"] = origin
-    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    response["Access-Control-Allow-Headers"] = "Content-Type"
-    response["Access-Control-Max-Age"] = "600"
-    response["Vary"] = "Origin"
-    return response
-
-
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 # No cookie is read or set here: the visitor token travels in the body and the Origin check
@@ -70,10 +54,10 @@ def widget_session(request: HttpRequest, site_key: str) -> HttpResponse:
             response = _session(request, site_key, origin)
         except DatabaseError:
             logger.exception("database unavailable while starting a widget session")
-            response = _error(
+            response = error_response(
                 503, "unavailable", "the chat cannot start right now; retry in a moment"
             )
-    return _with_cors(response, origin) if origin else response
+    return cors_allow(response, origin) if origin else response
 
 
 def _session(request: HttpRequest, site_key: str, origin: str | None) -> HttpResponse:
@@ -84,17 +68,19 @@ def _session(request: HttpRequest, site_key: str, origin: str | None) -> HttpRes
     """
     site = site_get_by_key(public_key=site_key)
     if site is None:
-        return _error(404, "unknown_site", "no site has this key")
+        return error_response(404, "unknown_site", "no site has this key")
     if not site_origin_allowed(site=site, origin=origin):
-        return _error(403, "origin_not_allowed", "this page's origin is not allowed for the site")
+        return error_response(
+            403, "origin_not_allowed", "this page's origin is not allowed for the site"
+        )
     if len(request.body) > _MAX_BODY_BYTES:
-        return _error(413, "too_large", "the request body is too large")
+        return error_response(413, "too_large", "the request body is too large")
     try:
         body = json_parse(request.body.decode() or "{}")
     except ValueError as exc:
-        return _error(400, "bad_json", f"the body is not valid JSON: {exc}")
+        return error_response(400, "bad_json", f"the body is not valid JSON: {exc}")
     if not isinstance(body, dict):
-        return _error(400, "bad_json", "the body must be a JSON object")
+        return error_response(400, "bad_json", "the body must be a JSON object")
 
     token = body.get("token") if isinstance(body.get("token"), str) else ""
     claim = visitor_token_read(token) if token else None
@@ -104,11 +90,11 @@ def _session(request: HttpRequest, site_key: str, origin: str | None) -> HttpRes
     if visitor is None:
         if not rate_limit_hit(
             scope="visitor-tokens",
-            key=_client_ip(request),
+            key=client_ip(request),
             limit=settings.CSBOT_TOKENS_PER_MINUTE_PER_IP,
             window_seconds=60,
         ):
-            return _error(429, "rate_limited", "too many new visitors from this address")
+            return error_response(429, "rate_limited", "too many new visitors from this address")
         language = body.get("language")
         if not isinstance(language, str) or not _LANGUAGE_TAG.fullmatch(language):
             language = ""  # what the browser's navigator.language would be, or nothing
