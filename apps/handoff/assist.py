@@ -14,7 +14,7 @@ from apps.bot.services import answerer_get
 from apps.chat.events import Citation
 from apps.chat.models import Message
 from apps.handoff.models import Ticket
-from apps.handoff.selectors import handoff_settings_get, ticket_subject_message
+from apps.handoff.selectors import handoff_settings_get, visitor_question_latest
 from apps.handoff.triggers import phrases_parse
 from apps.llm.models import Origin
 from apps.llm.services import usage_origin
@@ -28,15 +28,16 @@ class Suggestion:
 
 
 def assist_question(*, ticket: Ticket) -> Message | None:
-    """The visitor message to suggest a reply to: their latest real question, as the ticket's
-    subject is chosen.
+    """The visitor message to suggest a reply to: their latest real question; None when they
+    asked none.
 
     A bare "yes" / "好的" / "no thanks" to the bot's offer of a person, or a bare "talk to a
     human", says nothing of what they need: the answerer would make small talk of it ("All
-    right. Is there anything else…"). When every message is such, the latest of them.
+    right. Is there anything else…"), which is no reply to suggest. So when every message is
+    such, there is no suggestion (the ticket's subject still shows the latest of them).
     """
     policy = handoff_settings_get(site=ticket.site)
-    return ticket_subject_message(
+    return visitor_question_latest(
         conversation_id=ticket.conversation_id,
         request_phrases=phrases_parse(policy.request_phrases),
     )

@@ -503,25 +503,34 @@ def ticket_detail(*, ticket: Ticket) -> dict[str, Any] | None:
 _SUBJECT_LOOKBACK = 50
 
 
-def ticket_subject_message(*, conversation_id: int, request_phrases: list[str]) -> Message | None:
+def _visitor_messages_latest_first(conversation_id: int) -> QuerySet[Message]:
+    return Message.objects.filter(
+        conversation_id=conversation_id, author_kind=Message.AuthorKind.VISITOR
+    ).order_by("-seq")
+
+
+def visitor_question_latest(*, conversation_id: int, request_phrases: list[str]) -> Message | None:
     """The visitor's latest real question: their latest message that is not only a request for
     a person ("talk to a human", "转人工"), a yes or no to the bot's offer of one, or a file
-    sent without words.
-
-    What the agent triages on; when every message is such a one, the latest of them.
+    sent without words; None when every message is such a one.
     """
-    recent = list(
-        Message.objects.filter(
-            conversation_id=conversation_id, author_kind=Message.AuthorKind.VISITOR
-        ).order_by("-seq")[:_SUBJECT_LOOKBACK]
-    )
-    for message in recent:
+    for message in _visitor_messages_latest_first(conversation_id)[:_SUBJECT_LOOKBACK]:
         text = message.text
         if not text.strip():
             continue  # a file alone: the question is in the words around it
         if not (is_bare_request(text, request_phrases) or is_affirmative(text) or is_decline(text)):
             return message
-    return recent[0] if recent else None
+    return None
+
+
+def ticket_subject_message(*, conversation_id: int, request_phrases: list[str]) -> Message | None:
+    """What the agent triages on: the visitor's latest real question
+    (``visitor_question_latest``); when they asked none, their latest message.
+    """
+    question = visitor_question_latest(
+        conversation_id=conversation_id, request_phrases=request_phrases
+    )
+    return question or _visitor_messages_latest_first(conversation_id).first()
 
 
 def canned_replies_for(*, site_ids: list[int]) -> list[dict[str, Any]]:

@@ -529,12 +529,18 @@
 
   function onSuggestion(frame) {
     if (!state.detail || state.detail.ticket.id !== frame.ticket_id) return;
+    $("composer-hint").textContent = "";
+    if (!frame.text.trim()) {
+      // An answerer with nothing to say: an empty suggestion box would read as still loading.
+      $("suggestion").hidden = true;
+      toast(ERROR_TEXTS.assist_failed, true);
+      return;
+    }
     $("suggestion-text").textContent = frame.text;
     var sources = $("suggestion-sources");
     clear(sources);
     frame.citations.forEach(function (c) { sources.appendChild(sourceItem(c)); });
     $("suggestion").hidden = false;
-    $("composer-hint").textContent = "";
   }
 
   function onResult(frame) {
@@ -1294,7 +1300,7 @@
     not_owner: gettext("The conversation is not with you any more."),
     changed: gettext("The ticket changed meanwhile; look again."),
     unavailable: gettext("The server could not do this now; try again in a moment."),
-    no_question: gettext("The visitor has not asked anything yet."),
+    no_question: gettext("The visitor has not asked a question yet: there is nothing to suggest."),
     assist_failed: gettext("No suggestion could be made; write the reply yourself."),
     bad_transfer: gettext("It cannot go there: pick a team of this site or an agent of the ticket's team."),
     bad_priority: gettext("That priority does not exist: pick one from the list."),

@@ -86,3 +86,23 @@ async def test_a_suggestion_answers_the_last_question_not_a_bare_yes_or_no(
     assert suggestion["question_id"] == question.pk
     for ws in (mei, widget):
         await ws.disconnect()
+
+
+async def test_no_suggestion_when_the_visitor_only_said_yes_or_no(
+    english, visitor, agent, settings
+):
+    settings.CSBOT_ANSWERER = "tests.handoff.answerers.suggestion"
+    mei, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to({"type": "handoff.request"})
+    ticket = (await frame_of(mei, "ticket"))["ticket"]
+    for n, answer in enumerate(["yes", "no thanks"], start=1):
+        client_id = f"c-0000000{n}"
+        await widget.send_json_to({"type": "message.send", "client_id": client_id, "text": answer})
+        await frame_of(widget, lambda f, c=client_id: f.get("client_id") == c)
+
+    await mei.send_json_to({"type": "assist.request", "ticket_id": ticket["id"], "ref": "s1"})
+    error = await frame_of(mei, "error")
+    assert (error["code"], error["action"], error["ref"]) == ("no_question", "assist.request", "s1")
+    for ws in (mei, widget):
+        await ws.disconnect()

@@ -1,0 +1,47 @@
+"""Agent assist in the console: a suggestion, or a clear word that there is none."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_console import claimed_ticket, console  # noqa: F401 (fixture)
+from tests.browser.test_console_render import open_mine
+
+pytestmark = [pytest.mark.browser]
+
+
+def ask_for_a_suggestion(console, live_app, site, question: str) -> None:  # noqa: F811
+    """Open Mei's ticket of a visitor who wrote ``question`` and ask for a suggested reply."""
+    ticket = claimed_ticket(live_app, site, site.teams.get().members.get(), question)
+    open_mine(console, ticket)
+    console.get_by_role("button", name="Suggest a reply").click()
+
+
+def test_a_visitor_who_only_said_yes_gets_no_suggestion_and_the_agent_is_told(
+    console,  # noqa: F811 (the fixture imported above)
+    live_app,
+    demo_site,
+    answer,
+):
+    ask_for_a_suggestion(console, live_app, demo_site, "yes")
+    expect(console.locator(".toast.error")).to_have_text(
+        "The visitor has not asked a question yet: there is nothing to suggest."
+    )
+    expect(console.locator("#suggestion")).to_be_hidden()
+    assert answer.token_times == []  # the answerer was not asked
+
+
+def test_an_empty_suggestion_is_not_shown_as_an_empty_box(
+    console,  # noqa: F811 (the fixture imported above)
+    live_app,
+    demo_site,
+    answer,
+):
+    answer.tokens = []
+    ask_for_a_suggestion(console, live_app, demo_site, "Do you sell lamp shades?")
+    expect(console.locator(".toast.error")).to_have_text(
+        "No suggestion could be made; write the reply yourself."
+    )
+    expect(console.locator("#suggestion")).to_be_hidden()
+    expect(console.locator("#composer-hint")).to_have_text("")
