@@ -1061,11 +1061,23 @@
   }
 
   // The server's refusals of a file, in the agent's language (apps/chat/attachments.py).
+  // The upload's own error codes (docs/protocol.md, attachments); the ticket's (not_found,
+  // not_assignee, unavailable …) read as on the socket, from ERROR_TEXTS.
   var FILE_ERRORS = {
     file_type_not_allowed: gettext("Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent."),
     file_too_large: gettext("This file is too large to send."),
     file_empty: gettext("This file is empty."),
+    csrf_failed: gettext("This page's security token expired: reload the page, then send the file again."),
+    forbidden: gettext("Sign in as an agent to send files."),
+    conversation_changed: gettext("The conversation is not with you any more."),
   };
+
+  function uploadErrorText(error, status) {
+    // A proxy refuses a body over its limit with its own page, not our JSON.
+    var code = error.code || (status === 413 ? "file_too_large" : "");
+    var known = FILE_ERRORS[code] || ERROR_TEXTS[code];
+    return typeof known === "string" ? known : error.message || gettext("The file could not be sent.");
+  }
 
   // The last upload not known to have been stored or refused: its key and client_id.
   var lastUpload = null;
@@ -1118,8 +1130,7 @@
           }
           return;
         }
-        var error = body.error || {};
-        toast(FILE_ERRORS[error.code] || error.message || gettext("The file could not be sent."), true);
+        toast(uploadErrorText(body.error || {}, response.status), true);
       });
     }).catch(function () {
       $("composer-hint").textContent = "";
