@@ -13,7 +13,6 @@ import contextvars
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -45,7 +44,7 @@ from apps.chat.attachments import (
 )
 from apps.chat.events import message_payload
 from apps.chat.http import client_ip, cors_allow, error_response
-from apps.chat.models import Attachment, Message
+from apps.chat.models import Attachment, Message, Visitor
 from apps.chat.selectors import (
     agent_message_by_client_id,
     attachment_for_staff,
@@ -53,14 +52,17 @@ from apps.chat.selectors import (
     visitor_get,
     visitor_message_by_client_id,
 )
-from apps.chat.services import ConversationStatusChanged, conversation_next, conversation_open
+from apps.chat.services import ConversationStatusChanged
 from apps.chat.tokens import visitor_token_read
+from apps.chat.visitor_messages import (
+    VisitorMessageRefused,
+    visitor_message_admit,
+    visitor_message_send,
+)
 from apps.core.ratelimit import rate_limit_hit
 from apps.handoff.selectors import user_is_agent
-from apps.handoff.services import visitor_message_receive
 from apps.handoff.services.common import TicketConflict, TicketNotFound
 from apps.handoff.services.tickets import ticket_reply
-from apps.sites.models import Site
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
@@ -186,19 +188,7 @@ def _visitor_upload(request: HttpRequest, site_key: str, origin: str | None) -> 
                 401, "unauthorized", "the visitor token is invalid or expired; fetch a new one"
             )
         form = _upload_fields(fields, client_id_required=True)
-        if site.prechat == Site.Prechat.REQUIRE and not visitor.email:
-            raise AttachmentRefused(
-                403,
-                "email_required",
-                "this site asks for an email address before the first message",
-            )
-        limit = settings.CSBOT_MESSAGES_PER_MINUTE
-        if not rate_limit_hit(
-            scope="visitor-messages", key=str(visitor.public_id), limit=limit, window_seconds=60
-        ):
-            raise AttachmentRefused(
-                429, "rate_limited", f"at most {limit} messages a minute; wait a moment"
-            )
+        _admitted(visitor)
         earlier = visitor_message_by_client_id(visitor_id=visitor.pk, client_id=form.client_id)
         if earlier is not None:
             # Stored already: the file of this retry is not even looked at.
@@ -208,6 +198,19 @@ def _visitor_upload(request: HttpRequest, site_key: str, origin: str | None) -> 
     except AttachmentRefused as exc:
         return _Uploaded(_refusal(exc))
     return _visitor_message_store(visitor, form, stored)
+
+
+# The HTTP status of each refusal ``visitor_message_admit`` makes.
+_REFUSAL_STATUS = {"email_required": 403, "rate_limited": 429}
+
+
+def _admitted(visitor: Visitor) -> None:
+    """The checks a ``message.send`` passes (``visitor_message_admit``), as
+    ``AttachmentRefused``."""
+    try:
+        visitor_message_admit(visitor=visitor)
+    except VisitorMessageRefused as exc:
+        raise AttachmentRefused(_REFUSAL_STATUS[exc.code], exc.code, exc.message) from exc
 
 
 def _ip_budget_check(request: HttpRequest, upload: Any) -> None:
@@ -254,22 +257,22 @@ def _file_discard_unless_held(stored: StoredFile) -> None:
         attachment_files_discard([stored.path])
 
 
-def _visitor_message_store(visitor: Any, form: protocol.Upload, stored: StoredFile) -> _Uploaded:
-    """Store the message holding ``stored`` in the visitor's open conversation; the file is
+def _visitor_message_store(
+    visitor: Visitor, form: protocol.Upload, stored: StoredFile
+) -> _Uploaded:
+    """Store the message holding ``stored`` in the visitor's latest conversation, or the next
+    one if that was closed (``visitor_message_send``, as a ``message.send``); the file is
     removed unless a row holds it (a concurrent retry stored the message first, an error
     before the row was written)."""
     kept = False
     try:
-        conversation = conversation_open(visitor=visitor)
-        store = partial(
-            visitor_message_receive, client_id=form.client_id, text=form.caption, attachment=stored
-        )
-        try:
-            received = store(conversation_id=conversation.pk)
-        except ConversationStatusChanged:
-            # Closed meanwhile: what they sent opens their next conversation, as on the socket.
-            conversation = conversation_next(visitor=visitor, closed_id=conversation.pk)
-            received = store(conversation_id=conversation.pk)
+        received = visitor_message_send(
+            visitor=visitor,
+            conversation_id=None,
+            client_id=form.client_id,
+            text=form.caption,
+            attachment=stored,
+        ).stored
         kept = received.created
     finally:
         if not kept:

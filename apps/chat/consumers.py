@@ -27,30 +27,31 @@ from apps.chat.selectors import (
     conversation_get,
     conversation_status,
     messages_after,
-    visitor_email,
     visitor_exists,
 )
 from apps.chat.services import (
-    ConversationStatusChanged,
     conversation_next,
     conversation_read,
     visitor_hello,
     visitor_identify,
 )
 from apps.chat.tokens import visitor_token_read
+from apps.chat.visitor_messages import (
+    VisitorMessageRefused,
+    Written,
+    visitor_conversation_write,
+    visitor_message_admit,
+    visitor_message_send,
+    visitor_writes_count,
+)
 from apps.core.consumers import JsonConsumer
 from apps.core.lib.jsontext import json_parse
 from apps.core.ratelimit import rate_limit_hit, slot_acquire, slot_release
 from apps.handoff.details import HandoffDetail
 from apps.handoff.models import Ticket
 from apps.handoff.selectors import visitor_left_contact
-from apps.handoff.services import (
-    handoff_request,
-    ticket_leave_message,
-    visitor_message_receive,
-)
+from apps.handoff.services import handoff_request, ticket_leave_message
 from apps.handoff.services.stranded import handoff_return_status
-from apps.sites.models import Site
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
 
 logger = logging.getLogger(__name__)
@@ -306,9 +307,7 @@ class VisitorChatConsumer(JsonConsumer):
         )
 
     async def on_resume(self, frame: protocol.Resume) -> None:
-        if await self.over_limit(
-            scope="visitor-resumes", limit=RESUMES_PER_MINUTE, counted="resumes"
-        ):
+        if await self.resumes_over_limit():
             # A client waits for resumed before it sends anything: left open without one, it
             # would sit silent. Closed, it comes back with its reconnect backoff.
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
@@ -362,18 +361,10 @@ class VisitorChatConsumer(JsonConsumer):
         )
 
     async def on_message_send(self, frame: protocol.MessageSend) -> None:
-        if await self.email_missing():
-            await self.send_error(
-                "email_required",
-                "this site asks for an email address before the first message: send identify "
-                "with one",
-                client_id=frame.client_id,
-            )
+        if await self.refused(visitor_message_admit, client_id=frame.client_id):
             return
-        if await self.over_limit(client_id=frame.client_id):
-            return
-        received = await self.store_in_open_conversation(
-            partial(visitor_message_receive, client_id=frame.client_id, text=frame.text)
+        received = await self.write(
+            partial(visitor_message_send, client_id=frame.client_id, text=frame.text)
         )
         try:
             await self.send_json(
@@ -392,28 +383,32 @@ class VisitorChatConsumer(JsonConsumer):
             if received.bot_answers:
                 reply_start(conversation_id=self.conversation_id, question_id=received.message.pk)
 
-    async def email_missing(self) -> bool:
-        """Whether the site requires an email before a visitor writes and this one gave none.
+    async def refused(self, check: Callable[..., None], *, client_id: str | None = None) -> bool:
+        """Run ``check(visitor=…)`` (``visitor_message_admit`` or ``visitor_writes_count``);
+        when it refuses, send its error and return True.
 
-        The widget asks for it first (its pre-chat form); this holds for every client. Read
-        again while missing: another tab of the visitor may have given it since.
-        """
-        if self.site.prechat != Site.Prechat.REQUIRE or self.visitor.email:
-            return False
-        self.visitor.email = await database_sync_to_async(visitor_email)(visitor_id=self.visitor.pk)
-        return not self.visitor.email
-
-    async def store_in_open_conversation(self, store: Callable[..., Stored]) -> Stored:
-        """Run ``store(conversation_id=…)`` on the database thread for this socket's conversation.
-
-        Closed meanwhile (an agent solved it as the visitor wrote): what they sent opens their
-        next conversation. A resend of something already stored is found either way.
+        On a thread of its own, as ``connect``'s Redis calls: the rate limit's round trip
+        neither waits behind this worker's database calls nor holds them up. The email the
+        admission may read again gets that thread a connection, closed after the call.
         """
         try:
-            return await database_sync_to_async(store)(conversation_id=self.conversation_id)
-        except ConversationStatusChanged:
-            await self.start_conversation()
-            return await database_sync_to_async(store)(conversation_id=self.conversation_id)
+            await database_sync_to_async(check, thread_sensitive=False)(visitor=self.visitor)
+        except VisitorMessageRefused as exc:
+            await self.send_error(exc.code, exc.message, client_id=client_id)
+            return True
+        return False
+
+    async def write(self, send: Callable[..., Written[Stored]]) -> Stored:
+        """Run ``send(visitor=…, conversation_id=…)`` (``visitor_conversation_write``) on the
+        database thread for this socket's conversation; when what the visitor sent opened
+        their next conversation (this one was closed meanwhile), move there, and return what
+        was stored."""
+        written = await database_sync_to_async(send)(
+            visitor=self.visitor, conversation_id=self.conversation_id
+        )
+        if written.opened is not None:
+            await self.move_to(written.opened)
+        return written.stored
 
     async def on_typing(self, frame: protocol.Typing) -> None:
         # Each frame is an event for every console following the conversation: a client
@@ -430,33 +425,23 @@ class VisitorChatConsumer(JsonConsumer):
             active=frame.active,
         )
 
-    async def over_limit(
-        self,
-        *,
-        client_id: str | None = None,
-        scope: str = "visitor-messages",
-        limit: int | None = None,
-        counted: str = "messages",
-    ) -> bool:
-        """Count one frame of the visitor's in ``scope``; past the limit, say so and return True.
-
-        By default a message-like frame, out of ``CSBOT_MESSAGES_PER_MINUTE``: asking for a
-        human and leaving a message count too, as each one writes to the conversation.
-        """
-        limit = settings.CSBOT_MESSAGES_PER_MINUTE if limit is None else limit
+    async def resumes_over_limit(self) -> bool:
+        """Count a resume of the visitor's; past ``RESUMES_PER_MINUTE``, say so and return True."""
         within_limit = await sync_to_async(rate_limit_hit, thread_sensitive=False)(
-            scope=scope, key=str(self.visitor.public_id), limit=limit, window_seconds=60
+            scope="visitor-resumes",
+            key=str(self.visitor.public_id),
+            limit=RESUMES_PER_MINUTE,
+            window_seconds=60,
         )
         if not within_limit:
             await self.send_error(
-                "rate_limited",
-                f"at most {limit} {counted} a minute; wait a moment",
-                client_id=client_id,
+                "rate_limited", f"at most {RESUMES_PER_MINUTE} resumes a minute; wait a moment"
             )
         return not within_limit
 
     async def on_handoff_request(self, *, just_checked: bool = False) -> None:
-        if await self.over_limit():
+        # It writes to the conversation as a message does, and counts with them.
+        if await self.refused(visitor_writes_count):
             return
         if just_checked and self.status == Conversation.Status.WAITING:
             # The widget asks again on resuming a waiting conversation: resume just checked.
@@ -473,15 +458,18 @@ class VisitorChatConsumer(JsonConsumer):
         await self.send_json({"type": "handoff.ack", "state": outcome.state})
 
     async def on_leave_message(self, frame: protocol.LeaveMessage) -> None:
-        if await self.over_limit(client_id=frame.client_id):
+        if await self.refused(visitor_writes_count, client_id=frame.client_id):
             return
-        left = await self.store_in_open_conversation(
+        left = await self.write(
             partial(
-                ticket_leave_message,
-                client_id=frame.client_id,
-                name=frame.name,
-                email=frame.email,
-                text=frame.text,
+                visitor_conversation_write,
+                store=partial(
+                    ticket_leave_message,
+                    client_id=frame.client_id,
+                    name=frame.name,
+                    email=frame.email,
+                    text=frame.text,
+                ),
             )
         )
         await self.send_json(

@@ -52,7 +52,7 @@ async def test_a_client_leaving_while_the_file_is_stored_still_gets_the_answer(
         gone.wait(5)  # the view is cancelled meanwhile
         return received
 
-    monkeypatch.setattr("apps.chat.attachment_views.visitor_message_receive", store_then_linger)
+    monkeypatch.setattr("apps.chat.visitor_messages.visitor_message_receive", store_then_linger)
     body = encode_multipart(
         BOUNDARY,
         {
