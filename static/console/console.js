@@ -855,7 +855,7 @@
     var read = m.author === "agent" && m.seq <= state.detail.conversation.visitor_read_seq;
     if (m.author !== "system") li.appendChild(el("span", "meta", who + " · " + clock(m.created_at) + (m.state === "interrupted" ? " · " + gettext("interrupted") : "") + (read ? " · " + pgettext("the visitor saw the reply", "read") : "")));
     if (m.attachment) li.appendChild(attachmentNode(m.attachment));
-    if (m.text || !m.attachment) li.appendChild(m.author === "bot" || m.author === "agent" ? rendered(m.text) : textWithLinks(m.text));
+    if (m.text || !m.attachment) li.appendChild(m.author === "bot" || m.author === "agent" ? rendered(m.text, m.citations || []) : textWithLinks(m.text));
     if (m.citations && m.citations.length) {
       var sources = el("ol", "sources");
       m.citations.forEach(function (c) { sources.appendChild(sourceItem(c)); });
@@ -924,14 +924,27 @@
     return body;
   }
 
+  /** "[n]" in a bot's answer: a link to the source it cites, for the agent to check what the
+   * bot quoted; text when the server sent no http(s) or relative address for it. */
+  function citationLink(citation) {
+    var url = safeUrl(citation.url || "");
+    var label = "[" + citation.n + "]";
+    if (!url) return label;
+    var a = link(url, label);
+    a.className = "cite";
+    a.setAttribute("aria-label", interpolate(gettext("Source %(n)s: %(title)s"), { n: citation.n, title: citation.title || url }, true));
+    return a;
+  }
+
   /** A bot's or agent's message as the visitor's widget shows it: the widget's own markdown
    * renderer (loaded from csbot/widget.js with data-render-only), which builds DOM nodes, never
-   * HTML. Citations stay "[n]" text: the sources list under the message names them. */
-  function rendered(text) {
+   * HTML. */
+  function rendered(text, citations) {
     if (!window.csbotRender) return textWithLinks(text);
     var body = el("div", "body markdown");
     body.dir = "auto";
-    body.appendChild(window.csbotRender.markdown(text, { cites: new Map() }));
+    var cites = new Map(citations.map(function (c) { return [c.n, c]; }));
+    body.appendChild(window.csbotRender.markdown(text, { cites: cites, cite: citationLink }));
     return body;
   }
 

@@ -276,6 +276,8 @@
   const citeRef = (n, ctx) => {
     const cite = ctx.cites.get(n);
     if (!cite) return null;
+    // The console has no Sources list to jump to: it links "[n]" to the source itself.
+    if (ctx.cite) return ctx.cite(cite);
     return h(
       "a",
       {

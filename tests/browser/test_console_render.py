@@ -20,19 +20,27 @@ def open_mine(console, ticket) -> None:  # noqa: F811
     console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
 
 
+def bot_answer_shown(console, live_app, site, question: str, answer: str, citations=()):  # noqa: F811
+    """Open Mei's ticket of a visitor who wrote ``question`` and the bot answered ``answer``;
+    return the answer's body in the transcript."""
+    ticket = claimed_ticket(live_app, site, site.teams.get().members.get(), question)
+    live_app.call(
+        message_create,
+        conversation_id=ticket.conversation_id,
+        author_kind="bot",
+        text=answer,
+        citations=list(citations),
+    )
+    open_mine(console, ticket)
+    return console.locator("#transcript .msg.bot .body")
+
+
 def test_bot_and_agent_markdown_renders_as_in_the_widget_visitor_text_stays_plain(
     console,  # noqa: F811 (the fixture imported above)
     live_app,
     demo_site,
 ):
-    mei = demo_site.teams.get().members.get()
-    ticket = claimed_ticket(live_app, demo_site, mei, "**not bold** <b>nor this</b>")
-    live_app.call(
-        message_create, conversation_id=ticket.conversation_id, author_kind="bot", text=BOT
-    )
-    open_mine(console, ticket)
-
-    bot = console.locator("#transcript .msg.bot .body")
+    bot = bot_answer_shown(console, live_app, demo_site, "**not bold** <b>nor this</b>", BOT)
     expect(bot.locator("strong")).to_have_text("Please try")
     expect(bot.locator("ul > li")).to_have_text(["unplug the lamp", "wait 10 s"])
     expect(bot.locator("code")).to_have_text("10 s")
@@ -110,3 +118,31 @@ def test_the_streaming_cursor_ends_the_rendered_answers_last_line(
     body = console.locator("#transcript .msg.bot.streaming .body")
     assert line.evaluate("el => getComputedStyle(el, '::after').content") == '"▍"'
     assert body.evaluate("el => getComputedStyle(el, '::after').content") == "none"
+
+
+def test_a_bot_answers_citations_link_to_the_sources_the_server_sent_and_no_others(
+    console,  # noqa: F811 (the fixture imported above)
+    live_app,
+    demo_site,
+):
+    citations = [
+        {"n": 1, "title": "Returns policy", "url": "https://shop.example/returns"},
+        {"n": 2, "title": "Lamp care", "url": "/kb/demo/lamp-care"},
+        {"n": 3, "title": "Trap", "url": "javascript:alert(1)"},
+    ]
+    text = "Returns are free [1], see care [2]. Also [3] and [4], and [x](javascript:alert(1))."
+    bot = bot_answer_shown(console, live_app, demo_site, "Can I return a lamp?", text, citations)
+
+    cites = bot.locator("a.cite")
+    expect(cites).to_have_text(["[1]", "[2]"])
+    expect(cites.first).to_have_attribute("href", "https://shop.example/returns")
+    expect(cites.first).to_have_attribute("aria-label", "Source 1: Returns policy")
+    expect(cites.first).to_have_attribute("target", "_blank")
+    expect(cites.first).to_have_attribute("rel", "noopener noreferrer")
+    expect(cites.last).to_have_attribute("href", live_app.url + "/kb/demo/lamp-care")
+    # No script address becomes a link; a number the answer does not cite stays text.
+    expect(bot).to_contain_text("Also [3] and [4], and x.")
+    assert bot.evaluate("b => [...b.querySelectorAll('a')].map(a => a.protocol)") == [
+        "https:",
+        "http:",
+    ]
