@@ -143,6 +143,25 @@ def test_a_gap_takes_the_agent_reply_to_its_own_question_not_a_later_tickets(
     assert later.ticket_ids == [second.pk]
 
 
+def test_a_ticket_opened_after_the_visitor_moved_on_is_not_the_gaps(
+    pipeline, english, help_centre, present_agent, clock
+):
+    visitor = visitor_create(site=english)
+    ask(visitor, "My lamp LM-2041 flickers, can you help?")
+    clock.advance(seconds=5)
+    # The visitor lets the offer of a person go, asks something the bot answers, and only
+    # then wants a person, about that.
+    ask(visitor, "How much is shipping?")
+    clock.advance(seconds=5)
+    ticket = ask_for_a_human(visitor)
+    agent_solves(ticket, present_agent, reply="Shipping is free over 99 yuan.")
+
+    [lamp] = gaps(english)
+    assert lamp.question == "My lamp LM-2041 flickers, can you help?"
+    assert (lamp.agent_answer, lamp.answer_ticket_id) == ("", None)
+    assert (lamp.tickets, lamp.ticket_ids) == (0, [])
+
+
 def test_a_handoff_for_missing_knowledge_counts_beside_an_earlier_abstention(
     pipeline, english, help_centre, present_agent, clock
 ):

@@ -228,28 +228,37 @@ def knowledge_gaps(*, site: Site, period: Period, limit: int = 20) -> list[GapGr
     grouped = _grouped(site, counts)[:limit]
     # A gap's ticket was opened after its question, within or after the period, or was still
     # open when it was asked (a left message keeps the bot answering).
+    candidates = Ticket.objects.filter(site=site).filter(
+        Q(created_at__gte=period.start)
+        | Q(status__in=Ticket.ACTIVE)
+        | Q(solved_at__gte=period.start)
+        | Q(closed_at__gte=period.start)
+    )
     tickets: dict[int, list[_TicketRow]] = defaultdict(list)
-    for row in (
-        Ticket.objects.filter(site=site)
-        .filter(
-            Q(created_at__gte=period.start)
-            | Q(status__in=Ticket.ACTIVE)
-            | Q(solved_at__gte=period.start)
-            | Q(closed_at__gte=period.start)
-        )
-        .order_by("created_at", "pk")
-        .values(
-            "pk",
-            "conversation_id",
-            "created_at",
-            "solved_at",
-            "closed_at",
-            "faq_entry_id",
-            "first_responded_at",
-        )
+    for row in candidates.order_by("created_at", "pk").values(
+        "pk",
+        "conversation_id",
+        "created_at",
+        "solved_at",
+        "closed_at",
+        "faq_entry_id",
+        "first_responded_at",
     ):
         tickets[row["conversation_id"]].append(row)
-    return _with_agent_answers([_gap_group(texts, wordings, tickets) for texts in grouped])
+    # When the bot took each of those conversations' questions: a ticket opened after a gap
+    # question is that question's only until the visitor asked something else.
+    turns: dict[int, list[dt.datetime]] = defaultdict(list)
+    for cid, at in (
+        AnswerAudit.objects.filter(
+            conversation_id__in=candidates.values("conversation_id"),
+            for_agent=False,
+            created_at__gte=period.start,
+        )
+        .order_by("created_at")
+        .values_list("conversation_id", "created_at")
+    ):
+        turns[cid].append(at)
+    return _with_agent_answers([_gap_group(texts, wordings, tickets, turns) for texts in grouped])
 
 
 _TicketRow = Mapping[str, Any]
@@ -267,12 +276,17 @@ class _Window:
     until: dt.datetime | None
 
 
-def _ticket_for(tickets: list[_TicketRow], asked_at: dt.datetime) -> int | None:
+def _ticket_for(
+    tickets: list[_TicketRow], asked_at: dt.datetime, turns: list[dt.datetime]
+) -> int | None:
     """The index in ``tickets`` (one conversation's, oldest first) of the ticket a question
-    asked at ``asked_at`` went to: the one open then, else the next one opened."""
+    asked at ``asked_at`` went to: the one open then, else the next one opened before the
+    conversation's next question (``turns``: when the bot took each, oldest first)."""
+    next_turn = next((at for at in turns if at > asked_at), None)
     for index, ticket in enumerate(tickets):
         if ticket["created_at"] > asked_at:
-            return index
+            opened_for_it = next_turn is None or ticket["created_at"] < next_turn
+            return index if opened_for_it else None
         ended = min((t for t in (ticket["solved_at"], ticket["closed_at"]) if t), default=None)
         if ended is None or ended > asked_at:
             return index
@@ -280,19 +294,23 @@ def _ticket_for(tickets: list[_TicketRow], asked_at: dt.datetime) -> int | None:
 
 
 def _gap_group(
-    texts: list[str], wordings: dict[str, _Wording], tickets: dict[int, list[_TicketRow]]
+    texts: list[str],
+    wordings: dict[str, _Wording],
+    tickets: dict[int, list[_TicketRow]],
+    turns: dict[int, list[dt.datetime]],
 ) -> tuple[GapGroup, list[_Window]]:
     """The group of ``texts`` and where to look for an agent's answer, most asked first.
 
-    A group's tickets are the ones its questions went to, never a later ticket of the same
-    conversation, which was opened for something else.
+    A group's tickets are the ones its questions went to, never a ticket of the same
+    conversation opened after the visitor moved on to another question: that one was opened
+    for something else.
     """
     conversations = set().union(*(wordings[text].asked_in for text in texts))
     group_tickets: dict[int, _TicketRow] = {}
     windows: list[_Window] = []
     for text in texts:
         for cid, asked_at in sorted(wordings[text].asked_in.items()):
-            index = _ticket_for(tickets.get(cid, []), asked_at)
+            index = _ticket_for(tickets.get(cid, []), asked_at, turns.get(cid, []))
             if index is None:
                 continue
             ticket = tickets[cid][index]
