@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.chat.events import AttachmentPayload
 from apps.chat.selectors import messages_after
 from apps.core.background import BackgroundRunner
 from apps.handoff.models import Ticket, Webhook, WebhookDelivery
@@ -54,11 +55,20 @@ def _payload(event: str, ticket: Ticket) -> dict[str, Any]:
                 "author": message["author"],
                 "author_name": message["author_name"],
                 "text": message["text"],
+                "attachment": _file_described(message["attachment"]),
                 "created_at": message["created_at"],
             }
             for message in transcript
         ],
     }
+
+
+def _file_described(attachment: AttachmentPayload | None) -> dict[str, Any] | None:
+    """A message's file as a helpdesk records it: what it is, not its link, which is the
+    visitor's and stops working after a day while a delivery may be retried for longer."""
+    if attachment is None:
+        return None
+    return {key: attachment[key] for key in ("name", "content_type", "size")}
 
 
 def webhook_deliveries_enqueue(*, site_id: int, event: str, ticket: Ticket) -> list[int]:

@@ -17,9 +17,10 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from apps.chat.attachments import StoredFile
 from apps.chat.services import conversation_open
 from apps.handoff.models import Webhook, WebhookDelivery
-from apps.handoff.services import handoff_request, ticket_claim, ticket_solve
+from apps.handoff.services import handoff_request, ticket_claim, ticket_reply, ticket_solve
 from apps.handoff.services.presence import agent_session_open
 from apps.handoff.webhooks import RETRY_DELAYS, webhook_deliveries_run_due, webhook_signature
 from csbot.lifespan import lifespan
@@ -163,6 +164,27 @@ def test_solving_posts_ticket_solved_with_the_transcript(site, visitor, agent, r
     assert payload["event"] == "ticket.solved"
     assert payload["ticket"]["status"] == "solved"
     assert [m["author"] for m in payload["transcript"]] == ["system", "system", "system"]
+
+
+def test_a_file_in_the_transcript_is_described_without_its_link(site, visitor, agent, receiver):
+    Webhook.objects.create(site=site, url=receiver.url, on_ticket_created=False)
+    ticket_id = handed_over(visitor, agent)
+    ticket_claim(ticket_id=ticket_id, agent=agent)
+    invoice = StoredFile(
+        path="attachments/2026/12/x.pdf", name="invoice.pdf", content_type="application/pdf", size=9
+    )
+    ticket_reply(ticket_id=ticket_id, agent=agent, text="", attachment=invoice)
+    ticket_solve(ticket_id=ticket_id, agent=agent)
+    assert receiver.arrived.wait(timeout=10)
+    transcript = json.loads(receiver.requests[0][1])["transcript"]
+    [sent] = [m for m in transcript if m["author"] == "agent"]
+    # The signed link is the visitor's, for a day; a helpdesk keeps what the file was.
+    assert sent["attachment"] == {
+        "name": "invoice.pdf",
+        "content_type": "application/pdf",
+        "size": 9,
+    }
+    assert all(m["attachment"] is None for m in transcript if m is not sent)
 
 
 def test_a_delivery_claimed_by_another_worker_is_not_posted_twice(site, receiver):
