@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from apps.core.lib.codes import CODE, code_term, is_spaced
-from apps.core.lib.typos import typo_candidate, typo_of
+from apps.core.lib.typos import respelling_allowed, typo_candidate, typo_of
 from apps.llm.dialects.base import BaseBackend
 from apps.llm.tokens import estimate_input_tokens, estimate_tokens
 from apps.llm.types import ChatRequest, Document, Finish, StreamEvent, TextDelta, Usage
@@ -236,7 +236,8 @@ def extract_answer(
         for document, position, sentence in sentences
     ]
     known = Counter(term for found in sentence_terms for term in found)
-    wanted = {_respelt(term, known) for term in wanted}
+    typed = _typed_words(question)
+    wanted = {_respelt(term, known, typed) for term in wanted}
     for match in CODE.finditer(unicodedata.normalize("NFKC", question).casefold()):
         # "LM 2041" is the code where a sentence has it, else two words ("in 30").
         if is_spaced(match) and code_term(match) in known:
@@ -244,7 +245,7 @@ def extract_answer(
     # Rarer terms say more about which sentence answers (a smoothed inverse document frequency).
     weight = {term: math.log(1 + len(sentences) / known[term]) for term in wanted if known[term]}
     scored = list(zip(sentences, sentence_terms, strict=True))
-    focus_terms = {_respelt(term, known) for term in terms(focus)}
+    focus_terms = {_respelt(term, known, typed) for term in terms(focus)}
     if any(found & focus_terms for found in sentence_terms):
         scored = [(sentence, found) for sentence, found in scored if found & focus_terms]
     candidates = [
@@ -257,12 +258,22 @@ def extract_answer(
     return _format(chosen, echoes, family)
 
 
-def _respelt(term: str, known: Counter[str]) -> str:
+def _typed_words(text: str) -> dict[str, str]:
+    """The Latin words of ``text`` by their terms (``_stem``): what the visitor typed."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return {_stem(word): word for word in _LATIN_WORD.findall(folded)}
+
+
+def _respelt(term: str, known: Counter[str], typed: dict[str, str]) -> str:
     """A question word no sentence has, read as the one (the commonest) it is a slip for:
-    search found "retrun a lamp" the returns FAQ, whose sentences say "return"."""
+    search found "retrun a lamp" the returns FAQ, whose sentences say "return". A real word
+    only as another form of it (``respelling_allowed``): "catch" is no slip for "match"."""
     if term in known or not typo_candidate(term):
         return term
-    near = [word for word in known if typo_of(term, word)]
+    word_typed = typed.get(term, term)
+    near = [
+        word for word in known if typo_of(term, word) and respelling_allowed(word_typed, term, word)
+    ]
     return max(near, key=lambda word: (known[word], word)) if near else term
 
 

@@ -100,3 +100,13 @@ def test_a_short_word_is_corrected_only_for_two_letters_swapped(collection: Coll
     assert passages_search(query="lost", collections=[collection], limit=3) == []
     (hit,) = passages_search(query="lnog", collections=[collection], limit=3)
     assert hit.matched_terms == ("lnog",)
+
+
+def test_a_real_word_the_collection_lacks_is_not_corrected(collection: Collection) -> None:
+    _article(collection, "Matches", "Every match is streamed live.")
+    _article(collection, "Complaints", "Send us a complaint by email.")
+    # "catch" is one edit from "match": the collection lacking a word is no sign of a slip.
+    assert passages_search(query="catch", collections=[collection], limit=3) == []
+    # Another form of a real word is still read as the collection's.
+    (hit,) = passages_search(query="complain", collections=[collection], limit=3)
+    assert hit.title == "Complaints"

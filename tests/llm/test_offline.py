@@ -288,3 +288,20 @@ async def test_a_mistyped_question_word_is_read_as_the_sentence_word_it_is_a_sli
 
     assert "\u201cReturns are accepted within 30 days of delivery." in mistyped.text
     assert unknown.text == ""
+
+
+async def test_a_real_word_is_not_read_as_a_sentence_word_a_letter_away():
+    backend = backend_for(offline_route())
+    # "bring" is one edit from "being", which a sentence has: it was quoted as the answer.
+    being = Document(4, "Care", "Being outdoors is safe.", "https://shop.example.com/care", "en")
+
+    real = await backend.complete(request("Can I bring it?", being))
+    # Another form of the same word still is: the crude stem "temperatur" finds temperature.
+    other_form = await backend.complete(
+        request(
+            "What about temperatures?", Document(5, "Care", "Store at room temperature.", "", "en")
+        )
+    )
+
+    assert real.text == ""
+    assert "room temperature" in other_form.text

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from apps.core.lib.typos import typo_candidate
+from apps.core.lib.typos import respelling_allowed, typo_candidate
 from apps.knowledge.search.analyzer import FUNCTION_WORDS, Analyzer, normalize
 from apps.knowledge.search.embedders import EMBED_MAX_CHARS, Embedder
 from apps.knowledge.search.engine import CollectionIndex
@@ -230,11 +230,14 @@ def _query_terms(query: str, indexes: Sequence[CollectionIndex], analyzer: Analy
     tokens = analyzer.tokens(query, question=True)
     # Per distinct term: a message of one word typed 2,000 times is 2,000 tokens.
     dfs = {term: sum(i.lexical.term_df(term) for i in indexes) for term in {t.term for t in tokens}}
-    corrections = _corrections([t for t, df in dfs.items() if not df], indexes, analyzer)
+    typed = {token.term: token.surface for token in tokens}
+    corrections = _corrections(
+        {term: typed[term] for term, df in dfs.items() if not df}, indexes, analyzer
+    )
     dfs.update({word: found.df for word, found in corrections.items()})
     counts: Counter[str] = Counter()
     surfaces: dict[str, str] = {}
-    typed: set[str] = set()
+    as_typed: set[str] = set()
     respellings: dict[str, str] = {}
     for token in tokens:
         if token.only_if_known and not dfs[token.term]:
@@ -248,7 +251,7 @@ def _query_terms(query: str, indexes: Sequence[CollectionIndex], analyzer: Analy
         if found:
             respellings[token.surface] = _respelt(token.surface, found, analyzer)
         else:
-            typed.add(term)
+            as_typed.add(term)
         dfs.setdefault(term, dfs[token.term])
         counts[term] += 1
         surfaces.setdefault(term, token.surface)
@@ -259,7 +262,7 @@ def _query_terms(query: str, indexes: Sequence[CollectionIndex], analyzer: Analy
             FUNCTION_WORD_WEIGHT if surfaces[term] in FUNCTION_WORDS else 1
         )
         saturation = (QUERY_TERM_SATURATION + 1) * count / (QUERY_TERM_SATURATION + count)
-        share = 1.0 if term in typed else TYPO_WEIGHT
+        share = 1.0 if term in as_typed else TYPO_WEIGHT
         full = weight * saturation
         out.append(_QueryTerm(term, surfaces[term], full * share, df > 0, full))
     return _Question(out, _respelt_question(query, respellings) if respellings else None)
@@ -274,13 +277,14 @@ class _Correction:
 
 
 def _corrections(
-    unknown: list[str], indexes: Sequence[CollectionIndex], analyzer: Analyzer
+    unknown: dict[str, str], indexes: Sequence[CollectionIndex], analyzer: Analyzer
 ) -> dict[str, _Correction]:
-    """Each unknown English word one typo from a collection word or from a one-word synonym of
-    one (the index has only its class's term: "shiping" is one edit from ship, indexed as
-    ≡发货): that term, its df and a spelling."""
+    """Each unknown term (→ the word typed) one typo from a collection word or from a one-word
+    synonym of one (the index has only its class's term: "shiping" is one edit from ship,
+    indexed as ≡发货), a real word only as another form of it (``respelling_allowed``): that
+    term, its df and a spelling."""
     out: dict[str, _Correction] = {}
-    for term in unknown:
+    for term, typed in unknown.items():
         if not typo_candidate(term):
             continue
         near = [(*found, found[0]) for i in indexes if (found := i.lexical.near_term(term))]
@@ -289,6 +293,7 @@ def _corrections(
             df = sum(i.lexical.term_df(canonical) for i in indexes)
             if df:
                 near.append((canonical, df, member))
+        near = [found for found in near if respelling_allowed(typed, term, found[0])]
         if near:
             best, _, spelling = max(near, key=lambda found: (found[1], found[0]))
             df = sum(i.lexical.term_df(best) for i in indexes)
