@@ -1522,6 +1522,16 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       reconnectNow();
       if (isOpen) reportRead();
     });
+    // A file still uploading, or failed and not refused for itself, is lost with the page (it
+    // is not kept as the outbox's texts are: docs/widget.md, Attachments): the browser asks first.
+    addEventListener("beforeunload", (event) => {
+      for (const m of outbox.values()) {
+        if (m.file && !/^file_/.test(m.failed && m.failed.code)) {
+          event.preventDefault();
+          event.returnValue = true; // what browsers before 2023 asked for
+        }
+      }
+    });
 
     document.documentElement.appendChild(host);
     for (const item of load("sessionStorage", "outbox") || []) queueMessage(item.client_id, item.text, item.leave);
