@@ -21,8 +21,10 @@ from apps.handoff.selectors import user_is_agent
 
 
 class AttachmentFilesDeleteMixin:
-    """The admin's delete (one row or the changelist action) also removes the attachment files
-    it cascades to; for every admin whose model's delete reaches ``Attachment``."""
+    """The admin's delete (one row or the changelist action) does what erasure does
+    (``rows_delete``): once it commits, the attachment files it cascades to are removed, and the
+    chats on the conversations it cascades to end (the visitor's sockets close, their tickets
+    leave the agents' consoles); for every admin whose model's delete reaches ``Attachment``."""
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         rows_delete(rows=type(obj)._default_manager.filter(pk=obj.pk))

@@ -69,6 +69,7 @@ TYPING_REPEAT = 2.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_UNKNOWN_SITE = 4404
+CLOSE_CONVERSATION_DELETED = 4410
 CLOSE_TOO_MANY_SOCKETS = 4429
 # RFC 6455 "try again later": the widget reconnects with its backoff.
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -604,6 +605,13 @@ class VisitorChatConsumer(JsonConsumer):
         """The visitor read up to there, in this tab or another: nothing to show."""
 
     async def chat_erased(self, event: events.ChatErasedEvent) -> None:
+        """The conversation was deleted: with its visitor (erasure, the admin's delete of them
+        or of their site), or alone (the admin's delete of a conversation)."""
+        if await database_sync_to_async(visitor_exists)(visitor_id=self.visitor.pk):
+            # Their token still names them: the widget reconnects with it and goes on in
+            # their latest conversation, or a new one.
+            await self.close(code=CLOSE_CONVERSATION_DELETED, reason="the conversation was deleted")
+            return
         await self.visitor_gone()
 
     async def chat_continued(self, event: events.ChatContinuedEvent) -> None:

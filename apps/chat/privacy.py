@@ -74,24 +74,10 @@ def visitor_erase(*, visitor: Visitor) -> dict[str, int]:
 
     A visitor may be chatting at that moment: their sockets close (the widget starts afresh as
     a new visitor) and their open tickets leave the agents' consoles. Their attachments' files
-    are removed once the rows are gone.
+    are removed once the rows are gone. The admin's delete of a visitor does the same
+    (``rows_delete``).
     """
-    with transaction.atomic():
-        conversation_ids = list(visitor.conversations.values_list("pk", flat=True))
-        _files_discard_on_commit(Attachment.objects.filter(message__conversation__visitor=visitor))
-        tickets = list(
-            Ticket.objects.filter(
-                visitor=visitor, status__in=Ticket.ACTIVE, team__isnull=False
-            ).values_list("pk", "team_id")
-        )
-        _, per_model = visitor.delete()
-        for conversation_id in conversation_ids:
-            transaction.on_commit(partial(events.conversation_erased, conversation_id))
-        for ticket_id, team_id in tickets:
-            transaction.on_commit(
-                partial(handoff_events.ticket_removed, ticket_id=ticket_id, team_id=team_id)
-            )
-    return per_model
+    return rows_delete(rows=Visitor.objects.filter(pk=visitor.pk))
 
 
 def conversations_purge(*, now: dt.datetime) -> int:
@@ -126,19 +112,49 @@ _ATTACHMENT_LOOKUPS: dict[type, str] = {
     Conversation: "message__conversation__in",
     Message: "message__in",
 }
+# How a conversation hangs off each model whose delete cascades to it (a message's does not).
+_CONVERSATION_LOOKUPS: dict[type, str] = {
+    Site: "site__in",
+    Visitor: "visitor__in",
+    Conversation: "pk__in",
+}
 
 
 def rows_delete(*, rows: QuerySet[Any]) -> dict[str, int]:
-    """Delete sites, visitors, conversations or messages, and the files of the attachments the
-    delete cascades to once it commits; return the rows deleted per model.
+    """Delete sites, visitors, conversations or messages as erasure does; return the rows
+    deleted per model.
 
-    The admin's delete calls this: a bare ``delete()`` would leave the files on disk.
+    Once the delete commits, the files of the attachments it cascades to are removed, and the
+    conversations it cascades to end for whoever is on them: their sockets close and their
+    open tickets leave the agents' consoles (``_live_sessions_end_on_commit``). The admin's
+    delete calls this: a bare ``delete()`` would leave the files on disk and the chat open.
     """
-    lookup = _ATTACHMENT_LOOKUPS[rows.model]
     with transaction.atomic():
-        _files_discard_on_commit(Attachment.objects.filter(**{lookup: rows}))
+        _files_discard_on_commit(
+            Attachment.objects.filter(**{_ATTACHMENT_LOOKUPS[rows.model]: rows})
+        )
+        if rows.model in _CONVERSATION_LOOKUPS:
+            _live_sessions_end_on_commit(
+                Conversation.objects.filter(**{_CONVERSATION_LOOKUPS[rows.model]: rows})
+            )
         _, per_model = rows.delete()
     return per_model
+
+
+def _live_sessions_end_on_commit(conversations: QuerySet[Conversation]) -> None:
+    """Once the transaction deleting ``conversations`` commits, close the sockets on them
+    (``chat.erased``: the visitor's widget, 4401 when the visitor went too) and take their open
+    tickets out of their teams' consoles (``handoff.ticket_removed``)."""
+    conversation_ids = list(conversations.values_list("pk", flat=True))
+    tickets = Ticket.objects.filter(
+        conversation__in=conversations, status__in=Ticket.ACTIVE, team__isnull=False
+    ).values_list("pk", "team_id")
+    for conversation_id in conversation_ids:
+        transaction.on_commit(partial(events.conversation_erased, conversation_id))
+    for ticket_id, team_id in tickets:
+        transaction.on_commit(
+            partial(handoff_events.ticket_removed, ticket_id=ticket_id, team_id=team_id)
+        )
 
 
 # An upload is written to storage a moment before its row: younger files may be in flight.
