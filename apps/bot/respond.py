@@ -44,7 +44,7 @@ from apps.bot.trace import Ask, Trace
 from apps.handoff.models import Ticket
 from apps.handoff.selectors import handoff_nobody_told, ticket_active_for_conversation
 from apps.knowledge.search.analyzer import FUNCTION_WORDS
-from apps.knowledge.selectors import Hit, kb_version, passages_search
+from apps.knowledge.selectors import Hit, kb_version, passages_search, words_unknown
 from apps.llm.gateway import Done
 from apps.llm.offline import terms
 from apps.llm.routes import Route
@@ -258,18 +258,24 @@ async def _on_the_earlier_topic(
     in no returns passage, took "What is your return policy?" from 0.53 to 0.49 joined, and
     it was declined. Only for a thing the help centre mentions (every new word of the
     follow-up is in some hit) without an entry of its own (no such hit has them in its
-    title): "and for the weather?" and "and for the stock market?" (items go back into stock;
-    no market) are not the shop's, and "and for invoices?" may ask about invoices; they stay
-    judged joined.
+    title): "and for invoices?" may ask about invoices, and stays judged joined. A follow-up
+    adding a word no passage has ("and for the stock market?": items go back into stock, no
+    market) is about nothing the help centre covers: no hits.
     """
     previous = last_question(ask.turns)
+    named = _new_words(question, previous)
+    if named & await database_sync_to_async(words_unknown)(
+        query=question, collections=ask.collection_ids
+    ):
+        # "and for Paris?" after a warranty question: the help centre has nothing to say about
+        # it, and the earlier question's words carried the joined search over the threshold.
+        return []
     kept = [
         hit
         for hit in candidates
         if not _covers_new_words(hit, question, previous) or _covers_old_words(hit, previous)
     ]
     naming = [hit for hit in candidates if _covers_new_words(hit, question, previous)]
-    named = _new_words(question, previous)
     mentioned = {term for hit in candidates for term in _content_terms(hit)}
     if (
         _top(kept) >= ask.settings.answer_threshold

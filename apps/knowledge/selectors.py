@@ -95,6 +95,16 @@ def passages_search(*, query: str, collections: CollectionsArg, limit: int = 10)
     return hits
 
 
+def words_unknown(*, query: str, collections: CollectionsArg) -> set[str]:
+    """The words of ``query`` (folded) that no published passage of ``collections`` has; a
+    typo of one of their words counts as that word."""
+    ids = _collection_ids(collections)
+    if not ids or not query.strip():
+        return set()
+    indexes, analyzer = indexes_fresh(collection_ids=ids, embedder=embedder_get())
+    return hybrid.unknown_words(query=query[:2000], indexes=indexes, analyzer=analyzer)
+
+
 _HIT_FIELDS = (
     ("pk", "p.id"),
     ("collection_id", "p.collection_id"),

@@ -11,7 +11,7 @@ from apps.bot.models import AnswerAudit
 from apps.chat.services import conversation_open, visitor_create
 from apps.knowledge.models import Collection, Passage, Status, SynonymGroup
 from apps.knowledge.search.embedders import embedder_get, vector_from_bytes
-from apps.knowledge.selectors import passages_search
+from apps.knowledge.selectors import passages_search, words_unknown
 from apps.knowledge.services.content import article_create, passages_embed
 from apps.knowledge.services.tuning import tuning_save
 from tests.bot.conftest import answered
@@ -110,3 +110,10 @@ def test_a_real_word_the_collection_lacks_is_not_corrected(collection: Collectio
     # Another form of a real word is still read as the collection's.
     (hit,) = passages_search(query="complain", collections=[collection], limit=3)
     assert hit.title == "Complaints"
+
+
+def test_the_words_no_passage_has_are_the_unknown_ones(collection: Collection) -> None:
+    _article(collection, "Warranty", "Lamps have a two-year warranty.")
+    # A typo of a word the collection has is that word; a real word it lacks is unknown.
+    unknown = words_unknown(query="Paris warrenty lamps", collections=[collection])
+    assert unknown == {"paris"}

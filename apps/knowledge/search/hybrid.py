@@ -212,6 +212,14 @@ def rank(
     return out
 
 
+def unknown_words(
+    *, query: str, indexes: Sequence[CollectionIndex], analyzer: Analyzer
+) -> set[str]:
+    """The words of ``query`` no passage of ``indexes`` has, as typed (folded); a word read as
+    a typo of one they have is known."""
+    return {t.surface for t in _query_terms(query, indexes, analyzer).terms if not t.known}
+
+
 def confidence(coverage: float, cosine: float | None) -> float:
     """Probability that a hit answers the question, from its evidence (fitted on faq-dev)."""
     if cosine is None:
