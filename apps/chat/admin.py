@@ -253,12 +253,16 @@ class VisitorAdmin(AttachmentFilesDeleteMixin, admin.ModelAdmin):
                 {
                     **self.admin_site.each_context(request),
                     "title": _("Erase visitors"),
+                    # Counts named apart from the admin's own context: "messages" is the
+                    # messages framework's list, which the base template loops over.
                     "opts": self.model._meta,
                     "visitors": list(queryset.select_related("site")),
-                    "conversations": Conversation.objects.filter(visitor__in=queryset).count(),
-                    "messages": Message.objects.filter(conversation__visitor__in=queryset).count(),
-                    "tickets": Ticket.objects.filter(visitor__in=queryset).count(),
-                    "open_tickets": Ticket.objects.filter(
+                    "conversation_count": Conversation.objects.filter(visitor__in=queryset).count(),
+                    "message_count": Message.objects.filter(
+                        conversation__visitor__in=queryset
+                    ).count(),
+                    "ticket_count": Ticket.objects.filter(visitor__in=queryset).count(),
+                    "open_ticket_count": Ticket.objects.filter(
                         visitor__in=queryset, status__in=Ticket.ACTIVE
                     ).count(),
                     "action_checkbox_name": ACTION_CHECKBOX_NAME,

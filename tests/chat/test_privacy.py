@@ -130,11 +130,18 @@ def test_admin_actions_export_and_erase(client, visitor):
         "/admin/chat/visitor/", {"action": "export_data", "_selected_action": [visitor.pk]}
     )
     assert json.loads(exported.content)[0]["visitor"]["id"] == str(visitor.public_id)
+    conversation = conversation_open(visitor=visitor)
+    for number, text in enumerate(["Hello", "Where is my order?"]):
+        message_create_from_visitor(
+            conversation=conversation, client_id=f"c-{number:08d}", text=text
+        )
     selected = {"action": "erase_data", "_selected_action": [visitor.pk]}
     # It cannot be undone: first a page saying what goes, and nothing erased yet.
     confirm = client.post("/admin/chat/visitor/", selected)
     assert confirm.status_code == 200
-    assert "This erases 1 visitor for good" in confirm.content.decode()
+    page = confirm.content.decode()
+    assert "This erases 1 visitor for good" in page
+    assert "2 messages" in page
     assert Visitor.objects.exists()
     erased = client.post("/admin/chat/visitor/", {**selected, "post": "yes"}, follow=True)
     assert "1 visitor(s) erased." in erased.content.decode()
