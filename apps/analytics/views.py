@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from apps.analytics import charts
 from apps.analytics.charts import choice_label
@@ -107,7 +107,11 @@ def _faq_draft_url(gap: GapGroup, site: Site, collection_id: int | None) -> str:
         "answer": gap.agent_answer,
         "language": gap.language,
         "status": "draft",
-        "source": _("knowledge gap, %(site)s, asked %(n)d times")
+        "source": ngettext(
+            "knowledge gap, %(site)s, asked %(n)d time",
+            "knowledge gap, %(site)s, asked %(n)d times",
+            gap.asked,
+        )
         % {"site": site.name, "n": gap.asked},
     }
     if collection_id is not None:

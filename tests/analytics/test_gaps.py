@@ -100,6 +100,21 @@ def test_create_faq_draft_fills_in_the_knowledge_admin_form(client, asked, engli
     assert "asked 4 times" in form.initial["source"]
 
 
+def test_a_gap_asked_once_is_counted_in_the_singular(client, english, present_agent, help_centre):
+    visitor = visitor_create(site=english)
+    conversation = conversation_open(visitor=visitor)
+    message_create_from_visitor(
+        conversation=conversation, client_id="c-00000001", text="发票抬头能改吗"
+    )
+    handoff_request(conversation_id=conversation.pk, reason="missing_knowledge", by="bot")
+    admin = get_user_model().objects.create_user("root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    page = client.get("/console/insights/", {"site": english.public_key})
+    _gap, draft_url = page.context["gaps"][0]
+    [source] = parse_qs(urlsplit(draft_url).query)["source"]
+    assert source == f"knowledge gap, {english.name}, asked 1 time"
+
+
 @pytest.mark.parametrize(
     ("flicker", "warranty"),
     [
