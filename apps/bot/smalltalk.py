@@ -71,8 +71,10 @@ _KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "greeting",
         (
             r"(?:hi|hello|hey|hiya|howdy|greetings|good (?:morning|afternoon|evening)|morning)"
-            r"(?: there| everyone| all)?",
+            r"(?: there| everyone| all)?(?: again)?",
+            r"(?:i'?m |i am )?back(?: again)?",
             r"(?:你好|您好|嗨|哈喽|哈啰|在吗|在不在|早上好|下午好|晚上好|早安)(?:啊|呀|哦)?",
+            r"我(?:又)?回来了",
         ),
     ),
 )

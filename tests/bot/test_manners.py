@@ -30,6 +30,10 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
         ("Hello!", "greeting"),
         ("你好", "greeting"),
         ("您好，在吗？", "greeting"),
+        ("hello again", "greeting"),
+        ("Hi there again!", "greeting"),
+        ("I'm back", "greeting"),
+        ("我又回来了", "greeting"),
         ("thanks!", "thanks"),
         ("谢谢", "thanks"),
         ("好的，谢谢", "thanks"),
@@ -54,6 +58,8 @@ def test_pleasantries_are_told_apart_by_the_whole_message(text, kind):
         "thanks, and how long is the warranty?",
         "How can I get help with returns?",
         "this is not helpful",
+        "I want to send it back",
+        "back cover missing",
     ],
 )
 def test_a_pleasantry_with_a_question_is_a_question(text):
