@@ -312,6 +312,13 @@ def test_text_in_no_accepted_encoding_is_refused_saying_what_is_accepted(
     assert "CSV UTF-8 (Comma delimited)" in failure.value.message
 
 
+def test_a_document_in_no_accepted_encoding_is_told_how_an_editor_saves_it() -> None:
+    with pytest.raises(ImportFailed) as failure:
+        entries_parse("# Rückgabe\n\nGrößen und Maße".encode("cp1252"), name="returns.md")
+    assert "save the file as UTF-8: in your text editor" in failure.value.message
+    assert "Excel" not in failure.value.message
+
+
 # Random bytes behind a UTF-16 byte-order mark decode, when they do, as rare characters: some
 # private-use (鰺\ue207\uf051꣄…), or none but few common Chinese ones (쬟焙䐗횔㱉岝怴ㆾḠ﹩).
 RANDOM_BYTES = bytes.fromhex("3a9c07e251f0c4a89e3d7b16e25f0a93d47c6e21f8b52c0d914eb3a7")

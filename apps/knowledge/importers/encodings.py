@@ -188,6 +188,14 @@ def renamed_archive(source: BinaryIO, *, name: str) -> str | None:
     )
 
 
+def _resave_as_utf8(name: str) -> str:
+    """How to save ``name`` again as UTF-8: Excel's way for a table, an editor's for a document
+    (a Markdown file refused is not helped by advice about CSV)."""
+    if name.lower().endswith((".csv", ".tsv")):
+        return _("in Excel, Save As and choose CSV UTF-8 (Comma delimited)")
+    return _("in your text editor, save it with the encoding UTF-8")
+
+
 def text_decode(data: bytes, *, name: str) -> str:
     """The file's text, in the encoding ``text_encoding`` finds; refused, naming the line of
     the first byte that is not UTF-8, when none fits (a file marked UTF-16 that is not: the
@@ -197,19 +205,23 @@ def text_decode(data: bytes, *, name: str) -> str:
     read = _text_read(data)
     if read is not None:
         return read[1]
+    how = {"how": _resave_as_utf8(name)}
     if data.startswith(_UTF16_BOMS):
         raise ImportFailed(
             _(
                 "the file begins with the byte-order mark of UTF-16, but what follows is not "
                 "English or Chinese text in UTF-16: it is probably not a text file. Save the "
-                "text as UTF-8: in Excel, Save As and choose CSV UTF-8 (Comma delimited)"
-            ),
+                "text as UTF-8: %(how)s"
+            )
+            % how,
             location=name,
         )
-    message = _(
-        "the text is not in an accepted encoding (UTF-8 with or without BOM, UTF-16 with BOM, "
-        "or GB18030/GBK); save the file as UTF-8: in Excel, Save As and choose "
-        "CSV UTF-8 (Comma delimited)"
+    message = (
+        _(
+            "the text is not in an accepted encoding (UTF-8 with or without BOM, UTF-16 with BOM, "
+            "or GB18030/GBK); save the file as UTF-8: %(how)s"
+        )
+        % how
     )
     try:
         data.decode("utf-8-sig")
