@@ -23,6 +23,8 @@ from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandl
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.core.lib.pii import pii_mask
+
 # Enough for the type and, for every format here but a JPEG with a large EXIF block, the size.
 HEAD_BYTES = 64 * 1024
 # Signed attachment URLs stay valid this long; every replay and transcript signs afresh.
@@ -225,6 +227,25 @@ def download_name(name: str, content_type: str) -> str:
     if dot and stem and "/" not in suffix and "\\" not in suffix:
         name = stem
     return f"{name}.{extension}"
+
+
+# Every extension a file of an allowed type may be named with.
+_KNOWN_EXTENSIONS = frozenset(_EXTENSIONS.values()).union(*_EXTENSION_ALIASES.values())
+
+
+def name_masked(name: str, *, max_length: int) -> str:
+    """``name`` with its personal data masked (``pii_mask``), its extension kept, at most
+    ``max_length`` characters (a mask may be longer than a short email it replaced).
+
+    The extension is masked apart: in "zhang.san@example.com.pdf" the email's pattern would
+    take ".pdf" for the end of the address. Only the extension of a type csbot accepts is one;
+    any other suffix ("….13812345678") is masked with the rest.
+    """
+    stem, dot, suffix = name.rpartition(".")
+    if not (dot and stem and suffix.lower() in _KNOWN_EXTENSIONS):
+        return pii_mask(name)[:max_length]
+    extension = dot + suffix
+    return pii_mask(stem)[: max_length - len(extension)] + extension
 
 
 def attachment_files_discard(paths: Iterable[str]) -> None:

@@ -180,7 +180,8 @@ class Attachment(models.Model):
         Message, on_delete=models.CASCADE, related_name="attachment", verbose_name=_("message")
     )
     file = models.FileField(_("file"), max_length=200)
-    # As the sender named it, byte for byte (shown escaped, served as the download's name).
+    # As the sender named it, byte for byte, but for the personal data a site that masks it
+    # has masked in a visitor's (shown escaped, served as the download's name).
     name = models.CharField(_("file name"), max_length=500)
     # Sniffed from the file's first bytes, never the sender's word.
     content_type = models.CharField(_("type"), max_length=40, choices=Kind.choices)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.chat import events
-from apps.chat.attachments import StoredFile
+from apps.chat.attachments import StoredFile, name_masked
 from apps.chat.models import Attachment, Conversation, ConversationEvent, Message, Visitor
 from apps.chat.selectors import visitor_get
 from apps.core.lib.pii import pii_mask
@@ -258,7 +258,8 @@ def message_create_from_visitor(
     conversation. A resend may arrive in the visitor's next conversation (a tab that reconnects
     after an agent closed the one it sent in, and another tab began the next): it is found in
     the closed one, not stored again. ``attachment``'s row is stored with the message; when
-    this returns an earlier message instead, the caller removes the file it wrote.
+    this returns an earlier message instead, the caller removes the file it wrote. A site
+    that masks personal data gets the text and the file's name stored masked.
     """
     earlier = Message.objects.filter(
         conversation__visitor_id=conversation.visitor_id,
@@ -269,6 +270,11 @@ def message_create_from_visitor(
         return VisitorMessageResult(earlier, created=False)
     if conversation.site.mask_pii:
         text = pii_mask(text)
+        if attachment is not None:  # "13812345678-id-card.png": a name is what was typed too
+            name_limit = Attachment._meta.get_field("name").max_length
+            attachment = replace(
+                attachment, name=name_masked(attachment.name, max_length=name_limit)
+            )
     try:
         with transaction.atomic():
             # A resend breaks the unique (conversation, client_id) constraint and rolls back

@@ -459,6 +459,21 @@ def test_a_pdf_is_served_as_a_download(client, visitor, no_bot):
     assert attachment.width is None
 
 
+def test_a_site_masking_personal_data_stores_and_serves_the_file_name_masked(
+    client, visitor, site, no_bot
+):
+    site.mask_pii = True
+    site.save()
+    sent = upload(client, visitor, content=files.PDF, name="zhang.san@example.com.pdf")
+    assert sent.json()["message"]["attachment"]["name"] == "[email].pdf"
+    served = Client().get(attachment_url(Attachment.objects.get().pk))
+    assert served["Content-Disposition"] == 'attachment; filename="[email].pdf"'
+    # Longer once masked, cut to fit its column (PostgreSQL refuses a longer one).
+    upload(client, visitor, name="a@b.cc " * 70 + ".png", client_id="att-00000002")
+    longest = Attachment.objects.get(message__client_id="att-00000002").name
+    assert (len(longest), longest[-4:]) == (500, ".png")
+
+
 def _not_found(response) -> bool:
     return response.status_code == 404 and b"parcel" not in response.content
 

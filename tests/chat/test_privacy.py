@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from apps.chat.models import Conversation, Message, Visitor
+from apps.chat.attachments import StoredFile, name_masked
+from apps.chat.models import Attachment, Conversation, Message, Visitor
 from apps.chat.privacy import conversations_purge
 from apps.chat.services import (
     conversation_open,
@@ -55,6 +56,52 @@ def test_visitor_messages_are_stored_masked_only_when_the_site_asks(site, visito
     assert list(Message.objects.order_by("seq").values_list("text", flat=True)) == [
         "我的电话 13800138000",
         "我的电话 [phone]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        ("13812345678-id-card.png", "[phone]-id-card.png"),
+        ("zhang.san@example.com.pdf", "[email].pdf"),
+        ("11010519491231002X.JPEG", "[id].JPEG"),
+        ("zhang.san@example.com", "[email]"),
+        ("scan.13812345678", "scan.[phone]"),
+        ("订单 202611210001.pdf", "订单 202611210001.pdf"),
+    ],
+)
+def test_a_file_name_is_masked_with_its_extension_kept(name, masked):
+    assert name_masked(name, max_length=500) == masked
+
+
+def test_a_masked_file_name_is_cut_to_its_column_before_its_extension():
+    # Each 6-character address becomes the 7-character "[email]".
+    assert name_masked("a@b.cc " * 70 + ".png", max_length=500) == ("[email] " * 70)[:496] + ".png"
+
+
+def test_visitor_file_names_are_stored_masked_only_when_the_site_asks(site, visitor):
+    def send(client_id: str) -> None:
+        stored = StoredFile(
+            path=f"attachments/{client_id}.pdf",
+            name="zhang.san@example.com.pdf",
+            content_type="application/pdf",
+            size=9,
+        )
+        message_create_from_visitor(
+            conversation=Conversation.objects.get(visitor=visitor),
+            client_id=client_id,
+            text="",
+            attachment=stored,
+        )
+
+    conversation_open(visitor=visitor)
+    send("c-00000001")
+    site.mask_pii = True
+    site.save()
+    send("c-00000002")
+    assert list(Attachment.objects.order_by("message__seq").values_list("name", flat=True)) == [
+        "zhang.san@example.com.pdf",
+        "[email].pdf",
     ]
 
 
