@@ -17,7 +17,7 @@ from apps.chat.models import Attachment, Conversation, ConversationEvent, Messag
 from apps.chat.privacy import rows_delete, visitor_erase, visitor_export
 from apps.handoff.details import ENGLISH as HANDOFF_DETAILS
 from apps.handoff.models import Ticket
-from apps.handoff.selectors import user_is_agent
+from apps.handoff.selectors import user_opens_attachments
 
 
 class AttachmentFilesDeleteMixin:
@@ -66,10 +66,8 @@ class MessageInline(admin.TabularInline):
 
     @staticmethod
     def _attachment_field(request: HttpRequest) -> str:
-        # The file view serves admins and agents (attachment_for_staff): staff who may only
-        # read messages see the file's name, not a link that would be a 404.
-        user = request.user
-        opens = (user.is_active and user.is_superuser) or user_is_agent(user=user)
+        # Staff who may only read messages see the file's name, not a link that would be a 404.
+        opens = user_opens_attachments(user=request.user)
         return "attachment_link" if opens else "attachment_named"
 
     @admin.display(description=_("attachment"))

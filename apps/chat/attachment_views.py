@@ -47,7 +47,6 @@ from apps.chat.http import client_ip, cors_allow, error_response
 from apps.chat.models import Attachment, Message, Visitor
 from apps.chat.selectors import (
     agent_message_by_client_id,
-    attachment_for_staff,
     attachment_for_visitor,
     visitor_get,
     visitor_message_by_client_id,
@@ -60,7 +59,7 @@ from apps.chat.visitor_messages import (
     visitor_message_send,
 )
 from apps.core.ratelimit import rate_limit_hit
-from apps.handoff.selectors import user_is_agent
+from apps.handoff.selectors import attachment_for_staff, user_is_agent
 from apps.handoff.services.common import TicketConflict, TicketNotFound
 from apps.handoff.services.tickets import ticket_reply
 from apps.sites.selectors import site_get_by_key, site_origin_allowed
@@ -415,11 +414,8 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> FileResponse:
     attachment: Attachment | None = None
     if token and attachment_url_valid(attachment_id=attachment_id, token=token):
         attachment = attachment_for_visitor(attachment_id=attachment_id)
-    # Also past a signature's day: a console left open that long still shows its images.
-    staff = user_is_agent(user=request.user) or (
-        request.user.is_active and request.user.is_superuser
-    )
-    if attachment is None and staff:
+    if attachment is None:
+        # Also past a signature's day: a console left open that long still shows its images.
         attachment = attachment_for_staff(user=request.user, attachment_id=attachment_id)
     if attachment is None:
         raise Http404

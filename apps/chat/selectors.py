@@ -1,12 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import Exists, OuterRef
-
 from apps.chat.events import MessagePayload, message_payload
 from apps.chat.models import Attachment, Conversation, Message, Visitor
-from apps.handoff.models import Ticket
 from apps.sites.models import Language
 
 
@@ -96,15 +91,3 @@ def agent_message_by_client_id(*, ticket_id: int, agent_id: int, client_id: str)
 def attachment_for_visitor(*, attachment_id: int) -> Attachment | None:
     """The attachment a valid signed URL names (the signature is the visitor's proof)."""
     return Attachment.objects.filter(pk=attachment_id).first()
-
-
-def attachment_for_staff(*, user: Any, attachment_id: int) -> Attachment | None:
-    """The attachment if ``user`` may see its conversation: an admin, or an agent (the caller
-    checks they are one) of a team holding a ticket of it. ``None`` also when it exists."""
-    attachments = Attachment.objects.filter(pk=attachment_id)
-    if not user.is_superuser:
-        visible = Ticket.objects.filter(
-            conversation_id=OuterRef("message__conversation_id"), team__members=user
-        )
-        attachments = attachments.filter(Exists(visible))
-    return attachments.first()

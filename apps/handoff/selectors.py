@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.bot.normalise import is_affirmative, is_decline
-from apps.chat.models import Conversation, ConversationEvent, Message, Visitor
+from apps.chat.models import Attachment, Conversation, ConversationEvent, Message, Visitor
 from apps.chat.selectors import messages_after
 from apps.core.memo import site_settings
 from apps.handoff.models import (
@@ -119,6 +119,26 @@ def user_is_agent(*, user: Any) -> bool:
     if not (user.is_authenticated and user.is_active and getattr(user, "is_staff", False)):
         return False
     return user.groups.filter(name=AGENTS_GROUP).exists()
+
+
+def user_opens_attachments(*, user: Any) -> bool:
+    """Admins and agents fetch attachments with their session (``attachment_for_staff`` says
+    which ones); everyone else needs a visitor's signed URL."""
+    return (user.is_active and user.is_superuser) or user_is_agent(user=user)
+
+
+def attachment_for_staff(*, user: Any, attachment_id: int) -> Attachment | None:
+    """The attachment if ``user`` may see its conversation: an admin, or an agent of a team
+    holding a ticket of it. ``None`` for anyone else, whether it exists or not."""
+    if not user_opens_attachments(user=user):
+        return None
+    attachments = Attachment.objects.filter(pk=attachment_id)
+    if not user.is_superuser:
+        visible = Ticket.objects.filter(
+            conversation_id=OuterRef("message__conversation_id"), team__members=user
+        )
+        attachments = attachments.filter(Exists(visible))
+    return attachments.first()
 
 
 def agent_team_ids(*, user: Any) -> list[int]:
