@@ -1044,6 +1044,8 @@
   function setMode(mode) {
     state.mode = mode;
     $("composer").classList.toggle("note", mode === "note");
+    // A file always goes to the visitor: none is offered beside a note only agents should see.
+    $("attach").hidden = mode !== "reply";
     document.querySelectorAll(".composer-tabs [data-mode]").forEach(function (tab) {
       tab.setAttribute("aria-selected", String(tab.dataset.mode === mode));
     });
@@ -1103,13 +1105,15 @@
 
   /** Send ``file`` to the visitor as the assignee's reply, with the box's text as its caption. */
   function attach(file) {
+    // A picker opened before the switch to a note must not send the note's file to the visitor.
+    if (state.mode !== "reply") return;
     if (!state.detail || !replyAllowed()) {
       toast(gettext("Claim the ticket before replying."), true);
       return;
     }
     var ticketId = state.detail.ticket.id;
     var box = $("composer-text");
-    var caption = state.mode === "reply" ? box.value.trim() : "";
+    var caption = box.value.trim();
     var form = new FormData();
     form.append("file", file);
     form.append("name", file.name);
