@@ -18,6 +18,8 @@ from apps.chat.privacy import rows_delete, visitor_erase, visitor_export
 from apps.handoff.details import ENGLISH as HANDOFF_DETAILS
 from apps.handoff.models import Ticket
 from apps.handoff.selectors import user_opens_attachments
+from apps.sites.admin import SiteAdmin as SiteSetupAdmin
+from apps.sites.models import Site
 
 
 class AttachmentFilesDeleteMixin:
@@ -31,6 +33,15 @@ class AttachmentFilesDeleteMixin:
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         rows_delete(rows=queryset)
+
+
+# Registered again in place: chat builds on sites (the import above registered it first).
+admin.site.unregister(Site)
+
+
+@admin.register(Site)
+class SiteAdmin(AttachmentFilesDeleteMixin, SiteSetupAdmin):
+    """The site admin, whose delete also removes the files and ends the chats it cascades to."""
 
 
 class MessageInline(admin.TabularInline):
