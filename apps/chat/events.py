@@ -149,6 +149,12 @@ def conversation_group(conversation_id: int) -> str:
 
 
 def message_payload(message: Message) -> MessagePayload:
+    """A stored message as the protocol shows it, with its attachment read through the
+    relation (``select_related("attachment")`` when there are many)."""
+    return _message_described(message, _attachment_of(message))
+
+
+def _message_described(message: Message, attachment: Attachment | None) -> MessagePayload:
     author_name = ""
     if message.author_kind == Message.AuthorKind.AGENT and message.author is not None:
         author_name = message.author.get_short_name() or message.author.get_username()
@@ -162,19 +168,28 @@ def message_payload(message: Message) -> MessagePayload:
         "state": message.state,
         "client_id": message.client_id or None,
         "created_at": message.created_at.isoformat(),
-        "attachment": attachment_payload(message),
+        "attachment": None if attachment is None else _attachment_described(attachment),
     }
 
 
 def attachment_payload(message: Message) -> AttachmentPayload | None:
-    """The message's attachment, if it has one: only visitors and agents send them, so the
-    bot's and the system's messages never ask the database."""
+    """The message's attachment, if it has one."""
+    attachment = _attachment_of(message)
+    return None if attachment is None else _attachment_described(attachment)
+
+
+def _attachment_of(message: Message) -> Attachment | None:
+    """Only visitors and agents send files: the bot's and the system's messages never ask the
+    database."""
     if message.author_kind not in (Message.AuthorKind.VISITOR, Message.AuthorKind.AGENT):
         return None
     try:
-        attachment = message.attachment
+        return message.attachment
     except Attachment.DoesNotExist:
         return None
+
+
+def _attachment_described(attachment: Attachment) -> AttachmentPayload:
     return {
         "id": attachment.pk,
         "name": attachment.name,
@@ -207,12 +222,13 @@ async def _group_send(conversation_id: int, event: ChatEvent) -> None:
     await group_send(conversation_group(conversation_id), event)
 
 
-def message_created(message: Message) -> None:
-    """Publish a stored message; call from ``transaction.on_commit``."""
+def message_created(message: Message, *, attachment: Attachment | None) -> None:
+    """Publish a message just stored, with the attachment stored with it (``None``: it has
+    none, and the database is not asked again); call from ``transaction.on_commit``."""
     event: ChatMessageEvent = {
         "type": "chat.message",
         "conversation_id": message.conversation_id,
-        "message": message_payload(message),
+        "message": _message_described(message, attachment),
     }
     async_to_sync(_group_send)(message.conversation_id, event)
 

@@ -231,13 +231,12 @@ class VisitorMessageResult:
     created: bool
 
 
-def _attachment_add(message: Message, attachment: StoredFile | None) -> None:
-    """Store ``attachment``'s row with its message (in the message's transaction)."""
+def _attachment_add(message: Message, attachment: StoredFile | None) -> Attachment | None:
+    """Store ``attachment``'s row with its message (in the message's transaction); the row, for
+    the message's publishing."""
     if attachment is None:
-        # Known to have none: publishing it asks the database nothing more.
-        Message.attachment.related.set_cached_value(message, None)
-        return
-    Attachment.objects.create(
+        return None
+    return Attachment.objects.create(
         message=message,
         file=attachment.path,
         name=attachment.name,
@@ -286,8 +285,8 @@ def message_create_from_visitor(
                 client_id=client_id,
                 text=text,
             )
-            _attachment_add(message, attachment)
-            transaction.on_commit(lambda: events.message_created(message))
+            row = _attachment_add(message, attachment)
+            transaction.on_commit(lambda: events.message_created(message, attachment=row))
     except IntegrityError:
         return VisitorMessageResult(
             Message.objects.get(conversation=conversation, client_id=client_id), created=False
@@ -325,8 +324,8 @@ def message_create(
             citations=list(citations),
             client_id=client_id,
         )
-        _attachment_add(message, attachment)
-        transaction.on_commit(lambda: events.message_created(message))
+        row = _attachment_add(message, attachment)
+        transaction.on_commit(lambda: events.message_created(message, attachment=row))
     return message
 
 

@@ -63,7 +63,7 @@ def test_a_step_after_the_row_failing_keeps_the_file_a_retry_finds(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_publish_failing_after_commit_keeps_the_console_file(claimed, agent, media, monkeypatch):
-    def broken(message):
+    def broken(message, *, attachment):
         raise RuntimeError("channel layer down")
 
     monkeypatch.setattr("apps.chat.events.message_created", broken)

@@ -12,6 +12,7 @@ from apps.chat.services import (
     VisitorMessageResult,
     conversation_next,
     conversation_open,
+    message_create,
     message_create_from_visitor,
 )
 from tests.threads import at_once
@@ -122,6 +123,19 @@ def test_a_new_message_costs_three_statements(visitor):
     # fails; transaction statements (SAVEPOINT, BEGIN, COMMIT) are not counted.
     executed = [q["sql"] for q in statements.captured_queries]
     assert len([sql for sql in executed if not _transaction_control(sql)]) == 3, executed
+
+
+def test_publishing_a_new_message_without_a_file_asks_the_database_nothing(
+    visitor, django_capture_on_commit_callbacks
+):
+    conversation = fresh(conversation_open(visitor=visitor))
+    with django_capture_on_commit_callbacks() as published:
+        message_create_from_visitor(conversation=conversation, client_id="c-00000001", text="Hi")
+        message_create(conversation_id=conversation.pk, author_kind="agent", text="Hello")
+    with CaptureQueriesContext(connection) as statements:
+        for publish in published:
+            publish()
+    assert (len(published), statements.captured_queries) == (2, [])
 
 
 def _transaction_control(sql: str) -> bool:
