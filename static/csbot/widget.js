@@ -925,9 +925,12 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
     let message = messages.get(payload.id);
     const pending = payload.client_id && outbox.get(payload.client_id);
     if (!message && pending) {
-      // Stored before the socket dropped, its ack lost: the replay confirms it.
+      // Stored before the socket dropped, its ack lost: the replay confirms it. A file's
+      // chat.message often comes before its upload's HTTP answer (published on commit).
       outbox.delete(payload.client_id);
       saveOutbox();
+      if (pending.file) URL.revokeObjectURL(pending.attachment.url);
+      delete pending.file;
       message = pending;
     }
     const fresh = !message;
@@ -1076,8 +1079,6 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
         body = JSON.parse(xhr.responseText);
       } catch {}
       if (xhr.status < 300 && body.message) {
-        URL.revokeObjectURL(message.attachment.url);
-        delete message.file;
         upsert(body.message); // the stored message takes the pending one's place
         if (!body.duplicate && status === "bot") showTyping(true, 30000);
       } else failUpload(message, body.error);
@@ -1088,6 +1089,8 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
   };
 
   const failUpload = (message, error) => {
+    // Already confirmed by the socket: a lost answer (a proxy's 502) did not lose the file.
+    if (!outbox.has(message.client_id)) return;
     // "unavailable" promises a retry the socket makes; here the visitor's Retry does.
     message.failed = error && error.code !== "unavailable" && t.errors[error.code] ? error : { code: "upload_failed" };
     render(message);
