@@ -10,6 +10,7 @@ removes the files themselves.
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import struct
 from collections.abc import Iterable
@@ -214,17 +215,25 @@ def attachment_file_store(*, upload: UploadedFile | None, name: str) -> StoredFi
 _EXTENSION_ALIASES = {"image/jpeg": {"jpeg", "jpe"}}
 
 
+# Both, whatever the server's system: a name comes from the visitor's.
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+
+
 def download_name(name: str, content_type: str) -> str:
-    """``name`` ending in the sniffed type's extension: what a browser saves the file as.
+    """``name``'s last path segment ending in the sniffed type's extension: what a browser
+    saves the file as.
 
     A file is only what its first bytes say; "invoice.html" that starts ``%PDF-`` would be
-    opened as the page it also is once saved under that name. The display name stays as sent.
+    opened as the page it also is once saved under that name. A name sent as
+    "../../etc/passwd.png" is saved as "passwd.png" rather than trusting every browser to strip
+    the path. The display name stays as sent.
     """
     extension = _EXTENSIONS[content_type]
+    name = _PATH_SEPARATORS.split(name)[-1] or "attachment"
     stem, dot, suffix = name.rpartition(".")
     if dot and stem and suffix.lower() in {extension} | _EXTENSION_ALIASES.get(content_type, set()):
         return name
-    if dot and stem and "/" not in suffix and "\\" not in suffix:
+    if dot and stem:
         name = stem
     return f"{name}.{extension}"
 

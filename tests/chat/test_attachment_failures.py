@@ -173,6 +173,13 @@ def test_a_console_upload_without_its_csrf_token_is_refused_in_json(claimed, age
         ("photo.jpeg", "image/jpeg", "photo.jpeg"),
         ("photo.png", "image/jpeg", "photo.jpg"),
         ("收据.svg", "image/png", "收据.png"),
+        (
+            "../../etc/passwd<img src=x onerror=alert(1)>.png",
+            "image/png",
+            "passwd<img src=x onerror=alert(1)>.png",
+        ),
+        ("C:\\Users\\mei\\scan.pdf", "application/pdf", "scan.pdf"),
+        ("photos/", "image/png", "attachment.png"),
     ],
 )
 def test_the_saved_name_ends_in_the_sniffed_types_extension(name, content_type, saved_as):
