@@ -102,8 +102,8 @@ class Site(models.Model):
         _("mask personal data"),
         default=False,
         help_text=_(
-            "Store visitors' messages with phone numbers, email addresses and ID-card numbers "
-            "replaced by placeholders."
+            "Store visitors' messages and the names of their files with phone numbers, email "
+            "addresses and ID-card numbers replaced by placeholders."
         ),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
