@@ -118,3 +118,20 @@ def test_a_chinese_narrowing_finds_the_compound_the_help_centre_writes(settings,
     # "灯泡" was not found in it, and the follow-up was searched alone (the bulb's Wi-Fi reset).
     assert cited & {"faq-return-how-zh", "article-returns-zh"}, cited
     assert "faq-bulb-wifi-zh" not in cited
+
+
+def test_a_mistyped_return_question_quotes_the_returns_faq_before_anything_about_lamps(
+    settings, site
+):
+    # Hybrid search: the returns FAQ (0.78), and the lamp's catalogue entry and warranty (0.68,
+    # 0.65) by "lamp" alone. Quoted, "return" was in four of the FAQ's sentences and weighed
+    # less than "lamp": one returns sentence came before two about lamps.
+    settings.CSBOT_EMBEDDINGS = "local"
+    call_command("kb_demo_load", "--site", site.public_key, stdout=None)
+    conversation = conversation_open(visitor=visitor_create(site=site))
+    turn = async_to_sync(answered)(conversation, "retrun a lamp")
+    quotes = turn.final.text.split("\n")[1:]
+    # The FAQ's first two sentences, which say "return" twice.
+    assert quotes[0].startswith("\u201cOpen **My orders**"), quotes
+    assert "return label" in quotes[0], quotes
+    assert sum("lamp" in quote for quote in quotes) <= 1, quotes

@@ -305,3 +305,27 @@ async def test_a_real_word_is_not_read_as_a_sentence_word_a_letter_away():
 
     assert real.text == ""
     assert "room temperature" in other_form.text
+
+
+async def test_a_word_repeated_through_one_passage_weighs_as_its_subject_not_as_a_common_word():
+    returns = Document(
+        1,
+        "Returns",
+        "Returns are accepted within 30 days. Return shipping is free for faulty items. "
+        "A return label is emailed.",
+        "",
+        "en",
+    )
+    catalogue = Document(2, "Catalogue", "The Halo lamp costs 649 yuan.", "", "en")
+    warranty = Document(3, "Warranty", "Lamps have a two-year warranty.", "", "en")
+
+    completion = await backend_for(offline_route()).complete(
+        request("How do I return a lamp?", returns, catalogue, warranty)
+    )
+
+    # Counted by sentences, "return" (three of the five) weighed less than "lamp" (two), and
+    # the lamp's sentences were quoted before all but one of the returns passage's.
+    assert completion.text.startswith(
+        "From our help centre:\n\u201cReturns are accepted within 30 days. "
+        "Return shipping is free for faulty items.\u201d [1]"
+    ), completion.text
