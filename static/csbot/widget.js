@@ -1471,11 +1471,13 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       for (const file of ui.picker.files) attach(file);
       ui.picker.value = ""; // the same file may be picked again
     });
-    // An image pasted into the message box is sent as a file (a screenshot of an error).
+    // An image pasted into the message box is sent as a file (a screenshot of an error). Cells
+    // copied from Excel or Word come with a picture of them too: their text is what was meant.
     ui.input.addEventListener("paste", (event) => {
-      const files = Array.from(event.clipboardData.files);
-      if (files.length) event.preventDefault();
-      files.forEach(attach);
+      const data = event.clipboardData;
+      if (!data.files.length || data.types.includes("text/plain")) return;
+      event.preventDefault();
+      Array.from(data.files).forEach(attach);
     });
     ui.actions.append(ui.human);
     renderGreeting();
