@@ -133,6 +133,8 @@ class ConsoleConsumer(JsonConsumer):
                     "availability": profile.availability,
                     "capacity": profile.capacity,
                     "team_ids": sorted(self.team_ids),
+                    # May act on a colleague's ticket (services.common.assignee_check).
+                    "superuser": self.user.is_superuser,
                 },
                 "tickets": tickets,
                 "teams": await _db(teams_of_sites)(site_ids=site_ids),

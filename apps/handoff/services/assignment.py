@@ -23,6 +23,7 @@ from apps.handoff.services.common import (
     agent_join,
     agent_ticket,
     announce,
+    assignee_check,
     conversation_get,
     publish_status,
     publish_ticket,
@@ -102,6 +103,7 @@ def ticket_transfer(
     it (nobody there online: the visitor is offered the leave-a-message form).
     """
     ticket = agent_ticket(agent, ticket_id)
+    assignee_check(ticket, agent)
     if to_team_id is not None and to_agent_id is None:
         return _transfer_to_team(ticket, agent, to_team_id)
     if to_agent_id is None or to_team_id is not None:
@@ -131,11 +133,13 @@ def _transfer_to_team(ticket: Ticket, agent: Any, team_id: int) -> Ticket:
         raise TicketConflict("bad_transfer", "no such team on this site")
     now = timezone.now()
     with transaction.atomic():
-        moved = Ticket.objects.filter(pk=ticket.pk, status__in=Ticket.ACTIVE).update(
+        moved = Ticket.objects.filter(
+            pk=ticket.pk, status__in=Ticket.ACTIVE, assignee_id=ticket.assignee_id
+        ).update(
             team=team, assignee=None, status=Ticket.Status.NEW, assigned_at=None, updated_at=now
         )
         if moved != 1:
-            raise TicketConflict("changed", "the ticket is no longer active")
+            raise TicketConflict("changed", "the ticket changed meanwhile; look again")
         conversation = conversation_get(ticket.conversation_id)
         back_to_queue = conversation_status_move(
             conversation_id=conversation.pk,

@@ -116,6 +116,21 @@ def agent_ticket(agent: Any, ticket_id: int) -> Ticket:
     return ticket
 
 
+def assignee_check(ticket: Ticket, agent: Any) -> None:
+    """Refuse ``agent`` a ticket a colleague is assigned to (``not_assignee``, naming them).
+
+    Ending, handing back, setting pending or passing on an assigned ticket is its assignee's:
+    a teammate who lost the claim race must not close the chat under them. A superuser may, as
+    the site's admin rescuing a ticket from an agent who left. An unassigned ticket is the
+    team's. The caller's UPDATE also requires ``assignee_id=ticket.assignee_id``, so a claim
+    landing after this read is not undone ("changed").
+    """
+    if ticket.assignee is None or ticket.assignee_id == agent.pk or agent.is_superuser:
+        return
+    name = display_name(ticket.assignee)
+    raise TicketConflict("not_assignee", f"{name} is handling this ticket", holder=name)
+
+
 def team_label(ticket: Ticket) -> str:
     return ticket.team.name if ticket.team is not None else ticket.site.name
 

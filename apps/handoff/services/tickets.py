@@ -27,6 +27,7 @@ from apps.handoff.services.common import (
     TicketConflict,
     agent_ticket,
     announce,
+    assignee_check,
     conversation_get,
     publish_status,
     publish_ticket,
@@ -65,6 +66,7 @@ def _end(
 ) -> Ticket:
     """Finish the ticket and move its conversation to the bot (hand back) or to closed."""
     ticket = agent_ticket(agent, ticket_id)
+    assignee_check(ticket, agent)
     reason = "hand_back" if conversation_to == Status.BOT else status
     conversation_from = (
         [Status.WAITING, Status.AGENT] if conversation_to == Status.BOT else OPEN_STATUSES
@@ -73,11 +75,11 @@ def _end(
     stamp = {"solved_at": now} if status == Ticket.Status.SOLVED else {"closed_at": now}
     stamp.update(_resolution_clock_resumed(ticket, now))
     with transaction.atomic():
-        done = Ticket.objects.filter(pk=ticket.pk, status__in=Ticket.ACTIVE).update(
-            status=status, updated_at=now, **stamp
-        )
+        done = Ticket.objects.filter(
+            pk=ticket.pk, status__in=Ticket.ACTIVE, assignee_id=ticket.assignee_id
+        ).update(status=status, updated_at=now, **stamp)
         if done != 1:
-            raise TicketConflict("changed", "the ticket is no longer active")
+            raise TicketConflict("changed", "the ticket changed meanwhile; look again")
         conversation = conversation_get(ticket.conversation_id)
         kind = "handoff.handed_back" if conversation_to == Status.BOT else f"handoff.{status}"
         record(conversation, kind, actor=agent, ticket=ticket.pk)
@@ -225,8 +227,12 @@ def ticket_update(
         changes["tags"] = sorted({tag.strip()[:40] for tag in tags if tag.strip()})[:20]
     rows = Ticket.objects.filter(pk=ticket.pk, status__in=Ticket.ACTIVE)
     if pending is not None:
-        # Only from the status read above: the clock fields are worked out from it.
-        rows = rows.filter(assignee__isnull=False, status=ticket.status)
+        assignee_check(ticket, agent)
+        # Only from the status and assignee read above: the clock fields are worked out from
+        # the one, the check was made on the other.
+        rows = rows.filter(
+            assignee__isnull=False, assignee_id=ticket.assignee_id, status=ticket.status
+        )
         if not pending:
             changes.update(status=Ticket.Status.OPEN, **_resolution_clock_resumed(ticket, now))
         elif ticket.status != Ticket.Status.PENDING:
