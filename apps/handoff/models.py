@@ -10,7 +10,30 @@ from apps.chat.models import Conversation, Visitor
 from apps.sites.models import Language, Site
 
 DEFAULT_REQUEST_PHRASES = "\n".join(
-    ["人工", "转人工", "人工客服", "客服", "真人", "human", "agent", "real person", "operator"]
+    [
+        "人工",
+        "转人工",
+        "人工客服",
+        "客服",
+        "真人",
+        "有人吗",
+        "有人在吗",
+        "找工作人员",
+        "联系工作人员",
+        "human",
+        "agent",
+        "real person",
+        "operator",
+        # Whole phrases, not "someone": "can someone tell me the price" is a question.
+        "speak to someone",
+        "speak with someone",
+        "talk to someone",
+        "talk with someone",
+        "speak to a person",
+        "speak with a person",
+        "talk to a person",
+        "talk with a person",
+    ]
 )
 DEFAULT_FRUSTRATION_PHRASES = "\n".join(
     [
