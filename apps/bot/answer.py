@@ -36,6 +36,9 @@ class AnswerFinal:
     citations: list[Citation] = field(default_factory=list)
     # False when the answer broke off and could not be regenerated.
     complete: bool = True
+    # False for the bot's own lines (I don't know, refusals, handoff, small talk): nothing from
+    # the knowledge base, so agent assist has no reply to suggest.
+    grounded: bool = True
 
 
 AnswerEvent = AnswerStarted | AnswerDelta | AnswerReset | AnswerFinal

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.bot.answer import AnswerFinal
 from apps.bot.models import AnswerAudit
+from apps.bot.replies import bot_line
 from apps.bot.trace import Ask, Trace
 from apps.core.lib.languages import CHINESE, ENGLISH
 from apps.handoff.selectors import handoff_possible
@@ -44,4 +45,4 @@ async def attachment_reply(ask: Ask, trace: Trace) -> AnswerFinal:
         and await database_sync_to_async(handoff_possible)(site_id=ask.site_id, at=timezone.now())
     )
     lines = _TEXTS["offer" if offer else "alone"]
-    return AnswerFinal(text=lines.get(trace.language) or lines[ENGLISH])
+    return bot_line(lines.get(trace.language) or lines[ENGLISH])

@@ -60,6 +60,11 @@ def passages_mark(trace: Trace, *, used: Sequence[int], cited: Sequence[int]) ->
         row["cited"] = row["id"] in cited
 
 
+def bot_line(text: str, citations: Sequence[Citation] = ()) -> AnswerFinal:
+    """The bot's own words rather than an answer from the knowledge base."""
+    return AnswerFinal(text=text, citations=list(citations), grounded=False)
+
+
 def faq_reply(ask: Ask, hit: Hit, matcher: Matcher, trace: Trace) -> AnswerFinal:
     """The FAQ entry's curated answer, as written (no model call)."""
     text, stop = answer_text_check(hit.answer or "", matcher, trace)
@@ -105,18 +110,18 @@ def abstain_reply(
     trace.decision, trace.reason = Kind.ABSTAIN, reason
     if ticket is not None and ask.may_hand_off:
         alone = text_for("abstain_alone", trace.language)
-        return AnswerFinal(
-            text=sentences(trace.language, alone, team_has_it(trace.language, email=ticket.email))
+        return bot_line(
+            sentences(trace.language, alone, team_has_it(trace.language, email=ticket.email))
         )
     if nobody_told and ask.may_hand_off:
-        return AnswerFinal(text=text_for("abstain_nobody", trace.language))
+        return bot_line(text_for("abstain_nobody", trace.language))
     in_a_row = ask.abstentions + 1
     if ask.may_hand_off and ask.abstain_limit and in_a_row >= ask.abstain_limit:
         # handoff's taxonomy: one miss is missing knowledge, a run of them a repeated failure.
         trace.handoff = "missing_knowledge" if in_a_row == 1 else "repeated_failure"
         trace.handoff_detail = HandoffDetail("unanswered", {"count": in_a_row})
-        return AnswerFinal(text=text_for("abstain_handoff", trace.language))
-    return AnswerFinal(text=text_for("abstain", trace.language))
+        return bot_line(text_for("abstain_handoff", trace.language))
+    return bot_line(text_for("abstain", trace.language))
 
 
 def refuse_reply(ask: Ask, trace: Trace, reason: str, term: TermHit | None) -> AnswerFinal:
@@ -129,8 +134,8 @@ def refuse_reply(ask: Ask, trace: Trace, reason: str, term: TermHit | None) -> A
         trace.handoff_detail = HandoffDetail(
             reason, {"category": term.term.category} if term else {}
         )
-        return AnswerFinal(text=text_for("refuse_handoff", trace.language))
-    return AnswerFinal(text=text_for("refuse", trace.language))
+        return bot_line(text_for("refuse_handoff", trace.language))
+    return bot_line(text_for("refuse", trace.language))
 
 
 def unavailable_reply(ask: Ask, trace: Trace) -> AnswerFinal:
@@ -139,8 +144,8 @@ def unavailable_reply(ask: Ask, trace: Trace) -> AnswerFinal:
     if ask.may_hand_off:
         trace.handoff = "model_unavailable"
         trace.handoff_detail = HandoffDetail("model_failed", {"outcome": trace.outcome or "failed"})
-        return AnswerFinal(text=text_for("unavailable", trace.language))
-    return AnswerFinal(text=text_for("abstain", trace.language))
+        return bot_line(text_for("unavailable", trace.language))
+    return bot_line(text_for("abstain", trace.language))
 
 
 # What a reply that hands over says instead when nobody can take the conversation now.
@@ -160,22 +165,20 @@ def nobody_there_reply(trace: Trace, final: AnswerFinal) -> AnswerFinal:
     an agent coming online a moment later reads as "Sorry, I can't answer right now." and then
     "An agent will join shortly": true, if less warm.
     """
-    return AnswerFinal(
-        text=text_for(_ALONE[trace.decision], trace.language), citations=final.citations
-    )
+    return bot_line(text_for(_ALONE[trace.decision], trace.language), final.citations)
 
 
 def small_talk_reply(trace: Trace, kind: str) -> AnswerFinal:
     """A pleasantry answered in kind: not a question the knowledge base missed, so no miss
     towards ``abstain_limit``, no knowledge gap and nothing cached."""
     trace.decision, trace.reason = Kind.SMALL_TALK, "small_talk"
-    return AnswerFinal(text=text_for(f"small_talk_{kind}", trace.language))
+    return bot_line(text_for(f"small_talk_{kind}", trace.language))
 
 
 def declined_reply(trace: Trace) -> AnswerFinal:
     """The visitor said no to the offer of a person: carry on, nothing handed over."""
     trace.decision, trace.reason = Kind.DECLINED, "declined_offer"
-    return AnswerFinal(text=text_for("declined", trace.language))
+    return bot_line(text_for("declined", trace.language))
 
 
 def handover_reply(trace: Trace, ticket: OpenTicket | None = None) -> AnswerFinal:
@@ -183,7 +186,7 @@ def handover_reply(trace: Trace, ticket: OpenTicket | None = None) -> AnswerFina
     is handed over (not a second form): the team has their message."""
     trace.decision, trace.reason = Kind.HANDOFF, "accepted_offer"
     if ticket is not None:
-        return AnswerFinal(text=team_has_it(trace.language, email=ticket.email))
+        return bot_line(team_has_it(trace.language, email=ticket.email))
     trace.handoff = "customer_request"
     trace.handoff_detail = HandoffDetail("accepted_offer")
-    return AnswerFinal(text=text_for("handover", trace.language))
+    return bot_line(text_for("handover", trace.language))

@@ -25,6 +25,9 @@ class Suggestion:
     text: str
     citations: list[Citation]
     complete: bool
+    # False when the answerer found nothing in the knowledge base and said so in its own
+    # words ("I couldn't find this… talk to someone from our team?"): no reply for the team.
+    grounded: bool
 
 
 def assist_question(*, ticket: Ticket) -> Message | None:
@@ -52,6 +55,9 @@ async def assist_suggest(*, conversation_id: int, question_id: int) -> Suggestio
             async for event in events:
                 if isinstance(event, AnswerFinal):
                     return Suggestion(
-                        text=event.text, citations=list(event.citations), complete=event.complete
+                        text=event.text,
+                        citations=list(event.citations),
+                        complete=event.complete,
+                        grounded=event.grounded,
                     )
     raise RuntimeError("the answerer ended without an AnswerFinal")

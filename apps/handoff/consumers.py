@@ -463,6 +463,11 @@ class ConsoleConsumer(JsonConsumer):
             logger.exception("agent assist failed for conversation %s", conversation_id)
             await self.send_error("assist_failed", "no suggestion could be made", frame=frame)
             return
+        if not suggestion.grounded:
+            await self.send_error(
+                "no_knowledge", "the knowledge base has nothing for this question", frame=frame
+            )
+            return
         await self.send_json(
             {
                 "type": "assist.result",

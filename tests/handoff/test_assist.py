@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from apps.bot.services import replies_wait
 from apps.chat.models import Message
 from tests.handoff.answerers import CITATIONS
 from tests.handoff.sockets import console_socket, frame_of, frames_with, visitor_socket
@@ -104,5 +105,33 @@ async def test_no_suggestion_when_the_visitor_only_said_yes_or_no(
     await mei.send_json_to({"type": "assist.request", "ticket_id": ticket["id"], "ref": "s1"})
     error = await frame_of(mei, "error")
     assert (error["code"], error["action"], error["ref"]) == ("no_question", "assist.request", "s1")
+    for ws in (mei, widget):
+        await ws.disconnect()
+
+
+async def test_no_suggestion_when_the_knowledge_base_has_nothing_for_the_question(
+    english, visitor, agent
+):
+    # The real pipeline, on a site with no knowledge: it abstains, in words for the visitor.
+    mei, _ = await console_socket(agent)
+    widget, _ = await visitor_socket(visitor)
+    await widget.send_json_to(
+        {"type": "message.send", "client_id": "c-00000001", "text": "Do you sell lamp shades?"}
+    )
+    await frame_of(widget, "message.ack")
+    await replies_wait()
+    await widget.send_json_to({"type": "handoff.request"})
+    ticket = (await frame_of(mei, "ticket"))["ticket"]
+
+    await mei.send_json_to({"type": "assist.request", "ticket_id": ticket["id"], "ref": "s1"})
+    error = await frame_of(mei, lambda f: f["type"] in {"error", "assist.result"})
+    assert error == {
+        "type": "error",
+        "code": "no_knowledge",
+        "message": "the knowledge base has nothing for this question",
+        "ref": "s1",
+        "action": "assist.request",
+        "ticket_id": ticket["id"],
+    }
     for ws in (mei, widget):
         await ws.disconnect()
