@@ -48,6 +48,17 @@ def test_a_dictionary_compound_is_followed_by_its_parts_for_words_inside_it() ->
     assert [(t.term, t.part_of) for t in parts] == [("智能", whole.term), ("灯泡", whole.term)]
 
 
+def test_a_compound_part_that_is_a_synonym_is_indexed_as_its_class() -> None:
+    tuned = Analyzer(Tuning(version=1, words=(("智能灯泡", None),), synonyms=(("灯泡", "bulb"),)))
+    bulb = tuned.terms("bulb")[0]
+    # "灯泡坏了" and "bulb" find a passage saying "智能灯泡坏了": the part is the class's term.
+    assert tuned.terms("灯泡坏了")[0] == bulb
+    assert [(t.term, t.surface) for t in tuned.tokens("智能灯泡坏了")[1:3]] == [
+        ("智能", "智能"),
+        (bulb, "灯泡"),
+    ]
+
+
 def test_removing_a_dictionary_word_restores_the_default_cut() -> None:
     analyzer_for(Tuning(version=1, words=(("光环落地灯", None),)))
     assert "光环落地灯" not in analyzer_for(Tuning(version=2)).terms("光环落地灯怎么安装")

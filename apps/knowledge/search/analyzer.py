@@ -30,8 +30,9 @@ from apps.knowledge.search.lexical import deletes_index
 # Bump it whenever the terms the analyzer gives some text change (not the admin's tuning, which
 # re-analyses what it touches): the next ``migrate`` re-analyses every stored passage
 # (``passages_reanalyze_if_outdated``). 1: codes as one term (LM-2041, lm2041 → lm2041);
-# 2: an admin's Chinese compound followed by its parts.
-ANALYZER_VERSION = 2
+# 2: an admin's Chinese compound followed by its parts; 3: those parts through the synonyms
+# (灯泡 of 智能灯泡 is ≡灯泡 where 灯泡 = bulb).
+ANALYZER_VERSION = 3
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A run of Han characters, a decimal number, or a word of letters/digits (apostrophes inside
@@ -218,13 +219,16 @@ class Analyzer:
         return _with_parts(tokens, self._compound_parts) if self._compound_parts else tokens
 
     @cached_property
-    def _compound_parts(self) -> dict[str, tuple[str, ...]]:
+    def _compound_parts(self) -> dict[str, tuple[tuple[str, str], ...]]:
         """The admin's Chinese words of three characters or more, each with the dictionary
-        words inside it (``智能灯泡``: 智能, 灯泡), as jieba's search mode cuts them.
+        words inside it (``智能灯泡``: 智能, 灯泡), as jieba's search mode cuts them: each part's
+        term (a one-term synonym's class: ``≡灯泡`` where 灯泡 = bulb) and its text.
 
         An admin word keeps a compound whole, so "智能灯泡" is one term; without its parts a
-        visitor asking about "灯泡" would never find a passage that says "智能灯泡".
+        visitor asking about "灯泡" would never find a passage that says "智能灯泡", nor one
+        asking about "bulb" if the part skipped the synonyms the question's word goes through.
         """
+        table, _ = self._synonyms
         frequencies = self._segmenter.tokenizer.FREQ
         parts: dict[str, tuple[str, ...]] = {}
         for word in self._segmenter.words:
@@ -235,7 +239,7 @@ class Analyzer:
             )
             found = tuple(dict.fromkeys(p for p in inside if frequencies.get(p, 0) > 0))
             if found:
-                parts[word] = found
+                parts[word] = tuple((table.get((part,), part), part) for part in found)
         return parts
 
     def _plain_tokens(self, text: str, *, question: bool = False) -> list[Token]:
@@ -319,8 +323,11 @@ def synonym_classes(groups: Iterable[Sequence[Term]]) -> dict[Term, Term]:
     return {term: root(term) for term in parent}
 
 
-def _with_parts(tokens: Sequence[Token], compound_parts: dict[str, tuple[str, ...]]) -> list[Token]:
-    """Each compound's token followed by its parts' (after synonyms: a part never joins one).
+def _with_parts(
+    tokens: Sequence[Token], compound_parts: dict[str, tuple[tuple[str, str], ...]]
+) -> list[Token]:
+    """Each compound's token followed by its parts' (after synonyms, so a part never joins a
+    multi-word one; a part that is a one-term synonym is already its class's term).
 
     A question's parts count only when its compound is not in the knowledge base
     (``Token.part_of``), as a code's do.
@@ -329,7 +336,7 @@ def _with_parts(tokens: Sequence[Token], compound_parts: dict[str, tuple[str, ..
     for token in tokens:
         out.append(token)
         parts = compound_parts.get(token.surface, ())
-        out.extend(Token(part, part, token.term) for part in parts)
+        out.extend(Token(term, part, token.term) for term, part in parts)
     return out
 
 
