@@ -25,7 +25,7 @@ def test_leaving_with_a_file_still_uploading_asks_first_and_a_refused_one_does_n
 ):
     settings.CSBOT_ATTACHMENT_MAX_BYTES = 64 * 1024
     held = []
-    # The upload gets no answer: it is still sending.
+    # The upload gets no answer: it is still sending (its route held, never fulfilled).
     page.route("**/attachments", lambda route: held.append(route))
     page.goto(live_app.url + "/")
     page.get_by_role("button", name="Open chat").click()  # the visitor has used the page
@@ -41,9 +41,10 @@ def test_leaving_with_a_file_still_uploading_asks_first_and_a_refused_one_does_n
     # The panel stayed open; a click in it uses the reloaded page (browsers ask only then).
     page.get_by_role("textbox", name="Message", exact=True).click()
 
-    pick(page, "screen.png", files.png())
+    # "Sending" shows as the request leaves, before the route has it: wait for the request.
+    with page.expect_request("**/attachments"):
+        pick(page, "screen.png", files.png())
     expect(widget(page, ".msg.visitor.pending .meta")).to_contain_text("Sending")
-    assert held
     with page.expect_event("dialog"):
         page.close(run_before_unload=True)
     assert asked == ["beforeunload"]
