@@ -257,7 +257,8 @@ def _query_terms(query: str, indexes: Sequence[CollectionIndex], analyzer: Analy
         found = corrections.get(token.term)
         term = found.term if found else token.term
         if found:
-            respellings[token.surface] = _respelt(token.surface, found, analyzer)
+            if token.surface not in respellings:  # once a word, not once a token
+                respellings[token.surface] = _respelt(token.surface, found, analyzer)
         else:
             as_typed.add(term)
         dfs.setdefault(term, dfs[token.term])
