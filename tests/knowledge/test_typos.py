@@ -11,6 +11,7 @@ from apps.bot.models import AnswerAudit
 from apps.chat.services import conversation_open, visitor_create
 from apps.knowledge.models import Collection, Passage, Status, SynonymGroup
 from apps.knowledge.search.embedders import embedder_get, vector_from_bytes
+from apps.knowledge.search.hybrid import _respelt_question
 from apps.knowledge.selectors import passages_search, words_unknown
 from apps.knowledge.services.content import article_create, passages_embed
 from apps.knowledge.services.tuning import tuning_save
@@ -117,3 +118,12 @@ def test_the_words_no_passage_has_are_the_unknown_ones(collection: Collection) -
     # A typo of a word the collection has is that word; a real word it lacks is unknown.
     unknown = words_unknown(query="Paris warrenty lamps", collections=[collection])
     assert unknown == {"paris"}
+
+
+def test_a_corrected_word_is_respelt_in_mixed_and_full_width_text() -> None:
+    # The respelt question is embedded beside the typed one; \b does not end a word at Han.
+    assert _respelt_question("运费lnog吗", {"lnog": "long"}) == "运费long吗"
+    assert _respelt_question("ｈｏｗ ｌｎｏｇ", {"lnog": "long"}) == "how long"
+    assert _respelt_question("How Lnog?", {"lnog": "long"}) == "How long?"
+    # Inside a longer word it is not the word; nothing respelt is nothing to embed again.
+    assert _respelt_question("lnogest", {"lnog": "long"}) is None

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import threading
+import unicodedata
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -319,10 +320,21 @@ def _respelt(surface: str, correction: _Correction, analyzer: Analyzer) -> str:
     return correction.spelling
 
 
-def _respelt_question(query: str, respellings: dict[str, str]) -> str:
-    """``query`` with each corrected word replaced by its respelling."""
-    words = re.compile(r"\b(?:" + "|".join(map(re.escape, respellings)) + r")\b", re.IGNORECASE)
-    return words.sub(lambda match: respellings.get(normalize(match.group()), match.group()), query)
+def _respelt_question(query: str, respellings: dict[str, str]) -> str | None:
+    """``query`` (width folded) with each corrected word replaced by its respelling; None if
+    no word was, so that nothing is embedded twice for nothing.
+
+    A word ends where Latin letters do, not at ``\\b``: in "运费lnog吗" Han characters are word
+    characters too. Width is folded first, as the analyzer does, so "ｌｎｏｇ" is found.
+    """
+    text = unicodedata.normalize("NFKC", query)
+    words = re.compile(
+        r"(?<![a-z])(?:" + "|".join(map(re.escape, respellings)) + r")(?![a-z])", re.IGNORECASE
+    )
+    respelt, count = words.subn(
+        lambda match: respellings.get(normalize(match.group()), match.group()), text
+    )
+    return respelt if count else None
 
 
 def _question_vector(embedder: Embedder, query: str) -> np.ndarray | None:
