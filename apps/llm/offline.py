@@ -50,8 +50,11 @@ NEAR_DUPLICATE = 0.8
 # "Yes." and "Yes, by courier." share everything the shorter says.
 MIN_CONTENT_TERMS = 4
 # A negation reverses what a sentence says, and "not" is a stop word, missing from its terms.
-# Chinese: the words, not every 无 or 非 (无关 "whatever", 非常 "very").
-_NEGATION = re.compile(r"\b(?:not|no|never|cannot|none|without)\b|n't|[不没未勿]|无需|无须|无法")
+# Chinese: the words, not every 无 or 非 (无关 "whatever", 非常 "very"). "n't" also with the
+# typographic apostrophes a word processor types (don’t, donʼt): an imported .docx has them.
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|none|without)\b|n['\u2019\u02bc]t|[不没未勿]|无需|无须|无法"
+)
 _DIGIT = re.compile(r"\d")
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+|\n+")

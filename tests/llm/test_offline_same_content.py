@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from apps.llm.offline import extract_answer
+import pytest
+
+from apps.llm.offline import _nearly_same, extract_answer
 from apps.llm.types import Document
 
 ARTICLE = Document(
@@ -50,3 +52,12 @@ def test_other_figures_or_a_negation_are_not_the_same_statement() -> None:
     waived = Document(2, "Receipts", "Returns of opened lamps do not need the receipt.", "u", "en")
     text = extract_answer("returns of opened lamps receipt", [kept, waived], "en")
     assert text.count("need the receipt") == 2, text
+
+
+@pytest.mark.parametrize("apostrophe", ["\u2019", "\u02bc"])
+def test_a_negation_typed_with_a_typographic_apostrophe_is_not_the_same_statement(
+    apostrophe: str,
+) -> None:
+    # An imported .docx writes "don’t": read as no negation, the contradiction was dropped.
+    assert not _nearly_same("Returns need a receipt.", f"Returns don{apostrophe}t need a receipt.")
+    assert not _nearly_same("Lamps can be returned.", f"Lamps can{apostrophe}t be returned.")
