@@ -399,16 +399,20 @@ def _nearly_same(a: str, b: str) -> bool:
 
 
 def _same_content(a: str, b: str) -> bool:
-    """The same figures, and the shorter's content words nearly all in the longer: "Shipping
-    to Hong Kong or Macao costs ¥30 per order, whatever its value." and "Shipping to Hong Kong
-    or Macao is ¥30 per order." differ in too many letters for the ratio, and were both
-    quoted."""
-    terms_a, terms_b = set(terms(a)), set(terms(b))
-    shorter = min(len(terms_a), len(terms_b))
-    if shorter < MIN_CONTENT_TERMS:
+    """The same figures, and every content word of the shorter in the longer: "Shipping to
+    Hong Kong or Macao costs ¥30 per order, whatever its value." and "Shipping to Hong Kong or
+    Macao is ¥30 per order." differ in too many letters for the ratio, and were both quoted.
+
+    Every word, not nearly all: "Furniture can be returned within 30 days." shares all but its
+    subject with "Unopened electronics can be returned within 30 days.", and says it of
+    something else."""
+    shorter, longer = sorted((set(terms(a)), set(terms(b))), key=len)
+    if len(shorter) < MIN_CONTENT_TERMS:
         return False
-    figures_a, figures_b = ({t for t in found if _DIGIT.search(t)} for found in (terms_a, terms_b))
-    return figures_a == figures_b and len(terms_a & terms_b) >= NEAR_DUPLICATE * shorter
+    figures_shorter, figures_longer = (
+        {t for t in found if _DIGIT.search(t)} for found in (shorter, longer)
+    )
+    return figures_shorter == figures_longer and shorter <= longer
 
 
 def _format(chosen: list[_Candidate], echoes: dict[int, list[int]], family: str) -> str:

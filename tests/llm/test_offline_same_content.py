@@ -61,3 +61,17 @@ def test_a_negation_typed_with_a_typographic_apostrophe_is_not_the_same_statemen
     # An imported .docx writes "don’t": read as no negation, the contradiction was dropped.
     assert not _nearly_same("Returns need a receipt.", f"Returns don{apostrophe}t need a receipt.")
     assert not _nearly_same("Lamps can be returned.", f"Lamps can{apostrophe}t be returned.")
+
+
+def test_the_same_statement_about_another_subject_is_quoted_too() -> None:
+    electronics = Document(
+        1, "Returns", "Unopened electronics can be returned within 30 days.", "u", "en"
+    )
+    furniture = Document(2, "Returns", "Furniture can be returned within 30 days.", "u", "en")
+
+    text = extract_answer(
+        "Can electronics and furniture be returned?", [electronics, furniture], "en"
+    )
+
+    assert "Furniture can be returned" in text, text
+    assert "[1][2]" not in text, text
