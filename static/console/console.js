@@ -537,10 +537,18 @@
       return;
     }
     $("suggestion-text").textContent = frame.text;
+    $("suggestion-text").dataset.reply = withoutMarkers(frame.text, frame.citations);
     var sources = $("suggestion-sources");
     clear(sources);
     frame.citations.forEach(function (c) { sources.appendChild(sourceItem(c)); });
     $("suggestion").hidden = false;
+  }
+
+  /** The suggestion as a reply to the visitor: its "[n]" markers go, with the space before
+   * them, since the sources they point at stay with the agent (under the suggestion). */
+  function withoutMarkers(text, citations) {
+    var cited = new Set(citations.map(function (c) { return String(c.n); }));
+    return text.replace(/[ \t\u00a0]*\[(\d+)\]/g, function (marker, n) { return cited.has(n) ? "" : marker; });
   }
 
   function onResult(frame) {
@@ -1544,7 +1552,7 @@
     $("assist").addEventListener("click", askSuggestion);
     $("suggestion-use").addEventListener("click", function () {
       setMode("reply");
-      $("composer-text").value = $("suggestion-text").textContent;
+      $("composer-text").value = $("suggestion-text").dataset.reply;
       draftKeep();
       $("suggestion").hidden = true;
       $("composer-text").focus();

@@ -45,3 +45,25 @@ def test_an_empty_suggestion_is_not_shown_as_an_empty_box(
     )
     expect(console.locator("#suggestion")).to_be_hidden()
     expect(console.locator("#composer-hint")).to_have_text("")
+
+
+def test_a_suggestion_edited_into_the_reply_drops_its_citation_markers(
+    console,  # noqa: F811 (the fixture imported above)
+    live_app,
+    demo_site,
+    answer,
+):
+    answer.tokens = [
+        "“Alipay and WeChat Pay refunds arrive within 1–3 days.” [1] ",
+        "Cards [2]: a week.",
+    ]
+    answer.citations = [
+        {"n": 1, "title": "Refunds", "url": "https://example.com/refunds"},
+        {"n": 2, "title": "Cards", "url": "https://example.com/cards"},
+    ]
+    ask_for_a_suggestion(console, live_app, demo_site, "When does my refund arrive?")
+    console.get_by_role("button", name="Edit in reply").click()
+    # The visitor would see a bare "[1]": the sources stay with the agent, under the suggestion.
+    expect(console.locator("#composer-text")).to_have_value(
+        "“Alipay and WeChat Pay refunds arrive within 1–3 days.” Cards: a week."
+    )
