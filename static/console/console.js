@@ -1337,6 +1337,7 @@
     changed: gettext("The ticket changed meanwhile; look again."),
     unavailable: gettext("The server could not do this now; try again in a moment."),
     no_question: gettext("The visitor has not asked a question yet: there is nothing to suggest."),
+    no_knowledge: gettext("The knowledge base has nothing for this question: there is nothing to suggest."),
     assist_failed: gettext("No suggestion could be made; write the reply yourself."),
     bad_transfer: gettext("It cannot go there: pick a team of this site or an agent of the ticket's team."),
     bad_priority: gettext("That priority does not exist: pick one from the list."),

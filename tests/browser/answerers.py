@@ -32,6 +32,8 @@ class Script:
     release: threading.Event = field(default_factory=threading.Event)
     # False: the answer breaks off (AnswerFinal(complete=False)).
     complete: bool = True
+    # False: the answerer found nothing in the knowledge base (the bot's own decline).
+    grounded: bool = True
     # For each answer, time.time() just before each token was yielded.
     token_times: list[list[float]] = field(default_factory=list)
 
@@ -58,5 +60,8 @@ async def scripted(*, conversation_id: int, question_id: int) -> AsyncIterator[A
         kept.append(token)
         yield AnswerDelta(token)
     yield AnswerFinal(
-        text="".join(kept), citations=list(script.citations), complete=script.complete
+        text="".join(kept),
+        citations=list(script.citations),
+        complete=script.complete,
+        grounded=script.grounded,
     )

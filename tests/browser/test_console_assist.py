@@ -67,3 +67,22 @@ def test_a_suggestion_edited_into_the_reply_drops_its_citation_markers(
     expect(console.locator("#composer-text")).to_have_value(
         "“Alipay and WeChat Pay refunds arrive within 1–3 days.” Cards: a week."
     )
+
+
+def test_nothing_in_the_knowledge_base_is_a_notice_not_a_suggestion(
+    console,  # noqa: F811 (the fixture imported above)
+    live_app,
+    demo_site,
+    answer,
+):
+    answer.tokens = [
+        "I couldn't find this in our help centre. ",
+        "Would you like to talk to someone?",
+    ]
+    answer.grounded = False
+    ask_for_a_suggestion(console, live_app, demo_site, "Do you sell lamp shades?")
+    expect(console.locator(".toast.error")).to_have_text(
+        "The knowledge base has nothing for this question: there is nothing to suggest."
+    )
+    expect(console.locator("#suggestion")).to_be_hidden()
+    expect(console.locator("#composer-hint")).to_have_text("")
