@@ -447,7 +447,7 @@ async def _generate(
                 hit.text or hit.title,
                 hit.url,
                 hit.language,
-                heading=hit.heading_path[-1] if hit.heading_path else "",
+                heading=hit.heading_path[-1] if hit.heading_path and hit.opens_section else "",
             )
             for n, hit in enumerate(passages, start=1)
         ),

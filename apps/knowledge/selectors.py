@@ -48,6 +48,9 @@ class Hit:
     fused_score: float
     confidence: float
     matched_terms: tuple[str, ...]
+    # The first passage of its section: a long section is cut into several passages with the
+    # same ``heading_path``, and only the first follows the heading.
+    opens_section: bool
 
 
 def _collection_ids(collections: CollectionsArg) -> list[int]:
@@ -90,6 +93,7 @@ def passages_search(*, query: str, collections: CollectionsArg, limit: int = 10)
                 fused_score=r.fused,
                 confidence=r.confidence,
                 matched_terms=r.matched,
+                opens_section=row["previous_heading_path"] != row["heading_path"],
             )
         )
     return hits
@@ -121,6 +125,7 @@ _HIT_FIELDS = (
     ("faq__status", "f.status"),
     ("faq__external_id", "f.external_id"),
     ("faq__answer", "f.answer"),
+    ("previous_heading_path", "before.heading_path"),
 )
 
 
@@ -139,6 +144,9 @@ def _hit_rows(passage_ids: list[int]) -> dict[int, dict[str, Any]]:
         f"JOIN {Collection._meta.db_table} c ON c.id = p.collection_id "
         f"LEFT JOIN {Article._meta.db_table} a ON a.id = p.article_id "
         f"LEFT JOIN {FAQEntry._meta.db_table} f ON f.id = p.faq_id "
+        # The passage before it in its article, whose headings say whether it opens a section.
+        f"LEFT JOIN {Passage._meta.db_table} before ON before.article_id = p.article_id "
+        "AND before.position = p.position - 1 "
         f"WHERE p.id IN ({placeholders})"
     )
     with connection.cursor() as cursor:
@@ -147,9 +155,10 @@ def _hit_rows(passage_ids: list[int]) -> dict[int, dict[str, Any]]:
     rows = {}
     for values in found:
         row = dict(zip((name for name, _ in _HIT_FIELDS), values, strict=True))
-        path = row["heading_path"]
-        # SQLite hands JSON back as text, psycopg as Python objects.
-        row["heading_path"] = json.loads(path) if isinstance(path, str) else path
+        for key in ("heading_path", "previous_heading_path"):
+            # SQLite hands JSON back as text, psycopg as Python objects.
+            path = row[key]
+            row[key] = json.loads(path) if isinstance(path, str) else path
         rows[row["pk"]] = row
     return rows
 

@@ -206,6 +206,7 @@ def _hit(n: int, confidence: float, *, kind: str = "passage", language: str = "e
         fused_score=confidence,
         confidence=confidence,
         matched_terms=(),
+        opens_section=True,
     )
 
 
