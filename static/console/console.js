@@ -1013,7 +1013,12 @@
       field(vl, gettext("Earlier tickets"), v.previous_tickets.map(function (p) { return "#" + p.id + " " + p.subject + " (" + (TICKET_STATUSES[p.status] || p.status) + ")"; }).join("\n"));
     }
     var active = t.status === "new" || t.status === "open" || t.status === "pending";
-    document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = !active && !b.dataset.always; });
+    // The server refuses these to all but the assignee and superusers (not_assignee).
+    var colleagues = !!(t.assignee && !mine() && !(state.me && state.me.superuser));
+    document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = (!active || colleagues) && !b.dataset.always; });
+    var actionsHint = $("actions-hint");
+    actionsHint.hidden = !(active && colleagues);
+    actionsHint.textContent = actionsHint.hidden ? "" : interpolate(gettext("%(name)s is handling this ticket."), { name: t.assignee.name }, true);
     var faqLink = $("faq-link");
     faqLink.hidden = !t.faq_id;
     faqLink.textContent = t.faq_id ? interpolate(gettext("Draft FAQ entry #%(id)s waits for an admin."), { id: t.faq_id }, true) : "";
@@ -1332,7 +1337,9 @@
     too_long: gettext("Too long to send: shorten it first."),
     not_found: gettext("This ticket is not in your teams any more."),
     not_claimable: gettext("This ticket is no longer waiting."),
-    not_assignee: gettext("Claim the ticket before replying."),
+    not_assignee: function (frame) {
+      return frame.holder ? interpolate(gettext("%(name)s is handling this ticket."), { name: frame.holder }, true) : gettext("Claim the ticket before replying.");
+    },
     not_owner: gettext("The conversation is not with you any more."),
     changed: gettext("The ticket changed meanwhile; look again."),
     unavailable: gettext("The server could not do this now; try again in a moment."),
@@ -1371,7 +1378,7 @@
     if (!state.detail || (button && button.disabled)) return;
     var t = state.detail.ticket;
     var id = t.id;
-    // Any teammate may end a ticket; ending one a colleague is working on should be deliberate.
+    // A superuser may end a ticket a colleague is working on; doing so should be deliberate.
     var theirs = t.assignee && !mine() ? interpolate(gettext("%(name)s is handling this ticket."), { name: t.assignee.name }, true) + " " : "";
     if (action === "hand_back") {
       confirmThen(theirs + interpolate(gettext("Hand ticket #%(id)s back to the bot? The ticket is solved and the bot answers again."), { id: id }, true), function () { ticketAction("ticket.hand_back"); });

@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -299,14 +300,31 @@ def test_a_draft_stays_with_its_ticket_and_survives_a_reload(console, live_app, 
     )
 
 
-def test_ending_a_colleagues_ticket_says_whose_it_is(console, live_app, demo_site):
-    team = demo_site.teams.get()
-    li = agent_create("li", team=team)
+def open_colleagues_ticket(console, live_app, demo_site) -> Ticket:
+    """Open, from the "All open" tab, a ticket Mei's colleague Li is assigned to."""
+    li = agent_create("li", team=demo_site.teams.get())
     expect(console.locator("#agent-list")).to_contain_text("online")
     ticket = claimed_ticket(live_app, demo_site, li, "Where is my parcel?")
     console.locator('.tabs [data-filter="team"]').click()
     console.locator(f'[data-ticket-id="{ticket.pk}"]').click()
     expect(console.locator("#transcript")).to_contain_text("Where is my parcel?")
+    return ticket
+
+
+def test_a_colleagues_ticket_is_theirs_to_end_hand_back_or_pass_on(console, live_app, demo_site):
+    open_colleagues_ticket(console, live_app, demo_site)
+    # The server would refuse them (not_assignee): the console says why instead.
+    for action in ("hand_back", "transfer", "pending", "solve", "close"):
+        expect(console.locator(f'[data-action="{action}"]')).to_be_disabled()
+    expect(console.locator("#actions-hint")).to_have_text("Li is handling this ticket.")
+    expect(console.locator('[data-action="faq"]')).to_be_enabled()
+
+
+def test_a_superuser_ending_a_colleagues_ticket_is_told_whose_it_is(console, live_app, demo_site):
+    User.objects.filter(username="mei").update(is_superuser=True)
+    console.reload()  # ready says who the console's agent is
+    ticket = open_colleagues_ticket(console, live_app, demo_site)
+    expect(console.locator("#actions-hint")).to_be_hidden()
 
     console.locator('[data-action="solve"]').click()
     expect(console.locator("#confirm-text")).to_have_text(
