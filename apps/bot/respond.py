@@ -9,7 +9,6 @@ small function.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -43,18 +42,17 @@ from apps.bot.selectors import guard_matcher
 from apps.bot.smalltalk import small_talk_kind
 from apps.bot.trace import Ask, Trace
 from apps.core.lib.codes import CODE, is_spaced
+from apps.core.lib.terms import terms, words
 from apps.handoff.models import Ticket
 from apps.handoff.selectors import handoff_nobody_told, ticket_active_for_conversation
 from apps.knowledge.search.analyzer import FUNCTION_WORDS
 from apps.knowledge.selectors import Hit, kb_version, passages_search, words_unknown
 from apps.llm.gateway import Done
-from apps.llm.offline import terms
 from apps.llm.routes import Route
 from apps.llm.services import chain_get, chat_stream
 from apps.llm.types import ChatRequest, Document
 
 SEARCH_LIMIT = 10
-_WORDS = re.compile(r"[^\W_]+")
 REWRITE_MAX_CHARS = 300
 TEMPERATURE = 0.2
 
@@ -289,11 +287,10 @@ async def _on_the_earlier_topic(
         if not _covers_new_words(hit, question, previous) or _covers_old_words(hit, previous)
     ]
     naming = [hit for hit in candidates if _covers_new_words(hit, question, previous)]
-    mentioned = {term for hit in candidates for term in _content_terms(hit)}
     if (
         _top(kept) >= ask.settings.answer_threshold
         or not named
-        or not named <= mentioned
+        or not _mentioned(named, candidates)
         or any(hit in kept or _titled(hit, question) for hit in naming)
     ):
         return kept
@@ -303,12 +300,15 @@ async def _on_the_earlier_topic(
 
 def _new_words(question: str, previous: str) -> set[str]:
     """The words ``question`` adds to ``previous`` that say something (not "and", "for")."""
-    before = set(_WORDS.findall(previous.casefold()))
-    return {
-        word
-        for word in _WORDS.findall(question.casefold())
-        if word not in before and word not in FUNCTION_WORDS
-    }
+    before = set(words(previous))
+    return {word for word in words(question) if word not in before and word not in FUNCTION_WORDS}
+
+
+def _mentioned(named: set[str], hits: Sequence[Hit]) -> bool:
+    """Every word of ``named`` is one the hits matched, word by word: a multi-word synonym
+    ("smart bulb") is matched as one surface."""
+    matched = {word for hit in hits for term in _content_terms(hit) for word in words(term)}
+    return named <= matched
 
 
 def _titled(hit: Hit, question: str) -> bool:

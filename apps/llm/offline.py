@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from apps.core.lib.codes import CODE, code_term, is_spaced
+from apps.core.lib.terms import EN_STOPWORDS, LATIN_WORD, stem, terms
 from apps.core.lib.typos import respelling_allowed, typo_candidate, typo_of
 from apps.llm.dialects.base import BaseBackend
 from apps.llm.tokens import estimate_input_tokens, estimate_tokens
@@ -65,89 +66,8 @@ _CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
 # "Code: LM-2041; Product: Aurora desk lamp; Price: ¥299."
 _ROW_FORMAT = {"en": ("{}: {}", "; ", "."), "zh": ("{}：{}", "；", "。")}
 _NOT_TEXT = re.compile(r"[\W_]+")
-_LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _ENGLISH_WORD = re.compile(r"[a-z]{3,}")
-_EN_STOPWORDS = frozenset(
-    (
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "but",
-        "by",
-        "can",
-        "could",
-        "do",
-        "does",
-        "did",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "please",
-        "should",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "too",
-        "us",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "hi",
-        "hello",
-        "thanks",
-        "thank",
-    )
-)
-# Single characters too common in Chinese questions to say anything about the topic.
-_ZH_STOPCHARS = frozenset(
-    "的了是我你他她它们吗呢吧啊在有和与就都也还要会能可以怎么如何什么请问这那个"
-)
 
 
 def language_family(code: str) -> str:
@@ -165,45 +85,10 @@ def families_quotable(question: str, language: str) -> set[str]:
     folded = CODE.sub(" ", unicodedata.normalize("NFKC", question).casefold())
     if len(_HAN_CHAR.findall(folded)) >= 2:
         families.add("zh")
-    words = [w for w in _ENGLISH_WORD.findall(folded) if w not in _EN_STOPWORDS]
+    words = [w for w in _ENGLISH_WORD.findall(folded) if w not in EN_STOPWORDS]
     if len(words) >= 2:
         families.add("en")
     return families
-
-
-def terms(text: str) -> list[str]:
-    """Split text into matchable terms: codes, Latin words (crudely stemmed) and Han bigrams.
-
-    A code is one term however it is written (LM-2041, lm2041: ``lm2041``), and not its parts:
-    "LM-2041 price" must not quote the LM-3307's price for its "LM".
-    """
-    found: list[str] = []
-
-    def cut_code(match: re.Match[str]) -> str:
-        if is_spaced(match):
-            return match[0]
-        found.append(code_term(match))
-        return " "
-
-    lowered = CODE.sub(cut_code, unicodedata.normalize("NFKC", text).casefold())
-    found += [_stem(w) for w in _LATIN_WORD.findall(lowered) if w not in _EN_STOPWORDS]
-    for run in _HAN_RUN.findall(lowered):
-        chars = [c for c in run if c not in _ZH_STOPCHARS]
-        if len(chars) == 1:
-            found.append(chars[0])
-        found += [a + b for a, b in itertools.pairwise(chars)]
-    return found
-
-
-def _stem(word: str) -> str:
-    """Strip one inflection so "ships", "shipped" and "shipping" all match "ship"."""
-    for suffix in ("ing", "ed", "es", "s"):
-        stem = word[: -len(suffix)]
-        if word.endswith(suffix) and len(stem) >= 3 and not word.endswith("ss"):
-            if suffix in ("ing", "ed") and stem[-1] == stem[-2] and stem[-1] not in "lsz":
-                stem = stem[:-1]
-            return stem
-    return word
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,9 +179,9 @@ def _frequencies(
 
 
 def _typed_words(text: str) -> dict[str, str]:
-    """The Latin words of ``text`` by their terms (``_stem``): what the visitor typed."""
+    """The Latin words of ``text`` by their terms (``stem``): what the visitor typed."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return {_stem(word): word for word in _LATIN_WORD.findall(folded)}
+    return {stem(word): word for word in LATIN_WORD.findall(folded)}
 
 
 def _respelt(term: str, known: Counter[str], typed: dict[str, str]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from apps.bot.citations import answer_check, first_valid, normalise_markers
@@ -16,6 +18,7 @@ from apps.bot.normalise import (
     language_detect,
     rewrite_by_rules,
 )
+from apps.bot.respond import _mentioned, _new_words
 from apps.knowledge.selectors import Hit
 
 SOURCES = {
@@ -259,3 +262,13 @@ def test_a_code_or_a_name_in_the_other_language_is_not_a_second_language():
         assert usable(hits, language="zh-hans", question=question, cross_language=False) == [
             hits[1]
         ]
+
+
+def test_a_narrowing_named_by_a_multi_word_synonym_counts_as_mentioned_by_the_hits():
+    # A synonym group matches "smart bulbs" as one surface; the follow-up's words are two.
+    hit = replace(_hit(1, 0.45), matched_terms=("warranty", "smart bulbs"))
+    named = _new_words("and for smart bulbs?", "How long is the warranty?")
+
+    assert named == {"smart", "bulbs"}
+    assert _mentioned(named, [hit])
+    assert not _mentioned(named | {"paris"}, [hit])
