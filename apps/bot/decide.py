@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from apps.knowledge.search.analyzer import FUNCTION_WORDS
 from apps.knowledge.selectors import Hit
 from apps.llm.offline import families_quotable, language_family
 
@@ -63,6 +64,7 @@ def decide(
         and top.answer
         and top.language == language
         and top.confidence >= faq_threshold
+        and not _asked_elsewhere(top, hits)
     ):
         return Decision("faq", "faq_match", (top,), top.confidence)
     if top.confidence < answer_threshold:
@@ -70,3 +72,20 @@ def decide(
     floor = top.confidence * RELATIVE_FLOOR
     chosen = tuple(hit for hit in hits[:max_passages] if hit.confidence >= floor)
     return Decision("answer", "evidence", chosen, top.confidence)
+
+
+def _asked_elsewhere(faq: Hit, hits: Sequence[Hit]) -> set[str]:
+    """The question's content words another hit has and ``faq`` lacks.
+
+    An FAQ entry whose question is mostly a product's name ("How do I assemble the LM-3307
+    Halo floor lamp?") matched any question naming the product; "How long is the warranty
+    for the Halo floor lamp?" is not answered by it as written while another hit has
+    "warranty".
+    """
+    own = set(faq.matched_terms)
+    return {
+        word
+        for hit in hits[1:]
+        for word in hit.matched_terms
+        if word not in own and word not in FUNCTION_WORDS
+    }
