@@ -1681,10 +1681,15 @@ fieldset{margin:0;padding:0;border:0;min-width:0}
       ),
     );
 
+  // Refusals of the message or file itself (docs/protocol.md): sending it again is refused again,
+  // so they get no Retry; the rest (network, 5xx, rate limit, unavailable, email) may pass later.
+  const REFUSED = new Set(["file_type_not_allowed", "file_too_large", "file_empty", "file_missing", "empty_message", "message_too_long", "frame_too_large", "bad_frame"]);
+
   const meta = (message) => {
     if (message.failed) {
-      const reason = t.errors[message.failed.code] || message.failed.message;
-      return h("div", { class: "meta", role: "status" }, `${t.failed}${reason}`, h("button", { type: "button", class: "retry" }, t.retry));
+      const { code } = message.failed;
+      const reason = t.errors[code] || message.failed.message;
+      return h("div", { class: "meta", role: "status" }, `${t.failed}${reason}`, !REFUSED.has(code) && h("button", { type: "button", class: "retry" }, t.retry));
     }
     if (message.pending) return h("div", { class: "meta" }, t.sending, message.progress ? ` ${message.progress}%` : "");
     if (message.state === "interrupted") return h("div", { class: "meta" }, t.interrupted);

@@ -120,13 +120,19 @@ def test_a_refused_or_failed_upload_says_why_in_chinese_and_a_retry_stores_it_on
     picker.set_input_files(
         files=[{"name": "big.png", "mimeType": "image/png", "buffer": files.png() + bytes(70_000)}]
     )
-    expect(widget(page, ".msg.visitor.failed .meta").last).to_contain_text("文件太大，无法发送。")
+    too_large = widget(page, ".msg.visitor.failed").last
+    expect(too_large.locator(".meta")).to_contain_text("文件太大，无法发送。")
     assert uploads == []
+    # Sending it again would be refused again: no Retry for a refusal of the file itself.
+    expect(too_large.get_by_role("button", name="重试")).to_have_count(0)
 
     # An SVG named like a PNG: refused by its bytes, in the widget's language.
     picker.set_input_files(files=[{"name": "x.png", "mimeType": "image/png", "buffer": files.SVG}])
-    refused = widget(page, ".msg.visitor.failed .meta").last
-    expect(refused).to_contain_text("未发送：只能发送图片（PNG、JPEG、GIF、WebP）和 PDF 文件。")
+    refused = widget(page, ".msg.visitor.failed").last
+    expect(refused.locator(".meta")).to_contain_text(
+        "未发送：只能发送图片（PNG、JPEG、GIF、WebP）和 PDF 文件。"
+    )
+    expect(refused.get_by_role("button", name="重试")).to_have_count(0)
 
     # The network drops the next one: it fails, and its Retry sends it.
     page.route("**/attachments", lambda route: route.abort())

@@ -507,6 +507,19 @@ def test_rate_limited_message_shows_failed_and_retry_sends_it_once(
     assert [m.text for m in visitor_messages] == ["first", "second"]
 
 
+def test_a_message_of_only_invisible_characters_is_refused_without_a_retry(
+    page, live_app, demo_site, answer
+):
+    page.goto(live_app.url + "/")
+    page.get_by_role("button", name="Open chat").click()
+    send(page, "\u200b\u200b")
+    failed = widget(page, ".msg.visitor.failed")
+    expect(failed.locator(".meta")).to_have_text("Not sent: The message is empty.")
+    # The same text would be refused again (empty_message): only transient failures offer Retry.
+    expect(failed.get_by_role("button", name="Retry")).to_have_count(0)
+    assert not Message.objects.filter(author_kind="visitor").exists()
+
+
 def agent_joins(*, conversation_id: int, agent_id: int, text: str) -> None:
     """What the handoff flow does when an agent takes a conversation (a stand-in for it)."""
     with transaction.atomic():
