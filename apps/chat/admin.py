@@ -262,10 +262,10 @@ class VisitorAdmin(AttachmentFilesDeleteMixin, admin.ModelAdmin):
                 {
                     **self.admin_site.each_context(request),
                     "title": _("Erase visitors"),
-                    # Counts named apart from the admin's own context: "messages" is the
-                    # messages framework's list, which the base template loops over.
                     "opts": self.model._meta,
                     "visitors": list(queryset.select_related("site")),
+                    # Counts named apart from the admin's own context: "messages" is the
+                    # messages framework's list, which the base template loops over.
                     "conversation_count": Conversation.objects.filter(visitor__in=queryset).count(),
                     "message_count": Message.objects.filter(
                         conversation__visitor__in=queryset
